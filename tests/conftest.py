@@ -1,0 +1,37 @@
+"""Shared fixtures: the raw archive of real published files, and an isolated data directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "raw"
+
+
+def _archive_path() -> Path:
+    env = os.environ.get("SENDSTATS_TEST_ARCHIVE")
+    return Path(env) if env else DEFAULT_ARCHIVE
+
+
+@pytest.fixture(scope="session")
+def raw_archive() -> Path:
+    """The raw archive of real files (../shared/data/raw); missing is a failure under CI."""
+    path = _archive_path()
+    if not (path / "MANIFEST.csv").is_file():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"raw archive not found at {path}: CI must have ../shared beside the repo")
+        pytest.skip(f"raw archive not found at {path}")
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty, isolated SENDSTATS_DATA_DIR for one test."""
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("SENDSTATS_DATA_DIR", str(d))
+    yield d
