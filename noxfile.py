@@ -1,0 +1,66 @@
+"""Sessions people run: tests, lint, typecheck, build, report, bench.
+
+Each session installs the project with its dev extras from pyproject.toml into its own venv.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = False
+
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (reads the raw archive at ../shared/data/raw)."""
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Check style and common bugs with ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", "sendstats", "tests", "noxfile.py", *session.posargs)
+    session.run("ruff", "format", "--check", "sendstats", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Type-check the package with mypy (strict)."""
+    _install(session)
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Fetch pinned raw files and build tidy and metric tables (posargs go to `sendstats build`)."""
+    _install(session)
+    session.run("sendstats", "build", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """Render one LA profile: `nox -s report -- --la Leeds` (posargs go to `sendstats report`)."""
+    _install(session)
+    args = session.posargs or ["--la", "Leeds"]
+    session.run("sendstats", "report", *args)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Measure build and render speed and memory on the real raw archive (slow)."""
+    _install(session)
+    if not os.path.exists("benchmarks/run.py"):
+        session.skip("no benchmarks yet")
+    session.run("python", "benchmarks/run.py", *session.posargs)

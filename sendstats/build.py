@@ -1,0 +1,168 @@
+"""Orchestrate a build: pinned raw files -> validated tidy tables -> metrics.
+
+Each step reads only the inputs it declares and writes through a temp file and a rename, so a
+failed run leaves earlier outputs intact. A step whose inputs (sha256 of every file read, and the
+sendstats version) are unchanged since its last successful run is skipped, so a rebuild with
+nothing changed does no work. Every output is recorded in the manifest with the inputs it read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from sendstats import __version__, catalog, config
+from sendstats import fetch as fetch_mod
+from sendstats import io as sio
+from sendstats import manifest
+from sendstats.metrics import ehcp as ehcp_metrics
+from sendstats.sources import dfe_sen2
+
+STATE_FILE = ".build_state.json"
+
+
+@dataclass
+class StepResult:
+    """What one build step did."""
+
+    step: str
+    output: Path
+    rows: int
+    skipped: bool
+    inputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildReport:
+    """What a build did, step by step, and which releases served it."""
+
+    steps: list[StepResult]
+    releases: dict[str, list[str]]
+
+    def summary(self) -> str:
+        """Return a short readable account of the build for the terminal."""
+        lines = []
+        for s in self.steps:
+            what = "unchanged, skipped" if s.skipped else f"{s.rows:,} rows written"
+            lines.append(f"  {s.step:<22} {what}  -> {s.output}")
+        rel = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.releases.items())
+        return "build:\n" + "\n".join(lines) + f"\n  releases used: {rel}"
+
+
+def releases_as_of(source_id: str, as_of: dt.date | None) -> list[str]:
+    """Return the release labels of a source published on or before ``as_of`` (all if None)."""
+    decl = catalog.get_source(source_id)
+    rels = [r.release for r in decl.releases if as_of is None or r.date_published <= as_of]
+    if not rels:
+        first = min(r.date_published for r in decl.releases)
+        raise ValueError(f"{source_id}: no release published by {as_of} (first: {first})")
+    return rels
+
+
+def _fingerprint(parts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for p in [__version__, *parts]:
+        h.update(p.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _load_state() -> dict[str, str]:
+    path = config.data_dir() / STATE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _save_state(state: dict[str, str]) -> None:
+    sio.atomic_write_text(config.data_dir() / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+
+
+def _run_step(
+    step: str,
+    output: Path,
+    inputs: dict[str, str],
+    make: Callable[[], pl.DataFrame],
+    state: dict[str, str],
+    *,
+    force: bool,
+) -> StepResult:
+    """Run one step unless its fingerprint matches and its output is still there."""
+    fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
+    if not force and state.get(step) == fp and output.is_file():
+        rows = pl.scan_parquet(output).select(pl.len()).collect().item()
+        return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
+    df = make()
+    sio.write_parquet_atomic(df, output)
+    manifest.record_output(output, step=step, inputs=sorted(inputs), rows=df.height)
+    state[step] = fp
+    _save_state(state)
+    return StepResult(step, output, df.height, skipped=False, inputs=sorted(inputs))
+
+
+def build(
+    *,
+    offline: bool | None = None,
+    as_of: dt.date | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> BuildReport:
+    """Build every tidy table and metric table from the pinned raw files.
+
+    Args:
+        offline: never touch the network (cache and raw archives only).
+        as_of: use only releases published on or before this date (rebuild "as published").
+        force: rerun every step even if its inputs are unchanged.
+        progress: show download progress.
+    """
+    with sio.data_lock():
+        state = _load_state()
+        results = fetch_mod.fetch_sources([dfe_sen2.SOURCE_ID], offline=offline, progress=progress)
+        manifest.record_inputs(results)
+        by_key = {(r.release, r.name): (r.path, r.sha256) for r in results if r.source == dfe_sen2.SOURCE_ID}
+        needed = {k: by_key[k] for k in dfe_sen2.required_files()}
+        tidy_path = config.tidy_dir() / f"{dfe_sen2.TABLE}.parquet"
+        tidy_inputs = {f"{dfe_sen2.SOURCE_ID}/{rel}/{name}": sha for (rel, name), (_, sha) in needed.items()}
+        steps = [
+            _run_step(
+                f"tidy:{dfe_sen2.TABLE}",
+                tidy_path,
+                tidy_inputs,
+                lambda: dfe_sen2.tidy(needed),
+                state,
+                force=force,
+            )
+        ]
+        releases = releases_as_of(dfe_sen2.SOURCE_ID, as_of)
+        suffix = "" if as_of is None else f"__as_of_{as_of.isoformat()}"
+        metrics_path = config.metrics_dir() / f"ehcp{suffix}.parquet"
+        metric_inputs = {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)}
+        steps.append(
+            _run_step(
+                f"metrics:ehcp{suffix}",
+                metrics_path,
+                metric_inputs,
+                lambda: ehcp_metrics.compute(pl.read_parquet(tidy_path), releases),
+                state,
+                force=force,
+            )
+        )
+    return BuildReport(steps=steps, releases={dfe_sen2.SOURCE_ID: releases})
+
+
+def main_build(argv_offline: bool | None, as_of: dt.date | None, force: bool) -> int:
+    """Run a build and print its summary (used by the CLI)."""
+    report = build(offline=argv_offline, as_of=as_of, force=force)
+    print(report.summary(), file=sys.stderr)
+    return 0

@@ -1,0 +1,151 @@
+"""The ``sendstats`` command: thin wrappers that parse arguments and call one function each."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+from sendstats import __version__
+
+DESCRIPTION = """\
+Rebuild the figures of the English SEND debate from the publishers' open data and benchmark
+every local authority. Typical use, offline from a raw archive:
+
+  SENDSTATS_ARCHIVE=../shared/data/raw sendstats build --offline
+  sendstats report --la Leeds
+
+Data go to ./data (SENDSTATS_DATA_DIR), reports to ./_site (--out).
+"""
+
+
+def _parse_date(text: str) -> dt.date:
+    """Accept a date (2023-06-30) or a release year (2023 = the end of June of that year)."""
+    if len(text) == 4 and text.isdigit():
+        return dt.date(int(text), 6, 30)
+    return dt.date.fromisoformat(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sendstats", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--version", action="version", version=f"sendstats {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("sources", help="list declared sources, releases and pinned files")
+    s.add_argument("--files", action="store_true", help="also list every pinned file")
+
+    f = sub.add_parser("fetch", help="resolve pinned raw files: cache, raw archive, then download")
+    f.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
+    f.add_argument("--offline", action="store_true", help="never touch the network")
+    f.add_argument(
+        "--update-pins", action="store_true",
+        help="accept changed upstream files and print the declaration diff to commit",
+    )
+
+    b = sub.add_parser("build", help="raw -> validated tidy tables -> metrics (skips unchanged steps)")
+    b.add_argument("--offline", action="store_true", help="never touch the network")
+    b.add_argument("--force", action="store_true", help="rerun every step")
+    b.add_argument(
+        "--as-of", type=_parse_date, metavar="DATE",
+        help="use only releases published by DATE (YYYY-MM-DD, or a year meaning 30 June)",
+    )
+
+    r = sub.add_parser("report", help="render the LA profile (Quarto if on PATH, else fallback)")
+    r.add_argument("--la", required=True, help="LA name, 9-character GSS code or 3-digit DfE code")
+    r.add_argument("--out", default="_site", help="output folder (default: _site)")
+    r.add_argument(
+        "--engine", choices=["auto", "quarto", "fallback"], default="auto",
+        help="renderer (default: quarto when on PATH)",
+    )
+    r.add_argument("--offline", action="store_true", help="build offline first if needed")
+
+    la = sub.add_parser("la", help="show an LA: codes over time, region, neighbours, population")
+    la.add_argument("query", nargs="?", help="LA name or code")
+    la.add_argument("--list", action="store_true", help="list all LAs in force on --date")
+    la.add_argument("--date", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    return p
+
+
+def _cmd_sources(args: argparse.Namespace) -> int:
+    from sendstats import catalog
+
+    for decl in catalog.load_catalog().values():
+        print(f"{decl.id}: {decl.title} ({decl.producer}); licence {decl.licence.name}")
+        for rel in decl.releases:
+            print(f"  release {rel.release} (published {rel.date_published}): {len(rel.files)} files")
+            if args.files:
+                for f in rel.files:
+                    print(f"    {f.name:<24} {f.bytes:>10,} B  sha256 {f.sha256[:12]}  {f.url}")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from sendstats import fetch, manifest
+
+    results = fetch.fetch_sources(
+        args.sources or None, offline=args.offline or None, update_pins=args.update_pins
+    )
+    manifest.record_inputs(results)
+    for r in results:
+        print(f"{r.route:<8} {r.source}/{r.release}/{r.name}  sha256 {r.sha256[:12]}  {r.path}")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from sendstats import build
+
+    report = build.build(offline=args.offline or None, as_of=args.as_of, force=args.force)
+    print(report.summary())
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sendstats import build, publish
+
+    build.build(offline=args.offline or None)
+    out = publish.render_la_profile(args.la, Path(args.out), engine=args.engine)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_la(args: argparse.Namespace) -> int:
+    from sendstats import geography
+
+    if args.list:
+        print(geography.format_la_list(args.date or dt.date.today()))
+        return 0
+    if not args.query:
+        print("sendstats la: give an LA name or code, or --list", file=sys.stderr)
+        return 2
+    print(geography.describe_la(args.query))
+    return 0
+
+
+COMMANDS = {
+    "sources": _cmd_sources,
+    "fetch": _cmd_fetch,
+    "build": _cmd_build,
+    "report": _cmd_report,
+    "la": _cmd_la,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; known errors print one clear message and exit 1."""
+    args = _parser().parse_args(argv)
+    from sendstats.errors import KNOWN_ERRORS
+
+    try:
+        return COMMANDS[args.command](args)
+    except KNOWN_ERRORS as exc:
+        print(f"sendstats {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""LA geography: one crosswalk of English upper-tier LAs, code harmonisation and vintages.
+
+Public API (see the submodules for details and the map formats):
+
+- :mod:`~sendstats.geography.crosswalk`: :class:`LocalAuthority`, :func:`resolve_la`,
+  :func:`list_las`, :func:`region_of`, :func:`gss_history`, :class:`UnknownLAError`.
+- :mod:`~sendstats.geography.codes`: :func:`canonical_codes` for any LA-level table.
+- :mod:`~sendstats.geography.harmonise`: :func:`harmonise_to_vintage` (one geography vintage).
+- :mod:`~sendstats.geography.describe`: :func:`describe_la`, :func:`format_la_list` (CLI text).
+
+Statistical neighbours and comparator groups live in :mod:`sendstats.neighbours`; population
+denominators in :mod:`sendstats.population`.
+"""
+
+from __future__ import annotations
+
+from sendstats.geography.codes import LACodeError, canonical_codes
+from sendstats.geography.crosswalk import (
+    LA_TYPES,
+    GssCode,
+    LocalAuthority,
+    UnknownLAError,
+    all_las,
+    get_la,
+    gss_code_on,
+    gss_history,
+    list_las,
+    match_codes,
+    name_variants,
+    normalise_name,
+    region_of,
+    regions,
+    resolve_la,
+)
+
+__all__ = [
+    "LA_TYPES",
+    "GssCode",
+    "LACodeError",
+    "LocalAuthority",
+    "UnknownLAError",
+    "all_las",
+    "canonical_codes",
+    "get_la",
+    "gss_code_on",
+    "gss_history",
+    "list_las",
+    "match_codes",
+    "name_variants",
+    "normalise_name",
+    "region_of",
+    "regions",
+    "resolve_la",
+]

@@ -1,0 +1,1 @@
+"""Metric registry and metric computations, one module per theme."""

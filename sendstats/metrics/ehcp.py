@@ -1,0 +1,359 @@
+"""EHC plan metrics: caseload, growth, new plans, requests refused and 20-week timeliness.
+
+Input is the long tidy table ``dfe_sen2__ehcp`` (every release). For each measure, year and
+area the newest release held wins (or the newest published by ``as_of``), and the release used
+is kept on every metric row. Ratios carry their numerator and denominator; growth across a
+series break carries a flag and a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from sendstats.metrics.registry import MetricDef, register
+
+SOURCE = "dfe_sen2"
+STATEMENTS_END_YEAR = 2019  # January 2019 is the first census with no statements of SEN left
+PERSON_LEVEL_FROM = 2023  # SEN2 moved to person-level returns in 2023 (flows not comparable)
+STATEMENTS_NOTE = "count includes statements of SEN (phased out 2014 to 2018)"
+FLOW_BREAK_NOTE = "spans the 2023 change from aggregate to person-level SEN2 returns"
+
+AREA_KEYS = ["geographic_level", "area_code"]
+AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
+PROV = ["release", "source_file", "file_sha256"]
+
+METRIC_COLUMNS = [
+    "metric_id", "geographic_level", "area_code", "area_name", "la_code_dfe", "region_code",
+    "region_name", "year", "period_type", "value", "numerator", "denominator", "release",
+    "source_file", "file_sha256", "spans_break", "note", "rank", "n_ranked",
+]
+
+_CASELOAD = "Education, health and care plans maintained at the January census"
+register(
+    MetricDef(
+        id="ehc_plans_count",
+        title="EHC plans (January)",
+        definition=(
+            f"{_CASELOAD}, all ages 0 to 25. Before January 2019 the series counts statements "
+            "of SEN plus EHC plans (2022 release, Total_all); from 2019 EHC plans only (2025 "
+            "release caseload.csv)."
+        ),
+        unit="count",
+        polarity="neither",
+        period_type="academic_year",
+        sources=(SOURCE,),
+        series_breaks=("2010-2018 include statements of SEN",),
+    ),
+    MetricDef(
+        id="ehc_plans_change_count",
+        title="Change in EHC plans on the previous January",
+        definition="EHC plans at January minus EHC plans a year earlier.",
+        unit="count",
+        polarity="neither",
+        period_type="academic_year",
+        sources=(SOURCE,),
+        numerator="ehc_plans_count (year) - ehc_plans_count (year - 1)",
+        official=False,
+        method="difference of published counts",
+    ),
+    MetricDef(
+        id="ehc_plans_change_pct",
+        title="Change in EHC plans on the previous January (%)",
+        definition="(EHC plans at January / EHC plans a year earlier - 1) x 100.",
+        unit="pct",
+        polarity="neither",
+        period_type="academic_year",
+        sources=(SOURCE,),
+        numerator="ehc_plans_count (year) - ehc_plans_count (year - 1)",
+        denominator="ehc_plans_count (year - 1)",
+        official=False,
+        method="ratio of published counts",
+    ),
+    *(
+        MetricDef(
+            id=f"ehc_plans_index_{base}",
+            title=f"EHC plans, index (January {base} = 100)",
+            definition=f"EHC plans at January divided by EHC plans in January {base}, x 100.",
+            unit="index",
+            polarity="neither",
+            period_type="academic_year",
+            sources=(SOURCE,),
+            numerator="ehc_plans_count (year)",
+            denominator=f"ehc_plans_count ({base})",
+            official=False,
+            method="ratio of published counts",
+            caveats=("LAs created after the base year have no index.",),
+        )
+        for base in (2015, 2019)
+    ),
+    *(
+        MetricDef(
+            id=f"ehc_plans_cagr_{n}y_pct",
+            title=f"EHC plans, compound annual growth over {n} years (%)",
+            definition=(
+                f"((EHC plans at January / EHC plans {n} years earlier)^(1/{n}) - 1) x 100."
+            ),
+            unit="pct",
+            polarity="neither",
+            period_type="academic_year",
+            sources=(SOURCE,),
+            numerator="ehc_plans_count (year)",
+            denominator=f"ehc_plans_count (year - {n})",
+            official=False,
+            method="compound annual growth rate of published counts",
+            caveats=("A start year before 2019 counts statements as well as EHC plans.",),
+        )
+        for n in (5, 10)
+    ),
+    MetricDef(
+        id="new_ehc_plans_count",
+        title="New EHC plans issued in the calendar year",
+        definition="EHC plans made for the first time during the calendar year.",
+        unit="count",
+        polarity="neither",
+        period_type="calendar_year",
+        sources=(SOURCE,),
+        series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+        caveats=("Wakefield 2022 is excluded: the published row carries the regional total.",),
+    ),
+    MetricDef(
+        id="requests_count",
+        title="Initial requests for an EHC needs assessment",
+        definition="Initial requests for an EHC needs assessment received in the calendar year.",
+        unit="count",
+        polarity="neither",
+        period_type="calendar_year",
+        sources=(SOURCE,),
+        series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+    ),
+    MetricDef(
+        id="requests_refused_pct",
+        title="Initial requests refused (%)",
+        definition=(
+            "Initial requests for an EHC needs assessment where the LA decided not to assess, "
+            "as a % of initial requests received in the calendar year."
+        ),
+        unit="pct",
+        polarity="neither",
+        period_type="calendar_year",
+        sources=(SOURCE,),
+        numerator="requests_refused_count",
+        denominator="requests_count",
+        official=False,
+        method="ratio of published counts",
+        series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+        caveats=(
+            "From 2023 some requests are still awaiting a decision at the year end, so the "
+            "published % of requests refused (decisions basis) can differ.",
+        ),
+    ),
+    *(
+        MetricDef(
+            id=f"plans_within_20_weeks_{kind}_exceptions_pct",
+            title=f"New EHC plans issued within 20 weeks, {kind}uding exceptions (%)",
+            definition=(
+                "EHC plans issued within the statutory 20 weeks as a % of EHC plans issued in "
+                f"the calendar year, {kind}uding cases where exceptions to the time limit apply."
+                + (" This is the headline measure." if kind == "excl" else "")
+            ),
+            unit="pct",
+            polarity="high_is_good",
+            period_type="calendar_year",
+            sources=(SOURCE,),
+            numerator=f"plans_within_20_weeks_{kind}_exceptions_count",
+            denominator=f"plans_issued_{kind}_exceptions_count",
+            method="ratio of published counts (reproduces the published %)",
+            series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+            caveats=(
+                "2024: Dorset and City of London classed all new plans as exceptions.",
+            ),
+        )
+        for kind in ("excl", "incl")
+    ),
+)
+
+
+def choose_releases(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.DataFrame:
+    """Keep, for every measure, year and area, the row of the newest release allowed.
+
+    Args:
+        tidy: the long tidy table (all releases).
+        releases: the release labels allowed (e.g. those published by an ``as_of`` date);
+            ``None`` allows all.
+    """
+    df = tidy if releases is None else tidy.filter(pl.col("release").is_in(list(releases)))
+    return (
+        df.sort("release", descending=True)
+        .unique(subset=["measure", "year", *AREA_KEYS], keep="first", maintain_order=True)
+    )
+
+
+def _measure(chosen: pl.DataFrame, measure: str) -> pl.DataFrame:
+    return chosen.filter(pl.col("measure") == measure).select(
+        *AREA_KEYS, *AREA_ATTRS, "year", "period_type", "value", *PROV
+    )
+
+
+def _lagged(df: pl.DataFrame, years: int, name: str) -> pl.DataFrame:
+    """Return the value ``years`` earlier for the same area, as column ``name``."""
+    return df.select(
+        *AREA_KEYS, (pl.col("year") + years).alias("year"), pl.col("value").alias(name)
+    )
+
+
+def _rows(
+    df: pl.DataFrame,
+    metric_id: str,
+    value: pl.Expr,
+    *,
+    numerator: pl.Expr | None = None,
+    denominator: pl.Expr | None = None,
+    spans_break: pl.Expr | None = None,
+    note: pl.Expr | None = None,
+) -> pl.DataFrame:
+    return df.select(
+        pl.lit(metric_id).alias("metric_id"),
+        *AREA_KEYS,
+        *AREA_ATTRS,
+        "year",
+        "period_type",
+        value.cast(pl.Float64).alias("value"),
+        (numerator if numerator is not None else pl.lit(None)).cast(pl.Float64).alias("numerator"),
+        (denominator if denominator is not None else pl.lit(None))
+        .cast(pl.Float64)
+        .alias("denominator"),
+        *PROV,
+        (spans_break if spans_break is not None else pl.lit(False)).alias("spans_break"),
+        (note if note is not None else pl.lit(None, pl.Utf8)).cast(pl.Utf8).alias("note"),
+    )
+
+
+def _statements_note(start_year: pl.Expr) -> pl.Expr:
+    return pl.when(start_year < STATEMENTS_END_YEAR).then(pl.lit(STATEMENTS_NOTE))
+
+
+def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
+    base = _measure(chosen, "ehc_plans_count")
+    out = [_rows(base, "ehc_plans_count", pl.col("value"), note=_statements_note(pl.col("year")))]
+    prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="inner")
+    out.append(
+        _rows(
+            prev,
+            "ehc_plans_change_count",
+            pl.col("value") - pl.col("prev"),
+            numerator=pl.col("value") - pl.col("prev"),
+            note=_statements_note(pl.col("year") - 1),
+        )
+    )
+    out.append(
+        _rows(
+            prev.filter(pl.col("prev") > 0),
+            "ehc_plans_change_pct",
+            (pl.col("value") / pl.col("prev") - 1) * 100,
+            numerator=pl.col("value") - pl.col("prev"),
+            denominator=pl.col("prev"),
+            note=_statements_note(pl.col("year") - 1),
+        )
+    )
+    for base_year in (2015, 2019):
+        ref = base.filter(pl.col("year") == base_year).select(
+            *AREA_KEYS, pl.col("value").alias("ref")
+        )
+        idx = base.join(ref, on=AREA_KEYS, how="inner").filter(pl.col("ref") > 0)
+        out.append(
+            _rows(
+                idx,
+                f"ehc_plans_index_{base_year}",
+                pl.col("value") / pl.col("ref") * 100,
+                numerator=pl.col("value"),
+                denominator=pl.col("ref"),
+                note=_statements_note(pl.min_horizontal(pl.col("year"), pl.lit(base_year))),
+            )
+        )
+    for n in (5, 10):
+        lag = base.join(_lagged(base, n, "start"), on=[*AREA_KEYS, "year"], how="inner")
+        lag = lag.filter(pl.col("start") > 0)
+        out.append(
+            _rows(
+                lag,
+                f"ehc_plans_cagr_{n}y_pct",
+                ((pl.col("value") / pl.col("start")) ** (1.0 / n) - 1) * 100,
+                numerator=pl.col("value"),
+                denominator=pl.col("start"),
+                note=_statements_note(pl.col("year") - n),
+            )
+        )
+    return out
+
+
+def _flow_note(year: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(year < PERSON_LEVEL_FROM)
+        .then(pl.lit("aggregate SEN2 return (before the 2023 person-level collection)"))
+        .otherwise(pl.lit(None, pl.Utf8))
+    )
+
+
+def _ratio(chosen: pl.DataFrame, metric_id: str, num: str, den: str) -> pl.DataFrame:
+    n = _measure(chosen, num)
+    d = _measure(chosen, den).select(*AREA_KEYS, "year", pl.col("value").alias("den"))
+    j = n.join(d, on=[*AREA_KEYS, "year"], how="inner").filter(pl.col("den") > 0)
+    j = j.filter(pl.col("value").is_not_null())
+    return _rows(
+        j,
+        metric_id,
+        pl.col("value") / pl.col("den") * 100,
+        numerator=pl.col("value"),
+        denominator=pl.col("den"),
+        note=_flow_note(pl.col("year")),
+    )
+
+
+def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
+    out = []
+    for m in ("new_ehc_plans_count", "requests_count"):
+        base = _measure(chosen, m).filter(pl.col("value").is_not_null())
+        out.append(_rows(base, m, pl.col("value"), note=_flow_note(pl.col("year"))))
+    out.append(_ratio(chosen, "requests_refused_pct", "requests_refused_count", "requests_count"))
+    for kind in ("excl", "incl"):
+        out.append(
+            _ratio(
+                chosen,
+                f"plans_within_20_weeks_{kind}_exceptions_pct",
+                f"plans_within_20_weeks_{kind}_exceptions_count",
+                f"plans_issued_{kind}_exceptions_count",
+            )
+        )
+    return out
+
+
+def add_ranks(metrics: pl.DataFrame) -> pl.DataFrame:
+    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank."""
+    is_la = pl.col("geographic_level") == "Local authority"
+    ranked = pl.col("value").rank(method="min", descending=True).over("metric_id", "year")
+    n = pl.col("value").count().over("metric_id", "year")
+    la = metrics.filter(is_la & pl.col("value").is_not_null()).with_columns(
+        ranked.cast(pl.Int32).alias("rank"), n.cast(pl.Int32).alias("n_ranked")
+    )
+    rest = metrics.filter(~(is_la & pl.col("value").is_not_null())).with_columns(
+        pl.lit(None, pl.Int32).alias("rank"), pl.lit(None, pl.Int32).alias("n_ranked")
+    )
+    return pl.concat([la, rest], how="vertical")
+
+
+def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.DataFrame:
+    """Compute every EHC plan metric for England, regions and LAs, all years.
+
+    Args:
+        tidy: the long tidy SEN2 table.
+        releases: allowed release labels (``None``: all; the newest wins per value).
+    """
+    chosen = choose_releases(tidy, releases)
+    frames = _caseload_metrics(chosen) + _flow_metrics(chosen)
+    metrics = pl.concat(frames, how="vertical_relaxed").with_columns(
+        pl.col("spans_break").cast(pl.Boolean)
+    )
+    metrics = add_ranks(metrics)
+    return metrics.select(METRIC_COLUMNS).sort("metric_id", "geographic_level", "area_code", "year")

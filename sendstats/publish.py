@@ -1,0 +1,71 @@
+"""Render reports for users: resolve the LA first, then hand a known code to the renderer.
+
+The LA parameter is resolved to a known LA before it reaches a notebook or a command line, so
+whatever a user types (a name, a code, or an attempt at injection) only ever becomes one of
+the 3-digit DfE codes in the crosswalk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from sendstats import config, geography
+from sendstats.render import render_report
+
+LA_PROFILE = "la_profile.qmd"
+
+
+def profile_slug(la: geography.LocalAuthority) -> str:
+    """Return the file stem of an LA's profile: ``<dfe code>-<name>`` in lower case."""
+    name = "".join(c if c.isalnum() else "-" for c in la.la_name.lower())
+    return f"{la.la_code_dfe}-" + "-".join(p for p in name.split("-") if p)
+
+
+@contextmanager
+def _report_env(figure_dir: Path) -> Iterator[None]:
+    """Give the report kernel absolute data paths and the figure folder, then restore."""
+    keys = {
+        "SENDSTATS_DATA_DIR": str(config.data_dir()),
+        "SENDSTATS_PROJECT_ROOT": str(config.project_root()),
+        "SENDSTATS_FIGURE_DIR": str(figure_dir),
+    }
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def render_la_profile(
+    query: str,
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+) -> Path:
+    """Render the LA profile for ``query`` to ``<out_dir>/la/<slug>.html`` and return the path.
+
+    Raises:
+        UnknownLAError: the query is not a known LA (the message lists close matches).
+        RenderError: the document failed to render (names the LA and the failing cell).
+    """
+    la = geography.resolve_la(query)
+    out_dir = out_dir.resolve()
+    target = out_dir / "la" / f"{profile_slug(la)}.{to}"
+    with _report_env(out_dir / "la" / "figures"):
+        return render_report(
+            config.reports_dir() / LA_PROFILE,
+            {"la": la.la_code_dfe},
+            target,
+            engine=engine,
+            to=to,
+        )

@@ -1,0 +1,165 @@
+"""Shared readers for raw publisher files, and the error type that names file, column and row.
+
+Every raw column is read as text first: publishers mix numbers with markers (``x``, ``z``,
+``c``, ``:``, ``[x]`` ...), thousands separators and float noise (``64.900000000000``), and
+a reader that guesses types would turn a marker into a silent null or zero. Markers become
+null plus a status value (:func:`split_markers`), never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandera.errors
+import polars as pl
+
+#: Status written for a value that was published as a number.
+STATUS_OK = "ok"
+
+#: EES symbols (DfE "explore education statistics" conventions, see each data guidance file).
+EES_MARKERS: Mapping[str, str] = {
+    "x": "not available",
+    "z": "not applicable",
+    "c": "suppressed (confidential)",
+    "low": "rounds to zero but not zero",
+    "u": "low reliability",
+    ":": "not available",
+    "N/A": "cannot be produced",
+}
+
+_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+class RawInputError(ValueError):
+    """A raw file does not look as the publisher's layout says it should.
+
+    The message always names the file and, where it can, the column, the row (1-based data
+    row, header excluded) and the offending value, so the user can open the file and look.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        problem: str,
+        *,
+        column: str | None = None,
+        row: int | None = None,
+        value: str | None = None,
+    ) -> None:
+        """Build the message from its parts."""
+        self.path = str(path)
+        self.column = column
+        self.row = row
+        self.value = value
+        where = [f"file {self.path}"]
+        if column is not None:
+            where.append(f"column {column!r}")
+        if row is not None:
+            where.append(f"row {row}")
+        if value is not None:
+            where.append(f"value {value!r}")
+        super().__init__(f"{problem} ({', '.join(where)})")
+
+
+def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
+    """Read a CSV with every column as text, stripping a UTF-8 BOM from the header.
+
+    Raises:
+        RawInputError: when the file is empty, cannot be decoded, or is cut mid-row.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RawInputError(path, f"cannot read file: {exc}") from exc
+    if not data.strip():
+        raise RawInputError(path, "file is empty")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise RawInputError(
+            path, f"not valid {encoding}: byte {data[exc.start]:#x} at offset {exc.start}"
+        ) from exc
+    text = text.removeprefix("\ufeff")
+    try:
+        df = pl.read_csv(
+            text.encode("utf-8"),
+            infer_schema=False,
+            raise_if_empty=True,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise RawInputError(path, f"not a well-formed CSV: {exc}") from exc
+    _check_complete_rows(path, text, df)
+    return df
+
+
+def _check_complete_rows(path: Path, text: str, df: pl.DataFrame) -> None:
+    """Refuse a file cut mid-row: the last line must have as many fields as the header."""
+    if df.height == 0:
+        return
+    last = df.row(df.height - 1)
+    if not text.endswith(("\n", "\r")) and any(v is None for v in last):
+        raise RawInputError(path, "file ends mid-row (truncated download?)", row=df.height)
+
+
+def split_markers(
+    df: pl.DataFrame, columns: Iterable[str], markers: Mapping[str, str]
+) -> pl.DataFrame:
+    """Turn text measure columns into Float64 values plus ``<col>_status`` columns.
+
+    A published number gets status ``ok``; a known marker gets a null value and the marker as
+    status. Thousands separators and surrounding spaces are removed first. Anything else is
+    an error, because a new marker or a stray text value must be looked at, not guessed.
+    """
+    out = []
+    for col in columns:
+        text = pl.col(col).str.strip_chars().str.replace_all(",", "")
+        is_marker = text.is_in(list(markers))
+        out.append(pl.when(is_marker).then(None).otherwise(text).cast(pl.Float64).alias(col))
+        out.append(pl.when(is_marker).then(text).otherwise(pl.lit(STATUS_OK)).alias(f"{col}_status"))
+    return df.with_columns(out)
+
+
+def first_bad_value(
+    df: pl.DataFrame, column: str, markers: Iterable[str]
+) -> tuple[int, str] | None:
+    """Return (1-based row, value) of the first cell that is neither a number nor a marker."""
+    allowed = set(markers)
+    for i, raw in enumerate(df.get_column(column).to_list(), start=1):
+        value = (raw or "").strip().replace(",", "")
+        if value in allowed or _NUMBER.match(value):
+            continue
+        return i, raw if raw is not None else ""
+    return None
+
+
+def raise_schema_errors(path: Path, exc: pandera.errors.SchemaErrors, *, stage: str) -> None:
+    """Re-raise pandera's lazy validation errors as one RawInputError naming file, column, row.
+
+    Pandera reports every failure at once; the message lists up to ten, each with its column,
+    check, row and value, and says how many there were in all.
+    """
+    cases = exc.failure_cases
+    lines: list[str] = []
+    first_col: str | None = None
+    first_row: int | None = None
+    records = cases.to_dicts() if isinstance(cases, pl.DataFrame) else cases.to_dict("records")
+    for rec in records[:10]:
+        col = rec.get("column")
+        idx = rec.get("index")
+        row = int(idx) + 1 if idx is not None and str(idx) != "nan" else None
+        first_col = first_col or (str(col) if col is not None else None)
+        if first_row is None and row is not None:
+            first_row = row
+        where = f"column {col!r}" if col is not None else "table"
+        if row is not None:
+            where += f", row {row}"
+        lines.append(f"  - {where}: {rec.get('check')} failed on {rec.get('failure_case')!r}")
+    more = f"\n  ... and {len(records) - 10} more" if len(records) > 10 else ""
+    raise RawInputError(
+        path,
+        f"{stage} schema check failed:\n" + "\n".join(lines) + more,
+        column=first_col,
+        row=first_row,
+    ) from exc

@@ -1,0 +1,327 @@
+"""Read a Quarto ``.qmd`` document as a Jupyter notebook and execute it like Quarto does.
+
+This is the first half of sendstats' fallback renderer (the second half, turning the executed
+notebook into HTML or PDF, is :mod:`sendstats.render`). It reads the Quarto markdown format
+(https://quarto.org/docs/reference/cells/cells-jupyter.html): YAML front matter, markdown, and
+```` ```{python} ```` cells whose leading ``#| key: value`` lines are cell options. Parameters
+follow Papermill (one cell tagged ``parameters``; a new cell assigning the given values is
+injected right after it), which is what Quarto's Jupyter engine does with ``-P key:value``.
+
+Nothing here knows about any particular report: any ``.qmd`` with Python cells is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import nbformat
+import yaml
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbformat import NotebookNode
+
+__all__ = [
+    "KernelSession",
+    "QmdError",
+    "cell_label",
+    "parse_qmd",
+    "prepare_notebook",
+    "resolve_inline",
+]
+
+_FRONT_MATTER_END = ("---", "...")
+_CELL_OPEN = re.compile(r"^(?P<fence>`{3,})\s*\{(?P<lang>[A-Za-z][\w+-]*)(?P<attrs>[^}]*)\}\s*$")
+_PLAIN_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})")
+_OPTION_LINE = re.compile(r"^#\|\s?(?P<text>.*)$")
+_INLINE_EXPR = re.compile(r"`\{python\}\s*(?P<expr>[^`]+?)\s*`")
+_INLINE_MARK = "\x1esendstats-inline:"
+_SENDSTATS = "sendstats"
+
+
+class QmdError(ValueError):
+    """A ``.qmd`` that the fallback renderer cannot read (bad front matter or cell options)."""
+
+
+def parse_qmd(path: Path) -> NotebookNode:
+    """Read a ``.qmd`` file into an nbformat v4 notebook.
+
+    The front matter goes to ``nb.metadata["front_matter"]``; the text between cells becomes
+    markdown cells; each ```` ```{python} ```` cell becomes a code cell whose ``#|`` options are
+    parsed as YAML into ``cell.metadata["quarto"]`` (``tags`` also into ``cell.metadata["tags"]``,
+    where Papermill and nbclient look) and removed from the source, as Quarto hides them when it
+    echoes code. ``cell.metadata["sendstats"]["number"]`` is the 1-based position among the
+    document's code cells, used to name a failing cell.
+
+    Raises:
+        QmdError: unreadable front matter or options, an unclosed cell, or a cell in a language
+            other than Python (the fallback runs one Python kernel).
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    front_matter, start = _read_front_matter(path, lines)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["front_matter"] = front_matter
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    markdown: list[str] = []
+    i, number = start, 0
+    while i < len(lines):
+        line = lines[i]
+        cell_open = _CELL_OPEN.match(line)
+        if cell_open:
+            _flush_markdown(nb, markdown)
+            body, i = _read_fenced(path, lines, i, cell_open["fence"])
+            lang = cell_open["lang"].lower()
+            if lang != "python":
+                raise QmdError(
+                    f"{path}:{i - len(body)}: a {{{lang}}} cell; the fallback renderer runs "
+                    "Python cells only (render with Quarto for other engines)"
+                )
+            number += 1
+            nb.cells.append(_new_code_cell(path, body, number, i - len(body)))
+            continue
+        plain = _PLAIN_FENCE.match(line)
+        if plain:
+            # A display-only fence (```python, ````markdown) may show cells as examples:
+            # copy it whole so nothing inside it is taken for a cell.
+            body, end = _read_fenced(path, lines, i, plain["fence"])
+            markdown.extend(lines[i:end])
+            i = end
+            continue
+        markdown.append(line)
+        i += 1
+    _flush_markdown(nb, markdown)
+    return nb
+
+
+def _read_front_matter(path: Path, lines: list[str]) -> tuple[dict[str, Any], int]:
+    """Return the YAML front matter (or ``{}``) and the index of the first body line."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for end in range(1, len(lines)):
+        if lines[end].strip() in _FRONT_MATTER_END:
+            try:
+                data = yaml.safe_load("\n".join(lines[1:end])) or {}
+            except yaml.YAMLError as exc:
+                raise QmdError(f"{path}: front matter is not valid YAML: {exc}") from exc
+            if not isinstance(data, dict):
+                raise QmdError(f"{path}: front matter must be a YAML mapping")
+            return data, end + 1
+    raise QmdError(f"{path}: front matter opened with '---' on line 1 is never closed")
+
+
+def _read_fenced(path: Path, lines: list[str], start: int, fence: str) -> tuple[list[str], int]:
+    """Return the lines inside the fence opened at ``start`` and the index after its close."""
+    closing = re.compile("^" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+    for end in range(start + 1, len(lines)):
+        if closing.match(lines[end]):
+            return lines[start + 1 : end], end + 1
+    raise QmdError(f"{path}:{start + 1}: fence {fence!r} is never closed")
+
+
+def _flush_markdown(nb: NotebookNode, markdown: list[str]) -> None:
+    """Append the pending markdown lines as one markdown cell (if not blank) and clear them."""
+    text = "\n".join(markdown).strip("\n")
+    if text.strip():
+        nb.cells.append(nbformat.v4.new_markdown_cell(text))
+    markdown.clear()
+
+
+def _new_code_cell(path: Path, body: list[str], number: int, line_no: int) -> NotebookNode:
+    """Build a code cell from a cell body, moving its leading ``#|`` options to metadata."""
+    option_lines: list[str] = []
+    for line in body:
+        match = _OPTION_LINE.match(line)
+        if not match:
+            break
+        option_lines.append(match["text"])
+    try:
+        options = yaml.safe_load("\n".join(option_lines)) or {} if option_lines else {}
+    except yaml.YAMLError as exc:
+        raise QmdError(f"{path}:{line_no}: cell {number} options are not valid YAML: {exc}") from exc
+    if not isinstance(options, dict):
+        raise QmdError(f"{path}:{line_no}: cell {number} options must be 'key: value' lines")
+    cell = nbformat.v4.new_code_cell("\n".join(body[len(option_lines) :]).strip("\n"))
+    cell.metadata["quarto"] = options
+    tags = options.get("tags", [])
+    cell.metadata["tags"] = [str(t) for t in (tags if isinstance(tags, list) else [tags])]
+    cell.metadata[_SENDSTATS] = {"number": number, "line": line_no}
+    return cell
+
+
+def cell_label(cell: NotebookNode) -> str:
+    """Name a cell for an error message: its number among code cells and its label, if any."""
+    info = cell.metadata.get(_SENDSTATS, {})
+    if info.get("role") == "inline":
+        return f"inline expression(s) {', '.join(info['exprs'])} in markdown"
+    if info.get("role") == "parameters":
+        return "injected-parameters cell"
+    label = cell.metadata.get("quarto", {}).get("label")
+    name = f"cell {info.get('number', '?')} (line {info.get('line', '?')})"
+    return f"{name} '{label}'" if label else name
+
+
+def prepare_notebook(
+    nb: NotebookNode, params: Mapping[str, object], cwd: Path, *, reset: bool
+) -> NotebookNode:
+    """Return a copy of ``nb`` ready to execute.
+
+    Adds, in order: a setup cell (``%reset -f`` when a kernel is reused, then ``chdir`` to the
+    document's folder, as Quarto runs cells there); the injected-parameters cell right after the
+    cell tagged ``parameters`` (at the top when none is tagged, as Papermill does); and before
+    each markdown cell holding inline ``{python} expr`` code, a cell printing those values.
+    """
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cells: list[NotebookNode] = []
+    setup = ("%reset -f\n" if reset else "") + f"import os as _o; _o.chdir({str(cwd)!r}); del _o"
+    cells.append(_internal_cell(setup, {"role": "setup"}))
+    param_cell = _internal_cell(_parameter_source(params), {"role": "parameters"})
+    param_cell.metadata["tags"] = ["injected-parameters"]
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    insert_at = tagged[0] + 1 if tagged else 0
+    for index, cell in enumerate(nb.cells):
+        if index == insert_at and params:
+            cells.append(param_cell)
+        exprs = _INLINE_EXPR.findall(cell.source) if cell.cell_type == "markdown" else []
+        if exprs:
+            cells.append(_inline_cell(exprs))
+        cells.append(cell)
+    if insert_at == len(nb.cells) and params:
+        cells.append(param_cell)
+    nb.cells = cells
+    return nb
+
+
+def _parameter_source(params: Mapping[str, object]) -> str:
+    """Return the code of the injected-parameters cell (Papermill's layout)."""
+    return "# Parameters\n" + "".join(f"{key} = {value!r}\n" for key, value in params.items())
+
+
+def _internal_cell(source: str, info: dict[str, Any]) -> NotebookNode:
+    """Build a code cell that sendstats adds and removes again after execution."""
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata[_SENDSTATS] = info
+    cell.metadata["quarto"] = {"include": False}
+    return cell
+
+
+def _inline_cell(exprs: list[str]) -> NotebookNode:
+    """Build the cell that prints the values of a markdown cell's inline expressions."""
+    values = "".join(f"({expr}),\n" for expr in exprs)
+    source = f"print({_INLINE_MARK!r} + __import__('json').dumps([str(_v) for _v in (\n{values})]))"
+    return _internal_cell(source, {"role": "inline", "exprs": exprs})
+
+
+def resolve_inline(nb: NotebookNode) -> NotebookNode:
+    """Substitute inline expression values into markdown and drop sendstats' internal cells.
+
+    The injected-parameters cell stays (Quarto keeps it too) but is never shown.
+    """
+    cells: list[NotebookNode] = []
+    pending: list[str] | None = None
+    for cell in nb.cells:
+        role = cell.metadata.get(_SENDSTATS, {}).get("role")
+        if role == "inline":
+            pending = _read_inline_values(cell)
+            continue
+        if role == "setup":
+            continue
+        if pending is not None and cell.cell_type == "markdown":
+            values = iter(pending)
+            cell.source = _INLINE_EXPR.sub(lambda _m: next(values, ""), cell.source)
+            pending = None
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _read_inline_values(cell: NotebookNode) -> list[str]:
+    """Return the values an inline cell printed (a JSON list after a marker)."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and _INLINE_MARK in output.get("text", ""):
+            payload = output["text"].split(_INLINE_MARK, 1)[1].splitlines()[0]
+            values = json.loads(payload)
+            return [str(v) for v in values]
+    return []
+
+
+class _CurrentPythonSpecs(KernelSpecManager):  # type: ignore[misc]
+    """Kernel specs that always start ipykernel under the running interpreter.
+
+    A ``python3`` kernelspec found on disk may say ``python`` (whatever is first on PATH), which
+    would run the report without sendstats installed.
+    """
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        """Return a spec running ``sys.executable -m ipykernel_launcher``."""
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        return KernelSpec(argv=argv, display_name="Python 3", language="python")
+
+
+class KernelSession:
+    """One Python kernel, started on first use and reused for every notebook executed with it.
+
+    Use as a context manager so the kernel is shut down. After a failed execution the kernel is
+    shut down too, so the next notebook gets a fresh one.
+    """
+
+    def __init__(self) -> None:
+        self._km: AsyncKernelManager | None = None
+        self.used = False
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def execute(self, nb: NotebookNode, cwd: Path, timeout: int) -> NotebookNode:
+        """Execute every cell of ``nb`` in order; ``timeout`` seconds bound the whole notebook.
+
+        Raises:
+            nbclient.exceptions.CellExecutionError: a cell raised (its outputs hold the error).
+            nbclient.exceptions.CellTimeoutError: the time ran out.
+            nbclient.exceptions.DeadKernelError: the kernel died.
+        """
+        if self._km is None:
+            self._km = AsyncKernelManager(
+                kernel_name="python3", kernel_spec_manager=_CurrentPythonSpecs()
+            )
+        deadline = time.monotonic() + timeout
+        client = NotebookClient(
+            nb,
+            km=self._km,
+            kernel_name="python3",
+            allow_errors=False,
+            record_timing=False,
+            timeout_func=lambda _cell: max(1, int(deadline - time.monotonic())),
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        self.used = True
+        try:
+            client.execute(cwd=str(cwd))
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+        return nb
+
+    def close(self) -> None:
+        """Shut the kernel down (if one was started)."""
+        km, self._km = self._km, None
+        if km is not None and km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)

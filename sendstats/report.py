@@ -1,0 +1,323 @@
+"""What the Quarto reports call: resolve the LA, load its numbers, and show each section.
+
+The ``.qmd`` files hold no logic beyond calling these functions. Each ``show_*`` function
+displays one chart or table with its source note and alt text, and, when the environment names
+a figure folder (``SENDSTATS_FIGURE_DIR``), writes the data behind it as CSV there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from sendstats import __version__, catalog, config, geography, manifest
+from sendstats.metrics.registry import get_metric
+from sendstats.viz import charts, tables, theme
+
+HEADLINE_METRICS = (
+    "ehc_plans_count",
+    "ehc_plans_change_pct",
+    "ehc_plans_cagr_5y_pct",
+    "ehc_plans_index_2015",
+    "new_ehc_plans_count",
+    "requests_count",
+    "requests_refused_pct",
+    "plans_within_20_weeks_excl_exceptions_pct",
+    "plans_within_20_weeks_incl_exceptions_pct",
+)
+
+
+@dataclass(frozen=True)
+class LaContext:
+    """Everything one LA profile shows: the LA, its region and England, and all LAs' values."""
+
+    la: geography.LocalAuthority
+    metrics: pl.DataFrame  # every metric row for England, the LA's region and all LAs
+
+    @property
+    def la_rows(self) -> pl.DataFrame:
+        """Metric rows of the LA itself."""
+        return self.metrics.filter(pl.col("la_code_dfe") == self.la.la_code_dfe)
+
+    @property
+    def region_rows(self) -> pl.DataFrame:
+        """Metric rows of the LA's region (published regional rows)."""
+        return self.metrics.filter(
+            (pl.col("geographic_level") == "Regional") & (pl.col("area_code") == self.la.region_code)
+        )
+
+    @property
+    def england_rows(self) -> pl.DataFrame:
+        """Metric rows for England."""
+        return self.metrics.filter(pl.col("geographic_level") == "National")
+
+
+def load_metrics(name: str = "ehcp") -> pl.DataFrame:
+    """Read a metric table from ``data/metrics``; tell the user to build first if it is missing."""
+    path = config.metrics_dir() / f"{name}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
+    return pl.read_parquet(path)
+
+
+def load_la_context(la: str) -> LaContext:
+    """Resolve ``la`` (name, GSS or 3-digit code) and load the metrics the profile needs."""
+    resolved = geography.resolve_la(la)
+    return LaContext(la=resolved, metrics=load_metrics())
+
+
+def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, object] | None:
+    """Return the latest non-null row of a metric, or None."""
+    sub = rows.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
+    if sub.height == 0:
+        return None
+    return sub.sort("year").row(-1, named=True)
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Format a value for text and tables: counts with separators, % and indices to 1 dp."""
+    if value is None:
+        return "not available"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "pct":
+        return f"{value:.1f}%"
+    return f"{value:.1f}"
+
+
+def period_label(year: int, period_type: str) -> str:
+    """Return 'January 2025' for a census and '2024' for a calendar-year flow."""
+    return f"January {year}" if period_type == "academic_year" else str(year)
+
+
+def source_note(rows: pl.DataFrame) -> str:
+    """Build the source note for the rows shown: producer, release, files, short sha256, licence."""
+    parts: list[str] = []
+    used = rows.select("release", "source_file", "file_sha256").unique().sort("release", "source_file")
+    decl = catalog.get_source("dfe_sen2")
+    for release, group in used.group_by("release", maintain_order=True):
+        files = ", ".join(
+            f"{decl.file(str(release[0]), f).filename} (sha256 {s[:12]})"
+            for f, s in zip(group["source_file"], group["file_sha256"], strict=True)
+        )
+        parts.append(f"{decl.release(str(release[0])).title}: {files}")
+    return (
+        f"Source: {decl.producer}. " + "; ".join(parts) + f". {decl.licence.name}. "
+        "Built with sendstats."
+    )
+
+
+def narrative(ctx: LaContext) -> str:
+    """Return a short factual paragraph (markdown) on the LA's EHC plans: values, rank, growth."""
+    la = ctx.la
+    count = latest(ctx.la_rows, "ehc_plans_count")
+    if count is None:
+        return f"No EHC plan figures are published for {la.la_name}."
+    year = int(str(count["year"]))
+    text = [
+        f"In January {year}, {la.la_name} maintained **{format_value(_f(count['value']), 'count')}** "
+        f"EHC plans, ranked {count['rank']} of {count['n_ranked']} LAs (1 = most)."
+    ]
+    change = latest(ctx.la_rows, "ehc_plans_change_pct")
+    eng_change = latest(ctx.england_rows, "ehc_plans_change_pct")
+    if change is not None and eng_change is not None and change["year"] == year:
+        text.append(
+            f"That is a change of {format_value(_f(change['value']), 'pct')} on January {year - 1} "
+            f"(England: {format_value(_f(eng_change['value']), 'pct')})."
+        )
+    cagr = latest(ctx.la_rows, "ehc_plans_cagr_5y_pct")
+    eng_cagr = latest(ctx.england_rows, "ehc_plans_cagr_5y_pct")
+    if cagr is not None and eng_cagr is not None:
+        text.append(
+            f"Over the five years to January {cagr['year']} plans grew by "
+            f"{format_value(_f(cagr['value']), 'pct')} a year, compound "
+            f"(England: {format_value(_f(eng_cagr['value']), 'pct')}; rank {cagr['rank']} of "
+            f"{cagr['n_ranked']})."
+        )
+    timely = latest(ctx.la_rows, "plans_within_20_weeks_excl_exceptions_pct")
+    eng_timely = latest(ctx.england_rows, "plans_within_20_weeks_excl_exceptions_pct")
+    if timely is not None and eng_timely is not None:
+        text.append(
+            f"In {timely['year']}, {format_value(_f(timely['value']), 'pct')} of new plans "
+            f"({format_value(_f(timely['numerator']), 'count')} of "
+            f"{format_value(_f(timely['denominator']), 'count')}) were issued within 20 weeks, "
+            f"excluding exceptions (England: {format_value(_f(eng_timely['value']), 'pct')})."
+        )
+    return " ".join(text)
+
+
+def _f(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def trend_data(ctx: LaContext, metric_id: str = "ehc_plans_index_2015") -> pl.DataFrame:
+    """Return the plotted data of the trend chart: LA, region and England by year."""
+    series = [
+        (ctx.la.la_name, ctx.la_rows),
+        (f"{ctx.la.region_name} (region)", ctx.region_rows),
+        ("England", ctx.england_rows),
+    ]
+    frames = [
+        rows.filter(pl.col("metric_id") == metric_id).select(
+            pl.lit(name).alias("series"), "year", "value", "numerator", "denominator",
+            "release", "source_file", "file_sha256",
+        )
+        for name, rows in series
+    ]
+    return pl.concat(frames).sort("series", "year")
+
+
+def _write_figure_csv(figure_id: str, ctx: LaContext, data: pl.DataFrame) -> Path | None:
+    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
+    if not folder:
+        return None
+    path = Path(folder) / f"{ctx.la.la_code_dfe}__{figure_id}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data.write_csv(path)
+    return path
+
+
+def show_trend(ctx: LaContext) -> None:
+    """Display the indexed EHC plan trend (2015 = 100) for the LA, its region and England."""
+    from IPython.display import Markdown, display
+
+    theme.enable()
+    data = trend_data(ctx)
+    metric = get_metric("ehc_plans_index_2015")
+    last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
+    alt_text = (
+        f"Line chart of EHC plans indexed to January 2015 = 100 for {ctx.la.la_name}, "
+        f"{ctx.la.region_name} and England, January 2015 to January {data['year'].max()}."
+    )
+    if last.height:
+        alt_text += f" {ctx.la.la_name} reaches {last['value'][-1]:.0f} in {last['year'][-1]}."
+    chart = charts.trend_chart(
+        data.select("series", "year", "value"),
+        title="EHC plans, indexed (January 2015 = 100)",
+        subtitle=f"{ctx.la.la_name} against its region and England",
+        y_title="Index",
+        alt_text=alt_text,
+        series_order=[ctx.la.la_name, f"{ctx.la.region_name} (region)", "England"],
+    )
+    display(chart)
+    csv = _write_figure_csv("ehcp_trend_indexed", ctx, data)
+    display(Markdown(_caption(metric.definition, data, csv)))
+
+
+def _caption(definition: str, rows: pl.DataFrame, csv: Path | None) -> str:
+    data_link = f" Data: [{csv.name}]({csv.name})." if csv else ""
+    return f"*{definition}* {source_note(rows)}{data_link}"
+
+
+def summary_rows(ctx: LaContext, metric_ids: Sequence[str] = HEADLINE_METRICS) -> pl.DataFrame:
+    """Return the summary table's rows: latest LA value, rank, region and England per metric."""
+    out = []
+    for mid in metric_ids:
+        metric = get_metric(mid)
+        la_row = latest(ctx.la_rows, mid)
+        if la_row is None:
+            continue
+        year = la_row["year"]
+        reg = ctx.region_rows.filter((pl.col("metric_id") == mid) & (pl.col("year") == year))
+        eng = ctx.england_rows.filter((pl.col("metric_id") == mid) & (pl.col("year") == year))
+        out.append(
+            {
+                "Metric": metric.title,
+                "Period": period_label(int(str(year)), str(la_row["period_type"])),
+                "LA": format_value(_f(la_row["value"]), metric.unit),
+                "Rank": f"{la_row['rank']} of {la_row['n_ranked']}" if la_row["rank"] else "",
+                "Region": format_value(reg["value"][0] if reg.height else None, metric.unit),
+                "England": format_value(eng["value"][0] if eng.height else None, metric.unit),
+                "Note": str(la_row["note"] or ""),
+            }
+        )
+    return pl.DataFrame(out)
+
+
+def show_summary_table(ctx: LaContext) -> None:
+    """Display the summary table of headline metrics (great-tables)."""
+    from IPython.display import display
+
+    rows = summary_rows(ctx)
+    used = ctx.la_rows.filter(pl.col("metric_id").is_in(list(HEADLINE_METRICS)))
+    _write_figure_csv("summary_table", ctx, rows)
+    display(
+        tables.metrics_summary_table(
+            rows, title=f"{ctx.la.la_name}: EHC plans at a glance", source_note=source_note(used)
+        )
+    )
+
+
+def footer() -> str:
+    """Return the report footer: sendstats version, commit and licence line (markdown)."""
+    commit = manifest.git_commit() or "unknown commit"
+    return (
+        f"Made with sendstats {__version__} ({commit[:12]}). Contains public sector information "
+        "licensed under the Open Government Licence v3.0."
+    )
+
+
+def title_block(ctx: LaContext) -> str:
+    """Return the opening lines of a profile (markdown): which LA, its codes, region, latest data."""
+    la = ctx.la
+    count = latest(ctx.la_rows, "ehc_plans_count")
+    when = f"Latest EHC plan figures: January {count['year']}." if count else ""
+    return (
+        f"**{la.la_name}** (GSS {la.la_code}, DfE code {la.la_code_dfe}), "
+        f"{la.region_name}. {when}"
+    )
+
+
+def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") -> None:
+    """Display every LA's five-year growth in EHC plans as a strip, this LA marked."""
+    from IPython.display import Markdown, display
+
+    theme.enable()
+    metric = get_metric(metric_id)
+    rows = ctx.metrics.filter(
+        (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == "Local authority")
+    )
+    if rows.height == 0:
+        display(Markdown("*No growth figures available.*"))
+        return
+    year = rows["year"].max()
+    data = rows.filter(pl.col("year") == year).select(
+        "area_name", "la_code_dfe", "value", "numerator", "denominator", "rank", "n_ranked",
+        "release", "source_file", "file_sha256",
+    )
+    mine = data.filter(pl.col("la_code_dfe") == ctx.la.la_code_dfe)
+    alt_text = f"Strip of {data.height} LAs' compound annual growth in EHC plans, {year - 5} to {year}."
+    if mine.height:
+        alt_text += (
+            f" {ctx.la.la_name}: {mine['value'][0]:.1f}% a year, rank {mine['rank'][0]} of "
+            f"{mine['n_ranked'][0]}."
+        )
+    chart = charts.bar_rank_chart(
+        data.select("area_name", "value"),
+        highlight=ctx.la.la_name,
+        title=f"Growth in EHC plans, January {year - 5} to January {year}",
+        subtitle="Compound annual growth, % a year; each tick is one LA",
+        x_title="% a year",
+        alt_text=alt_text,
+    )
+    display(chart)
+    csv = _write_figure_csv(f"{metric_id}_strip", ctx, data)
+    display(Markdown(_caption(metric.definition, data, csv)))
+
+
+def caveats(ctx: LaContext) -> str:
+    """Return the caveats box (markdown): series breaks and caveats of the metrics shown."""
+    lines = []
+    for mid in HEADLINE_METRICS:
+        m = get_metric(mid)
+        for text in (*m.series_breaks, *m.caveats):
+            line = f"- **{m.title}**: {text}"
+            if line not in lines:
+                lines.append(line)
+    notes = ctx.la_rows.filter(pl.col("note").is_not_null())["note"].unique().sort().to_list()
+    lines += [f"- {n[0].upper()}{n[1:]} (shown in the summary table's Note column)." for n in notes]
+    return "::: {.callout-note}\n## Caveats\n\n" + "\n".join(lines) + "\n:::\n"

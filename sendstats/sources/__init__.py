@@ -1,0 +1,1 @@
+"""Per-source readers: each module declares raw and tidy schemas, ``read_raw`` and ``tidy``."""

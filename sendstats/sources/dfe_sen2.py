@@ -1,0 +1,245 @@
+"""DfE "Education, health and care plans" (SEN2 data collection), releases 2022, 2023 and 2025.
+
+Reads the EES CSVs declared in ``data_sources/dfe_sen2.yaml`` into one long tidy table,
+``dfe_sen2__ehcp``: one row per release, file, measure, year and area (England, region, LA),
+with the value, the publisher's marker as a status, and the raw row it came from. Every
+release is kept, so a figure can be rebuilt as first published and revisions can be diffed;
+the metric step chooses which release serves each year.
+
+Quirks handled here (see the data guidance of each release):
+- January stocks are coded as academic years (``201819`` = January 2019) in the 2025 release,
+  but the 2022 release's ``sen2_age_caseload.csv`` codes the census year itself (``2022``).
+- Before 2019 the caseload counts statements plus EHC plans (``Total_all`` in the 2022 file).
+- ``sen2_mi.csv`` (2023 release) is the legacy aggregate return, 2014 to 2022; the 2025 release's
+  person-level flows start in 2019 and revise the overlapping years.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+from pandera.typing.polars import Series
+
+from sendstats.readers import raise_schema_errors
+from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
+
+SOURCE_ID = "dfe_sen2"
+TABLE = "dfe_sen2__ehcp"
+
+#: Per-file read specs: the "all" rows and the measures kept, with sendstats names.
+FILE_SPECS: tuple[EesFileSpec, ...] = (
+    EesFileSpec(
+        release="2025",
+        name="caseload",
+        period_type="academic_year",
+        filters={"breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"},
+        measures={"ehcplans": "ehc_plans_count"},
+        totals_add_up=("ehc_plans_count",),
+    ),
+    EesFileSpec(
+        release="2025",
+        name="newplans",
+        period_type="calendar_year",
+        filters={"breakdown_topic": "New EHC plans", "breakdown": "New EHC plans"},
+        measures={"new_ehc_plans": "new_ehc_plans_count"},
+        totals_add_up=("new_ehc_plans_count",),
+        known_errors=(
+            KnownError(
+                year=2022,
+                la_code_dfe="384",
+                measure="new_ehc_plans_count",
+                reason=(
+                    "Wakefield's 2022 new EHC plans row carries the Yorkshire and The Humber "
+                    "regional total (6,078); the data guidance (footnote 4) says Wakefield "
+                    "submitted aggregate information for 2022"
+                ),
+            ),
+        ),
+    ),
+    EesFileSpec(
+        release="2025",
+        name="requests",
+        period_type="calendar_year",
+        filters={
+            "breakdown_topic": "All requests for EHC needs assessments",
+            "breakdown": "All requests for EHC needs assessments",
+        },
+        measures={
+            "requests_received_in_year": "requests_count",
+            "requests_decided_to_assess": "requests_agreed_count",
+            "requests_decided_not_to_assess": "requests_refused_count",
+            "request_not_assess_pc": "requests_refused_published_pct",
+        },
+        totals_add_up=("requests_count",),
+    ),
+    EesFileSpec(
+        release="2025",
+        name="assessments",
+        period_type="calendar_year",
+        filters={
+            "breakdown_topic": "All EHC needs assessments",
+            "breakdown": "All EHC needs assessments",
+        },
+        measures={
+            "assess_issued": "assessments_plan_issued_count",
+            "assess_not_issued": "assessments_no_plan_count",
+        },
+        totals_add_up=("assessments_plan_issued_count",),
+    ),
+    EesFileSpec(
+        release="2025",
+        name="timeliness_20_week",
+        period_type="calendar_year",
+        filters={"breakdown_topic": "All EHC plans issued", "breakdown": "All EHC plans issued"},
+        measures={
+            "plans_issued_den": "plans_issued_incl_exceptions_count",
+            "plans_issued_within_20_weeks": "plans_within_20_weeks_incl_exceptions_count",
+            "pc_plans_issued_within_20_weeks": "plans_within_20_weeks_incl_exceptions_published_pct",
+            "plans_issued_den_ex": "plans_issued_excl_exceptions_count",
+            "plans_issued_20_weeks_ex": "plans_within_20_weeks_excl_exceptions_count",
+            "PC_plans_issued_20_weeks_ex": "plans_within_20_weeks_excl_exceptions_published_pct",
+        },
+        totals_add_up=("plans_issued_incl_exceptions_count",),
+    ),
+    EesFileSpec(
+        release="2025",
+        name="ceased_plans",
+        period_type="calendar_year",
+        filters={"breakdown_topic": "All ceased EHC plans", "breakdown": "All ceased EHC plans"},
+        measures={"total_ceased": "ceased_plans_count", "needs_met": "ceased_needs_met_count"},
+        totals_add_up=("ceased_plans_count",),
+    ),
+    EesFileSpec(
+        release="2022",
+        name="sen2_age_caseload",
+        period_type="academic_year",
+        period_coding="census_year",
+        filters={"characteristic_age": "Total"},
+        measures={
+            "Total_st": "statements_count",
+            "Total_ehc": "ehc_plans_only_count",
+            "Total_all": "ehc_plans_count",
+        },
+        totals_add_up=("ehc_plans_count",),
+    ),
+    EesFileSpec(
+        release="2023",
+        name="sen2_mi",
+        period_type="calendar_year",
+        measures={
+            "inreq_ehc": "requests_count",
+            "ass_refused_ehc": "requests_refused_count",
+            "ass_refused_ehc_pc": "requests_refused_published_pct",
+            "new_all_ehc": "new_ehc_plans_count",
+            "tot_no_exc_ehc": "plans_issued_excl_exceptions_count",
+            "no_exc_20week_ehc": "plans_within_20_weeks_excl_exceptions_count",
+            "no_exc_20week_rate": "plans_within_20_weeks_excl_exceptions_published_pct",
+            "tot_inc_exc_ehc": "plans_issued_incl_exceptions_count",
+            "inc_exc_20week_ehc": "plans_within_20_weeks_incl_exceptions_count",
+            "inc_exc_20week_rate": "plans_within_20_weeks_incl_exceptions_published_pct",
+        },
+        totals_add_up=("new_ehc_plans_count",),
+    ),
+)
+
+#: Statuses a tidy row may carry: ``ok``, one of the EES markers, or ``err`` for a published
+#: value sendstats knows to be wrong (see ``KnownError``; the reason is in the spec).
+ALLOWED_STATUS = ("ok", "x", "z", "c", "low", "u", ":", "N/A", "err")
+
+
+class Sen2Tidy(pa.DataFrameModel):
+    """Tidy EHC plan statistics: one row per release, file, measure, year and area."""
+
+    source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
+    release: Series[str] = pa.Field(description="Release the value was published in.")
+    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
+    file_sha256: Series[str] = pa.Field(
+        str_matches=r"^[0-9a-f]{64}$", description="sha256 of the raw file read."
+    )
+    raw_row: Series[pl.UInt32] = pa.Field(description="1-based data row in the raw file.")
+    measure: Series[str] = pa.Field(description="sendstats measure id; unit as suffix.")
+    time_period: Series[str] = pa.Field(description="Period as published (e.g. 202425, 2024).")
+    period_type: Series[str] = pa.Field(
+        isin=["academic_year", "calendar_year"],
+        description="academic_year = January census of `year`; calendar_year = flow in `year`.",
+    )
+    year: Series[pl.Int32] = pa.Field(
+        ge=2009, le=2030, description="January of the census, or the calendar year of the flow."
+    )
+    geographic_level: Series[str] = pa.Field(isin=["National", "Regional", "Local authority"])
+    area_code: Series[str] = pa.Field(
+        str_matches=r"^E\d{8}$", description="GSS code: E92 England, E12 region, LA code."
+    )
+    area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling).")
+    la_code_dfe: Series[str] = pa.Field(
+        nullable=True, str_matches=r"^\d{3}$", description="3-digit DfE LA code (LA rows)."
+    )
+    region_code: Series[str] = pa.Field(nullable=True, description="Region GSS code.")
+    region_name: Series[str] = pa.Field(nullable=True, description="Region name.")
+    value: Series[pl.Float64] = pa.Field(
+        nullable=True, ge=0, description="Published value; null where a marker was published."
+    )
+    status: Series[str] = pa.Field(
+        isin=list(ALLOWED_STATUS),
+        description="'ok', the publisher's marker (x, z ...) or 'err' (known publisher error).",
+    )
+
+    class Config:
+        """Strict: no column beyond those described; one row per key."""
+
+        strict = True
+        unique = ["release", "source_file", "measure", "year", "geographic_level", "area_code"]
+
+    @pa.dataframe_check
+    def percentages_in_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Percentages lie in 0 to 100."""
+        return data.lazyframe.select(
+            ~pl.col("measure").str.ends_with("_pct") | pl.col("value").is_null()
+            | (pl.col("value") <= 100)
+        )
+
+    @pa.dataframe_check
+    def counts_are_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Counts are whole numbers."""
+        return data.lazyframe.select(
+            ~pl.col("measure").str.ends_with("_count") | pl.col("value").is_null()
+            | (pl.col("value") == pl.col("value").round(0))
+        )
+
+    @pa.dataframe_check
+    def marker_means_null(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """A marker is never turned into a number: status 'ok' iff the value is present."""
+        return data.lazyframe.select((pl.col("status") == "ok") == pl.col("value").is_not_null())
+
+
+TIDY_COLUMNS = list(Sen2Tidy.to_schema().columns)
+
+
+def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+    """Read every declared SEN2 file into one validated long table.
+
+    Args:
+        paths: (release, file name) -> (local path, sha256) of each pinned raw file.
+
+    Raises:
+        RawInputError: a raw file drifted from its layout, or the tidy table breaks its schema.
+    """
+    frames = []
+    for spec in FILE_SPECS:
+        path, sha = paths[(spec.release, spec.name)]
+        frames.append(read_tidy(path, spec, source_id=SOURCE_ID, file_sha256=sha))
+    out = pl.concat(frames, how="vertical").select(TIDY_COLUMNS)
+    out = out.sort("measure", "release", "year", "geographic_level", "area_code")
+    try:
+        return Sen2Tidy.validate(out, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise_schema_errors(Path(TABLE), exc, stage="tidy")
+        raise  # unreachable: raise_schema_errors always raises
+
+
+def required_files() -> list[tuple[str, str]]:
+    """Return the (release, file name) pairs :func:`tidy` reads."""
+    return [(spec.release, spec.name) for spec in FILE_SPECS]

@@ -1,0 +1,297 @@
+"""Shared reading of DfE "explore education statistics" (EES) CSV files into a long tidy table.
+
+EES files share standard columns (``time_period``, ``geographic_level``, codes and names) and the
+same markers, so one reader driven by a small per-file spec (:class:`EesFileSpec`) serves every
+EES source: which rows hold the totals, which columns are measures and what they are called in
+sendstats, and how the period is coded. The per-source module only declares specs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+
+from sendstats.readers import (
+    EES_MARKERS,
+    STATUS_OK,
+    RawInputError,
+    first_bad_value,
+    raise_schema_errors,
+    read_csv_text,
+    split_markers,
+)
+
+PeriodType = Literal["academic_year", "calendar_year", "financial_year"]
+GEOGRAPHIC_LEVELS = ("National", "Regional", "Local authority")
+STANDARD_COLUMNS = (
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "country_code",
+    "country_name",
+    "region_code",
+    "region_name",
+    "new_la_code",
+    "old_la_code",
+    "la_name",
+)
+ENGLAND_CODE = "E92000001"
+
+
+@dataclass(frozen=True)
+class KnownError:
+    """A published value known to be wrong, with the check that proves it still is.
+
+    The value is kept out of sums and metrics (null, status ``err``), and the reader asserts
+    that the file still shows the error, so a corrected re-publication is noticed loudly.
+    """
+
+    year: int
+    la_code_dfe: str
+    measure: str
+    reason: str
+    equals_region_total: bool = True
+
+
+@dataclass(frozen=True)
+class EesFileSpec:
+    """How to read one EES file: filters for the total rows, measures and period coding.
+
+    Attributes:
+        release: release label in the declaration.
+        name: pinned file name in the declaration.
+        period_type: ``academic_year`` for January stocks, ``calendar_year`` for flows.
+        period_coding: ``ees`` (``201819`` -> January 2019, ``2019`` -> 2019) or
+            ``census_year`` (the 2022 release's age caseload codes the January census year).
+        filters: column -> value that selects the "all" rows (e.g. breakdown == "All EHC plans").
+        measures: raw column -> sendstats measure id (unit suffix in the id).
+        markers: publisher markers allowed in measure columns.
+        totals_add_up: measures whose LA rows must sum to the National row (publisher says so).
+    """
+
+    release: str
+    name: str
+    period_type: PeriodType
+    measures: Mapping[str, str]
+    filters: Mapping[str, str] = field(default_factory=dict)
+    period_coding: Literal["ees", "census_year"] = "ees"
+    markers: Mapping[str, str] = field(default_factory=lambda: dict(EES_MARKERS))
+    totals_add_up: tuple[str, ...] = ()
+    known_errors: tuple[KnownError, ...] = ()
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns the raw file must have (standard, filter and measure columns)."""
+        return [*STANDARD_COLUMNS, *self.filters, *self.measures]
+
+
+def raw_schema(spec: EesFileSpec) -> pa.DataFrameSchema:
+    """Build the raw (drift) schema for one EES file: columns present, levels and markers known.
+
+    Extra columns are allowed (publishers add columns); missing ones are not.
+    """
+    number_or_marker = (
+        r"^\s*(-?[\d,]+(\.\d*)?([eE][-+]?\d+)?|" + "|".join(_escape(m) for m in spec.markers) + r")\s*$"
+    )
+    columns: dict[str, pa.Column] = {
+        c: pa.Column(pl.Utf8, nullable=True, required=True) for c in STANDARD_COLUMNS
+    }
+    columns["time_period"] = pa.Column(pl.Utf8, pa.Check.str_matches(r"^\d{4}(\d{2})?$"))
+    columns["geographic_level"] = pa.Column(pl.Utf8, pa.Check.isin(GEOGRAPHIC_LEVELS))
+    for col in spec.filters:
+        columns[col] = pa.Column(pl.Utf8)
+    for col in spec.measures:
+        columns[col] = pa.Column(pl.Utf8, pa.Check.str_matches(number_or_marker), nullable=False)
+    return pa.DataFrameSchema(columns, strict=False, name=f"{spec.release}/{spec.name} (raw)")
+
+
+def _escape(marker: str) -> str:
+    import re
+
+    return re.escape(marker)
+
+
+def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFrame:
+    """Check the raw frame against its drift schema; raise RawInputError naming column and row."""
+    missing = [c for c in spec.required_columns if c not in df.columns]
+    if missing:
+        close = sorted(set(df.columns) - set(STANDARD_COLUMNS))[:12]
+        raise RawInputError(
+            path,
+            f"expected column(s) missing: {', '.join(missing)}; columns present include {close}",
+            column=missing[0],
+        )
+    for col in spec.measures:
+        bad = first_bad_value(df, col, spec.markers)
+        if bad is not None:
+            row, value = bad
+            raise RawInputError(
+                path,
+                f"neither a number nor a known marker {sorted(spec.markers)}",
+                column=col,
+                row=row,
+                value=value,
+            )
+    try:
+        raw_schema(spec).validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise_schema_errors(path, exc, stage="raw")
+    return df
+
+
+def _parse_year(spec: EesFileSpec) -> pl.Expr:
+    tp = pl.col("time_period")
+    if spec.period_coding == "census_year" or spec.period_type == "calendar_year":
+        return tp.str.slice(0, 4).cast(pl.Int32)
+    # Academic-year coding of a January stock: 201819 is the census of January 2019.
+    return (tp.str.slice(0, 4).cast(pl.Int32) + 1).alias("year")
+
+
+def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str) -> pl.DataFrame:
+    """Read one EES file into long tidy rows, one per area, period and measure.
+
+    Steps: read as text, validate the raw schema, keep the "all" rows, split markers, give every
+    LA row its canonical codes from the geography crosswalk, and melt to long. Publisher totals
+    are checked (LA rows sum to the National row) for the measures the spec names.
+    """
+    df = validate_raw(read_csv_text(path), spec, path)
+    df = df.with_row_index("raw_row", offset=1)
+    for col, value in spec.filters.items():
+        df = df.filter(pl.col(col) == value)
+    if df.height == 0:
+        raise RawInputError(path, f"no rows match the totals filter {dict(spec.filters)}")
+    df = df.with_columns(_parse_year(spec).alias("year"))
+    df = _add_areas(df, path)
+    df = split_markers(df, spec.measures, spec.markers)
+    long = _melt(df, spec).with_columns(
+        pl.lit(source_id).alias("source_id"),
+        pl.lit(spec.release).alias("release"),
+        pl.lit(spec.name).alias("source_file"),
+        pl.lit(file_sha256).alias("file_sha256"),
+        pl.lit(spec.period_type).alias("period_type"),
+    )
+    long = _apply_known_errors(long, spec, path)
+    check_totals(long, spec, path)
+    return long
+
+
+def _apply_known_errors(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFrame:
+    for err in spec.known_errors:
+        here = (
+            (pl.col("measure") == err.measure)
+            & (pl.col("year") == err.year)
+            & (pl.col("la_code_dfe") == err.la_code_dfe)
+        )
+        row = long.filter(here)
+        if row.height != 1:
+            raise RawInputError(path, f"known error no longer found: {err.reason}", column=err.measure)
+        value = row.item(0, "value")
+        if err.equals_region_total:
+            region = long.filter(
+                (pl.col("measure") == err.measure)
+                & (pl.col("year") == err.year)
+                & (pl.col("geographic_level") == "Regional")
+                & (pl.col("area_code") == row.item(0, "region_code"))
+            )
+            if region.height != 1 or region.item(0, "value") != value:
+                raise RawInputError(
+                    path,
+                    f"upstream assumption changed, the file may have been corrected: {err.reason}"
+                    f" (LA value {value}, region value "
+                    f"{region.item(0, 'value') if region.height else 'missing'})",
+                    column=err.measure,
+                    row=int(row.item(0, "raw_row")),
+                )
+        long = long.with_columns(
+            pl.when(here).then(None).otherwise(pl.col("value")).alias("value"),
+            pl.when(here).then(pl.lit("err")).otherwise(pl.col("status")).alias("status"),
+        )
+    return long
+
+
+def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+    from sendstats import geography  # the crosswalk loads its maps on first use
+
+    la = df.filter(pl.col("geographic_level") == "Local authority")
+    other = df.filter(pl.col("geographic_level") != "Local authority")
+    la = geography.canonical_codes(
+        la, dfe_col="old_la_code", gss_col="new_la_code", name_col="la_name", source=str(path)
+    )
+    la = la.with_columns(
+        pl.col("la_code").alias("area_code"), pl.col("la_name").alias("area_name")
+    )
+    other = other.with_columns(
+        pl.when(pl.col("geographic_level") == "National")
+        .then(pl.col("country_code"))
+        .otherwise(pl.col("region_code"))
+        .alias("area_code"),
+        pl.when(pl.col("geographic_level") == "National")
+        .then(pl.col("country_name"))
+        .otherwise(pl.col("region_name"))
+        .alias("area_name"),
+        pl.lit(None, pl.Utf8).alias("la_code_dfe"),
+        pl.lit(None, pl.Utf8).alias("la_code"),
+    )
+    cols = [
+        "raw_row", "time_period", "year", "geographic_level", "area_code", "area_name",
+        "la_code_dfe", "region_code", "region_name",
+    ]
+    measure_cols = [c for c in df.columns if c not in set(STANDARD_COLUMNS) | {"raw_row", "year"}]
+    keep = cols + measure_cols
+    out = pl.concat([other.select(keep), la.select(keep)], how="vertical")
+    return out.with_columns(
+        pl.when(pl.col("region_code") == "").then(None).otherwise(pl.col("region_code"))
+        .alias("region_code"),
+        pl.when(pl.col("region_name") == "").then(None).otherwise(pl.col("region_name"))
+        .alias("region_name"),
+    )
+
+
+def _melt(df: pl.DataFrame, spec: EesFileSpec) -> pl.DataFrame:
+    id_cols = [
+        "raw_row", "time_period", "year", "geographic_level", "area_code", "area_name",
+        "la_code_dfe", "region_code", "region_name",
+    ]
+    parts = []
+    for raw_col, measure in spec.measures.items():
+        parts.append(
+            df.select(
+                *id_cols,
+                pl.lit(measure).alias("measure"),
+                pl.col(raw_col).alias("value"),
+                pl.col(f"{raw_col}_status").alias("status"),
+            )
+        )
+    return pl.concat(parts, how="vertical")
+
+
+def check_totals(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> None:
+    """Assert that LA rows sum to the National row for the measures the publisher adds up."""
+    for measure in spec.totals_add_up:
+        rows = long.filter(pl.col("measure") == measure)
+        la = (
+            rows.filter(pl.col("geographic_level") == "Local authority")
+            .group_by("year")
+            .agg(pl.col("value").sum().alias("la_sum"), (pl.col("status") != STATUS_OK).sum().alias("n_marked"))
+        )
+        nat = rows.filter(pl.col("geographic_level") == "National").select(
+            "year", pl.col("value").alias("national")
+        )
+        joined = nat.join(la, on="year", how="left")
+        bad = joined.filter(
+            (pl.col("n_marked") == 0) & ((pl.col("la_sum") - pl.col("national")).abs() > 0.5)
+        )
+        if bad.height:
+            first = bad.row(0, named=True)
+            raise RawInputError(
+                path,
+                f"LA rows do not sum to the England total for {measure} in {first['year']}: "
+                f"sum of LAs {first['la_sum']:,.0f} vs England {first['national']:,.0f}",
+                column=measure,
+            )

@@ -1,0 +1,25 @@
+"""Table builders for the reports: a frame in, a great-tables ``GT`` out, always with a source note."""
+
+from __future__ import annotations
+
+import polars as pl
+from great_tables import GT, loc, style
+
+
+def metrics_summary_table(rows: pl.DataFrame, *, title: str, source_note: str) -> GT:
+    """Summary of the latest value of each metric for an LA against region and England.
+
+    Args:
+        rows: columns ``Metric``, ``Period``, ``LA``, ``Rank``, ``Region``, ``England``,
+            ``Note`` (all preformatted text, so the table shows what the narrative says).
+        source_note: publisher, release, files and short sha256 of the inputs.
+    """
+    table = (
+        GT(rows.to_pandas())
+        .tab_header(title=title)
+        .tab_source_note(source_note)
+        .cols_align(align="right", columns=["LA", "Rank", "Region", "England"])
+        .tab_style(style=style.text(weight="bold"), locations=loc.body(columns="LA"))
+        .opt_row_striping()
+    )
+    return table
