@@ -97,15 +97,21 @@ def _run_step(
     state: dict[str, str],
     *,
     force: bool,
+    reads: Sequence[str] | None = None,
 ) -> StepResult:
-    """Run one step unless its fingerprint matches and its output is still there."""
+    """Run one step unless its fingerprint matches and its output is still there.
+
+    Args:
+        inputs: what the step depends on (name -> sha256 or setting), for the fingerprint.
+        reads: manifest ids of what it reads (defaults to the keys of ``inputs``).
+    """
     fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
     if not force and state.get(step) == fp and output.is_file():
         rows = pl.scan_parquet(output).select(pl.len()).collect().item()
         return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
     df = make()
     sio.write_parquet_atomic(df, output)
-    manifest.record_output(output, step=step, inputs=sorted(inputs), rows=df.height)
+    manifest.record_output(output, step=step, inputs=sorted(reads or inputs), rows=df.height)
     state[step] = fp
     _save_state(state)
     return StepResult(step, output, df.height, skipped=False, inputs=sorted(inputs))
@@ -156,6 +162,7 @@ def build(
                 lambda: ehcp_metrics.compute(pl.read_parquet(tidy_path), releases),
                 state,
                 force=force,
+                reads=[f"tidy/{tidy_path.name}"],
             )
         )
     return BuildReport(steps=steps, releases={dfe_sen2.SOURCE_ID: releases})

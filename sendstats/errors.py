@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sendstats.catalog import DeclarationError
 from sendstats.geography import LACodeError, UnknownLAError
-from sendstats.io import LockTimeout
+from sendstats.io import LockTimeoutError
 from sendstats.readers import RawInputError
 
 
@@ -30,7 +30,7 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     RawInputError,
     UnknownLAError,
     LACodeError,
-    LockTimeout,
+    LockTimeoutError,
     FileNotFoundError,
     *_optional(),
 )

@@ -18,6 +18,7 @@ and the YAML diff to commit is printed; it is promoted into the cache once the p
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import email.utils
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import BinaryIO, Literal
+from typing import IO, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -56,7 +57,7 @@ class FetchError(RuntimeError):
     """A pinned file could not be resolved; the message names the file and the cause."""
 
 
-class ChecksumMismatch(FetchError):
+class ChecksumMismatch(FetchError):  # noqa: N818 (name asked for by the CLI)
     """The bytes obtained are not the pinned file."""
 
     def __init__(self, label: str, *, expected: str, got: str, expected_bytes: int, got_bytes: int):
@@ -68,15 +69,15 @@ class ChecksumMismatch(FetchError):
         )
 
 
-class OfflineMiss(FetchError):
+class OfflineMiss(FetchError):  # noqa: N818
     """Offline mode, and the file is neither in the cache nor in a raw archive."""
 
 
-class UnsafeArchiveMember(FetchError):
+class UnsafeArchiveMember(FetchError):  # noqa: N818
     """A zip member path is absolute or escapes its folder."""
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     def __init__(self, problem: str, retry_after: float | None = None):
         super().__init__(problem)
         self.problem, self.retry_after = problem, retry_after
@@ -107,8 +108,8 @@ DEFAULT_POLICY = RetryPolicy()
 class FetchResult:
     """Where one pinned file was found, and how it reached the cache.
 
-    When ``update_pins`` found a different upstream file, ``path``, ``sha256`` and ``bytes`` describe
-    the new file (kept under ``.pending/``) and ``previous_*`` the pin it would replace.
+    When ``update_pins`` found a different upstream file, ``path``, ``sha256`` and ``bytes``
+    describe the new file (kept under ``.pending/``) and ``previous_*`` the pin it replaces.
     """
 
     source: str
@@ -215,7 +216,7 @@ def find_in_archives(sha256: str, size: int) -> Path | None:
     return None
 
 
-def _copy_hashing(src: BinaryIO, dst: Path, limit: int, label: str) -> tuple[str, int]:
+def _copy_hashing(src: IO[bytes], dst: Path, limit: int, label: str) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with open(dst, "wb") as out:
         while chunk := src.read(_CHUNK):
@@ -260,7 +261,7 @@ def _html_error(label: str, url: str) -> FetchError:
 def _check_response(resp: httpx.Response, limit: int, label: str) -> None:
     status = resp.status_code
     if status in _RETRY_STATUS or status >= 500:
-        raise _Transient(f"HTTP {status} {resp.reason_phrase}", _retry_after(resp))
+        raise _TransientError(f"HTTP {status} {resp.reason_phrase}", _retry_after(resp))
     if status != 200:
         raise FetchError(f"{label}: HTTP {status} {resp.reason_phrase} from {resp.url}")
     _check_url(str(resp.url), label)
@@ -326,7 +327,7 @@ def _stream_once(
             _check_response(resp, limit, label)
             return _write_body(resp, tmp, limit, kind, label, progress)
     except httpx.TransportError as exc:
-        raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
+        raise _TransientError(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
     except httpx.RequestError as exc:
         raise FetchError(f"{label}: {url}: {type(exc).__name__}: {exc}") from exc
 
@@ -347,7 +348,7 @@ def _download(
     for attempt in range(1, policy.attempts + 1):
         try:
             return _stream_once(client, url, tmp, limit, kind, label, progress)
-        except _Transient as exc:
+        except _TransientError as exc:
             problem = exc.problem
             if attempt == policy.attempts:
                 break
@@ -363,7 +364,9 @@ def _download(
     )
 
 
-def _extract_member(zip_path: Path, member: str, tmp: Path, limit: int, label: str) -> tuple[str, int]:
+def _extract_member(
+    zip_path: Path, member: str, tmp: Path, limit: int, label: str
+) -> tuple[str, int]:
     check_member_name(member)
     try:
         with zipfile.ZipFile(zip_path) as zf:
@@ -371,7 +374,9 @@ def _extract_member(zip_path: Path, member: str, tmp: Path, limit: int, label: s
                 info = zf.getinfo(member)
             except KeyError:
                 names = ", ".join(zf.namelist()[:20])
-                raise FetchError(f"{label}: no member {member!r} in the zip; it holds: {names}") from None
+                raise FetchError(
+                    f"{label}: no member {member!r} in the zip; it holds: {names}"
+                ) from None
             if info.is_dir():
                 raise FetchError(f"{label}: zip member {member!r} is a folder")
             if info.file_size > limit:
@@ -383,3 +388,367 @@ def _extract_member(zip_path: Path, member: str, tmp: Path, limit: int, label: s
                 return _copy_hashing(src, tmp, limit, label)
     except zipfile.BadZipFile as exc:
         raise FetchError(f"{label}: the download is not a valid zip: {exc}") from exc
+
+
+# ---------------------------------------------------------------- resolution
+
+
+class Fetcher:
+    """One fetch run: an HTTP client, and each release zip downloaded at most once.
+
+    Use as a context manager; temp zips are deleted on exit.
+    """
+
+    def __init__(
+        self,
+        *,
+        offline: bool | None = None,
+        update_pins: bool = False,
+        progress: bool = True,
+        policy: RetryPolicy | None = None,
+        record: bool = True,
+    ):
+        self.offline = config.offline() if offline is None else offline
+        self.update_pins = update_pins
+        self.progress = progress
+        self.policy = policy or DEFAULT_POLICY
+        self.record = record
+        self._client: httpx.Client | None = None
+        self._zips: dict[str, Path] = {}
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client and delete downloaded zips."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        for path in self._zips.values():
+            path.unlink(missing_ok=True)
+        self._zips.clear()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, created on first use (never in offline mode)."""
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(
+                    self.policy.read_timeout, connect=self.policy.connect_timeout
+                ),
+                follow_redirects=True,
+                max_redirects=10,
+                headers={"User-Agent": f"sendstats/{__version__}"},
+            )
+        return self._client
+
+    def fetch_to(
+        self, url: str, member: str | None, fmt: str, tmp: Path, limit: int, label: str
+    ) -> tuple[str, int]:
+        """Download ``url`` (or its zip ``member``) into ``tmp``; return (sha256, bytes)."""
+        if member is None:
+            return _download(
+                self.client,
+                url,
+                tmp,
+                limit=limit,
+                kind=fmt,
+                label=label,
+                policy=self.policy,
+                progress=self.progress,
+            )
+        check_member_name(member)
+        if url not in self._zips:
+            folder = config.raw_cache_dir() / ".downloads"
+            with temp_path_in(folder, prefix=".release.", suffix=".zip") as ztmp:
+                _download(
+                    self.client,
+                    url,
+                    ztmp,
+                    limit=MAX_DOWNLOAD_BYTES,
+                    kind="zip",
+                    label=label,
+                    policy=self.policy,
+                    progress=self.progress,
+                )
+                kept = ztmp.with_suffix(".zip.ok")
+                os.replace(ztmp, kept)
+            self._zips[url] = kept
+        return _extract_member(self._zips[url], member, tmp, limit, label)
+
+    def resolve(self, source: str, release: str, pinned: PinnedFile) -> FetchResult:
+        """Resolve one pinned file (cache, then archives, then download) and record it."""
+        with data_lock():
+            result = self._resolve_locked(source, release, pinned)
+            if self.record:
+                manifest.record_inputs([result])
+        return result
+
+    def _result(
+        self, source: str, release: str, pinned: PinnedFile, path: Path, route: Route
+    ) -> FetchResult:
+        return FetchResult(
+            source, release, pinned.name, path, pinned.sha256, pinned.bytes, route, pinned.url
+        )
+
+    def _resolve_locked(self, source: str, release: str, pinned: PinnedFile) -> FetchResult:
+        label = f"{source} {release}/{pinned.name} ({pinned.filename})"
+        dest = cache_path(source, release, pinned)
+        if not self.update_pins:
+            if _is_pinned_file(dest, pinned):
+                return self._result(source, release, pinned, dest, "cache")
+            pending = pending_path(source, release, pinned, pinned.sha256)
+            if _is_pinned_file(pending, pinned):
+                os.replace(pending, dest)
+                with contextlib.suppress(OSError):
+                    pending.parent.rmdir()
+                return self._result(source, release, pinned, dest, "cache")
+            found = find_in_archives(pinned.sha256, pinned.bytes)
+            if found is not None and _copy_pinned(found, dest, pinned, label):
+                return self._result(source, release, pinned, dest, "archive")
+        if self.offline:
+            raise _offline_miss(source, release, pinned, dest, self.update_pins)
+        limit = MAX_DOWNLOAD_BYTES if self.update_pins else pinned.bytes
+        with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
+            got, size = self.fetch_to(pinned.url, pinned.member, pinned.format, tmp, limit, label)
+            if got == pinned.sha256 and size == pinned.bytes:
+                publish_file(tmp, dest)
+                return self._result(source, release, pinned, dest, "download")
+            if not self.update_pins:
+                raise ChecksumMismatch(
+                    label,
+                    expected=pinned.sha256,
+                    got=got,
+                    expected_bytes=pinned.bytes,
+                    got_bytes=size,
+                )
+            new = pending_path(source, release, pinned, got)
+            new.parent.mkdir(parents=True, exist_ok=True)
+            publish_file(tmp, new)
+        return FetchResult(
+            source,
+            release,
+            pinned.name,
+            new,
+            got,
+            size,
+            "download",
+            pinned.url,
+            previous_sha256=pinned.sha256,
+            previous_bytes=pinned.bytes,
+        )
+
+
+def _is_pinned_file(path: Path, pinned: PinnedFile) -> bool:
+    try:
+        if path.stat().st_size != pinned.bytes:
+            return False
+    except OSError:
+        return False
+    return sha256_file(path) == pinned.sha256
+
+
+def _copy_pinned(src: Path, dest: Path, pinned: PinnedFile, label: str) -> bool:
+    """Copy an archive file into the cache; False if it changed since it was indexed."""
+    with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
+        try:
+            with open(src, "rb") as fh:
+                got, size = _copy_hashing(fh, tmp, pinned.bytes, label)
+        except (OSError, FetchError):
+            return False
+        if got != pinned.sha256 or size != pinned.bytes:
+            return False
+        publish_file(tmp, dest)
+    return True
+
+
+def _offline_miss(
+    source: str, release: str, pinned: PinnedFile, dest: Path, update: bool
+) -> OfflineMiss:
+    if update:
+        return OfflineMiss(f"{source} {release}/{pinned.name}: --update-pins needs the network")
+    dirs = ", ".join(str(d) for d in config.archive_dirs()) or "none (set SENDSTATS_ARCHIVE)"
+    return OfflineMiss(
+        f"{source} release {release}, file {pinned.name} ({pinned.filename}): not found, and "
+        "offline mode forbids downloading.\n"
+        f"  looked in the cache: {dest}\n"
+        f"  looked in the raw archives for sha256 {pinned.sha256} ({pinned.bytes} bytes): {dirs}\n"
+        f"  would download from: {pinned.url}"
+    )
+
+
+def download_to_cache(
+    url: str,
+    member: str | None,
+    sha256: str,
+    size: int,
+    dest: Path,
+    *,
+    fmt: str = "",
+    policy: RetryPolicy | None = None,
+    progress: bool = False,
+) -> Path:
+    """Download one file (or zip member) to ``dest``, verified against ``sha256`` and ``size``.
+
+    The low-level download step, without cache or archive lookup or manifest record.
+
+    Raises:
+        FetchError: on a refused or failed download; ``ChecksumMismatch`` if the bytes differ.
+
+    """
+    dest = Path(dest)
+    label = dest.name
+    kind = fmt or dest.suffix.lstrip(".")
+    with (
+        Fetcher(offline=False, progress=progress, policy=policy, record=False) as fetcher,
+        temp_path_in(dest.parent, prefix=f".{dest.name}.", suffix=".part") as tmp,
+    ):
+        got, n = fetcher.fetch_to(url, member, kind, tmp, size, label)
+        if got != sha256 or n != size:
+            raise ChecksumMismatch(
+                label, expected=sha256, got=got, expected_bytes=size, got_bytes=n
+            )
+        publish_file(tmp, dest)
+    return dest
+
+
+def resolve_pinned(
+    source: str,
+    release: str,
+    pinned: PinnedFile,
+    *,
+    offline: bool | None = None,
+    update_pins: bool = False,
+    progress: bool = False,
+    policy: RetryPolicy | None = None,
+) -> FetchResult:
+    """Resolve one pinned file given directly (not looked up in the catalog) and record it."""
+    with Fetcher(offline=offline, update_pins=update_pins, progress=progress, policy=policy) as f:
+        return f.resolve(source, release, pinned)
+
+
+def resolve_file(source_id: str, release: str, name: str, *, offline: bool | None = None) -> Path:
+    """Return the cached path of a declared file, fetching it first if needed."""
+    pinned = catalog.get_source(source_id).file(release, name)
+    return resolve_pinned(source_id, release, pinned, offline=offline, progress=True).path
+
+
+def fetch_sources(
+    source_ids: Sequence[str] | None = None,
+    *,
+    offline: bool | None = None,
+    update_pins: bool = False,
+    progress: bool = True,
+    write_pins: bool = False,
+    keep_going: bool = False,
+    policy: RetryPolicy | None = None,
+) -> list[FetchResult]:
+    """Resolve every pinned file of the given sources (all declared sources by default).
+
+    With ``update_pins`` every file is downloaded afresh; files that changed upstream are kept
+    under ``.pending/`` and the YAML diff is printed (and written with ``write_pins``).
+    With ``keep_going`` a failed file does not stop the others; failures are raised at the end.
+    """
+    ids = list(source_ids) if source_ids else sorted(catalog.load_catalog())
+    decls = [catalog.get_source(i) for i in ids]
+    results: list[FetchResult] = []
+    errors: list[str] = []
+    with (
+        data_lock(),
+        Fetcher(
+            offline=offline, update_pins=update_pins, progress=progress, policy=policy
+        ) as fetcher,
+    ):
+        for decl in decls:
+            for rel in decl.releases:
+                for pinned in rel.files:
+                    try:
+                        results.append(fetcher.resolve(decl.id, rel.release, pinned))
+                    except FetchError as exc:
+                        if not keep_going:
+                            raise
+                        errors.append(str(exc))
+    if update_pins and (diff := format_pin_diff(results)):
+        print(diff)
+        if write_pins:
+            write_pin_updates(results)
+    if errors:
+        raise FetchError(f"{len(errors)} file(s) failed:\n" + "\n".join(errors))
+    return results
+
+
+# ---------------------------------------------------------------- pin updates
+
+
+def _edit_pins(text: str, release: str, name: str, sha256: str, size: int) -> str:
+    """Return ``text`` with one file's sha256 and bytes lines replaced (comments kept)."""
+    lines = text.splitlines(keepends=True)
+    current_release = current_file = None
+    for i, line in enumerate(lines):
+        if m := re.match(r"^\s*-\s*release:\s*['\"]?([^'\"#]+?)['\"]?\s*$", line):
+            current_release, current_file = m.group(1), None
+        elif m := re.match(r"^\s*-\s*name:\s*['\"]?([^'\"#]+?)['\"]?\s*$", line):
+            current_file = m.group(1)
+        elif (current_release, current_file) == (release, name):
+            line_end = "\n" if line.endswith("\n") else ""
+            if m := re.match(r"^(\s*sha256:\s*)", line):
+                lines[i] = f"{m.group(1)}{sha256}{line_end}"
+            elif m := re.match(r"^(\s*bytes:\s*)\d+", line):
+                lines[i] = f"{m.group(1)}{size}{line_end}"
+    return "".join(lines)
+
+
+def _check_edit(old: str, new: str, path: Path, updates: list[FetchResult]) -> None:
+    want = yaml.safe_load(old)
+    for res in updates:
+        for rel in want["releases"]:
+            for f in rel["files"] if rel["release"] == res.release else []:
+                if f["name"] == res.name:
+                    f["sha256"], f["bytes"] = res.sha256, res.bytes
+    if yaml.safe_load(new) != want:
+        raise FetchError(f"{path}: could not edit the pins automatically; apply the change by hand")
+
+
+def _pin_edits(results: Sequence[FetchResult]) -> dict[Path, tuple[str, str]]:
+    edits: dict[Path, tuple[str, str]] = {}
+    changed = [r for r in results if r.pin_changed]
+    for source in sorted({r.source for r in changed}):
+        path = config.sources_dir() / f"{source}.yaml"
+        old = new = path.read_text(encoding="utf-8")
+        updates = [r for r in changed if r.source == source]
+        for res in updates:
+            new = _edit_pins(new, res.release, res.name, res.sha256, res.bytes)
+        _check_edit(old, new, path, updates)
+        edits[path] = (old, new)
+    return edits
+
+
+def format_pin_diff(results: Sequence[FetchResult]) -> str:
+    """Return the unified diff of the declarations that accepts every changed upstream file."""
+    chunks: list[str] = []
+    root = config.project_root()
+    for path, (old, new) in _pin_edits(results).items():
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        chunks.extend(
+            difflib.unified_diff(
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=f"a/{rel}",
+                tofile=f"b/{rel}",
+            )
+        )
+    return "".join(chunks)
+
+
+def write_pin_updates(results: Sequence[FetchResult]) -> list[Path]:
+    """Write the pin changes into the declarations (the explicit, reviewed way to bump pins)."""
+    edits = _pin_edits(results)
+    for path, (_, new) in edits.items():
+        atomic_write_text(path, new)
+    catalog._load_all.cache_clear()
+    return list(edits)

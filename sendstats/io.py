@@ -32,7 +32,7 @@ _POLL_SECONDS = 0.1
 _FILE_MODE = 0o644
 
 
-class LockTimeout(RuntimeError):
+class LockTimeoutError(RuntimeError):
     """Another sendstats run held the data-directory lock for longer than the timeout."""
 
 
@@ -148,14 +148,13 @@ def _acquire_flock(path: Path, timeout: float) -> int:
             holder = _read_holder(fd)
             if not told:
                 print(
-                    f"waiting for another sendstats run (pid {holder}) to finish "
-                    f"(lock {path}) ...",
+                    f"waiting for another sendstats run (pid {holder}) to finish (lock {path}) ...",
                     file=sys.stderr,
                     flush=True,
                 )
                 told = True
             if time.monotonic() >= deadline:
-                raise LockTimeout(
+                raise LockTimeoutError(
                     f"gave up after {timeout:g} s waiting for the sendstats run (pid {holder}) "
                     f"holding {path}; let it finish, or stop it, then run again"
                 )
@@ -174,15 +173,18 @@ def data_lock(timeout: float = 600) -> Iterator[Path]:
 
     Re-entrant within one process, so a build holding the lock can call fetch and manifest
     functions that take it again. A second process waits, printing once which pid holds the
-    lock, and raises ``LockTimeout`` after ``timeout`` seconds.
+    lock, and raises ``LockTimeoutError`` after ``timeout`` seconds.
 
     Yields:
         The lock file path.
+
     """
     path = _lock_file()
     key = str(path)
     if not _THREAD_LOCK.acquire(timeout=max(timeout, 0)):
-        raise LockTimeout(f"gave up after {timeout:g} s waiting for another thread holding {path}")
+        raise LockTimeoutError(
+            f"gave up after {timeout:g} s waiting for another thread holding {path}"
+        )
     try:
         fd, depth, owner = _HELD.get(key, (-1, 0, 0))
         if depth and owner != os.getpid():

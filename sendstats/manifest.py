@@ -51,6 +51,7 @@ def load_manifest() -> dict[str, Any]:
 
     Raises:
         ManifestError: if the file exists but is not a manifest.
+
     """
     path = config.manifest_path()
     if not path.exists():
@@ -132,8 +133,10 @@ def git_commit() -> str | None:
 
 
 def git_dirty() -> bool | None:
-    """Return True if tracked files differ from the commit (the commit alone does not say how
-    the output was made), or None outside git."""
+    """Return True if tracked files differ from the commit, or None outside git.
+
+    A dirty tree means the commit alone does not say which code made an output.
+    """
     if git_commit() is None:
         return None
     out = _git("status", "--porcelain", "--untracked-files=no")
@@ -168,6 +171,7 @@ def record_output(path: Path, *, step: str, inputs: Sequence[str], rows: int | N
     Raises:
         ManifestError: if the file does not exist, lies outside the data directory, or names
             an input the manifest does not hold (the output would claim an unrecorded read).
+
     """
     path = Path(path)
     if not path.is_file():

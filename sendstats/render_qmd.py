@@ -30,9 +30,12 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 __all__ = [
+    "Block",
+    "CellFailure",
     "KernelSession",
     "QmdError",
     "cell_label",
+    "notebook_blocks",
     "parse_qmd",
     "prepare_notebook",
     "resolve_inline",
@@ -49,6 +52,15 @@ _SENDSTATS = "sendstats"
 
 class QmdError(ValueError):
     """A ``.qmd`` that the fallback renderer cannot read (bad front matter or cell options)."""
+
+
+class CellFailure(RuntimeError):
+    """A cell raised, timed out or killed the kernel; ``cell`` names it, ``detail`` says why."""
+
+    def __init__(self, cell: str, detail: str) -> None:
+        super().__init__(f"{cell}: {detail}")
+        self.cell = cell
+        self.detail = detail
 
 
 def parse_qmd(path: Path) -> NotebookNode:
@@ -143,7 +155,7 @@ def _new_code_cell(path: Path, body: list[str], number: int, line_no: int) -> No
             break
         option_lines.append(match["text"])
     try:
-        options = yaml.safe_load("\n".join(option_lines)) or {} if option_lines else {}
+        options = (yaml.safe_load("\n".join(option_lines)) or {}) if option_lines else {}
     except yaml.YAMLError as exc:
         raise QmdError(f"{path}:{line_no}: cell {number} options are not valid YAML: {exc}") from exc
     if not isinstance(options, dict):
@@ -168,19 +180,17 @@ def cell_label(cell: NotebookNode) -> str:
     return f"{name} '{label}'" if label else name
 
 
-def prepare_notebook(
-    nb: NotebookNode, params: Mapping[str, object], cwd: Path, *, reset: bool
-) -> NotebookNode:
+def prepare_notebook(nb: NotebookNode, params: Mapping[str, object], cwd: Path) -> NotebookNode:
     """Return a copy of ``nb`` ready to execute.
 
-    Adds, in order: a setup cell (``%reset -f`` when a kernel is reused, then ``chdir`` to the
-    document's folder, as Quarto runs cells there); the injected-parameters cell right after the
+    Adds, in order: a setup cell (``%reset -f``, so a reused kernel starts each document with
+    an empty namespace, then ``chdir`` to the document's folder, as Quarto runs cells there); the injected-parameters cell right after the
     cell tagged ``parameters`` (at the top when none is tagged, as Papermill does); and before
     each markdown cell holding inline ``{python} expr`` code, a cell printing those values.
     """
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     cells: list[NotebookNode] = []
-    setup = ("%reset -f\n" if reset else "") + f"import os as _o; _o.chdir({str(cwd)!r}); del _o"
+    setup = f"%reset -f\nimport os as _o\n_o.chdir({str(cwd)!r})\ndel _o"
     cells.append(_internal_cell(setup, {"role": "setup"}))
     param_cell = _internal_cell(_parameter_source(params), {"role": "parameters"})
     param_cell.metadata["tags"] = ["injected-parameters"]
@@ -274,7 +284,6 @@ class KernelSession:
 
     def __init__(self) -> None:
         self._km: AsyncKernelManager | None = None
-        self.used = False
 
     def __enter__(self) -> KernelSession:
         return self
@@ -287,8 +296,12 @@ class KernelSession:
     ) -> None:
         self.close()
 
-    def execute(self, nb: NotebookNode, cwd: Path, timeout: int) -> NotebookNode:
-        """Execute every cell of ``nb`` in order; ``timeout`` seconds bound the whole notebook.
+    def run(
+        self, nb: NotebookNode, params: Mapping[str, object], cwd: Path, timeout: int
+    ) -> NotebookNode:
+        """Execute a parsed document with ``params``; return it with inline values filled in.
+
+        ``timeout`` seconds bound the whole document, not each cell.
 
         Raises:
             nbclient.exceptions.CellExecutionError: a cell raised (its outputs hold the error).
@@ -300,6 +313,7 @@ class KernelSession:
                 kernel_name="python3", kernel_spec_manager=_CurrentPythonSpecs()
             )
         deadline = time.monotonic() + timeout
+        nb = prepare_notebook(nb, params, cwd)
         client = NotebookClient(
             nb,
             km=self._km,
@@ -309,7 +323,6 @@ class KernelSession:
             timeout_func=lambda _cell: max(1, int(deadline - time.monotonic())),
             resources={"metadata": {"path": str(cwd)}},
         )
-        self.used = True
         try:
             client.execute(cwd=str(cwd))
         except BaseException:
@@ -318,7 +331,7 @@ class KernelSession:
         finally:
             if client.kc is not None:
                 client.kc.stop_channels()
-        return nb
+        return resolve_inline(nb)
 
     def close(self) -> None:
         """Shut the kernel down (if one was started)."""

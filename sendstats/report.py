@@ -203,9 +203,16 @@ def show_trend(ctx: LaContext) -> None:
         alt_text=alt_text,
         series_order=[ctx.la.la_name, f"{ctx.la.region_name} (region)", "England"],
     )
-    display(chart)
+    _display_chart(chart, alt_text)
     csv = _write_figure_csv("ehcp_trend_indexed", ctx, data)
     display(Markdown(_caption(metric.definition, data, csv)))
+
+
+def _display_chart(chart: object, alt_text: str) -> None:
+    """Show a chart as inline SVG with its alt text (no JavaScript, works in HTML and PDF)."""
+    from IPython.display import display
+
+    display({"image/svg+xml": charts.to_svg(chart, alt_text)}, raw=True)  # type: ignore[arg-type]
 
 
 def _caption(definition: str, rows: pl.DataFrame, csv: Path | None) -> str:
@@ -304,7 +311,7 @@ def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") 
         x_title="% a year",
         alt_text=alt_text,
     )
-    display(chart)
+    _display_chart(chart, alt_text)
     csv = _write_figure_csv(f"{metric_id}_strip", ctx, data)
     display(Markdown(_caption(metric.definition, data, csv)))
 

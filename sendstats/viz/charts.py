@@ -35,7 +35,7 @@ def trend_chart(
     n = len(series_order)
     enc_scale = alt.Scale(domain=series_order, range=OKABE_ITO[:n])
     legend = alt.Legend(title=None, orient="bottom", symbolStrokeWidth=2.5)
-    base = alt.Chart(data.to_pandas(), description=alt_text).encode(
+    base = alt.Chart(data, description=alt_text).encode(
         x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=y_zero)),
         color=alt.Color("series:N", scale=enc_scale, sort=series_order, legend=legend),
@@ -64,7 +64,7 @@ def bar_rank_chart(
     """
     df = data.with_columns(
         (pl.col("area_name") == highlight).alias("is_la"),
-    ).to_pandas()
+    )
     base = alt.Chart(df, description=alt_text)
     dots = base.mark_tick(thickness=1.5, size=18, color="#8c8c8c").encode(
         x=alt.X("value:Q", title=x_title),
@@ -80,3 +80,21 @@ def bar_rank_chart(
         title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=70
     )
     return chart  # type: ignore[return-value]
+
+
+def to_svg(chart: alt.TopLevelMixin, alt_text: str) -> str:
+    """Render a chart to standalone SVG (offline, via vl-convert) carrying its alt text.
+
+    The root ``<svg>`` gets ``role="img"``, an ``aria-label`` and a ``<title>``, so screen
+    readers announce what the chart shows, in HTML and in PDF alike.
+    """
+    import html
+
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(chart.to_dict())
+    label = html.escape(alt_text, quote=True)
+    head, sep, rest = svg.partition(">")
+    if not sep or not head.startswith("<svg"):
+        raise ValueError("vl-convert did not return an SVG document")
+    return f'{head} role="img" aria-label="{label}">' + f"<title>{label}</title>" + rest

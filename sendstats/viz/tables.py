@@ -15,7 +15,7 @@ def metrics_summary_table(rows: pl.DataFrame, *, title: str, source_note: str) -
         source_note: publisher, release, files and short sha256 of the inputs.
     """
     table = (
-        GT(rows.to_pandas())
+        GT(rows)
         .tab_header(title=title)
         .tab_source_note(source_note)
         .cols_align(align="right", columns=["LA", "Rank", "Region", "England"])

@@ -1,0 +1,120 @@
+"""A real HTTP server on 127.0.0.1, in a thread, that plays scripted replies per path.
+
+Each request to a path takes the next scripted ``Reply`` for it; the last one repeats. Replies can
+delay their headers, cut the body off after N bytes (then close the connection), omit
+Content-Length, or redirect. ``hits`` counts requests per path so tests can check retries.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_headers: float = 0.0  # wait this long before sending anything
+    cut_after: int | None = None  # send only this many body bytes, then close
+    content_length: bool = True  # announce Content-Length (else the body runs to EOF)
+
+
+def redirect(location: str, status: int = 302) -> Reply:
+    return Reply(status=status, headers={"Location": location})
+
+
+class ScriptedServer:
+    def __init__(self) -> None:
+        self._scripts: dict[str, list[Reply]] = {}
+        self._lock = threading.Lock()
+        self.hits: Counter[str] = Counter()
+        self.stopping = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self) -> None:
+                server._serve(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients that gave up (timeouts) make the handler's writes fail
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def script(self, path: str, *replies: Reply) -> str:
+        with self._lock:
+            self._scripts[path] = list(replies)
+        return self.url(path)
+
+    def _next(self, path: str) -> Reply | None:
+        with self._lock:
+            self.hits[path] += 1
+            replies = self._scripts.get(path)
+            if not replies:
+                return None
+            return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        reply = self._next(h.path)
+        if reply is None:
+            h.send_error(404)
+            return
+        if reply.delay_headers and self.stopping.wait(reply.delay_headers):
+            return
+        h.send_response(reply.status)
+        for key, value in reply.headers.items():
+            h.send_header(key, value)
+        if reply.content_length:
+            h.send_header("Content-Length", str(len(reply.body)))
+        h.end_headers()
+        body = reply.body if reply.cut_after is None else reply.body[: reply.cut_after]
+        h.wfile.write(body)
+        h.wfile.flush()
+        if reply.cut_after is not None:
+            h.connection.shutdown(socket.SHUT_RDWR)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@contextmanager
+def running_server() -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def refused_url(path: str = "/x") -> str:
+    """A URL on a port nobody listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"

@@ -1,0 +1,191 @@
+"""EHC plans (DfE SEN2): raw drift checks, tidy table and metrics against published figures."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sendstats.metrics import ehcp
+from sendstats.numbers import round_half_up, round_half_up_value
+from sendstats.readers import RawInputError
+from sendstats.sources import dfe_sen2
+from sendstats.sources.ees import read_tidy
+
+EHCP = Path("ehcp")
+
+
+def _paths(archive: Path) -> dict[tuple[str, str], tuple[Path, str]]:
+    out = {}
+    for rel, name in dfe_sen2.required_files():
+        path = next((archive / EHCP).glob(f"*_{rel}/*/{name}.csv"))
+        out[(rel, name)] = (path, hashlib.sha256(path.read_bytes()).hexdigest())
+    return out
+
+
+@pytest.fixture(scope="module")
+def tidy(raw_archive: Path) -> pl.DataFrame:
+    return dfe_sen2.tidy(_paths(raw_archive))
+
+
+@pytest.fixture(scope="module")
+def metrics(tidy: pl.DataFrame) -> pl.DataFrame:
+    return ehcp.compute(tidy)
+
+
+def _value(df: pl.DataFrame, **filters: object) -> float:
+    sub = df.filter(*(pl.col(k) == v for k, v in filters.items()))
+    assert sub.height == 1, f"expected one row for {filters}, got {sub.height}"
+    return float(sub["value"][0])
+
+
+def test_january_2025_england_total_is_published_figure_and_sum_of_las(
+    metrics: pl.DataFrame,
+) -> None:
+    plans = metrics.filter(pl.col("metric_id") == "ehc_plans_count", pl.col("year") == 2025)
+    england = _value(plans, geographic_level="National")
+    assert england == 638_745  # the published headline, January 2025
+    la = plans.filter(pl.col("geographic_level") == "Local authority")
+    assert la.height == 153
+    assert la["value"].sum() == england
+    regions = plans.filter(pl.col("geographic_level") == "Regional")
+    assert regions.height == 9 and regions["value"].sum() == england
+
+
+@pytest.mark.parametrize(("year", "n_las"), [(2018, 152), (2020, 151), (2022, 152), (2024, 153)])
+def test_la_counts_follow_reorganisations(metrics: pl.DataFrame, year: int, n_las: int) -> None:
+    rows = metrics.filter(
+        pl.col("metric_id") == "ehc_plans_count",
+        pl.col("year") == year,
+        pl.col("geographic_level") == "Local authority",
+    )
+    assert rows.height == n_las
+    assert rows["la_code_dfe"].n_unique() == n_las
+
+
+def test_long_series_joins_statements_and_plans(metrics: pl.DataFrame) -> None:
+    eng = metrics.filter(
+        pl.col("metric_id") == "ehc_plans_count", pl.col("geographic_level") == "National"
+    ).sort("year")
+    assert eng["year"].to_list() == list(range(2010, 2026))
+    # 2010 to 2018 come from the 2022 release (statements + plans), flagged; 2019 on from 2025.
+    early = eng.filter(pl.col("year") < 2019)
+    assert set(early["release"]) == {"2022"}
+    assert early["note"].str.contains("statements").all()
+    assert set(eng.filter(pl.col("year") >= 2019)["release"]) == {"2025"}
+    assert _value(eng, year=2015) == 240_183  # "about 240,000" EHC plans and statements, 2015
+
+
+def test_newest_release_wins_and_older_release_is_kept(tidy: pl.DataFrame, metrics: pl.DataFrame) -> None:
+    # New plans 2022: 68,665 in the 2023 release, revised to 66,706 in the 2025 release.
+    new22 = tidy.filter(
+        pl.col("measure") == "new_ehc_plans_count",
+        pl.col("year") == 2022,
+        pl.col("geographic_level") == "National",
+    )
+    by_release = dict(zip(new22["release"], new22["value"], strict=True))
+    assert by_release == {"2023": 68_665, "2025": 66_706}
+    assert _value(metrics, metric_id="new_ehc_plans_count", year=2022, geographic_level="National") == 66_706
+    as_2023 = ehcp.compute(tidy, releases=["2022", "2023"])
+    assert _value(as_2023, metric_id="new_ehc_plans_count", year=2022, geographic_level="National") == 68_665
+
+
+def test_wakefield_2022_regional_total_is_excluded_not_zeroed(tidy: pl.DataFrame) -> None:
+    row = tidy.filter(
+        pl.col("measure") == "new_ehc_plans_count",
+        pl.col("release") == "2025",
+        pl.col("year") == 2022,
+        pl.col("la_code_dfe") == "384",
+    )
+    assert row["status"].to_list() == ["err"]
+    assert row["value"].to_list() == [None]
+
+
+@pytest.mark.parametrize("kind", ["excl", "incl"])
+def test_twenty_week_rates_reproduce_published_percentages(tidy: pl.DataFrame, metrics: pl.DataFrame, kind: str) -> None:
+    published = ehcp.choose_releases(tidy).filter(
+        pl.col("measure") == f"plans_within_20_weeks_{kind}_exceptions_published_pct",
+        pl.col("value").is_not_null(),
+    ).select("geographic_level", "area_code", "year", pl.col("value").alias("published"))
+    ours = metrics.filter(pl.col("metric_id") == f"plans_within_20_weeks_{kind}_exceptions_pct")
+    joined = ours.join(published, on=["geographic_level", "area_code", "year"], how="inner")
+    assert joined.height > 1000
+    off = joined.filter((round_half_up(pl.col("value"), 1) - pl.col("published")).abs() > 0.001)
+    assert off.height == 0, off.select("area_code", "year", "value", "published").head()
+
+
+def test_requests_refused_matches_published_england(metrics: pl.DataFrame) -> None:
+    # Published % of initial requests refused, England: 24.0 (2023) and 25.2 (2024).
+    for year, pct in [(2023, 24.0), (2024, 25.2)]:
+        ours = _value(metrics, metric_id="requests_refused_pct", year=year, geographic_level="National")
+        assert round_half_up_value(ours, 1) == pct
+
+
+def test_ranks_share_ties_and_state_n(metrics: pl.DataFrame) -> None:
+    la = metrics.filter(
+        pl.col("metric_id") == "ehc_plans_count",
+        pl.col("year") == 2025,
+        pl.col("geographic_level") == "Local authority",
+    )
+    top = la.sort("value", descending=True).row(0, named=True)
+    assert top["rank"] == 1 and top["n_ranked"] == 153
+    assert la["rank"].max() <= 153
+
+
+def test_renamed_column_fails_raw_schema_naming_the_column(raw_archive: Path, tmp_path: Path) -> None:
+    src = next((raw_archive / EHCP).glob("*_2025/data/caseload.csv"))
+    bad = tmp_path / "caseload.csv"
+    text = src.read_text(encoding="utf-8-sig")
+    bad.write_text(text.replace(",ehcplans,", ",ehc_plans_total,", 1), encoding="utf-8")
+    spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "caseload")
+    with pytest.raises(RawInputError) as err:
+        read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
+    assert "'ehcplans'" in str(err.value) and str(bad) in str(err.value)
+
+
+def test_new_marker_is_refused_naming_column_row_and_value(raw_archive: Path, tmp_path: Path) -> None:
+    src = next((raw_archive / EHCP).glob("*_2025/data/newplans.csv"))
+    lines = src.read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    col = header.index("new_ehc_plans")
+    fields = lines[5].split(",")
+    fields[col] = "[c]"
+    lines[5] = ",".join(fields)
+    bad = tmp_path / "newplans.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "newplans")
+    with pytest.raises(RawInputError) as err:
+        read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
+    msg = str(err.value)
+    assert "'new_ehc_plans'" in msg and "row 5" in msg and "'[c]'" in msg
+
+
+def test_broken_total_is_refused(raw_archive: Path, tmp_path: Path) -> None:
+    src = next((raw_archive / EHCP).glob("*_2025/data/caseload.csv"))
+    df = pl.read_csv(src, infer_schema=False)
+    i = df.with_row_index().filter(
+        (pl.col("geographic_level") == "Local authority") & (pl.col("breakdown") == "All EHC plans")
+    )["index"][0]
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == i).then(pl.lit("1")).otherwise(pl.col("ehcplans")).alias("ehcplans")
+    )
+    bad = tmp_path / "caseload.csv"
+    df.write_csv(bad)
+    spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "caseload")
+    with pytest.raises(RawInputError, match="do not sum to the England total"):
+        read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
+
+
+def test_truncated_file_is_refused(raw_archive: Path, tmp_path: Path) -> None:
+    src = next((raw_archive / EHCP).glob("*_2025/data/ceased_plans.csv"))
+    data = src.read_bytes()
+    bad = tmp_path / "ceased_plans.csv"
+    bad.write_bytes(data[: len(data) // 2])
+    spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "ceased_plans")
+    with pytest.raises(RawInputError, match=str(bad).replace("/", ".")):
+        read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
+    assert shutil.which("true")  # the archive copy itself is untouched by the test
+    assert src.read_bytes() == data
