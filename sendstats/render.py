@@ -26,7 +26,10 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Literal
 
-from sendstats import render_output
+import yaml
+from tqdm import tqdm
+
+from sendstats import render_write
 from sendstats.render_qmd import CellFailure, KernelSession, QmdError, parse_qmd
 
 __all__ = ["RenderError", "quarto_available", "render_many", "render_report"]

@@ -17,6 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,6 +28,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 __all__ = [
@@ -276,10 +278,10 @@ class _CurrentPythonSpecs(KernelSpecManager):  # type: ignore[misc]
 
 
 class KernelSession:
-    """One Python kernel, started on first use and reused for every notebook executed with it.
+    """One Python kernel, started on first use and reused for every document run in it.
 
-    Use as a context manager so the kernel is shut down. After a failed execution the kernel is
-    shut down too, so the next notebook gets a fresh one.
+    Use as a context manager so the kernel is shut down. After a failed document the kernel is
+    shut down too, so the next document gets a fresh one.
     """
 
     def __init__(self) -> None:
@@ -304,9 +306,8 @@ class KernelSession:
         ``timeout`` seconds bound the whole document, not each cell.
 
         Raises:
-            nbclient.exceptions.CellExecutionError: a cell raised (its outputs hold the error).
-            nbclient.exceptions.CellTimeoutError: the time ran out.
-            nbclient.exceptions.DeadKernelError: the kernel died.
+            CellFailure: a cell raised (detail: the last line of its traceback), the time ran
+                out, or the kernel died.
         """
         if self._km is None:
             self._km = AsyncKernelManager(
@@ -314,6 +315,7 @@ class KernelSession:
             )
         deadline = time.monotonic() + timeout
         nb = prepare_notebook(nb, params, cwd)
+        current: list[NotebookNode] = []
         client = NotebookClient(
             nb,
             km=self._km,
@@ -321,12 +323,20 @@ class KernelSession:
             allow_errors=False,
             record_timing=False,
             timeout_func=lambda _cell: max(1, int(deadline - time.monotonic())),
+            on_cell_start=lambda cell, cell_index: current.append(cell),
             resources={"metadata": {"path": str(cwd)}},
         )
         try:
             client.execute(cwd=str(cwd))
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            failed = cell_label(current[-1]) if current else "kernel start"
+            if isinstance(exc, CellExecutionError):
+                raise CellFailure(failed, f"{exc.ename}: {exc.evalue}") from exc
+            if isinstance(exc, CellTimeoutError):
+                raise CellFailure(failed, f"the document ran past {timeout} s") from exc
+            if isinstance(exc, DeadKernelError | RuntimeError):
+                raise CellFailure(failed, f"the kernel failed: {exc}") from exc
             raise
         finally:
             if client.kc is not None:
@@ -338,3 +348,120 @@ class KernelSession:
         km, self._km = self._km, None
         if km is not None and km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
+
+
+# --- executed notebook -> format-neutral blocks --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the rendered document, before it is written as HTML or typst.
+
+    ``kind`` is ``markdown`` (text to convert), ``html`` (raw HTML), ``code`` (``text`` shown
+    verbatim; ``lang`` is ``python`` for echoed source, else the output stream name) or
+    ``figure`` (``mime`` image/svg+xml with SVG ``text``, or image/png|jpeg with base64
+    ``text``; ``alt``, ``caption`` and ``label`` from the cell's fig-alt, fig-cap and label).
+    """
+
+    kind: str
+    text: str
+    lang: str = ""
+    mime: str = ""
+    alt: str = ""
+    caption: str = ""
+    label: str = ""
+
+
+_IMAGE_MIMES = ("image/svg+xml", "image/png", "image/jpeg")
+# Quarto's order for HTML; a PDF cannot hold HTML, so there markdown and images come first and
+# text/html (a table) is converted by pandoc.
+_MIME_ORDER = {
+    "html": ("image/svg+xml", "text/html", "image/png", "image/jpeg", "text/markdown"),
+    "pdf": ("image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/html"),
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def notebook_blocks(nb: NotebookNode, target: str) -> list[Block]:
+    """Turn an executed notebook into blocks, honouring Quarto's cell options.
+
+    ``include: false`` hides a cell; ``echo`` (default: front matter ``execute.echo``, else
+    true) shows its source; ``output: false`` hides its outputs and ``output: asis`` takes its
+    stdout and markdown as document markdown; ``warning: false`` drops stderr.
+    """
+    execute = nb.metadata.get("front_matter", {}).get("execute", {}) or {}
+    blocks: list[Block] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            blocks.append(Block("markdown", cell.source))
+            continue
+        opts = {**execute, **cell.metadata.get("quarto", {})}
+        role = cell.metadata.get(_SENDSTATS, {}).get("role")
+        if cell.cell_type != "code" or role == "parameters" or opts.get("include") is False:
+            continue
+        if opts.get("echo", True) not in (False, "false") and cell.source.strip():
+            blocks.append(Block("code", cell.source, lang="python"))
+        if opts.get("output", True) is False:
+            continue
+        figures = 0
+        for output in cell.get("outputs", []):
+            block = _output_block(output, opts, target, figures)
+            if block is not None:
+                figures += block.kind == "figure"
+                blocks.append(block)
+    return blocks
+
+
+def _output_block(output: NotebookNode, opts: dict[str, Any], target: str, n: int) -> Block | None:
+    """Return the block for one cell output (None when it shows nothing)."""
+    asis = opts.get("output") == "asis"
+    kind = output.get("output_type")
+    if kind == "stream":
+        text = _ANSI.sub("", output.get("text", ""))
+        if output.get("name") == "stderr" and opts.get("warning", True) is False:
+            return None
+        if asis and output.get("name") == "stdout":
+            return Block("markdown", text)
+        return Block("code", text, lang=output.get("name", "stdout")) if text.strip() else None
+    if kind == "error":
+        return Block("code", _ANSI.sub("", "\n".join(output.get("traceback", []))), "stderr")
+    data = output.get("data", {})
+    if asis and "text/markdown" in data:
+        return Block("markdown", data["text/markdown"])
+    data = {**data, **_vega_lite_svg(data)}
+    mime = next((m for m in _MIME_ORDER[target] if m in data), None)
+    if mime in _IMAGE_MIMES:
+        return Block(
+            "figure",
+            data[mime] if mime == "image/svg+xml" else "".join(data[mime].split()),
+            mime=mime,
+            alt=_nth(opts.get("fig-alt"), n),
+            caption=_nth(opts.get("fig-cap"), n),
+            label=str(opts.get("label", "")) if n == 0 else "",
+        )
+    if mime == "text/html":
+        return Block("html", data[mime])
+    if mime == "text/markdown":
+        return Block("markdown", data[mime])
+    text = data.get("text/plain", "")
+    return Block("code", text, lang="result") if text.strip() else None
+
+
+def _nth(value: object, n: int) -> str:
+    """Return option ``value`` for the n-th figure of a cell (a list gives one per figure)."""
+    if isinstance(value, list):
+        return str(value[n]) if n < len(value) else ""
+    return "" if value is None or n > 0 else str(value)
+
+
+def _vega_lite_svg(data: Mapping[str, Any]) -> dict[str, str]:
+    """Draw a Vega-Lite spec as SVG offline (Altair's default renderer sends only the spec,
+    which would need vega-embed from a CDN)."""
+    key = next((k for k in data if k.startswith("application/vnd.vegalite.v")), None)
+    if key is None or "image/svg+xml" in data:
+        return {}
+    try:
+        import vl_convert
+    except ImportError:
+        return {}
+    return {"image/svg+xml": vl_convert.vegalite_to_svg(data[key])}

@@ -328,3 +328,23 @@ def caveats(ctx: LaContext) -> str:
     notes = ctx.la_rows.filter(pl.col("note").is_not_null())["note"].unique().sort().to_list()
     lines += [f"- {n[0].upper()}{n[1:]} (shown in the summary table's Note column)." for n in notes]
     return "::: {.callout-note}\n## Caveats\n\n" + "\n".join(lines) + "\n:::\n"
+
+
+def la_index_markdown() -> str:
+    """Return the site index (markdown): every LA with data, by region, linked to its profile."""
+    from sendstats.publish import profile_slug
+
+    metrics = load_metrics()
+    codes = (
+        metrics.filter(pl.col("geographic_level") == "Local authority")
+        .select("la_code_dfe")
+        .unique()["la_code_dfe"]
+        .to_list()
+    )
+    las = [geography.resolve_la(c) for c in codes]
+    lines: list[str] = []
+    for region in sorted({la.region_name for la in las}):
+        lines.append(f"\n## {region}\n")
+        for la in sorted((x for x in las if x.region_name == region), key=lambda x: x.la_name):
+            lines.append(f"- [{la.la_name}](la/{profile_slug(la)}.html) ({la.la_code_dfe})")
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""End to end: raw archive -> cache -> tidy -> metrics, provenance, no-op rebuilds, as-of builds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sendstats import build, config
+
+
+@pytest.fixture
+def built(raw_archive: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> build.BuildReport:
+    monkeypatch.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+    return build.build(offline=True, progress=False)
+
+
+def test_build_writes_tidy_and_metrics_with_provenance(built: build.BuildReport, data_dir: Path) -> None:
+    assert [s.skipped for s in built.steps] == [False, False]
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    inputs = manifest["inputs"]
+    assert inputs["dfe_sen2/2025/caseload"]["route"] == "archive"
+    assert inputs["dfe_sen2/2025/caseload"]["sha256"].startswith("c1c5448407d1")
+    tidy = manifest["outputs"]["tidy/dfe_sen2__ehcp.parquet"]
+    assert "dfe_sen2/2025/caseload" in tidy["inputs"]
+    assert tidy["rows"] == pl.read_parquet(data_dir / "tidy" / "dfe_sen2__ehcp.parquet").height
+    metrics = manifest["outputs"]["metrics/ehcp.parquet"]
+    assert metrics["inputs"] == ["tidy/dfe_sen2__ehcp.parquet"]
+
+
+def test_rebuild_with_nothing_changed_skips_every_step(built: build.BuildReport, data_dir: Path) -> None:
+    before = (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns
+    again = build.build(offline=True, progress=False)
+    assert [s.skipped for s in again.steps] == [True, True]
+    assert (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns == before
+
+
+def test_deleted_output_is_rebuilt(built: build.BuildReport, data_dir: Path) -> None:
+    (data_dir / "metrics" / "ehcp.parquet").unlink()
+    again = build.build(offline=True, progress=False)
+    assert [s.skipped for s in again.steps] == [True, False]
+    assert (data_dir / "metrics" / "ehcp.parquet").is_file()
+
+
+def test_as_of_uses_only_releases_published_by_then(built: build.BuildReport, data_dir: Path) -> None:
+    report = build.build(offline=True, progress=False, as_of=dt.date(2023, 7, 1))
+    assert report.releases == {"dfe_sen2": ["2022", "2023"]}
+    m = pl.read_parquet(config.metrics_dir() / "ehcp__as_of_2023-07-01.parquet")
+    eng = m.filter(
+        pl.col("metric_id") == "new_ehc_plans_count",
+        pl.col("geographic_level") == "National",
+        pl.col("year") == 2022,
+    )
+    assert eng["value"].to_list() == [68_665]  # as first published (2023 release)
+    assert m.filter(pl.col("metric_id") == "ehc_plans_count")["year"].max() == 2022
+
+
+def test_as_of_before_any_release_is_a_clear_error(built: build.BuildReport) -> None:
+    with pytest.raises(ValueError, match="no release published by 2020-01-01"):
+        build.build(offline=True, progress=False, as_of=dt.date(2020, 1, 1))
