@@ -18,10 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-from sendstats import __version__, catalog, config
+from sendstats import __version__, catalog, config, manifest
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
-from sendstats import manifest
 from sendstats.metrics import ehcp as ehcp_metrics
 from sendstats.sources import dfe_sen2
 
@@ -86,7 +85,9 @@ def _load_state() -> dict[str, str]:
 
 
 def _save_state(state: dict[str, str]) -> None:
-    sio.atomic_write_text(config.data_dir() / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+    sio.atomic_write_text(
+        config.data_dir() / STATE_FILE, json.dumps(state, indent=2, sort_keys=True)
+    )
 
 
 def _run_step(
@@ -104,6 +105,7 @@ def _run_step(
     Args:
         inputs: what the step depends on (name -> sha256 or setting), for the fingerprint.
         reads: manifest ids of what it reads (defaults to the keys of ``inputs``).
+
     """
     fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
     if not force and state.get(step) == fp and output.is_file():
@@ -131,15 +133,22 @@ def build(
         as_of: use only releases published on or before this date (rebuild "as published").
         force: rerun every step even if its inputs are unchanged.
         progress: show download progress.
+
     """
     with sio.data_lock():
         state = _load_state()
         results = fetch_mod.fetch_sources([dfe_sen2.SOURCE_ID], offline=offline, progress=progress)
         manifest.record_inputs(results)
-        by_key = {(r.release, r.name): (r.path, r.sha256) for r in results if r.source == dfe_sen2.SOURCE_ID}
+        by_key = {
+            (r.release, r.name): (r.path, r.sha256)
+            for r in results
+            if r.source == dfe_sen2.SOURCE_ID
+        }
         needed = {k: by_key[k] for k in dfe_sen2.required_files()}
         tidy_path = config.tidy_dir() / f"{dfe_sen2.TABLE}.parquet"
-        tidy_inputs = {f"{dfe_sen2.SOURCE_ID}/{rel}/{name}": sha for (rel, name), (_, sha) in needed.items()}
+        tidy_inputs = {
+            f"{dfe_sen2.SOURCE_ID}/{rel}/{name}": sha for (rel, name), (_, sha) in needed.items()
+        }
         steps = [
             _run_step(
                 f"tidy:{dfe_sen2.TABLE}",

@@ -129,6 +129,7 @@ def load_declaration(path: Path) -> SourceDeclaration:
 
     Raises:
         DeclarationError: naming the file and the offending field.
+
     """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

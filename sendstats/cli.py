@@ -29,7 +29,9 @@ def _parse_date(text: str) -> dt.date:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="sendstats", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="sendstats",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"sendstats {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,15 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
     f.add_argument("--offline", action="store_true", help="never touch the network")
     f.add_argument(
-        "--update-pins", action="store_true",
+        "--update-pins",
+        action="store_true",
         help="accept changed upstream files and print the declaration diff to commit",
     )
 
-    b = sub.add_parser("build", help="raw -> validated tidy tables -> metrics (skips unchanged steps)")
+    b = sub.add_parser(
+        "build", help="raw -> validated tidy tables -> metrics (skips unchanged steps)"
+    )
     b.add_argument("--offline", action="store_true", help="never touch the network")
     b.add_argument("--force", action="store_true", help="rerun every step")
     b.add_argument(
-        "--as-of", type=_parse_date, metavar="DATE",
+        "--as-of",
+        type=_parse_date,
+        metavar="DATE",
         help="use only releases published by DATE (YYYY-MM-DD, or a year meaning 30 June)",
     )
 
@@ -57,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--la", required=True, help="LA name, 9-character GSS code or 3-digit DfE code")
     r.add_argument("--out", default="_site", help="output folder (default: _site)")
     r.add_argument(
-        "--engine", choices=["auto", "quarto", "fallback"], default="auto",
+        "--engine",
+        choices=["auto", "quarto", "fallback"],
+        default="auto",
         help="renderer (default: quarto when on PATH)",
     )
     r.add_argument("--offline", action="store_true", help="build offline first if needed")
@@ -75,7 +84,9 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     for decl in catalog.load_catalog().values():
         print(f"{decl.id}: {decl.title} ({decl.producer}); licence {decl.licence.name}")
         for rel in decl.releases:
-            print(f"  release {rel.release} (published {rel.date_published}): {len(rel.files)} files")
+            print(
+                f"  release {rel.release} (published {rel.date_published}): {len(rel.files)} files"
+            )
             if args.files:
                 for f in rel.files:
                     print(f"    {f.name:<24} {f.bytes:>10,} B  sha256 {f.sha256[:12]}  {f.url}")

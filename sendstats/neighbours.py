@@ -71,9 +71,10 @@ def _check_set(sn_set: str) -> None:
 
 
 def neighbours(la_code_dfe: str, sn_set: SnSet = "2025") -> list[Neighbour]:
-    """Return the LA's neighbours in one SN set, nearest first (10, or none when the set lists
-    the LA without neighbours, as the April 2021 set does for Cumberland and Westmorland and
-    Furness, created in 2023).
+    """Return the LA's neighbours in one SN set, nearest first.
+
+    Ten neighbours, or none when the set lists the LA without neighbours, as the April 2021
+    set does for Cumberland and Westmorland and Furness (created in 2023).
 
     Raises:
         UnknownLAError: the LA is not in that SN set at all.

@@ -57,6 +57,7 @@ def render_la_profile(
     Raises:
         UnknownLAError: the query is not a known LA (the message lists close matches).
         RenderError: the document failed to render (names the LA and the failing cell).
+
     """
     la = geography.resolve_la(query)
     out_dir = out_dir.resolve()

@@ -68,6 +68,7 @@ def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
 
     Raises:
         RawInputError: when the file is empty, cannot be decoded, or is cut mid-row.
+
     """
     try:
         data = path.read_bytes()
@@ -117,7 +118,9 @@ def split_markers(
         text = pl.col(col).str.strip_chars().str.replace_all(",", "")
         is_marker = text.is_in(list(markers))
         out.append(pl.when(is_marker).then(None).otherwise(text).cast(pl.Float64).alias(col))
-        out.append(pl.when(is_marker).then(text).otherwise(pl.lit(STATUS_OK)).alias(f"{col}_status"))
+        out.append(
+            pl.when(is_marker).then(text).otherwise(pl.lit(STATUS_OK)).alias(f"{col}_status")
+        )
     return df.with_columns(out)
 
 

@@ -3,9 +3,10 @@
 With ``quarto`` on PATH the document is rendered by Quarto itself (``quarto render <qmd>
 -P key:value ... --to html|typst --output <name>``). Without it, sendstats renders the same
 ``.qmd`` on its own: :mod:`sendstats.render_qmd` reads and executes it as a notebook (nbclient,
-one ipykernel under the running interpreter), then this module writes the outputs as HTML
-through pandoc (the binary shipped by ``pypandoc_binary``; nbconvert's mistune filter when
-pandoc is missing) or as PDF through pandoc's typst writer and the ``typst`` compiler library.
+one ipykernel under the running interpreter) and turns the outputs into blocks, which this module
+writes as HTML through pandoc (the binary shipped by ``pypandoc_binary``; nbconvert's mistune
+filter when there is no pandoc) or as PDF through pandoc's typst writer and the ``typst``
+compiler library.
 
 Either way the file appears at ``output`` only when the whole render worked: it is written to a
 temporary file beside it and renamed, so a failed render leaves an existing report untouched.
@@ -14,6 +15,9 @@ The module holds no report content; it renders any ``.qmd``.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import html
 import os
 import re
 import shutil
@@ -22,17 +26,25 @@ import sys
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
+from nbformat import NotebookNode
 from tqdm import tqdm
 
-from sendstats import render_write
-from sendstats.render_qmd import CellFailure, KernelSession, QmdError, parse_qmd
+from sendstats.render_qmd import Block, CellFailure, KernelSession, QmdError, notebook_blocks
+from sendstats.render_qmd import parse_qmd
 
-__all__ = ["RenderError", "quarto_available", "render_many", "render_report"]
+__all__ = [
+    "RenderError",
+    "check_params",
+    "quarto_argv",
+    "quarto_available",
+    "render_many",
+    "render_report",
+]
 
 Engine = Literal["auto", "quarto", "fallback"]
 Target = Literal["html", "pdf"]
@@ -49,26 +61,19 @@ class RenderError(RuntimeError):
     """A report failed to render; the message names the document, the parameters and why."""
 
     def __init__(
-        self,
-        document: Path,
-        params: Mapping[str, object],
-        detail: str,
-        *,
-        cell: str | None = None,
+        self, document: Path, params: Mapping[str, object], detail: str, *, cell: str | None = None
     ) -> None:
         self.document = document
         self.params = dict(params)
         self.cell = cell
         self.detail = detail
+        shown = "{" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "}"
         where = f" at {cell}" if cell else ""
-        super().__init__(
-            f"rendering {document} with params {_describe_params(params)} failed{where}: {detail}"
-        )
+        super().__init__(f"rendering {document} with params {shown} failed{where}: {detail}")
 
 
-def _describe_params(params: Mapping[str, object]) -> str:
-    """Return ``{key=value, ...}`` for messages."""
-    return "{" + ", ".join(f"{key}={value!r}" for key, value in params.items()) + "}"
+class _ConversionError(RuntimeError):
+    """pandoc or typst failed on the executed document."""
 
 
 def quarto_available() -> bool:
@@ -87,13 +92,11 @@ def check_params(qmd: Path, params: Mapping[str, object]) -> dict[str, ParamValu
     for key, value in params.items():
         if not isinstance(key, str) or not _SAFE_KEY.fullmatch(key):
             raise RenderError(qmd, params, f"parameter name {key!r} is not a Python identifier")
-        if isinstance(value, str) and not _SAFE_VALUE.fullmatch(value):
-            bad = sorted({ch for ch in value if not _SAFE_VALUE.fullmatch(ch)})
-            raise RenderError(
-                qmd, params, f"parameter {key}={value!r} holds refused characters {bad!r}"
-            )
         if not isinstance(value, str | int | float):
             raise RenderError(qmd, params, f"parameter {key} must be str, int or float")
+        if isinstance(value, str) and not _SAFE_VALUE.fullmatch(value):
+            bad = "".join(sorted({ch for ch in value if not _SAFE_VALUE.fullmatch(ch)}))
+            raise RenderError(qmd, params, f"parameter {key}={value!r} holds refused {bad!r}")
         checked[key] = value
     return checked
 
@@ -119,14 +122,13 @@ def render_report(
         timeout: seconds allowed for the whole render.
 
     Returns:
-        ``output``.
+        ``output``, resolved.
 
     Raises:
         RenderError: naming the document, the parameters and the cause (a failing cell with the
             last line of its traceback, or Quarto's last lines of stderr).
     """
-    qmd = Path(qmd).resolve()
-    output = Path(output).resolve()
+    qmd, output = Path(qmd).resolve(), Path(output).resolve()
     checked = check_params(qmd, params)
     if not qmd.is_file():
         raise RenderError(qmd, checked, "document not found")
@@ -136,12 +138,12 @@ def render_report(
         return _render_with_fallback(session, qmd, checked, output, to, timeout)
 
 
-def _choose_engine(qmd: Path, params: Mapping[str, object], engine: Engine) -> str:
+def _choose_engine(qmd: Path, params: Mapping[str, object], engine: str) -> str:
     """Resolve ``auto``; refuse ``quarto`` when it is not installed."""
-    if engine == "quarto" and not quarto_available():
-        raise RenderError(qmd, params, "engine='quarto' but no quarto executable is on PATH")
     if engine not in ("auto", "quarto", "fallback"):
         raise RenderError(qmd, params, f"unknown engine {engine!r}")
+    if engine == "quarto" and not quarto_available():
+        raise RenderError(qmd, params, "engine='quarto' but no quarto executable is on PATH")
     if engine == "auto":
         return "quarto" if quarto_available() else "fallback"
     return engine
@@ -150,12 +152,14 @@ def _choose_engine(qmd: Path, params: Mapping[str, object], engine: Engine) -> s
 # --- Quarto -----------------------------------------------------------------------------------
 
 
-def quarto_argv(qmd: Path, params: Mapping[str, ParamValue], output_name: str, to: Target) -> list[str]:
+def quarto_argv(
+    qmd: Path, params: Mapping[str, ParamValue], output_name: str, to: Target
+) -> list[str]:
     """Return the ``quarto render`` command line (argv items, never a shell string).
 
-    Quarto reads each ``-P`` value as YAML, so a string such as ``201`` (a DfE LA number) would
-    arrive as the int 201; strings are therefore passed YAML-single-quoted, which keeps the
-    type the caller gave, as the fallback does.
+    Quarto reads each ``-P`` value as YAML, so the string ``201`` (a DfE LA number) would arrive
+    as the int 201; strings are therefore passed YAML-single-quoted, which keeps the type the
+    caller gave, as the fallback does.
     """
     argv = ["quarto", "render", str(qmd)]
     for key, value in params.items():
@@ -176,9 +180,9 @@ def _render_with_quarto(
     qmd: Path, params: Mapping[str, ParamValue], output: Path, to: Target, timeout: int
 ) -> Path:
     """Run Quarto beside the document, then move its output to ``output`` atomically."""
-    suffix = ".pdf" if to == "pdf" else ".html"
-    # A name of our own, so a concurrent or earlier render's file is never taken for this one.
-    name = f"{qmd.stem}.sendstats-{os.getpid()}-{threading.get_ident()}{suffix}"
+    # A name of our own, so no other render's file is ever taken for this one.
+    name = f"{qmd.stem}.sendstats-{os.getpid()}-{threading.get_ident()}"
+    name += ".pdf" if to == "pdf" else ".html"
     argv = quarto_argv(qmd, params, name, to)
     argv[0] = shutil.which("quarto") or "quarto"
     env = {**os.environ, "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON", sys.executable)}
@@ -189,33 +193,35 @@ def _render_with_quarto(
     except subprocess.TimeoutExpired as exc:
         raise RenderError(qmd, params, f"quarto did not finish within {timeout} s") from exc
     produced = _find_quarto_output(qmd, name, done.stderr + done.stdout)
-    if done.returncode != 0 or produced is None:
-        tail = "\n".join(done.stderr.strip().splitlines()[-_STDERR_LINES:])
-        status = f"quarto exited with {done.returncode}" if done.returncode else (
-            f"quarto reported success but {name} was not found"
-        )
-        if produced is not None:
-            produced.unlink(missing_ok=True)
-        raise RenderError(qmd, params, f"{status}; stderr:\n{tail}")
     try:
+        if done.returncode != 0 or produced is None:
+            tail = "\n".join(done.stderr.strip().splitlines()[-_STDERR_LINES:])
+            status = (
+                f"quarto exited with {done.returncode}"
+                if done.returncode
+                else (f"quarto exited with 0 but wrote no {name}")
+            )
+            raise RenderError(qmd, params, f"{status}; last lines of stderr:\n{tail}")
         _move_atomic(produced, output)
     finally:
-        shutil.rmtree(produced.with_name(produced.stem + "_files"), ignore_errors=True)
+        if produced is not None:
+            produced.unlink(missing_ok=True)
+            shutil.rmtree(produced.with_name(produced.stem + "_files"), ignore_errors=True)
     return output
 
 
 def _find_quarto_output(qmd: Path, name: str, log: str) -> Path | None:
-    """Return where Quarto wrote ``name``: beside the document, in the project's output-dir,
-    or wherever its ``Output created:`` line says."""
+    """Return where Quarto wrote ``name``: beside the document, in the project's
+    ``output-dir``, or where its ``Output created:`` line says."""
     candidates = [qmd.parent / name]
     project = next((d for d in [qmd.parent, *qmd.parents] if (d / "_quarto.yml").is_file()), None)
     if project is not None:
-        out_dir = render_output.read_project_output_dir(project / "_quarto.yml")
+        config = yaml.safe_load((project / "_quarto.yml").read_text(encoding="utf-8")) or {}
+        out_dir = (config.get("project") or {}).get("output-dir")
         if out_dir:
             candidates.append(project / out_dir / qmd.parent.relative_to(project) / name)
     for match in re.finditer(r"Output created:\s*(.+)", log):
-        reported = Path(match[1].strip())
-        candidates += [reported, qmd.parent / reported]
+        candidates += [Path(match[1].strip()), qmd.parent / match[1].strip()]
     return next((c for c in candidates if c.name == name and c.is_file()), None)
 
 
@@ -224,10 +230,22 @@ def _move_atomic(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.replace(source, target)
-    except OSError:
-        # Different filesystems: copy beside the target first, then rename there.
-        render_output.write_atomic(target, source.read_bytes())
-        source.unlink()
+    except OSError:  # another filesystem: copy beside the target, then rename there
+        _write_atomic(target, source.read_bytes())
+
+
+def _write_atomic(target: Path, content: bytes) -> None:
+    """Write ``content`` to a temporary file beside ``target`` and rename it over ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # --- fallback ---------------------------------------------------------------------------------
@@ -243,28 +261,278 @@ def _render_with_fallback(
 ) -> Path:
     """Execute the document in ``session``'s kernel and write HTML or PDF to ``output``."""
     try:
-        nb = parse_qmd(qmd)
-        nb = session.run(nb, params, qmd.parent, timeout)
+        nb = session.run(parse_qmd(qmd), params, qmd.parent, timeout)
+        content = _notebook_to_pdf(nb) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
     except QmdError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
     except CellFailure as exc:
         raise RenderError(qmd, params, exc.detail, cell=exc.cell) from exc
-    try:
-        if to == "pdf":
-            content = render_output.notebook_to_pdf(nb, qmd.parent)
-        else:
-            content = render_output.notebook_to_html(nb, qmd.parent).encode("utf-8")
-    except render_output.ConversionError as exc:
+    except _ConversionError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
-    render_output.write_atomic(output, content)
+    _write_atomic(output, content)
     return output
+
+
+def _settings(nb: NotebookNode, fmt: str) -> dict[str, Any]:
+    """Return the front matter with ``format.<fmt>`` options merged over the top level."""
+    front = dict(nb.metadata.get("front_matter", {}))
+    formats = front.get("format")
+    if isinstance(formats, dict) and isinstance(formats.get(fmt), dict):
+        front.update(formats[fmt])
+    lang = str(front.get("lang") or "en-GB")
+    date = front.get("date")
+    if date in ("today", "now", "last-modified") or date is None:
+        date = dt.date.today() if date else None
+    if isinstance(date, dt.date):
+        date = f"{date.day} {date:%B %Y}"
+    return {**front, "lang": lang, "date": date}
+
+
+def _pandoc() -> str | None:
+    """Return a pandoc binary: pypandoc_binary's, else one on PATH, else None."""
+    try:
+        import pypandoc
+
+        return str(pypandoc.get_pandoc_path())
+    except (ImportError, OSError):
+        return shutil.which("pandoc")
+
+
+def _run_pandoc(pandoc: str, args: list[str], stdin: str | None = None) -> str:
+    """Run pandoc and return its stdout."""
+    done = subprocess.run([pandoc, *args], input=stdin, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise _ConversionError(f"pandoc failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def _meta_args(settings: Mapping[str, Any], tmp: Path) -> list[str]:
+    """Write pandoc metadata (parsed as markdown, so escaped for the target) and return args."""
+    keys = ("title", "subtitle", "author", "date", "lang", "toc-title")
+    meta = {k: settings[k] for k in keys if settings.get(k) not in (None, "")}
+    meta.setdefault("toc-title", "Contents")
+    (tmp / "meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    args = ["--metadata-file", str(tmp / "meta.yaml")]
+    if settings.get("toc"):
+        args += ["--toc", f"--toc-depth={int(settings.get('toc-depth', 3))}"]
+    if settings.get("number-sections"):
+        args.append("--number-sections")
+    return args
+
+
+def _fenced(text: str, info: str) -> str:
+    """Return ``text`` in a backtick fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def _notebook_to_html(nb: NotebookNode, base: Path) -> bytes:
+    """Write the executed notebook as one self-contained HTML page."""
+    settings = _settings(nb, "html")
+    blocks = notebook_blocks(nb, "html")
+    pandoc = _pandoc()
+    page = (
+        _html_with_pandoc(pandoc, blocks, settings, base)
+        if pandoc
+        else (_html_with_mistune(blocks, settings, base))
+    )
+    return page.encode("utf-8")
+
+
+def _html_fragment(block: Block, index: int) -> str:
+    """Return the HTML of a code, html or figure block."""
+    if block.kind == "html":
+        return block.text
+    if block.kind == "code":
+        kind = "cell-code" if block.lang == "python" else f"cell-output cell-output-{block.lang}"
+        lang = ' class="language-python"' if block.lang == "python" else ""
+        return f'<pre class="{kind}"><code{lang}>{html.escape(block.text.rstrip())}</code></pre>'
+    label = block.alt or block.caption
+    if block.mime == "image/svg+xml":
+        body = _inline_svg(block.text, f"fig{index}", label)
+    else:
+        body = f'<img src="data:{block.mime};base64,{block.text}" alt="{html.escape(label)}">'
+    ident = f' id="{html.escape(block.label)}"' if block.label else ""
+    if block.caption:
+        caption = f"<figcaption>{html.escape(block.caption)}</figcaption>"
+        return f'<figure class="cell-figure"{ident}>{body}{caption}</figure>'
+    return f'<div class="cell-output-display"{ident}>{body}</div>'
+
+
+def _inline_svg(svg: str, prefix: str, label: str) -> str:
+    """Prepare an SVG for inlining: no XML prolog, ids made unique per figure (two Vega charts
+    both define ``clip1``), and ``role=img`` + ``aria-label`` when there is alt text."""
+    svg = re.sub(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", "", svg)
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if ids:
+        pattern = r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, ids)) + r')(?=["\)])'
+        svg = re.sub(pattern, lambda m: f"{m[1]}{prefix}-{m[2]}", svg)
+    if label:
+        root = re.search(r"<svg\b[^>]*>", svg)
+        if root:
+            tag = re.sub(r'\s(role|aria-label|aria-labelledby)="[^"]*"', "", root[0])
+            tag = tag.replace("<svg", f'<svg role="img" aria-label="{html.escape(label)}"', 1)
+            svg = svg[: root.start()] + tag + svg[root.end() :]
+    return svg
+
+
+def _html_with_pandoc(
+    pandoc: str, blocks: list[Block], settings: Mapping[str, Any], base: Path
+) -> str:
+    """Convert the blocks in one pandoc run (one TOC, one set of heading ids, local images
+    embedded by ``--embed-resources``, which also fails on any remote resource)."""
+    parts = []
+    for index, block in enumerate(blocks):
+        if block.kind == "markdown":
+            parts.append(block.text)
+        elif block.kind == "code" and block.lang == "python":
+            parts.append(_fenced(block.text, "python"))
+        else:
+            parts.append(_fenced(_html_fragment(block, index), "{=html}"))
+    with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
+        tmp = Path(name)
+        (tmp / "page.html").write_text(_HTML_TEMPLATE.replace("/*CSS*/", _CSS), encoding="utf-8")
+        args = [
+            "-f",
+            "markdown",
+            "-t",
+            "html5",
+            "--template",
+            str(tmp / "page.html"),
+            "--embed-resources",
+            f"--resource-path={base}",
+            *_meta_args(settings, tmp),
+        ]
+        return _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
+
+
+def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: Path) -> str:
+    """Build the page without pandoc: nbconvert's mistune filter for markdown, a TOC of h2/h3."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    body = "\n".join(
+        markdown2html_mistune(b.text) if b.kind == "markdown" else _html_fragment(b, i)
+        for i, b in enumerate(blocks)
+    )
+    body = re.sub(r'<img src="(?!data:|https?:)([^"]+)"', lambda m: _data_uri(m, base), body)
+    toc: list[str] = []
+
+    def add_id(match: re.Match[str]) -> str:
+        ident = f"s{len(toc) + 1}-" + re.sub(r"[^a-z0-9]+", "-", match[2].lower()).strip("-")
+        toc.append(f'<li class="toc-h{match[1]}"><a href="#{ident}">{match[2]}</a></li>')
+        return f'<h{match[1]} id="{ident}">{match[2]}</h{match[1]}>'
+
+    body = re.sub(r"<h([23])>(.*?)</h\1>", add_id, body)
+    esc = {k: html.escape(str(v)) for k, v in settings.items() if isinstance(v, str | int)}
+    title = esc.get("title", "")
+    head = f'<h1 class="title">{title}</h1>' if title else ""
+    head += f'<p class="date">{esc["date"]}</p>' if esc.get("date") else ""
+    nav = ""
+    if settings.get("toc") and toc:
+        heading = esc.get("toc-title", "Contents")
+        nav = (
+            f'<nav id="TOC" aria-label="{heading}"><h2>{heading}</h2><ul>{"".join(toc)}</ul></nav>'
+        )
+    return (
+        f'<!DOCTYPE html>\n<html lang="{esc["lang"]}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f'<header id="title-block-header">{head}</header>\n{nav}\n<main>\n{body}\n</main>\n'
+        "</body>\n</html>\n"
+    )
+
+
+def _data_uri(match: re.Match[str], base: Path) -> str:
+    """Return an ``<img src=`` with a local image file inlined as a data URI."""
+    path = (base / match[1]).resolve()
+    kind = {".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    mime = kind.get(path.suffix.lower(), "image/png")
+    if not path.is_file():
+        raise _ConversionError(f"image {match[1]} not found beside the document")
+    return f'<img src="data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def _notebook_to_pdf(nb: NotebookNode) -> bytes:
+    """Write the executed notebook as PDF: pandoc (markdown -> typst), then the typst compiler,
+    with figures written as files beside the temporary ``.typ``."""
+    try:
+        import typst
+    except ImportError as exc:
+        raise _ConversionError("PDF needs the 'typst' package (pip install typst)") from exc
+    pandoc = _pandoc()
+    if pandoc is None:
+        raise _ConversionError("PDF needs pandoc (pip install pypandoc_binary)")
+    settings = _settings(nb, "typst")
+    lang, _, region = settings["lang"].partition("-")
+    with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
+        tmp = Path(name)
+        parts = [
+            _typst_part(pandoc, block, i, tmp) for i, block in enumerate(notebook_blocks(nb, "pdf"))
+        ]
+        (tmp / "page.typ").write_text(_TYPST_TEMPLATE, encoding="utf-8")
+        footer_date = settings["date"] or f"{dt.date.today().day} {dt.date.today():%B %Y}"
+        args = [
+            "-f",
+            "markdown",
+            "-t",
+            "typst",
+            "--template",
+            str(tmp / "page.typ"),
+            "-V",
+            f"footer-date={footer_date}",
+            "-V",
+            f"typst-lang={lang}",
+            "-V",
+            f"typst-region={region or 'GB'}",
+            "-o",
+            str(tmp / "report.typ"),
+            *_meta_args(settings, tmp),
+        ]
+        _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
+        try:
+            return bytes(typst.compile(str(tmp / "report.typ"), root=str(tmp)))
+        except RuntimeError as exc:
+            raise _ConversionError(f"typst failed: {exc}") from exc
+
+
+def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
+    """Return the markdown (or raw typst) of one block for the PDF."""
+    if block.kind == "markdown":
+        return block.text
+    if block.kind == "code":
+        return _fenced(block.text, "python" if block.lang == "python" else "")
+    if block.kind == "html":
+        converted = _run_pandoc(pandoc, ["-f", "html", "-t", "typst"], stdin=block.text)
+        return _fenced(converted, "{=typst}")
+    suffix = {"image/svg+xml": ".svg", "image/jpeg": ".jpg"}.get(block.mime, ".png")
+    path = tmp / f"figure-{index}{suffix}"
+    if block.mime == "image/svg+xml":
+        path.write_text(block.text, encoding="utf-8")
+    else:
+        path.write_bytes(base64.b64decode(block.text))
+    alt = f", alt: {_typst_string(block.alt)}" if block.alt else ""
+    caption = f", caption: [#{_typst_string(block.caption)}]" if block.caption else ""
+    label = f" <{block.label}>" if re.fullmatch(r"[\w:.-]+", block.label) else ""
+    return _fenced(f'#figure(fitimage("{path.name}"{alt}){caption}){label}', "{=typst}")
+
+
+def _typst_string(text: str) -> str:
+    """Return ``text`` as a typst string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
 # --- many -------------------------------------------------------------------------------------
 
 
 def render_many(
-    jobs: Sequence[tuple[Path, Mapping[str, str], Path]],
+    jobs: Sequence[tuple[Path, Mapping[str, ParamValue], Path]],
     *,
     engine: Engine = "auto",
     workers: int = 2,
@@ -283,61 +551,152 @@ def render_many(
         The outputs, in the order of ``jobs``.
 
     Raises:
-        RenderError: the first failure (naming the document and its params); jobs not yet
-            started are not run, outputs already written stay.
+        RenderError: the first failure (naming the document and its params); jobs not started
+            yet are skipped; outputs already written stay.
     """
     if not jobs:
         return []
-    first_qmd, first_params, _ = jobs[0]
-    checked = [check_params(Path(q).resolve(), p) for q, p, _ in jobs]
-    chosen = _choose_engine(Path(first_qmd).resolve(), first_params, engine)
-    bar = render_output.progress_bar(len(jobs), enabled=progress)
+    resolved = [
+        (Path(q).resolve(), check_params(Path(q), p), Path(o).resolve()) for q, p, o in jobs
+    ]
+    chosen = _choose_engine(resolved[0][0], resolved[0][1], engine)
     stop = threading.Event()
     local = threading.local()
     sessions: list[KernelSession] = []
+    errors: list[tuple[int, BaseException]] = []
     lock = threading.Lock()
+    bar = tqdm(total=len(jobs), desc="rendering", unit="report", disable=not progress)
 
-    def run_job(index: int) -> Path:
-        qmd, _, output = jobs[index]
+    def run_job(index: int) -> Path | None:
         if stop.is_set():
-            raise _Skipped
+            return None
+        qmd, params, output = resolved[index]
         try:
             if chosen == "quarto":
-                path = render_report(qmd, checked[index], output, engine="quarto", to=to,
-                                     timeout=timeout)
+                path = _render_with_quarto(qmd, params, output, to, timeout)
             else:
                 if not hasattr(local, "session"):
                     local.session = KernelSession()
                     with lock:
                         sessions.append(local.session)
-                path = _render_with_fallback(local.session, Path(qmd).resolve(), checked[index],
-                                             Path(output).resolve(), to, timeout)
-        except BaseException:
+                path = _render_with_fallback(local.session, qmd, params, output, to, timeout)
+        except BaseException as exc:
             stop.set()
-            raise
+            with lock:
+                errors.append((index, exc))
+            return None
         bar.update(1)
         return path
 
-    pool_size = 1 if chosen == "quarto" else max(1, min(workers, len(jobs)))
+    size = 1 if chosen == "quarto" else max(1, min(workers, len(jobs)))
     try:
-        with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="render") as pool:
-            futures = [pool.submit(run_job, i) for i in range(len(jobs))]
-            wait(futures, return_when=FIRST_EXCEPTION)
-        return [_result_or_raise(futures) for _ in [0]][0]
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="render") as pool:
+            results = list(pool.map(run_job, range(len(jobs))))
     finally:
         bar.close()
         for session in sessions:
             session.close()
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+    return [path for path in results if path is not None]
 
 
-class _Skipped(Exception):
-    """A job not started because an earlier one failed."""
+# --- templates --------------------------------------------------------------------------------
 
+_CSS = """
+:root { color-scheme: light; --ink: #1b1b1b; --muted: #505a5f; --rule: #b1b4b6; --link: #1d4f91; }
+html { font-size: 100%; }
+body { margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 3rem; color: var(--ink);
+  background: #fff; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+  line-height: 1.55; font-size: 1.0625rem; }
+h1, h2, h3, h4 { line-height: 1.25; margin: 1.8em 0 0.6em; }
+h1.title { margin-top: 0.5em; font-size: 2rem; }
+header .date, header .subtitle { color: var(--muted); margin: 0.2em 0; }
+a { color: var(--link); text-decoration: underline; text-underline-offset: 0.15em; }
+a:focus-visible { outline: 3px solid #fd0; outline-offset: 1px; background: #fd0; color: #0b0c0c; }
+nav#TOC { border-left: 4px solid var(--rule); padding: 0.2rem 1rem; margin: 1.5rem 0; }
+nav#TOC ul { padding-left: 1.2rem; margin: 0.3rem 0; }
+table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums;
+  font-size: 0.95rem; max-width: 100%; }
+caption { text-align: left; font-weight: 600; padding-bottom: 0.4rem; }
+th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid var(--rule); text-align: left;
+  vertical-align: top; }
+thead th { border-bottom: 2px solid var(--ink); }
+tbody tr:nth-child(even) { background: #f3f2f1; }
+figure { margin: 1.5rem 0; }
+figcaption { color: var(--muted); font-size: 0.95rem; margin-top: 0.4rem; }
+img, svg { max-width: 100%; height: auto; }
+pre { background: #f3f2f1; padding: 0.75rem 1rem; overflow-x: auto; font-size: 0.9rem;
+  border-left: 3px solid var(--rule); }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+blockquote { border-left: 4px solid var(--rule); margin-left: 0; padding-left: 1rem;
+  color: var(--muted); }
+.callout-note, .callout-warning, .callout-important, .callout-tip, .callout-caution {
+  border-left: 5px solid var(--link); background: #f3f7fb; padding: 0.5rem 1rem; margin: 1rem 0; }
+.callout-warning, .callout-important, .callout-caution { border-left-color: #d4351c; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10.5pt; }
+  nav#TOC { display: none; }
+  a { color: inherit; }
+  figure, table, pre { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
+}
+"""
 
-def _result_or_raise(futures: list[Future[Path]]) -> list[Path]:
-    """Return every future's path, or raise the first real failure (in job order)."""
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    real = [e for e in errors if not isinstance(e, _Skipped)]
-    if real:
-        raise real[0]
-    return [f.result() for f in futures]
+_HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="$lang$">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="sendstats fallback renderer (pandoc)">
+$if(date-meta)$<meta name="dcterms.date" content="$date-meta$">
+$endif$<title>$pagetitle$</title>
+<style>/*CSS*/
+$if(highlighting-css)$$highlighting-css$$endif$
+</style>
+</head>
+<body>
+<header id="title-block-header">
+$if(title)$<h1 class="title">$title$</h1>
+$endif$$if(subtitle)$<p class="subtitle">$subtitle$</p>
+$endif$$for(author)$<p class="author">$author$</p>
+$endfor$$if(date)$<p class="date">$date$</p>
+$endif$</header>
+$if(toc)$<nav id="TOC" role="doc-toc" aria-labelledby="toc-title">
+<h2 id="toc-title">$toc-title$</h2>
+$table-of-contents$
+</nav>
+$endif$<main>
+$body$
+</main>
+</body>
+</html>
+"""
+
+_TYPST_TEMPLATE = """#let horizontalrule = line(start: (25%, 0%), end: (75%, 0%), stroke: 0.5pt + luma(60%))
+#let fitimage(path, alt: none) = layout(size => {
+  let img = image(path, alt: alt)
+  if measure(img).width > size.width { image(path, alt: alt, width: 100%) } else { img }
+})
+$if(title)$#set document(title: [$title$])
+$endif$#set page(paper: "a4", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm), footer: context {
+  set text(size: 8pt, fill: luma(30%))
+  [$footer-date$]
+  h(1fr)
+  [Page #counter(page).display() of #counter(page).final().first()]
+})
+#set text(lang: "$typst-lang$", region: "$typst-region$", size: 10.5pt)
+#set par(justify: false, leading: 0.7em)
+$if(numbersections)$#set heading(numbering: "1.1")
+$endif$#show heading: set block(above: 1.4em, below: 0.8em)
+#set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else { (bottom: 0.3pt + luma(75%)) })
+#show link: set text(fill: rgb("#1d4f91"))
+$if(title)$#block(below: 1.2em)[
+  #text(size: 1.8em, weight: "bold")[$title$]
+$if(subtitle)$  #linebreak() #text(size: 1.2em)[$subtitle$]
+$endif$$if(date)$  #linebreak() #text(fill: luma(30%))[$date$]
+$endif$]
+$endif$$if(toc)$#outline(title: [$toc-title$], depth: $toc-depth$)
+$endif$
+$body$
+"""

@@ -83,7 +83,11 @@ def parse_qmd(path: Path) -> NotebookNode:
     front_matter, start = _read_front_matter(path, lines)
     nb = nbformat.v4.new_notebook()
     nb.metadata["front_matter"] = front_matter
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     markdown: list[str] = []
     i, number = start, 0
     while i < len(lines):
@@ -159,7 +163,9 @@ def _new_code_cell(path: Path, body: list[str], number: int, line_no: int) -> No
     try:
         options = (yaml.safe_load("\n".join(option_lines)) or {}) if option_lines else {}
     except yaml.YAMLError as exc:
-        raise QmdError(f"{path}:{line_no}: cell {number} options are not valid YAML: {exc}") from exc
+        raise QmdError(
+            f"{path}:{line_no}: cell {number} options are not valid YAML: {exc}"
+        ) from exc
     if not isinstance(options, dict):
         raise QmdError(f"{path}:{line_no}: cell {number} options must be 'key: value' lines")
     cell = nbformat.v4.new_code_cell("\n".join(body[len(option_lines) :]).strip("\n"))
@@ -273,7 +279,16 @@ class _CurrentPythonSpecs(KernelSpecManager):  # type: ignore[misc]
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         """Return a spec running ``sys.executable -m ipykernel_launcher``."""
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        # log_level=ERROR: ipykernel 7 warns on every start that TCP is unencrypted (the
+        # kernel listens on localhost only); cell warnings still reach the cell's stderr.
+        argv = [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ]
         return KernelSpec(argv=argv, display_name="Python 3", language="python")
 
 
@@ -455,13 +470,31 @@ def _nth(value: object, n: int) -> str:
 
 
 def _vega_lite_svg(data: Mapping[str, Any]) -> dict[str, str]:
-    """Draw a Vega-Lite spec as SVG offline (Altair's default renderer sends only the spec,
-    which would need vega-embed from a CDN)."""
+    """Draw a Vega-Lite chart as SVG offline.
+
+    Altair's default renderers send either the bare spec or HTML that loads vega-embed from a
+    CDN; neither would work in a self-contained report, so the spec is drawn with vl-convert.
+    """
     key = next((k for k in data if k.startswith("application/vnd.vegalite.v")), None)
-    if key is None or "image/svg+xml" in data:
+    spec = data[key] if key else _spec_in_altair_html(str(data.get("text/html", "")))
+    if spec is None or "image/svg+xml" in data:
         return {}
     try:
         import vl_convert
     except ImportError:
         return {}
-    return {"image/svg+xml": vl_convert.vegalite_to_svg(data[key])}
+    return {"image/svg+xml": vl_convert.vegalite_to_svg(spec)}
+
+
+def _spec_in_altair_html(text: str) -> dict[str, Any] | None:
+    """Return the spec in Altair's HTML output (its script ends ``})(<spec>, <options>);``)."""
+    start = text.rfind("})(")
+    if "vegaEmbed" not in text or start < 0:
+        return None
+    try:
+        spec, _ = json.JSONDecoder().raw_decode(text, start + 3)
+    except ValueError:
+        return None
+    if isinstance(spec, dict) and "vega-lite" in str(spec.get("$schema", "")):
+        return spec
+    return None

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -47,7 +48,8 @@ class LaContext:
     def region_rows(self) -> pl.DataFrame:
         """Metric rows of the LA's region (published regional rows)."""
         return self.metrics.filter(
-            (pl.col("geographic_level") == "Regional") & (pl.col("area_code") == self.la.region_code)
+            (pl.col("geographic_level") == "Regional")
+            & (pl.col("area_code") == self.la.region_code)
         )
 
     @property
@@ -70,7 +72,7 @@ def load_la_context(la: str) -> LaContext:
     return LaContext(la=resolved, metrics=load_metrics())
 
 
-def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, object] | None:
+def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, Any] | None:
     """Return the latest non-null row of a metric, or None."""
     sub = rows.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
     if sub.height == 0:
@@ -97,7 +99,9 @@ def period_label(year: int, period_type: str) -> str:
 def source_note(rows: pl.DataFrame) -> str:
     """Build the source note for the rows shown: producer, release, files, short sha256, licence."""
     parts: list[str] = []
-    used = rows.select("release", "source_file", "file_sha256").unique().sort("release", "source_file")
+    used = (
+        rows.select("release", "source_file", "file_sha256").unique().sort("release", "source_file")
+    )
     decl = catalog.get_source("dfe_sen2")
     for release, group in used.group_by("release", maintain_order=True):
         files = ", ".join(
@@ -163,8 +167,14 @@ def trend_data(ctx: LaContext, metric_id: str = "ehc_plans_index_2015") -> pl.Da
     ]
     frames = [
         rows.filter(pl.col("metric_id") == metric_id).select(
-            pl.lit(name).alias("series"), "year", "value", "numerator", "denominator",
-            "release", "source_file", "file_sha256",
+            pl.lit(name).alias("series"),
+            "year",
+            "value",
+            "numerator",
+            "denominator",
+            "release",
+            "source_file",
+            "file_sha256",
         )
         for name, rows in series
     ]
@@ -183,15 +193,13 @@ def _write_figure_csv(figure_id: str, ctx: LaContext, data: pl.DataFrame) -> Pat
 
 def show_trend(ctx: LaContext) -> None:
     """Display the indexed EHC plan trend (2015 = 100) for the LA, its region and England."""
-    from IPython.display import Markdown, display
-
     theme.enable()
     data = trend_data(ctx)
     metric = get_metric("ehc_plans_index_2015")
     last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
     alt_text = (
         f"Line chart of EHC plans indexed to January 2015 = 100 for {ctx.la.la_name}, "
-        f"{ctx.la.region_name} and England, January 2015 to January {data['year'].max()}."
+        f"{ctx.la.region_name} and England, January 2015 to January {data['year'].cast(pl.Int64).max()!s}."
     )
     if last.height:
         alt_text += f" {ctx.la.la_name} reaches {last['value'][-1]:.0f} in {last['year'][-1]}."
@@ -205,14 +213,25 @@ def show_trend(ctx: LaContext) -> None:
     )
     _display_chart(chart, alt_text)
     csv = _write_figure_csv("ehcp_trend_indexed", ctx, data)
-    display(Markdown(_caption(metric.definition, data, csv)))
+    _show_markdown((_caption(metric.definition, data, csv)))
 
 
-def _display_chart(chart: object, alt_text: str) -> None:
-    """Show a chart as inline SVG with its alt text (no JavaScript, works in HTML and PDF)."""
+def _show(obj: object, *, raw: bool = False) -> None:
+    """Display one output in the running notebook (HTML, SVG or markdown)."""
     from IPython.display import display
 
-    display({"image/svg+xml": charts.to_svg(chart, alt_text)}, raw=True)  # type: ignore[arg-type]
+    display(obj, raw=raw)  # type: ignore[no-untyped-call]
+
+
+def _show_markdown(text: str) -> None:
+    from IPython.display import Markdown
+
+    _show(Markdown(text))  # type: ignore[no-untyped-call]
+
+
+def _display_chart(chart: Any, alt_text: str) -> None:
+    """Show a chart as inline SVG with its alt text (no JavaScript, works in HTML and PDF)."""
+    _show({"image/svg+xml": charts.to_svg(chart, alt_text)}, raw=True)
 
 
 def _caption(definition: str, rows: pl.DataFrame, csv: Path | None) -> str:
@@ -247,12 +266,10 @@ def summary_rows(ctx: LaContext, metric_ids: Sequence[str] = HEADLINE_METRICS) -
 
 def show_summary_table(ctx: LaContext) -> None:
     """Display the summary table of headline metrics (great-tables)."""
-    from IPython.display import display
-
     rows = summary_rows(ctx)
     used = ctx.la_rows.filter(pl.col("metric_id").is_in(list(HEADLINE_METRICS)))
     _write_figure_csv("summary_table", ctx, rows)
-    display(
+    _show(
         tables.metrics_summary_table(
             rows, title=f"{ctx.la.la_name}: EHC plans at a glance", source_note=source_note(used)
         )
@@ -274,30 +291,37 @@ def title_block(ctx: LaContext) -> str:
     count = latest(ctx.la_rows, "ehc_plans_count")
     when = f"Latest EHC plan figures: January {count['year']}." if count else ""
     return (
-        f"**{la.la_name}** (GSS {la.la_code}, DfE code {la.la_code_dfe}), "
-        f"{la.region_name}. {when}"
+        f"**{la.la_name}** (GSS {la.la_code}, DfE code {la.la_code_dfe}), {la.region_name}. {when}"
     )
 
 
 def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") -> None:
     """Display every LA's five-year growth in EHC plans as a strip, this LA marked."""
-    from IPython.display import Markdown, display
-
     theme.enable()
     metric = get_metric(metric_id)
     rows = ctx.metrics.filter(
         (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == "Local authority")
     )
     if rows.height == 0:
-        display(Markdown("*No growth figures available.*"))
+        _show_markdown(("*No growth figures available.*"))
         return
-    year = rows["year"].max()
+    year = int(rows["year"].max())  # type: ignore[arg-type]
     data = rows.filter(pl.col("year") == year).select(
-        "area_name", "la_code_dfe", "value", "numerator", "denominator", "rank", "n_ranked",
-        "release", "source_file", "file_sha256",
+        "area_name",
+        "la_code_dfe",
+        "value",
+        "numerator",
+        "denominator",
+        "rank",
+        "n_ranked",
+        "release",
+        "source_file",
+        "file_sha256",
     )
     mine = data.filter(pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-    alt_text = f"Strip of {data.height} LAs' compound annual growth in EHC plans, {year - 5} to {year}."
+    alt_text = (
+        f"Strip of {data.height} LAs' compound annual growth in EHC plans, {year - 5} to {year}."
+    )
     if mine.height:
         alt_text += (
             f" {ctx.la.la_name}: {mine['value'][0]:.1f}% a year, rank {mine['rank'][0]} of "
@@ -313,21 +337,20 @@ def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") 
     )
     _display_chart(chart, alt_text)
     csv = _write_figure_csv(f"{metric_id}_strip", ctx, data)
-    display(Markdown(_caption(metric.definition, data, csv)))
+    _show_markdown((_caption(metric.definition, data, csv)))
 
 
 def caveats(ctx: LaContext) -> str:
-    """Return the caveats box (markdown): series breaks and caveats of the metrics shown."""
-    lines = []
+    """Return the caveats box (markdown): each series break or caveat once, with its metrics."""
+    by_text: dict[str, list[str]] = {}
     for mid in HEADLINE_METRICS:
         m = get_metric(mid)
         for text in (*m.series_breaks, *m.caveats):
-            line = f"- **{m.title}**: {text}"
-            if line not in lines:
-                lines.append(line)
+            by_text.setdefault(text, []).append(m.title)
+    lines = [f"- {text} ({'; '.join(titles)})" for text, titles in by_text.items()]
     notes = ctx.la_rows.filter(pl.col("note").is_not_null())["note"].unique().sort().to_list()
-    lines += [f"- {n[0].upper()}{n[1:]} (shown in the summary table's Note column)." for n in notes]
-    return "::: {.callout-note}\n## Caveats\n\n" + "\n".join(lines) + "\n:::\n"
+    lines += [f"- {n[0].upper()}{n[1:]}: see the Note column of the summary table." for n in notes]
+    return "::: {.callout-note}\n" + "\n".join(lines) + "\n:::\n"
 
 
 def la_index_markdown() -> str:

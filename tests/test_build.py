@@ -18,7 +18,9 @@ def built(raw_archive: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
     return build.build(offline=True, progress=False)
 
 
-def test_build_writes_tidy_and_metrics_with_provenance(built: build.BuildReport, data_dir: Path) -> None:
+def test_build_writes_tidy_and_metrics_with_provenance(
+    built: build.BuildReport, data_dir: Path
+) -> None:
     assert [s.skipped for s in built.steps] == [False, False]
     manifest = json.loads((data_dir / "manifest.json").read_text())
     inputs = manifest["inputs"]
@@ -31,7 +33,9 @@ def test_build_writes_tidy_and_metrics_with_provenance(built: build.BuildReport,
     assert metrics["inputs"] == ["tidy/dfe_sen2__ehcp.parquet"]
 
 
-def test_rebuild_with_nothing_changed_skips_every_step(built: build.BuildReport, data_dir: Path) -> None:
+def test_rebuild_with_nothing_changed_skips_every_step(
+    built: build.BuildReport, data_dir: Path
+) -> None:
     before = (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns
     again = build.build(offline=True, progress=False)
     assert [s.skipped for s in again.steps] == [True, True]
@@ -45,7 +49,9 @@ def test_deleted_output_is_rebuilt(built: build.BuildReport, data_dir: Path) -> 
     assert (data_dir / "metrics" / "ehcp.parquet").is_file()
 
 
-def test_as_of_uses_only_releases_published_by_then(built: build.BuildReport, data_dir: Path) -> None:
+def test_as_of_uses_only_releases_published_by_then(
+    built: build.BuildReport, data_dir: Path
+) -> None:
     report = build.build(offline=True, progress=False, as_of=dt.date(2023, 7, 1))
     assert report.releases == {"dfe_sen2": ["2022", "2023"]}
     m = pl.read_parquet(config.metrics_dir() / "ehcp__as_of_2023-07-01.parquet")

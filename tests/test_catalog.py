@@ -43,7 +43,9 @@ def test_pins_match_the_archive_manifest(raw_archive: Path) -> None:
 def test_bad_declaration_names_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "dfe_broken.yaml"
     text = (Path(catalog.config.sources_dir()) / "dfe_sen2.yaml").read_text(encoding="utf-8")
-    path.write_text(text.replace("id: dfe_sen2", "id: dfe_broken").replace("sha256: c1c5", "sha256: zz"))
+    path.write_text(
+        text.replace("id: dfe_sen2", "id: dfe_broken").replace("sha256: c1c5", "sha256: zz")
+    )
     with pytest.raises(DeclarationError) as err:
         load_declaration(path)
     assert str(path) in str(err.value) and "sha256" in str(err.value)

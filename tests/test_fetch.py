@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from sendstats import config, fetch
 from sendstats.catalog import PinnedFile, get_source
 from sendstats.fetch import (
     ChecksumMismatch,
-    FetchError,
     Fetcher,
+    FetchError,
     OfflineMiss,
     RetryPolicy,
     UnsafeArchiveMember,
@@ -57,7 +58,9 @@ def make_zip(members: dict[str, bytes]) -> bytes:
 
 def snapshot(root: Path) -> dict[str, str]:
     """Every file under root (hidden temp files included) with its sha256."""
-    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +73,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path) -
 
 
 @pytest.fixture
-def server() -> ScriptedServer:
+def server() -> Iterator[ScriptedServer]:
     with running_server() as srv:
         yield srv
 
@@ -159,7 +162,9 @@ def test_server_errors_are_bounded(
 def test_429_retry_after_is_honoured_and_capped(
     server: ScriptedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = server.script("/t.csv", Reply(status=429, headers={"Retry-After": "3600"}), Reply(body=BODY))
+    url = server.script(
+        "/t.csv", Reply(status=429, headers={"Retry-After": "3600"}), Reply(body=BODY)
+    )
     assert resolve_pinned(SRC, REL, pin(url, BODY), policy=FAST).route == "download"
     assert server.hits["/t.csv"] == 2
     assert "HTTP 429 Too Many Requests; retry 2/3 in 0.0 s" in capsys.readouterr().err
@@ -175,7 +180,7 @@ def test_not_found_is_not_retried(server: ScriptedServer) -> None:
 def test_html_page_is_refused(
     server: ScriptedServer, data_dir: Path, previous: dict[str, str], ctype: str
 ) -> None:
-    page = b"<!DOCTYPE html>\n<html><body>Sorry, the service is unavailable</body></html>"
+    page = b"<!DOCTYPE html><html>Busy</html>"  # shorter than the file
     url = server.script("/t.csv", Reply(body=page, headers={"Content-Type": ctype}))
     with pytest.raises(FetchError, match="served an HTML page"):
         resolve_pinned(SRC, REL, pin(url, BODY), policy=FAST)
@@ -205,7 +210,7 @@ def test_body_larger_than_declared_is_refused(
 ) -> None:
     big = BODY + b"E06000003,1\n" * 50_000
     url = server.script("/big.csv", Reply(body=big, content_length=announce))
-    with pytest.raises(FetchError, match="larger than the declared|more than the declared"):
+    with pytest.raises(FetchError, match=r"(larger|more) than the declared"):
         resolve_pinned(SRC, REL, pin(url, BODY), policy=FAST)
     assert server.hits["/big.csv"] == 1
     assert_unchanged(data_dir, previous)
@@ -224,10 +229,14 @@ def test_checksum_mismatch_shows_both_hashes(
     assert_unchanged(data_dir, previous)
 
 
-def test_zip_members_are_extracted_from_one_download(server: ScriptedServer, data_dir: Path) -> None:
+def test_zip_members_are_extracted_from_one_download(
+    server: ScriptedServer, data_dir: Path
+) -> None:
     caseload, guidance = BODY, b"Data guidance\n"
     archive = make_zip({"data/caseload.csv": caseload, "data-guidance/data-guidance.txt": guidance})
-    url = server.script("/release.zip", Reply(body=archive, headers={"Content-Type": "application/zip"}))
+    url = server.script(
+        "/release.zip", Reply(body=archive, headers={"Content-Type": "application/zip"})
+    )
     a = pin(url, caseload, member="data/caseload.csv", name="caseload")
     b = pin(url, guidance, member="data-guidance/data-guidance.txt", name="guidance")
     with Fetcher(progress=False, policy=FAST) as fetcher:
@@ -251,7 +260,9 @@ def test_zip_member_escaping_its_folder_is_refused(
 def test_safe_member_of_a_zip_holding_escaping_entries(
     server: ScriptedServer, tmp_path: Path
 ) -> None:
-    url = server.script("/mixed.zip", Reply(body=make_zip({"../escape.csv": b"x", "data/t.csv": BODY})))
+    url = server.script(
+        "/mixed.zip", Reply(body=make_zip({"../escape.csv": b"x", "data/t.csv": BODY}))
+    )
     result = resolve_pinned(SRC, REL, pin(url, BODY, member="data/t.csv"), policy=FAST)
     assert result.path.read_bytes() == BODY
     assert not list(tmp_path.rglob("escape.csv"))
@@ -289,10 +300,19 @@ def test_offline_miss_names_what_and_where(data_dir: Path, tmp_path: Path) -> No
     with pytest.raises(OfflineMiss) as err:
         fetch.resolve_file("dfe_sen2", "2025", "caseload", offline=True)
     text = str(err.value)
-    for part in ("dfe_sen2", "release 2025", "caseload (caseload.csv)", "SENDSTATS", "offline"):
-        assert part in text or part in text.replace(str(tmp_path / "empty_archive"), "SENDSTATS")
+    for part in ("dfe_sen2 release 2025, file caseload (caseload.csv)", "offline mode"):
+        assert part in text
     assert str(data_dir / "raw" / "dfe_sen2" / "2025" / "caseload.csv") in text
     assert str(tmp_path / "empty_archive") in text
+
+
+def test_offline_miss_without_archive_says_how_to_set_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SENDSTATS_ARCHIVE")
+    monkeypatch.setenv("SENDSTATS_OFFLINE", "1")
+    with pytest.raises(OfflineMiss, match=r"raw archives .*: none \(set SENDSTATS_ARCHIVE\)"):
+        fetch.resolve_file("dfe_sen2", "2022", "data_guidance")
 
 
 def test_archive_is_searched_by_content(
@@ -329,7 +349,8 @@ def test_update_pins_keeps_new_file_aside_and_prints_the_diff(
     yaml_path = root / "data_sources" / f"{SRC}.yaml"
     yaml_path.write_text(
         f"# pins are reviewed\nid: {SRC}\nreleases:\n- release: '{REL}'\n  files:\n"
-        f"  - name: table\n    url: {url}\n    sha256: {old_pin.sha256}\n    bytes: {old_pin.bytes}\n"
+        f"  - name: table\n    url: {url}\n"
+        f"    sha256: {old_pin.sha256}\n    bytes: {old_pin.bytes}\n"
         f"  - name: other\n    sha256: {sha(b'x')}\n    bytes: 1\n",
         encoding="utf-8",
     )
@@ -343,7 +364,8 @@ def test_update_pins_keeps_new_file_aside_and_prints_the_diff(
 
     diff = fetch.format_pin_diff([new])
     assert f"-    sha256: {sha(OLD_BODY)}" in diff and f"+    sha256: {sha(BODY)}" in diff
-    assert f"-    bytes: {len(OLD_BODY)}\n+    bytes: {len(BODY)}" in diff
+    assert f"-    bytes: {len(OLD_BODY)}\n" in diff and f"+    bytes: {len(BODY)}\n" in diff
+    assert diff.startswith(f"--- a/data_sources/{SRC}.yaml\n+++ b/data_sources/{SRC}.yaml")
     assert yaml_path.read_text(encoding="utf-8").count(sha(OLD_BODY)) == 1  # not written
     fetch.write_pin_updates([new])
     text = yaml_path.read_text(encoding="utf-8")

@@ -79,7 +79,9 @@ def test_long_series_joins_statements_and_plans(metrics: pl.DataFrame) -> None:
     assert _value(eng, year=2015) == 240_183  # "about 240,000" EHC plans and statements, 2015
 
 
-def test_newest_release_wins_and_older_release_is_kept(tidy: pl.DataFrame, metrics: pl.DataFrame) -> None:
+def test_newest_release_wins_and_older_release_is_kept(
+    tidy: pl.DataFrame, metrics: pl.DataFrame
+) -> None:
     # New plans 2022: 68,665 in the 2023 release, revised to 66,706 in the 2025 release.
     new22 = tidy.filter(
         pl.col("measure") == "new_ehc_plans_count",
@@ -88,9 +90,15 @@ def test_newest_release_wins_and_older_release_is_kept(tidy: pl.DataFrame, metri
     )
     by_release = dict(zip(new22["release"], new22["value"], strict=True))
     assert by_release == {"2023": 68_665, "2025": 66_706}
-    assert _value(metrics, metric_id="new_ehc_plans_count", year=2022, geographic_level="National") == 66_706
+    assert (
+        _value(metrics, metric_id="new_ehc_plans_count", year=2022, geographic_level="National")
+        == 66_706
+    )
     as_2023 = ehcp.compute(tidy, releases=["2022", "2023"])
-    assert _value(as_2023, metric_id="new_ehc_plans_count", year=2022, geographic_level="National") == 68_665
+    assert (
+        _value(as_2023, metric_id="new_ehc_plans_count", year=2022, geographic_level="National")
+        == 68_665
+    )
 
 
 def test_wakefield_2022_regional_total_is_excluded_not_zeroed(tidy: pl.DataFrame) -> None:
@@ -105,11 +113,17 @@ def test_wakefield_2022_regional_total_is_excluded_not_zeroed(tidy: pl.DataFrame
 
 
 @pytest.mark.parametrize("kind", ["excl", "incl"])
-def test_twenty_week_rates_reproduce_published_percentages(tidy: pl.DataFrame, metrics: pl.DataFrame, kind: str) -> None:
-    published = ehcp.choose_releases(tidy).filter(
-        pl.col("measure") == f"plans_within_20_weeks_{kind}_exceptions_published_pct",
-        pl.col("value").is_not_null(),
-    ).select("geographic_level", "area_code", "year", pl.col("value").alias("published"))
+def test_twenty_week_rates_reproduce_published_percentages(
+    tidy: pl.DataFrame, metrics: pl.DataFrame, kind: str
+) -> None:
+    published = (
+        ehcp.choose_releases(tidy)
+        .filter(
+            pl.col("measure") == f"plans_within_20_weeks_{kind}_exceptions_published_pct",
+            pl.col("value").is_not_null(),
+        )
+        .select("geographic_level", "area_code", "year", pl.col("value").alias("published"))
+    )
     ours = metrics.filter(pl.col("metric_id") == f"plans_within_20_weeks_{kind}_exceptions_pct")
     joined = ours.join(published, on=["geographic_level", "area_code", "year"], how="inner")
     assert joined.height > 1000
@@ -120,7 +134,9 @@ def test_twenty_week_rates_reproduce_published_percentages(tidy: pl.DataFrame, m
 def test_requests_refused_matches_published_england(metrics: pl.DataFrame) -> None:
     # Published % of initial requests refused, England: 24.0 (2023) and 25.2 (2024).
     for year, pct in [(2023, 24.0), (2024, 25.2)]:
-        ours = _value(metrics, metric_id="requests_refused_pct", year=year, geographic_level="National")
+        ours = _value(
+            metrics, metric_id="requests_refused_pct", year=year, geographic_level="National"
+        )
         assert round_half_up_value(ours, 1) == pct
 
 
@@ -135,7 +151,9 @@ def test_ranks_share_ties_and_state_n(metrics: pl.DataFrame) -> None:
     assert la["rank"].max() <= 153
 
 
-def test_renamed_column_fails_raw_schema_naming_the_column(raw_archive: Path, tmp_path: Path) -> None:
+def test_renamed_column_fails_raw_schema_naming_the_column(
+    raw_archive: Path, tmp_path: Path
+) -> None:
     src = next((raw_archive / EHCP).glob("*_2025/data/caseload.csv"))
     bad = tmp_path / "caseload.csv"
     text = src.read_text(encoding="utf-8-sig")
@@ -146,7 +164,9 @@ def test_renamed_column_fails_raw_schema_naming_the_column(raw_archive: Path, tm
     assert "'ehcplans'" in str(err.value) and str(bad) in str(err.value)
 
 
-def test_new_marker_is_refused_naming_column_row_and_value(raw_archive: Path, tmp_path: Path) -> None:
+def test_new_marker_is_refused_naming_column_row_and_value(
+    raw_archive: Path, tmp_path: Path
+) -> None:
     src = next((raw_archive / EHCP).glob("*_2025/data/newplans.csv"))
     lines = src.read_text(encoding="utf-8-sig").splitlines()
     header = lines[0].split(",")
@@ -170,7 +190,10 @@ def test_broken_total_is_refused(raw_archive: Path, tmp_path: Path) -> None:
         (pl.col("geographic_level") == "Local authority") & (pl.col("breakdown") == "All EHC plans")
     )["index"][0]
     df = df.with_columns(
-        pl.when(pl.int_range(pl.len()) == i).then(pl.lit("1")).otherwise(pl.col("ehcplans")).alias("ehcplans")
+        pl.when(pl.int_range(pl.len()) == i)
+        .then(pl.lit("1"))
+        .otherwise(pl.col("ehcplans"))
+        .alias("ehcplans")
     )
     bad = tmp_path / "caseload.csv"
     df.write_csv(bad)
@@ -189,3 +212,15 @@ def test_truncated_file_is_refused(raw_archive: Path, tmp_path: Path) -> None:
         read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
     assert shutil.which("true")  # the archive copy itself is untouched by the test
     assert src.read_bytes() == data
+
+
+def test_flow_change_into_2023_is_flagged_as_spanning_the_break(metrics: pl.DataFrame) -> None:
+    rows = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_change_pct", pl.col("geographic_level") == "National"
+    ).sort("year")
+    flagged = rows.filter(pl.col("spans_break"))["year"].to_list()
+    assert flagged == [2023]
+    row = rows.filter(pl.col("year") == 2024).row(0, named=True)
+    prev = _value(metrics, metric_id="new_ehc_plans_count", year=2023, geographic_level="National")
+    assert row["denominator"] == prev and row["numerator"] == 97_747 - prev
+    assert abs(row["value"] - (row["numerator"] / row["denominator"] * 100)) < 1e-9

@@ -19,15 +19,35 @@ STATEMENTS_END_YEAR = 2019  # January 2019 is the first census with no statement
 PERSON_LEVEL_FROM = 2023  # SEN2 moved to person-level returns in 2023 (flows not comparable)
 STATEMENTS_NOTE = "count includes statements of SEN (phased out 2014 to 2018)"
 FLOW_BREAK_NOTE = "spans the 2023 change from aggregate to person-level SEN2 returns"
+FLOW_BREAK = (
+    "2023: SEN2 moved from aggregate to person-level returns; flows before 2023 are not fully "
+    "comparable with later years"
+)
 
 AREA_KEYS = ["geographic_level", "area_code"]
 AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
 PROV = ["release", "source_file", "file_sha256"]
 
 METRIC_COLUMNS = [
-    "metric_id", "geographic_level", "area_code", "area_name", "la_code_dfe", "region_code",
-    "region_name", "year", "period_type", "value", "numerator", "denominator", "release",
-    "source_file", "file_sha256", "spans_break", "note", "rank", "n_ranked",
+    "metric_id",
+    "geographic_level",
+    "area_code",
+    "area_name",
+    "la_code_dfe",
+    "region_code",
+    "region_name",
+    "year",
+    "period_type",
+    "value",
+    "numerator",
+    "denominator",
+    "release",
+    "source_file",
+    "file_sha256",
+    "spans_break",
+    "note",
+    "rank",
+    "n_ranked",
 ]
 
 _CASELOAD = "Education, health and care plans maintained at the January census"
@@ -115,8 +135,26 @@ register(
         polarity="neither",
         period_type="calendar_year",
         sources=(SOURCE,),
-        series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+        series_breaks=(FLOW_BREAK,),
         caveats=("Wakefield 2022 is excluded: the published row carries the regional total.",),
+    ),
+    *(
+        MetricDef(
+            id=f"{stem}_change_pct",
+            title=f"Change in {what} on the previous year (%)",
+            definition=f"({what} in the calendar year / {what} a year earlier - 1) x 100.",
+            unit="pct",
+            polarity="neither",
+            period_type="calendar_year",
+            sources=(SOURCE,),
+            numerator=f"{stem}_count (year) - {stem}_count (year - 1)",
+            denominator=f"{stem}_count (year - 1)",
+            official=False,
+            method="ratio of published counts",
+            series_breaks=(FLOW_BREAK,),
+            caveats=("The change into 2023 spans the SEN2 series break and is flagged.",),
+        )
+        for stem, what in (("new_ehc_plans", "new EHC plans"), ("requests", "initial requests"))
     ),
     MetricDef(
         id="requests_count",
@@ -126,7 +164,7 @@ register(
         polarity="neither",
         period_type="calendar_year",
         sources=(SOURCE,),
-        series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+        series_breaks=(FLOW_BREAK,),
     ),
     MetricDef(
         id="requests_refused_pct",
@@ -143,7 +181,7 @@ register(
         denominator="requests_count",
         official=False,
         method="ratio of published counts",
-        series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
+        series_breaks=(FLOW_BREAK,),
         caveats=(
             "From 2023 some requests are still awaiting a decision at the year end, so the "
             "published % of requests refused (decisions basis) can differ.",
@@ -165,10 +203,8 @@ register(
             numerator=f"plans_within_20_weeks_{kind}_exceptions_count",
             denominator=f"plans_issued_{kind}_exceptions_count",
             method="ratio of published counts (reproduces the published %)",
-            series_breaks=(f"{PERSON_LEVEL_FROM}: person-level SEN2 returns",),
-            caveats=(
-                "2024: Dorset and City of London classed all new plans as exceptions.",
-            ),
+            series_breaks=(FLOW_BREAK,),
+            caveats=("2024: Dorset and City of London classed all new plans as exceptions.",),
         )
         for kind in ("excl", "incl")
     ),
@@ -182,11 +218,11 @@ def choose_releases(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -
         tidy: the long tidy table (all releases).
         releases: the release labels allowed (e.g. those published by an ``as_of`` date);
             ``None`` allows all.
+
     """
     df = tidy if releases is None else tidy.filter(pl.col("release").is_in(list(releases)))
-    return (
-        df.sort("release", descending=True)
-        .unique(subset=["measure", "year", *AREA_KEYS], keep="first", maintain_order=True)
+    return df.sort("release", descending=True).unique(
+        subset=["measure", "year", *AREA_KEYS], keep="first", maintain_order=True
     )
 
 
@@ -316,6 +352,22 @@ def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     for m in ("new_ehc_plans_count", "requests_count"):
         base = _measure(chosen, m).filter(pl.col("value").is_not_null())
         out.append(_rows(base, m, pl.col("value"), note=_flow_note(pl.col("year"))))
+        prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="inner")
+        prev = prev.filter(pl.col("prev") > 0)
+        crosses = (pl.col("year") - 1 < PERSON_LEVEL_FROM) & (pl.col("year") >= PERSON_LEVEL_FROM)
+        out.append(
+            _rows(
+                prev,
+                m.replace("_count", "_change_pct"),
+                (pl.col("value") / pl.col("prev") - 1) * 100,
+                numerator=pl.col("value") - pl.col("prev"),
+                denominator=pl.col("prev"),
+                spans_break=crosses,
+                note=pl.when(crosses)
+                .then(pl.lit(FLOW_BREAK_NOTE))
+                .otherwise(_flow_note(pl.col("year") - 1)),
+            )
+        )
     out.append(_ratio(chosen, "requests_refused_pct", "requests_refused_count", "requests_count"))
     for kind in ("excl", "incl"):
         out.append(
@@ -349,6 +401,7 @@ def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.Dat
     Args:
         tidy: the long tidy SEN2 table.
         releases: allowed release labels (``None``: all; the newest wins per value).
+
     """
     chosen = choose_releases(tidy, releases)
     frames = _caseload_metrics(chosen) + _flow_metrics(chosen)

@@ -56,7 +56,9 @@ def get_metric(metric_id: str) -> MetricDef:
     try:
         return _REGISTRY[metric_id]
     except KeyError:
-        raise KeyError(f"unknown metric {metric_id!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(
+            f"unknown metric {metric_id!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def all_metrics() -> list[MetricDef]:

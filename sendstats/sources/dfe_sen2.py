@@ -191,27 +191,29 @@ class Sen2Tidy(pa.DataFrameModel):
         """Strict: no column beyond those described; one row per key."""
 
         strict = True
-        unique = ["release", "source_file", "measure", "year", "geographic_level", "area_code"]
+        unique = ["release", "source_file", "measure", "year", "geographic_level", "area_code"]  # noqa: RUF012
 
     @pa.dataframe_check
-    def percentages_in_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """Percentages lie in 0 to 100."""
+    def percentages_in_range(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
+        """Check percentages lie in 0 to 100."""
         return data.lazyframe.select(
-            ~pl.col("measure").str.ends_with("_pct") | pl.col("value").is_null()
+            ~pl.col("measure").str.ends_with("_pct")
+            | pl.col("value").is_null()
             | (pl.col("value") <= 100)
         )
 
     @pa.dataframe_check
-    def counts_are_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """Counts are whole numbers."""
+    def counts_are_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
+        """Check that counts are whole numbers."""
         return data.lazyframe.select(
-            ~pl.col("measure").str.ends_with("_count") | pl.col("value").is_null()
+            ~pl.col("measure").str.ends_with("_count")
+            | pl.col("value").is_null()
             | (pl.col("value") == pl.col("value").round(0))
         )
 
     @pa.dataframe_check
-    def marker_means_null(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """A marker is never turned into a number: status 'ok' iff the value is present."""
+    def marker_means_null(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
+        """Check a marker never became a number: status 'ok' iff the value is present."""
         return data.lazyframe.select((pl.col("status") == "ok") == pl.col("value").is_not_null())
 
 
@@ -226,6 +228,7 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
 
     Raises:
         RawInputError: a raw file drifted from its layout, or the tidy table breaks its schema.
+
     """
     frames = []
     for spec in FILE_SPECS:

@@ -73,6 +73,7 @@ class EesFileSpec:
         measures: raw column -> sendstats measure id (unit suffix in the id).
         markers: publisher markers allowed in measure columns.
         totals_add_up: measures whose LA rows must sum to the National row (publisher says so).
+
     """
 
     release: str
@@ -97,7 +98,9 @@ def raw_schema(spec: EesFileSpec) -> pa.DataFrameSchema:
     Extra columns are allowed (publishers add columns); missing ones are not.
     """
     number_or_marker = (
-        r"^\s*(-?[\d,]+(\.\d*)?([eE][-+]?\d+)?|" + "|".join(_escape(m) for m in spec.markers) + r")\s*$"
+        r"^\s*(-?[\d,]+(\.\d*)?([eE][-+]?\d+)?|"
+        + "|".join(_escape(m) for m in spec.markers)
+        + r")\s*$"
     )
     columns: dict[str, pa.Column] = {
         c: pa.Column(pl.Utf8, nullable=True, required=True) for c in STANDARD_COLUMNS
@@ -190,7 +193,9 @@ def _apply_known_errors(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl
         )
         row = long.filter(here)
         if row.height != 1:
-            raise RawInputError(path, f"known error no longer found: {err.reason}", column=err.measure)
+            raise RawInputError(
+                path, f"known error no longer found: {err.reason}", column=err.measure
+            )
         value = row.item(0, "value")
         if err.equals_region_total:
             region = long.filter(
@@ -223,9 +228,7 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     la = geography.canonical_codes(
         la, dfe_col="old_la_code", gss_col="new_la_code", name_col="la_name", source=str(path)
     )
-    la = la.with_columns(
-        pl.col("la_code").alias("area_code"), pl.col("la_name").alias("area_name")
-    )
+    la = la.with_columns(pl.col("la_code").alias("area_code"), pl.col("la_name").alias("area_name"))
     other = other.with_columns(
         pl.when(pl.col("geographic_level") == "National")
         .then(pl.col("country_code"))
@@ -239,24 +242,42 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
         pl.lit(None, pl.Utf8).alias("la_code"),
     )
     cols = [
-        "raw_row", "time_period", "year", "geographic_level", "area_code", "area_name",
-        "la_code_dfe", "region_code", "region_name",
+        "raw_row",
+        "time_period",
+        "year",
+        "geographic_level",
+        "area_code",
+        "area_name",
+        "la_code_dfe",
+        "region_code",
+        "region_name",
     ]
     measure_cols = [c for c in df.columns if c not in set(STANDARD_COLUMNS) | {"raw_row", "year"}]
     keep = cols + measure_cols
     out = pl.concat([other.select(keep), la.select(keep)], how="vertical")
     return out.with_columns(
-        pl.when(pl.col("region_code") == "").then(None).otherwise(pl.col("region_code"))
+        pl.when(pl.col("region_code") == "")
+        .then(None)
+        .otherwise(pl.col("region_code"))
         .alias("region_code"),
-        pl.when(pl.col("region_name") == "").then(None).otherwise(pl.col("region_name"))
+        pl.when(pl.col("region_name") == "")
+        .then(None)
+        .otherwise(pl.col("region_name"))
         .alias("region_name"),
     )
 
 
 def _melt(df: pl.DataFrame, spec: EesFileSpec) -> pl.DataFrame:
     id_cols = [
-        "raw_row", "time_period", "year", "geographic_level", "area_code", "area_name",
-        "la_code_dfe", "region_code", "region_name",
+        "raw_row",
+        "time_period",
+        "year",
+        "geographic_level",
+        "area_code",
+        "area_name",
+        "la_code_dfe",
+        "region_code",
+        "region_name",
     ]
     parts = []
     for raw_col, measure in spec.measures.items():
@@ -278,7 +299,10 @@ def check_totals(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> None:
         la = (
             rows.filter(pl.col("geographic_level") == "Local authority")
             .group_by("year")
-            .agg(pl.col("value").sum().alias("la_sum"), (pl.col("status") != STATUS_OK).sum().alias("n_marked"))
+            .agg(
+                pl.col("value").sum().alias("la_sum"),
+                (pl.col("status") != STATUS_OK).sum().alias("n_marked"),
+            )
         )
         nat = rows.filter(pl.col("geographic_level") == "National").select(
             "year", pl.col("value").alias("national")

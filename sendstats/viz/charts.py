@@ -31,6 +31,7 @@ def trend_chart(
     Args:
         data: columns ``series`` (str), ``year`` (int) and ``value`` (float).
         series_order: legend order (the LA first); colour, dash and shape all follow it.
+
     """
     n = len(series_order)
     enc_scale = alt.Scale(domain=series_order, range=OKABE_ITO[:n])
@@ -50,7 +51,7 @@ def trend_chart(
     chart = (base.mark_line() + base.mark_point()).properties(
         title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=280
     )
-    return chart  # type: ignore[return-value]
+    return chart  # type: ignore[no-any-return]
 
 
 def bar_rank_chart(
@@ -61,25 +62,34 @@ def bar_rank_chart(
     Args:
         data: columns ``area_name`` and ``value``; one row per LA.
         highlight: the ``area_name`` to mark.
+
     """
     df = data.with_columns(
         (pl.col("area_name") == highlight).alias("is_la"),
     )
     base = alt.Chart(df, description=alt_text)
-    dots = base.mark_tick(thickness=1.5, size=18, color="#8c8c8c").encode(
-        x=alt.X("value:Q", title=x_title),
-        tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")],
-    ).transform_filter("!datum.is_la")
-    mark = base.mark_tick(thickness=4, size=34, color=OKABE_ITO[0]).encode(
-        x="value:Q"
-    ).transform_filter("datum.is_la")
-    label = base.mark_text(dy=-24, fontWeight="bold", color=OKABE_ITO[0]).encode(
-        x="value:Q", text="area_name:N"
-    ).transform_filter("datum.is_la")
+    dots = (
+        base.mark_tick(thickness=1.5, size=18, color="#8c8c8c")
+        .encode(
+            x=alt.X("value:Q", title=x_title),
+            tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")],
+        )
+        .transform_filter("!datum.is_la")
+    )
+    mark = (
+        base.mark_tick(thickness=4, size=34, color=OKABE_ITO[0])
+        .encode(x="value:Q")
+        .transform_filter("datum.is_la")
+    )
+    label = (
+        base.mark_text(dy=-24, fontWeight="bold", color=OKABE_ITO[0])
+        .encode(x="value:Q", text="area_name:N")
+        .transform_filter("datum.is_la")
+    )
     chart = (dots + mark + label).properties(
         title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=70
     )
-    return chart  # type: ignore[return-value]
+    return chart  # type: ignore[no-any-return]
 
 
 def to_svg(chart: alt.TopLevelMixin, alt_text: str) -> str:

@@ -13,6 +13,7 @@ def metrics_summary_table(rows: pl.DataFrame, *, title: str, source_note: str) -
         rows: columns ``Metric``, ``Period``, ``LA``, ``Rank``, ``Region``, ``England``,
             ``Note`` (all preformatted text, so the table shows what the narrative says).
         source_note: publisher, release, files and short sha256 of the inputs.
+
     """
     table = (
         GT(rows)
