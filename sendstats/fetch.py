@@ -451,6 +451,8 @@ class Fetcher:
         self, url: str, member: str | None, fmt: str, tmp: Path, limit: int, label: str
     ) -> tuple[str, int]:
         """Download ``url`` (or its zip ``member``) into ``tmp``; return (sha256, bytes)."""
+        if self.offline or config.offline():
+            raise OfflineMiss(f"{label}: offline mode forbids downloading {url}")
         if member is None:
             return _download(
                 self.client,

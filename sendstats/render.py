@@ -34,8 +34,14 @@ import yaml
 from nbformat import NotebookNode
 from tqdm import tqdm
 
-from sendstats.render_qmd import Block, CellFailure, KernelSession, QmdError, notebook_blocks
-from sendstats.render_qmd import parse_qmd
+from sendstats.render_qmd import (
+    Block,
+    CellError,
+    KernelSession,
+    QmdError,
+    notebook_blocks,
+    parse_qmd,
+)
 
 __all__ = [
     "RenderError",
@@ -87,6 +93,7 @@ def check_params(qmd: Path, params: Mapping[str, object]) -> dict[str, ParamValu
     Raises:
         RenderError: a name that is not a Python identifier, a value that is not str, int or
             float, or a string holding a character outside ``[A-Za-z0-9 _.,'&()-]``.
+
     """
     checked: dict[str, ParamValue] = {}
     for key, value in params.items():
@@ -127,6 +134,7 @@ def render_report(
     Raises:
         RenderError: naming the document, the parameters and the cause (a failing cell with the
             last line of its traceback, or Quarto's last lines of stderr).
+
     """
     qmd, output = Path(qmd).resolve(), Path(output).resolve()
     checked = check_params(qmd, params)
@@ -211,8 +219,11 @@ def _render_with_quarto(
 
 
 def _find_quarto_output(qmd: Path, name: str, log: str) -> Path | None:
-    """Return where Quarto wrote ``name``: beside the document, in the project's
-    ``output-dir``, or where its ``Output created:`` line says."""
+    """Return where Quarto wrote ``name``.
+
+    That is beside the document, in the project's ``output-dir``, or where Quarto's
+    ``Output created:`` line says.
+    """
     candidates = [qmd.parent / name]
     project = next((d for d in [qmd.parent, *qmd.parents] if (d / "_quarto.yml").is_file()), None)
     if project is not None:
@@ -265,7 +276,7 @@ def _render_with_fallback(
         content = _notebook_to_pdf(nb) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
     except QmdError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
-    except CellFailure as exc:
+    except CellError as exc:
         raise RenderError(qmd, params, exc.detail, cell=exc.cell) from exc
     except _ConversionError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
@@ -364,8 +375,11 @@ def _html_fragment(block: Block, index: int) -> str:
 
 
 def _inline_svg(svg: str, prefix: str, label: str) -> str:
-    """Prepare an SVG for inlining: no XML prolog, ids made unique per figure (two Vega charts
-    both define ``clip1``), and ``role=img`` + ``aria-label`` when there is alt text."""
+    """Prepare an SVG for inlining in a page holding other SVGs.
+
+    Drops the XML prolog, makes ids unique per figure (two Vega charts would both define
+    ``clip1``) and, when there is alt text, sets ``role=img`` and ``aria-label`` on the root.
+    """
     svg = re.sub(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", "", svg)
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
     if ids:
@@ -383,8 +397,11 @@ def _inline_svg(svg: str, prefix: str, label: str) -> str:
 def _html_with_pandoc(
     pandoc: str, blocks: list[Block], settings: Mapping[str, Any], base: Path
 ) -> str:
-    """Convert the blocks in one pandoc run (one TOC, one set of heading ids, local images
-    embedded by ``--embed-resources``, which also fails on any remote resource)."""
+    """Convert the blocks to a page in one pandoc run.
+
+    One run gives one TOC and one set of heading ids; ``--embed-resources`` inlines local
+    images and fails on any remote resource, so the page is self-contained.
+    """
     parts = []
     for index, block in enumerate(blocks):
         if block.kind == "markdown":
@@ -460,8 +477,11 @@ def _data_uri(match: re.Match[str], base: Path) -> str:
 
 
 def _notebook_to_pdf(nb: NotebookNode) -> bytes:
-    """Write the executed notebook as PDF: pandoc (markdown -> typst), then the typst compiler,
-    with figures written as files beside the temporary ``.typ``."""
+    """Write the executed notebook as PDF.
+
+    pandoc turns the markdown into typst, figures are written as files beside the temporary
+    ``.typ``, and the typst compiler (a library in the ``typst`` package) makes the PDF.
+    """
     try:
         import typst
     except ImportError as exc:
@@ -553,6 +573,7 @@ def render_many(
     Raises:
         RenderError: the first failure (naming the document and its params); jobs not started
             yet are skipped; outputs already written stay.
+
     """
     if not jobs:
         return []
@@ -673,7 +694,8 @@ $body$
 </html>
 """
 
-_TYPST_TEMPLATE = """#let horizontalrule = line(start: (25%, 0%), end: (75%, 0%), stroke: 0.5pt + luma(60%))
+_TYPST_TEMPLATE = """#let horizontalrule = line(start: (25%, 0%), end: (75%, 0%),
+  stroke: 0.5pt + luma(60%))
 #let fitimage(path, alt: none) = layout(size => {
   let img = image(path, alt: alt)
   if measure(img).width > size.width { image(path, alt: alt, width: 100%) } else { img }
@@ -689,7 +711,9 @@ $endif$#set page(paper: "a4", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm), foo
 #set par(justify: false, leading: 0.7em)
 $if(numbersections)$#set heading(numbering: "1.1")
 $endif$#show heading: set block(above: 1.4em, below: 0.8em)
-#set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else { (bottom: 0.3pt + luma(75%)) })
+#set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else {
+  (bottom: 0.3pt + luma(75%))
+})
 #show link: set text(fill: rgb("#1d4f91"))
 $if(title)$#block(below: 1.2em)[
   #text(size: 1.8em, weight: "bold")[$title$]

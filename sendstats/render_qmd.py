@@ -12,6 +12,7 @@ Nothing here knows about any particular report: any ``.qmd`` with Python cells i
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import sys
@@ -33,7 +34,7 @@ from nbformat import NotebookNode
 
 __all__ = [
     "Block",
-    "CellFailure",
+    "CellError",
     "KernelSession",
     "QmdError",
     "cell_label",
@@ -56,7 +57,7 @@ class QmdError(ValueError):
     """A ``.qmd`` that the fallback renderer cannot read (bad front matter or cell options)."""
 
 
-class CellFailure(RuntimeError):
+class CellError(RuntimeError):
     """A cell raised, timed out or killed the kernel; ``cell`` names it, ``detail`` says why."""
 
     def __init__(self, cell: str, detail: str) -> None:
@@ -78,10 +79,11 @@ def parse_qmd(path: Path) -> NotebookNode:
     Raises:
         QmdError: unreadable front matter or options, an unclosed cell, or a cell in a language
             other than Python (the fallback runs one Python kernel).
+
     """
     lines = path.read_text(encoding="utf-8").splitlines()
     front_matter, start = _read_front_matter(path, lines)
-    nb = nbformat.v4.new_notebook()
+    nb = _nb_v4("new_notebook")
     nb.metadata["front_matter"] = front_matter
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -119,6 +121,12 @@ def parse_qmd(path: Path) -> NotebookNode:
     return nb
 
 
+def _nb_v4(factory: str, *args: Any) -> NotebookNode:
+    """Call an nbformat v4 factory (untyped upstream) and return its node."""
+    node: NotebookNode = getattr(nbformat.v4, factory)(*args)
+    return node
+
+
 def _read_front_matter(path: Path, lines: list[str]) -> tuple[dict[str, Any], int]:
     """Return the YAML front matter (or ``{}``) and the index of the first body line."""
     if not lines or lines[0].strip() != "---":
@@ -148,7 +156,7 @@ def _flush_markdown(nb: NotebookNode, markdown: list[str]) -> None:
     """Append the pending markdown lines as one markdown cell (if not blank) and clear them."""
     text = "\n".join(markdown).strip("\n")
     if text.strip():
-        nb.cells.append(nbformat.v4.new_markdown_cell(text))
+        nb.cells.append(_nb_v4("new_markdown_cell", text))
     markdown.clear()
 
 
@@ -168,7 +176,7 @@ def _new_code_cell(path: Path, body: list[str], number: int, line_no: int) -> No
         ) from exc
     if not isinstance(options, dict):
         raise QmdError(f"{path}:{line_no}: cell {number} options must be 'key: value' lines")
-    cell = nbformat.v4.new_code_cell("\n".join(body[len(option_lines) :]).strip("\n"))
+    cell = _nb_v4("new_code_cell", "\n".join(body[len(option_lines) :]).strip("\n"))
     cell.metadata["quarto"] = options
     tags = options.get("tags", [])
     cell.metadata["tags"] = [str(t) for t in (tags if isinstance(tags, list) else [tags])]
@@ -192,11 +200,12 @@ def prepare_notebook(nb: NotebookNode, params: Mapping[str, object], cwd: Path) 
     """Return a copy of ``nb`` ready to execute.
 
     Adds, in order: a setup cell (``%reset -f``, so a reused kernel starts each document with
-    an empty namespace, then ``chdir`` to the document's folder, as Quarto runs cells there); the injected-parameters cell right after the
-    cell tagged ``parameters`` (at the top when none is tagged, as Papermill does); and before
-    each markdown cell holding inline ``{python} expr`` code, a cell printing those values.
+    an empty namespace, then ``chdir`` to the document's folder, as Quarto runs cells there);
+    the injected-parameters cell right after the cell tagged ``parameters`` (at the top when
+    none is tagged, as Papermill does); and before each markdown cell holding inline
+    ``{python} expr`` code, a cell printing those values.
     """
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb = copy.deepcopy(nb)
     cells: list[NotebookNode] = []
     setup = f"%reset -f\nimport os as _o\n_o.chdir({str(cwd)!r})\ndel _o"
     cells.append(_internal_cell(setup, {"role": "setup"}))
@@ -224,7 +233,7 @@ def _parameter_source(params: Mapping[str, object]) -> str:
 
 def _internal_cell(source: str, info: dict[str, Any]) -> NotebookNode:
     """Build a code cell that sendstats adds and removes again after execution."""
-    cell = nbformat.v4.new_code_cell(source)
+    cell = _nb_v4("new_code_cell", source)
     cell.metadata[_SENDSTATS] = info
     cell.metadata["quarto"] = {"include": False}
     return cell
@@ -252,12 +261,17 @@ def resolve_inline(nb: NotebookNode) -> NotebookNode:
         if role == "setup":
             continue
         if pending is not None and cell.cell_type == "markdown":
-            values = iter(pending)
-            cell.source = _INLINE_EXPR.sub(lambda _m: next(values, ""), cell.source)
+            cell.source = _substitute_inline(cell.source, pending)
             pending = None
         cells.append(cell)
     nb.cells = cells
     return nb
+
+
+def _substitute_inline(source: str, values: list[str]) -> str:
+    """Replace each inline expression in ``source`` by its value, in order."""
+    remaining = iter(values)
+    return _INLINE_EXPR.sub(lambda _match: next(remaining, ""), source)
 
 
 def _read_inline_values(cell: NotebookNode) -> list[str]:
@@ -321,8 +335,9 @@ class KernelSession:
         ``timeout`` seconds bound the whole document, not each cell.
 
         Raises:
-            CellFailure: a cell raised (detail: the last line of its traceback), the time ran
+            CellError: a cell raised (detail: the last line of its traceback), the time ran
                 out, or the kernel died.
+
         """
         if self._km is None:
             self._km = AsyncKernelManager(
@@ -347,11 +362,11 @@ class KernelSession:
             self.close()
             failed = cell_label(current[-1]) if current else "kernel start"
             if isinstance(exc, CellExecutionError):
-                raise CellFailure(failed, f"{exc.ename}: {exc.evalue}") from exc
+                raise CellError(failed, f"{exc.ename}: {exc.evalue}") from exc
             if isinstance(exc, CellTimeoutError):
-                raise CellFailure(failed, f"the document ran past {timeout} s") from exc
+                raise CellError(failed, f"the document ran past {timeout} s") from exc
             if isinstance(exc, DeadKernelError | RuntimeError):
-                raise CellFailure(failed, f"the kernel failed: {exc}") from exc
+                raise CellError(failed, f"the kernel failed: {exc}") from exc
             raise
         finally:
             if client.kc is not None:

@@ -288,12 +288,18 @@ def test_plain_http_elsewhere_is_refused() -> None:
         resolve_pinned(SRC, REL, pin("http://example.org/t.csv", BODY), policy=FAST)
 
 
-def test_offline_never_touches_the_network(server: ScriptedServer) -> None:
+def test_offline_never_touches_the_network(
+    server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = server.script("/t.csv", Reply(body=BODY))
     with pytest.raises(OfflineMiss):
         resolve_pinned(SRC, REL, pin(url, BODY), offline=True)
+    monkeypatch.setenv("SENDSTATS_OFFLINE", "1")
+    with pytest.raises(OfflineMiss, match="offline mode forbids downloading"):
+        fetch.download_to_cache(url, None, sha(BODY), len(BODY), tmp_path / "t.csv")
     assert server.hits["/t.csv"] == 0
     assert load_manifest()["inputs"] == {}
+    assert not (tmp_path / "t.csv").exists()
 
 
 def test_offline_miss_names_what_and_where(data_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,316 @@
+"""Population denominators: ONS mid-year estimates by single year of age, per upper-tier LA.
+
+Reads sheet MYE2 (persons) of the ONS "Population estimates for the UK, England and Wales,
+Scotland and Northern Ireland" workbooks (source ``ons_population``; mid-2017 to mid-2020 are
+pinned). The sheet name and header row differ by release; they are kept in
+``sendstats/maps/ons_mye_layouts.csv`` (``release``, ``mid_year``, ``file``, ``sheet``,
+``header_row`` 0-based, ``geography_date`` and ``geography_label``: the LA boundaries the
+release uses). Upper-tier rows (unitary authorities, counties, metropolitan districts, London
+boroughs) are matched to the LA crosswalk by GSS code; ages are 0 to 89 and 90 (= 90 and over).
+
+Derived rates (:func:`add_rate_per_10k`) carry the label of the population vintage used, and
+use the mid-year estimate before a January count (``201920`` = January 2020 -> mid-2019).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+import xlrd
+
+from sendstats.geography import get_la, list_las, match_codes
+from sendstats.geography.crosswalk import _read_map
+
+SOURCE_ID = "ons_population"
+AgeBand = Literal["0_25", "2_18", "5_15", "18_64"]
+AGE_BANDS: dict[str, tuple[int, int]] = {
+    "0_25": (0, 25),
+    "2_18": (2, 18),
+    "5_15": (5, 15),
+    "18_64": (18, 64),
+}
+UPPER_TIER = frozenset({"Unitary Authority", "County", "Metropolitan District", "London Borough"})
+ENGLAND = "E92000001"
+_AREA_CODE = re.compile(r"^[EKNSW]\d{8}$")
+PeriodType = Literal["academic_year", "calendar_year", "financial_year"]
+
+
+class PopulationFileError(ValueError):
+    """An ONS workbook does not have the layout or totals sendstats expects."""
+
+
+@dataclass(frozen=True)
+class MyeLayout:
+    """Where the persons table sits in one release's workbook."""
+
+    release: str
+    mid_year: int
+    file: str
+    sheet: str
+    header_row: int
+    geography_date: dt.date
+    geography_label: str
+
+    @property
+    def vintage(self) -> str:
+        """Return the label written on every derived figure, naming the estimates used."""
+        return f"ONS mid-{self.mid_year} population estimates ({self.geography_label})"
+
+
+@cache
+def mye_layouts() -> dict[int, MyeLayout]:
+    """Return the layout of each held release, keyed by mid-year."""
+    out = {}
+    for row in _read_map("ons_mye_layouts.csv"):
+        layout = MyeLayout(
+            release=row["release"],
+            mid_year=int(row["mid_year"]),
+            file=row["file"],
+            sheet=row["sheet"],
+            header_row=int(row["header_row"]),
+            geography_date=dt.date.fromisoformat(row["geography_date"]),
+            geography_label=row["geography_label"],
+        )
+        out[layout.mid_year] = layout
+    return out
+
+
+def _layout(mid_year: int) -> MyeLayout:
+    layouts = mye_layouts()
+    if mid_year not in layouts:
+        held = ", ".join(str(y) for y in sorted(layouts))
+        raise KeyError(f"no ONS mid-year estimate held for mid-{mid_year} (held: {held})")
+    return layouts[mid_year]
+
+
+def _raw_path(source_id: str, release: str, name: str) -> Path:
+    """Return the local path of a pinned file (cache, archive or download, via fetch)."""
+    from sendstats import fetch
+
+    return fetch.resolve_file(source_id, release, name)
+
+
+def _check_header(header: list[object], where: str) -> None:
+    first = [str(h).strip() for h in header[:4]]
+    if (
+        first[:2] != ["Code", "Name"]
+        or not first[2].startswith("Geography")
+        or first[3] != "All ages"
+    ):
+        raise PopulationFileError(f"{where}: header {first} is not Code, Name, Geography, All ages")
+    ages = [str(h).strip().removesuffix(".0") for h in header[4:95]]
+    if ages[:90] != [str(a) for a in range(90)] or ages[90] not in {"90", "90+"}:
+        raise PopulationFileError(f"{where}: age columns are not 0..89, 90+ (got {ages[:3]}...)")
+
+
+@cache
+def read_mye(mid_year: int) -> pl.DataFrame:
+    """Return every row of the persons sheet, long by age: code, name, geography, age, population.
+
+    Raises:
+        PopulationFileError: wrong sheet or header, non-numeric cells, or a row whose single
+            ages do not add up to its ``All ages`` value (named by file, sheet and row).
+
+    """
+    layout = _layout(mid_year)
+    path = _raw_path(SOURCE_ID, layout.release, layout.file)
+    book = xlrd.open_workbook(str(path), on_demand=True)
+    if layout.sheet not in book.sheet_names():
+        raise PopulationFileError(f"{path.name}: no sheet {layout.sheet!r} ({book.sheet_names()})")
+    sheet = book.sheet_by_name(layout.sheet)
+    where = f"{path.name}, sheet {layout.sheet!r}"
+    _check_header(sheet.row_values(layout.header_row), f"{where}, row {layout.header_row + 1}")
+    records: list[tuple[str, str, str, int, int]] = []
+    for i in range(layout.header_row + 1, sheet.nrows):
+        row = sheet.row_values(i)
+        code = str(row[0]).strip()
+        if not _AREA_CODE.match(code):
+            continue  # blank lines and footnotes below the table
+        try:
+            values = [round(float(v)) for v in row[3:95]]
+        except ValueError as exc:
+            raise PopulationFileError(f"{where}, row {i + 1} ({code}): {exc}") from None
+        if sum(values[1:]) != values[0]:
+            total = sum(values[1:])
+            raise PopulationFileError(
+                f"{where}, row {i + 1} ({code}): ages sum to {total}, All ages {values[0]}"
+            )
+        geo, name = str(row[2]).strip(), str(row[1]).strip()
+        records.extend((code, name, geo, age, pop) for age, pop in enumerate(values[1:]))
+    return pl.DataFrame(
+        records,
+        schema={
+            "code": pl.Utf8,
+            "name": pl.Utf8,
+            "geography": pl.Utf8,
+            "age": pl.Int64,
+            "population": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def _dfe_code(gss: str, where: str) -> str:
+    codes = match_codes(gss)
+    if len(codes) != 1:
+        raise PopulationFileError(f"{where}: upper-tier code {gss!r} matches LAs {sorted(codes)}")
+    return next(iter(codes))
+
+
+@cache
+def la_population(mid_year: int) -> pl.DataFrame:
+    """Return one row per upper-tier LA and single year of age for one mid-year.
+
+    Columns: ``la_code_dfe``, ``la_code`` (stable join code), ``la_name``, ``mid_year``,
+    ``age`` (90 = 90 and over), ``population``, ``population_vintage``. The LAs are checked to
+    be exactly those of the release's boundaries (152 for mid-2017, 151, 151, 152 for mid-2020).
+    """
+    layout = _layout(mid_year)
+    rows = read_mye(mid_year).filter(
+        pl.col("code").str.starts_with("E"), pl.col("geography").is_in(UPPER_TIER)
+    )
+    where = f"ONS mid-{mid_year} ({layout.release})"
+    gss = sorted(set(rows["code"].to_list()))
+    dfe = {g: _dfe_code(g, where) for g in gss}
+    expected = {la.la_code_dfe for la in list_las(layout.geography_date)}
+    if set(dfe.values()) != expected:
+        extra = sorted(set(dfe.values()) - expected)
+        missing = sorted(expected - set(dfe.values()))
+        raise PopulationFileError(
+            f"{where}: LAs differ from the crosswalk: extra {extra}, missing {missing}"
+        )
+    las = {code: get_la(code) for code in dfe.values()}
+    lookup = pl.DataFrame(
+        {
+            "code": gss,
+            "la_code_dfe": [dfe[g] for g in gss],
+            "la_code": [las[dfe[g]].la_code for g in gss],
+            "la_name": [las[dfe[g]].la_name for g in gss],
+        }
+    )
+    return (
+        rows.join(lookup, on="code", how="inner")
+        .with_columns(mid_year=pl.lit(mid_year), population_vintage=pl.lit(layout.vintage))
+        .select(
+            "la_code_dfe",
+            "la_code",
+            "la_name",
+            "mid_year",
+            "age",
+            "population",
+            "population_vintage",
+        )
+        .sort("la_code_dfe", "age")
+    )
+
+
+def england_population(mid_year: int) -> pl.DataFrame:
+    """Return ONS's own England row by single year of age: ``age``, ``population``."""
+    return read_mye(mid_year).filter(pl.col("code") == ENGLAND).select("age", "population")
+
+
+def population_by_age_band(band: AgeBand, year: int | None = None) -> pl.DataFrame:
+    """Return the population of one age band per LA, for one mid-year or every one held.
+
+    Columns: ``la_code_dfe``, ``la_code``, ``la_name``, ``mid_year``, ``age_band`` (e.g.
+    ``0_25``), ``population``, ``population_vintage``.
+    """
+    if band not in AGE_BANDS:
+        raise ValueError(f"unknown age band {band!r}; bands: {', '.join(AGE_BANDS)}")
+    low, high = AGE_BANDS[band]
+    years = [year] if year is not None else sorted(mye_layouts())
+    frames = [
+        la_population(y)
+        .filter(pl.col("age").is_between(low, high))
+        .group_by("la_code_dfe", "la_code", "la_name", "mid_year", "population_vintage")
+        .agg(pl.col("population").sum())
+        for y in years
+    ]
+    return (
+        pl.concat(frames)
+        .with_columns(age_band=pl.lit(band))
+        .select(
+            "la_code_dfe",
+            "la_code",
+            "la_name",
+            "mid_year",
+            "age_band",
+            "population",
+            "population_vintage",
+        )
+        .sort("mid_year", "la_code_dfe")
+    )
+
+
+def mid_year_for_period(period: str, period_type: PeriodType) -> int:
+    """Return the mid-year estimate a period's rate uses.
+
+    January counts (academic year ``201920`` = January 2020) use the mid-year before (2019);
+    a 4-digit academic period is the census year itself (the 2022 release's ``2022`` =
+    January 2022 -> 2021). Calendar years use their own mid-year; financial years ``201920``
+    / ``2019-20`` use the mid-year of their first calendar year.
+    """
+    digits = period.replace("-", "").replace("/", "").strip()
+    if not digits.isdigit() or len(digits) not in {4, 6}:
+        raise ValueError(f"cannot read period {period!r} as {period_type}")
+    if len(digits) == 6:
+        return int(digits[:4])
+    return int(digits) - 1 if period_type == "academic_year" else int(digits)
+
+
+def add_rate_per_10k(
+    df: pl.DataFrame,
+    *,
+    count_col: str,
+    band: AgeBand,
+    period_type: PeriodType,
+    period_col: str = "time_period",
+    dfe_col: str = "la_code_dfe",
+    out_col: str | None = None,
+) -> pl.DataFrame:
+    """Add a rate per 10,000 residents of an age band, labelled with the population used.
+
+    Adds ``<out_col>`` (default ``<count_col>_per_10k_<band>``), ``population_<band>``,
+    ``population_mid_year`` and ``population_vintage``. Rows whose mid-year is not held, or
+    whose LA is not on that estimate's boundaries (e.g. Bournemouth in January 2019: mid-2018
+    is on April 2019 boundaries), get null rate and population, never a guess.
+    """
+    out_col = out_col or f"{count_col}_per_10k_{band}"
+    periods = sorted(set(df[period_col].cast(pl.Utf8).to_list()))
+    mid = {p: mid_year_for_period(p, period_type) for p in periods}
+    held = [y for y in sorted(set(mid.values())) if y in mye_layouts()]
+    pop = (
+        population_by_age_band(band).filter(pl.col("mid_year").is_in(held))
+        if held
+        else pl.DataFrame(
+            schema={
+                "la_code_dfe": pl.Utf8,
+                "mid_year": pl.Int64,
+                "population": pl.Int64,
+                "population_vintage": pl.Utf8,
+            }
+        )
+    )
+    pop = pop.select(
+        pl.col("la_code_dfe").alias(dfe_col),
+        pl.col("mid_year").alias("population_mid_year"),
+        pl.col("population").alias(f"population_{band}"),
+        "population_vintage",
+    )
+    period_map = pl.DataFrame(
+        {"__p": periods, "population_mid_year": [mid[p] for p in periods]},
+        schema={"__p": pl.Utf8, "population_mid_year": pl.Int64},
+    )
+    return (
+        df.with_columns(pl.col(period_col).cast(pl.Utf8).alias("__p"))
+        .join(period_map, on="__p", how="left")
+        .join(pop, on=[dfe_col, "population_mid_year"], how="left")
+        .with_columns((pl.col(count_col) / pl.col(f"population_{band}") * 10_000).alias(out_col))
+        .drop("__p")
+    )

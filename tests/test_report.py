@@ -1,0 +1,86 @@
+"""LA profiles rendered through the fallback renderer show the numbers in the metric tables."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sendstats import build, config, geography, publish
+
+LAS = ["Kent", "E09000012", "942"]  # a large county, a London borough (Hackney), Cumberland (2023)
+
+
+@pytest.fixture(scope="module")
+def site(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SENDSTATS_DATA_DIR", str(root / "data"))
+    mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+    build.build(offline=True, progress=False)
+    for la in LAS:
+        publish.render_la_profile(la, root / "_site", engine="fallback")
+    yield root
+    mp.undo()
+
+
+def _html(site: Path, query: str) -> str:
+    la = geography.resolve_la(query)
+    return (site / "_site" / "la" / f"{publish.profile_slug(la)}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("query", LAS)
+def test_profile_shows_the_tidy_value_and_rank(site: Path, query: str) -> None:
+    la = geography.resolve_la(query)
+    metrics = pl.read_parquet(site / "data" / "metrics" / "ehcp.parquet")
+    row = metrics.filter(
+        pl.col("metric_id") == "ehc_plans_count",
+        pl.col("la_code_dfe") == la.la_code_dfe,
+        pl.col("year") == 2025,
+    ).row(0, named=True)
+    page = re.sub(r"\s+", " ", _html(site, query))
+    assert f"<strong>{row['value']:,.0f}</strong> EHC plans" in page
+    assert f"ranked {row['rank']} of {row['n_ranked']} LAs" in page
+    assert '<html lang="en-GB"' in page
+
+
+@pytest.mark.parametrize("query", LAS)
+def test_profile_has_sections_source_notes_alt_text_and_footer(site: Path, query: str) -> None:
+    page = _html(site, query)
+    for heading in ("EHC plans", "Summary", "Caveats"):
+        assert re.search(rf"<h2[^>]*>{heading}</h2>", page), heading
+    svgs = re.findall(r"<svg[^>]*>", page)
+    assert len(svgs) >= 2 and all('aria-label="' in s for s in svgs)
+    assert "sha256 c1c5448407d1" in page  # caseload.csv, 2025 release
+    assert "Open Government Licence v3.0" in page
+    assert "Made with sendstats" in page
+    assert "<script src=" not in page  # self-contained
+
+
+def test_trend_csv_reproduces_the_chart_data(site: Path) -> None:
+    la = geography.resolve_la("Kent")
+    path = site / "_site" / "la" / "figures" / f"{la.la_code_dfe}__ehcp_trend_indexed.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    kent = {int(r["year"]): float(r["value"]) for r in rows if r["series"] == la.la_name}
+    assert kent[2015] == pytest.approx(100.0)
+    for r in rows:
+        if r["series"] == la.la_name:
+            assert float(r["value"]) == pytest.approx(
+                float(r["numerator"]) / float(r["denominator"]) * 100
+            )
+
+
+def test_unknown_la_is_refused_with_candidates(site: Path) -> None:
+    with pytest.raises(geography.UnknownLAError) as err:
+        publish.render_la_profile("Leedz", site / "_site", engine="fallback")
+    assert "Leeds" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["383; rm -rf /", "../../etc/passwd", "__import__('os')"])
+def test_injection_attempts_never_reach_the_renderer(site: Path, bad: str) -> None:
+    with pytest.raises(geography.UnknownLAError):
+        publish.render_la_profile(bad, site / "_site", engine="fallback")
+    assert config.reports_dir().is_dir()
