@@ -138,7 +138,6 @@ def build(
     with sio.data_lock():
         state = _load_state()
         results = fetch_mod.fetch_sources([dfe_sen2.SOURCE_ID], offline=offline, progress=progress)
-        manifest.record_inputs(results)
         by_key = {
             (r.release, r.name): (r.path, r.sha256)
             for r in results

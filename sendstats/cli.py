@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept changed upstream files and print the declaration diff to commit",
     )
+    f.add_argument(
+        "--write-pins",
+        action="store_true",
+        help="with --update-pins: write the new sha256/bytes into data_sources/*.yaml",
+    )
 
     b = sub.add_parser(
         "build", help="raw -> validated tidy tables -> metrics (skips unchanged steps)"
@@ -71,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--offline", action="store_true", help="build offline first if needed")
 
+    d = sub.add_parser("diff", help="every value a newer release revised, largest first")
+    d.add_argument("source", help="source id, e.g. dfe_sen2")
+    d.add_argument("old", help="older release label, e.g. 2023")
+    d.add_argument("new", help="newer release label, e.g. 2025")
+    d.add_argument("--csv", metavar="PATH", help="also write every revision as CSV")
+    d.add_argument("--la", help="only this LA (name or code)")
+    d.add_argument("--limit", type=int, default=20, help="rows to print (default 20)")
+
     la = sub.add_parser("la", help="show an LA: codes over time, region, neighbours, population")
     la.add_argument("query", nargs="?", help="LA name or code")
     la.add_argument("--list", action="store_true", help="list all LAs in force on --date")
@@ -94,12 +107,17 @@ def _cmd_sources(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from sendstats import fetch, manifest
+    from sendstats import fetch
 
+    if args.write_pins and not args.update_pins:
+        print("sendstats fetch: --write-pins goes with --update-pins", file=sys.stderr)
+        return 2
     results = fetch.fetch_sources(
-        args.sources or None, offline=args.offline or None, update_pins=args.update_pins
+        args.sources or None,
+        offline=args.offline or None,
+        update_pins=args.update_pins,
+        write_pins=args.write_pins,
     )
-    manifest.record_inputs(results)
     for r in results:
         print(f"{r.route:<8} {r.source}/{r.release}/{r.name}  sha256 {r.sha256[:12]}  {r.path}")
     return 0
@@ -124,6 +142,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from sendstats import geography, revisions
+
+    diff = revisions.diff_releases(revisions.tidy_table(args.source), args.old, args.new)
+    if args.la:
+        code = geography.resolve_la(args.la).la_code_dfe
+        la_codes = revisions.tidy_table(args.source).filter(pl.col("la_code_dfe") == code)
+        diff = diff.filter(pl.col("area_code").is_in(la_codes["area_code"].unique().to_list()))
+    if args.csv:
+        diff.write_csv(args.csv)
+    print(f"{diff.height:,} values revised between releases {args.old} and {args.new}")
+    print(revisions.summarise(diff))
+    with pl.Config(tbl_rows=args.limit, tbl_cols=12, tbl_width_chars=160):
+        print(diff.head(args.limit))
+    return 0
+
+
 def _cmd_la(args: argparse.Namespace) -> int:
     from sendstats import geography
 
@@ -143,6 +180,7 @@ COMMANDS = {
     "build": _cmd_build,
     "report": _cmd_report,
     "la": _cmd_la,
+    "diff": _cmd_diff,
 }
 
 

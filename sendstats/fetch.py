@@ -415,6 +415,7 @@ class Fetcher:
         self.record = record
         self._client: httpx.Client | None = None
         self._zips: dict[str, Path] = {}
+        self._failed: dict[str, str] = {}
 
     def __enter__(self) -> Fetcher:
         return self
@@ -465,21 +466,28 @@ class Fetcher:
                 progress=self.progress,
             )
         check_member_name(member)
+        if url in self._failed:
+            # One broken release zip must not be retried once per member.
+            raise FetchError(f"{label}: {self._failed[url]}")
         if url not in self._zips:
             folder = config.raw_cache_dir() / ".downloads"
-            with temp_path_in(folder, prefix=".release.", suffix=".zip") as ztmp:
-                _download(
-                    self.client,
-                    url,
-                    ztmp,
-                    limit=MAX_DOWNLOAD_BYTES,
-                    kind="zip",
-                    label=label,
-                    policy=self.policy,
-                    progress=self.progress,
-                )
-                kept = ztmp.with_suffix(".zip.ok")
-                os.replace(ztmp, kept)
+            try:
+                with temp_path_in(folder, prefix=".release.", suffix=".zip") as ztmp:
+                    _download(
+                        self.client,
+                        url,
+                        ztmp,
+                        limit=MAX_DOWNLOAD_BYTES,
+                        kind="zip",
+                        label=label,
+                        policy=self.policy,
+                        progress=self.progress,
+                    )
+                    kept = ztmp.with_suffix(".zip.ok")
+                    os.replace(ztmp, kept)
+            except FetchError as exc:
+                self._failed[url] = f"the release zip failed earlier in this run ({exc})"
+                raise
             self._zips[url] = kept
         return _extract_member(self._zips[url], member, tmp, limit, label)
 

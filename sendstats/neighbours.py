@@ -94,6 +94,12 @@ def neighbours(la_code_dfe: str, sn_set: SnSet = "2025") -> list[Neighbour]:
     ]
 
 
+def is_legacy_entry(la_code_dfe: str, sn_set: SnSet) -> bool:
+    """Return True when the LA's row sits in the workbook's "Old SNs" block of that set."""
+    rows = sn_table().filter(pl.col("sn_set") == sn_set, pl.col("la_code_dfe") == la_code_dfe)
+    return bool(rows["legacy"].any())
+
+
 def _listed_without_neighbours(sn_set: str) -> frozenset[str]:
     # The April 2021 workbook lists the 2023 Cumbria successors with "-" for every neighbour.
     return frozenset({"942", "943"}) if sn_set == "2021" else frozenset()

@@ -273,7 +273,9 @@ def _render_with_fallback(
     """Execute the document in ``session``'s kernel and write HTML or PDF to ``output``."""
     try:
         nb = session.run(parse_qmd(qmd), params, qmd.parent, timeout)
-        content = _notebook_to_pdf(nb) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
+        content = (
+            _notebook_to_pdf(nb, qmd.parent) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
+        )
     except QmdError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
     except CellError as exc:
@@ -309,9 +311,11 @@ def _pandoc() -> str | None:
         return shutil.which("pandoc")
 
 
-def _run_pandoc(pandoc: str, args: list[str], stdin: str | None = None) -> str:
+def _run_pandoc(
+    pandoc: str, args: list[str], stdin: str | None = None, cwd: Path | None = None
+) -> str:
     """Run pandoc and return its stdout."""
-    done = subprocess.run([pandoc, *args], input=stdin, capture_output=True, text=True)
+    done = subprocess.run([pandoc, *args], input=stdin, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
         raise _ConversionError(f"pandoc failed: {done.stderr.strip()[-2000:]}")
     return done.stdout
@@ -439,11 +443,14 @@ def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: P
     toc: list[str] = []
 
     def add_id(match: re.Match[str]) -> str:
-        ident = f"s{len(toc) + 1}-" + re.sub(r"[^a-z0-9]+", "-", match[2].lower()).strip("-")
-        toc.append(f'<li class="toc-h{match[1]}"><a href="#{ident}">{match[2]}</a></li>')
-        return f'<h{match[1]} id="{ident}">{match[2]}</h{match[1]}>'
+        level, content = match[1], re.sub(r'<a class="anchor-link".*?</a>', "", match[2])
+        text = re.sub(r"<[^>]+>", "", content)
+        ident = f"s{len(toc) + 1}-" + re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+        if level in "23":
+            toc.append(f'<li class="toc-h{level}"><a href="#{ident}">{text}</a></li>')
+        return f'<h{level} id="{ident}">{content}</h{level}>'
 
-    body = re.sub(r"<h([23])>(.*?)</h\1>", add_id, body)
+    body = re.sub(r"<h([1-6])(?:\s[^>]*)?>(.*?)</h\1>", add_id, body, flags=re.S)
     esc = {k: html.escape(str(v)) for k, v in settings.items() if isinstance(v, str | int)}
     title = esc.get("title", "")
     head = f'<h1 class="title">{title}</h1>' if title else ""
@@ -476,7 +483,7 @@ def _data_uri(match: re.Match[str], base: Path) -> str:
 # --- PDF --------------------------------------------------------------------------------------
 
 
-def _notebook_to_pdf(nb: NotebookNode) -> bytes:
+def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
     """Write the executed notebook as PDF.
 
     pandoc turns the markdown into typst, figures are written as files beside the temporary
@@ -515,7 +522,10 @@ def _notebook_to_pdf(nb: NotebookNode) -> bytes:
             str(tmp / "report.typ"),
             *_meta_args(settings, tmp),
         ]
-        _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
+        # Images the markdown links (beside the .qmd) are copied next to the .typ, as typst
+        # reads no file outside its root.
+        args += [f"--resource-path={base}", "--extract-media=media"]
+        _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n", cwd=tmp)
         try:
             return bytes(typst.compile(str(tmp / "report.typ"), root=str(tmp)))
         except RuntimeError as exc:

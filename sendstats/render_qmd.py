@@ -101,11 +101,11 @@ def parse_qmd(path: Path) -> NotebookNode:
             lang = cell_open["lang"].lower()
             if lang != "python":
                 raise QmdError(
-                    f"{path}:{i - len(body)}: a {{{lang}}} cell; the fallback renderer runs "
+                    f"{path}:{i - len(body) - 1}: a {{{lang}}} cell; the fallback renderer runs "
                     "Python cells only (render with Quarto for other engines)"
                 )
             number += 1
-            nb.cells.append(_new_code_cell(path, body, number, i - len(body)))
+            nb.cells.append(_new_code_cell(path, body, number, i - len(body) - 1))
             continue
         plain = _PLAIN_FENCE.match(line)
         if plain:

@@ -48,7 +48,10 @@ def wilson_interval(numerator: float, denominator: float, z: float = Z_95) -> tu
     scale = 1 + z2 / denominator
     centre = (p + z2 / (2 * denominator)) / scale
     half = z * math.sqrt(p * (1 - p) / denominator + z2 / (4 * denominator**2)) / scale
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or n successes the limit is exactly 0 or 1; float noise would leave 1e-17.
+    low = 0.0 if numerator == 0 else max(0.0, centre - half)
+    high = 1.0 if numerator == denominator else min(1.0, centre + half)
+    return low, high
 
 
 def wilson_exprs(
@@ -66,8 +69,21 @@ def wilson_exprs(
     scale = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / scale
     half = z * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt() / scale
-    low = pl.when(ok).then(pl.max_horizontal(pl.lit(0.0), centre - half))
-    high = pl.when(ok).then(pl.min_horizontal(pl.lit(1.0), centre + half))
+    x = numerator.cast(pl.Float64)
+    low = (
+        pl.when(~ok)
+        .then(None)
+        .when(x == 0)
+        .then(0.0)
+        .otherwise(pl.max_horizontal(pl.lit(0.0), centre - half))
+    )
+    high = (
+        pl.when(~ok)
+        .then(None)
+        .when(x == n)
+        .then(1.0)
+        .otherwise(pl.min_horizontal(pl.lit(1.0), centre + half))
+    )
     return low, high
 
 
@@ -98,7 +114,7 @@ def byar_exprs(count: pl.Expr, z: float = Z_95) -> tuple[pl.Expr, pl.Expr]:
         .then(None)
         .when(o == 0)
         .then(0.0)
-        .otherwise(o * (1 - 1 / (9 * o) - z / (3 * o.sqrt())) ** 3)
+        .otherwise(pl.max_horizontal(pl.lit(0.0), o * (1 - 1 / (9 * o) - z / (3 * o.sqrt())) ** 3))
     )
     high = up * (1 - 1 / (9 * up) + z / (3 * up.sqrt())) ** 3
     return low, high

@@ -32,23 +32,38 @@ from sendstats.geography.crosswalk import (
     regions,
     resolve_la,
 )
+from sendstats.geography.describe import describe_la, format_la_list
+from sendstats.geography.harmonise import (
+    HARMONISATION_LABELS,
+    Reorganisation,
+    harmonise_to_vintage,
+    map_to_vintage,
+    reorganisations,
+)
 
 __all__ = [
+    "HARMONISATION_LABELS",
     "LA_TYPES",
     "GssCode",
     "LACodeError",
     "LocalAuthority",
+    "Reorganisation",
     "UnknownLAError",
     "all_las",
     "canonical_codes",
+    "describe_la",
+    "format_la_list",
     "get_la",
     "gss_code_on",
     "gss_history",
+    "harmonise_to_vintage",
     "list_las",
+    "map_to_vintage",
     "match_codes",
     "name_variants",
     "normalise_name",
     "region_of",
     "regions",
+    "reorganisations",
     "resolve_la",
 ]

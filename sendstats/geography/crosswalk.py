@@ -294,7 +294,7 @@ def match_codes(query: str) -> frozenset[str]:
 
 def _describe(codes: Iterable[str]) -> list[str]:
     out = []
-    for dfe in sorted(codes):
+    for dfe in codes:
         rec = _records()[dfe]
         span = ""
         if rec.valid_from or rec.valid_to:
@@ -306,7 +306,16 @@ def _describe(codes: Iterable[str]) -> list[str]:
 
 
 def _suggest(query: str) -> list[str]:
-    keys = difflib.get_close_matches(normalise_name(query), list(_name_index()), n=5, cutoff=0.6)
+    """Return up to five close names (for the error message only; never used to resolve)."""
+    text = normalise_name(query)
+    if not text:
+        return []
+    scored = []
+    for key in _name_index():
+        whole = difflib.SequenceMatcher(None, text, key).ratio()
+        start = difflib.SequenceMatcher(None, text, key[: len(text)]).ratio()
+        scored.append((max(whole, start), key))
+    keys = [key for score, key in sorted(scored, reverse=True)[:5] if score >= 0.6]
     codes: list[str] = []
     for key in keys:
         codes.extend(c for c in sorted(_name_index()[key]) if c not in codes)
@@ -346,7 +355,8 @@ def resolve_la(query: str, on: dt.date | None = None) -> LocalAuthority:
         linked = set(codes)
         for c in codes:
             linked |= set(_records()[c].successors) | set(_records()[c].predecessors)
-        raise UnknownLAError(query, _describe(linked), f"no LA in force on {when.isoformat()}")
+        reason = f"no LA in force on {when.isoformat()}"
+        raise UnknownLAError(query, _describe(sorted(linked)), reason)
     raise UnknownLAError(query, _describe(live), "ambiguous LA")
 
 

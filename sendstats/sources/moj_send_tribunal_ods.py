@@ -1,0 +1,290 @@
+"""Layout reading of the SEND Tribunal appeal rate tables (MoJ .ods and DfE supporting CSVs).
+
+The MoJ "SEND Appeal Rate Table" (.ods, sheets ``SEND_1`` England and ``SEND_2`` by LA) and
+its DfE successors (supporting CSVs of "Education, health and care plans") are human-formatted
+sheets, not data files: title rows, a two-row header (years in one row, measure labels with
+footnote digits in the next), region header rows, an England total, then sources and notes.
+This module turns one sheet into a grid of text cells, finds and asserts the header by its
+content, and returns typed wide records plus a count of every physical row by what became of
+it. :mod:`sendstats.sources.moj_send_tribunal` makes the long tidy table from them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from sendstats.readers import STATUS_OK, RawInputError
+
+Grid = list[list[str]]
+
+#: Methods of counting appealable decisions (definitions in ``moj_send_tribunal.METHODS``).
+METHOD_2018 = "total_appealable_decisions_2018"
+METHOD_ANNUAL_REVIEWS = "total_appealable_decisions_annual_reviews"
+
+#: Markers: the MoJ legend ("- zero", ".. Not Available") and the CSV legend ("~ Suppressed");
+#: the CSVs print ``x`` for suppressed cells although their legend shows ``~``.
+ZERO_MARKER = "-"
+NULL_MARKERS = {"..": "not available", "x": "suppressed", "~": "suppressed", "": "blank"}
+STATUS_BLANK = "blank"
+
+_FOOTNOTE_TAIL = re.compile(r"[\d,\s]+$")
+_YEAR = re.compile(r"^(20[12]\d)$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One measure column of the wide table: its year, measure and method."""
+
+    index: int
+    year: int
+    measure: str
+    method: str | None  # None: appeals registered, the numerator of every method of its year
+    label: str
+
+
+@dataclass(frozen=True)
+class WideRow:
+    """One kept data row (an LA or the England total) with its parsed cells."""
+
+    raw_row: int  # 1-based physical row (CSV record or sheet row)
+    kind: str  # "National" or "Local authority"
+    name: str
+    code: str
+    region_header: str
+    cells: tuple[tuple[Column, float | None, str], ...]
+
+
+@dataclass
+class WideTable:
+    """Data rows of one sheet, with the row counts for the build log."""
+
+    columns: list[Column]
+    rows: list[WideRow]
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def read_grid(path: Path, fmt: Literal["csv", "ods"], sheet: str | None = None) -> Grid:
+    """Read a CSV or one .ods sheet as a grid of stripped text cells ('' for empty).
+
+    Raises:
+        RawInputError: the file cannot be read or decoded, or the sheet is missing.
+
+    """
+    if fmt == "csv":
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RawInputError(path, f"cannot read as UTF-8 CSV: {exc}") from exc
+        return [[c.strip() for c in rec] for rec in csv.reader(io.StringIO(text))]
+    try:
+        df = pl.read_excel(
+            path, sheet_name=sheet, engine="calamine", has_header=False, infer_schema_length=0
+        )
+    except Exception as exc:  # calamine raises several types; all mean "not this sheet"
+        raise RawInputError(path, f"cannot read sheet {sheet!r}: {exc}") from exc
+    return [[(c or "").strip() for c in row] for row in df.rows()]
+
+
+def clean_label(text: str) -> str:
+    """Return a header label without footnote digits, lower case, single-spaced."""
+    return " ".join(_FOOTNOTE_TAIL.sub("", text.strip()).lower().split())
+
+
+def parse_cell(
+    path: Path, text: str, *, row: int, column: str, rate_scale: float
+) -> tuple[float | None, str]:
+    """Return (value, status) of one cell; ``rate_scale`` turns a fraction into percent.
+
+    ``-`` is the publisher's zero (MoJ legend "- zero"; the CSVs print 0.00% beside it), so it
+    becomes 0 with status ``-``. ``..``, ``x``, ``~`` and blanks become null with the marker as
+    status. Anything else that is not a number is an error naming file, column and row.
+    """
+    cell = text.strip()
+    if cell == ZERO_MARKER:
+        return 0.0, ZERO_MARKER
+    if cell in NULL_MARKERS:
+        return None, cell or STATUS_BLANK
+    number = cell.replace(",", "")
+    scale = rate_scale
+    if number.endswith("%"):
+        number, scale = number[:-1], 1.0
+    if not _NUMBER.match(number):
+        raise RawInputError(
+            path,
+            f"neither a number nor a known marker {sorted(m for m in NULL_MARKERS if m)} or '-'",
+            column=column,
+            row=row,
+            value=text,
+        )
+    return float(number) * scale, STATUS_OK
+
+
+def _classify_label(label: str, default_method: str) -> tuple[str, str | None] | None:
+    text = clean_label(label)
+    method = default_method
+    if text.startswith("in development:"):
+        text, method = text.removeprefix("in development:").strip(), METHOD_ANNUAL_REVIEWS
+    if text in ("appeals registered", "appeals", "send tribunal appeals registered"):
+        return "appeals_registered_count", None
+    if text == "total appealable decisions":
+        return "appealable_decisions_count", method
+    if text in ("send tribunal appeal rate", "appeal rate"):
+        return "appeal_rate_pct", method
+    return None
+
+
+def find_header(path: Path, grid: Grid, expected_years: tuple[int, ...]) -> int:
+    """Return the 0-based index of the year row: the first row naming the expected years.
+
+    Raises:
+        RawInputError: no row carries the years the declaration expects.
+
+    """
+    for i, row in enumerate(grid[:20]):
+        years = [int(c) for c in row[1:] if _YEAR.match(c)]
+        if years and tuple(sorted(set(years))) == expected_years:
+            return i
+    raise RawInputError(
+        path,
+        f"no header row with the years {expected_years[0]}-{expected_years[-1]} in the first "
+        "20 rows (layout changed?)",
+        row=1,
+    )
+
+
+def parse_columns(path: Path, grid: Grid, year_row: int, default_method: str) -> list[Column]:
+    """Map each labelled column under the year row to (year, measure, method), loudly.
+
+    Raises:
+        RawInputError: a label is unknown, sits under no year, or a year lacks a measure.
+
+    """
+    labels = grid[year_row + 1]
+    columns: list[Column] = []
+    year: int | None = None
+    for j, label in enumerate(labels):
+        cell = grid[year_row][j] if j < len(grid[year_row]) else ""
+        if _YEAR.match(cell):
+            year = int(cell)
+        if j == 0 or not label or clean_label(label) in ("old la code", "la code"):
+            continue
+        kind = _classify_label(label, default_method)
+        if kind is None or year is None:
+            raise RawInputError(
+                path,
+                "unexpected header label: expected 'Appeals registered', 'Total Appealable "
+                "Decisions' or 'SEND Tribunal Appeal Rate' under a year",
+                column=f"column {j + 1}",
+                row=year_row + 2,
+                value=label,
+            )
+        columns.append(Column(j, year, kind[0], kind[1], label))
+    for y in {c.year for c in columns}:
+        found = {c.measure for c in columns if c.year == y}
+        if len(found) != 3:
+            raise RawInputError(
+                path, f"year {y} lacks a measure column (found {sorted(found)})", row=year_row + 2
+            )
+    return columns
+
+
+def _row_kind(row: list[str]) -> str:
+    name = row[0] if row else ""
+    rest = any(c for c in row[1:])
+    low = name.lower()
+    if not name and not rest:
+        return "blank row"
+    if low.startswith(("sources", "footnotes", "notes")):
+        return "notes"
+    if low.startswith("england total excluding"):
+        return "partial total"
+    if low.startswith("england total"):
+        return "National"
+    if name == name.upper() and not rest:
+        return "region header"
+    return "Local authority"
+
+
+def read_wide(
+    path: Path,
+    grid: Grid,
+    *,
+    expected_years: tuple[int, ...],
+    default_method: str,
+    rate_scale: float,
+    code_column: bool,
+) -> WideTable:
+    """Read the data rows of one by-LA sheet into typed wide records, counting every row.
+
+    Raises:
+        RawInputError: the header is not as expected, or a cell is neither number nor marker.
+    """
+    year_row = find_header(path, grid, expected_years)
+    columns = parse_columns(path, grid, year_row, default_method)
+    out = WideTable(columns, [])
+    out.counts["title or header row"] = year_row + 2
+    region = ""
+    in_notes = False
+    for i in range(year_row + 2, len(grid)):
+        row = grid[i]
+        kind = "notes" if in_notes else _row_kind(row)
+        if kind == "notes":
+            in_notes = True
+            out.counts["sources, notes and legend"] += 1
+            continue
+        if kind == "region header":
+            region = row[0]
+        if kind in ("blank row", "region header", "partial total"):
+            out.counts[kind] += 1
+            continue
+        cells = []
+        for col in columns:
+            text = row[col.index] if col.index < len(row) else ""
+            scale = rate_scale if col.measure == "appeal_rate_pct" else 1.0
+            value, status = parse_cell(path, text, row=i + 1, column=col.label, rate_scale=scale)
+            cells.append((col, value, status))
+        code = row[1] if code_column and len(row) > 1 else ""
+        out.rows.append(WideRow(i + 1, kind, row[0], code, region, tuple(cells)))
+        out.counts[f"kept: {kind}"] += 1
+    return out
+
+
+def read_national_series(path: Path, grid: Grid) -> dict[int, tuple[float, float, float]]:
+    """Read sheet ``SEND_1`` (England by year) into {year: (appeals, decisions, rate_pct)}.
+
+    Raises:
+        RawInputError: the header is not ``Year (Calendar)`` over the three expected labels.
+
+    """
+    for i, row in enumerate(grid[:10]):
+        if row and clean_label(row[0]) == "year (calendar)":
+            labels = [clean_label(c) for c in grid[i + 1][1:4]]
+            want = ["send tribunal appeals registered", "total appealable decisions", "appeal rate"]
+            if labels != want:
+                raise RawInputError(
+                    path, f"SEND_1 labels {labels}, expected {want}", row=i + 2, value=str(labels)
+                )
+            series: dict[int, tuple[float, float, float]] = {}
+            for k in range(i + 2, len(grid)):
+                cells = grid[k]
+                if not _YEAR.match(cells[0]):
+                    break
+                vals = [
+                    parse_cell(path, c, row=k + 1, column=lab, rate_scale=scale)[0]
+                    for c, lab, scale in zip(cells[1:4], want, (1.0, 1.0, 100.0), strict=True)
+                ]
+                if any(v is None for v in vals):
+                    raise RawInputError(path, "SEND_1 England value missing", row=k + 1)
+                a, d, r = (float(v or 0.0) for v in vals)
+                series[int(cells[0])] = (a, d, r)
+            return series
+    raise RawInputError(path, "SEND_1: no 'Year (Calendar)' header row in the first 10 rows")

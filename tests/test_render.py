@@ -1,0 +1,409 @@
+"""Tests of the report renderer: the .qmd reader, the fallback (nbclient + pandoc/typst) and the
+Quarto path (a fake ``quarto`` on PATH that records its argv)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import sys
+import textwrap
+import zlib
+from pathlib import Path
+
+import pytest
+
+from sendstats import render
+from sendstats.render import RenderError, quarto_argv, render_many, render_report
+from sendstats.render_qmd import QmdError, parse_qmd, prepare_notebook
+
+REPORT = """\
+---
+title: "Area profile"
+lang: en-GB
+format:
+  html:
+    embed-resources: true
+    toc: true
+execute:
+  echo: false
+---
+
+Intro paragraph.
+
+```{python}
+#| tags: [parameters]
+la_code = "E00000000"
+year = 2000
+```
+
+## Overview of `{python} la_code`
+
+```{python}
+print(f"PARAM-CHECK {la_code} {year + 1}")
+```
+
+```{python}
+#| output: asis
+print(f"### Detail for {la_code}\\n\\n- first point\\n- second point\\n")
+```
+
+```{python}
+#| label: fig-bars
+#| fig-cap: "Counts by group"
+#| fig-alt: "Bar chart: group b has twice the count of group a"
+import altair as alt
+alt.renderers.enable("svg")
+alt.Chart(alt.Data(values=[{"g": "a", "n": 1}, {"g": "b", "n": 2}])).mark_bar().encode(
+    x="g:N", y="n:Q"
+)
+```
+
+```{python}
+#| echo: true
+shown_code = 1 + 1
+```
+
+## Closing notes
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The sample report rendered once by the fallback, shared by the HTML assertions."""
+    folder = tmp_path_factory.mktemp("report")
+    qmd = write(folder / "profile.qmd", REPORT)
+    out = render_report(
+        qmd, {"la_code": "E09000033", "year": 2024}, folder / "out" / "p.html", engine="fallback"
+    )
+    return out.read_text(encoding="utf-8")
+
+
+# --- reading the .qmd -------------------------------------------------------------------------
+
+
+def test_parse_moves_options_to_metadata_and_skips_display_fences(tmp_path: Path) -> None:
+    qmd = write(
+        tmp_path / "d.qmd",
+        """\
+        ---
+        title: T
+        ---
+        Text.
+
+        ````markdown
+        ```{python}
+        not_a_cell = 1
+        ```
+        ````
+
+        ```{python}
+        #| label: tbl-x
+        #| tags: [parameters]
+        #| fig-alt: "an alt"
+        x = 1
+        ```
+        """,
+    )
+    nb = parse_qmd(qmd)
+    assert nb.metadata["front_matter"] == {"title": "T"}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(code) == 1
+    assert code[0].source == "x = 1"
+    assert code[0].metadata["quarto"] == {
+        "label": "tbl-x",
+        "tags": ["parameters"],
+        "fig-alt": "an alt",
+    }
+    assert code[0].metadata["tags"] == ["parameters"]
+    assert "not_a_cell" in nb.cells[0].source
+
+
+def test_parse_refuses_other_engines_and_unclosed_cells(tmp_path: Path) -> None:
+    with pytest.raises(QmdError, match=r"\{r\} cell"):
+        parse_qmd(write(tmp_path / "r.qmd", "```{r}\n1\n```\n"))
+    with pytest.raises(QmdError, match="never closed"):
+        parse_qmd(write(tmp_path / "o.qmd", "```{python}\n1\n"))
+
+
+def test_parameters_injected_right_after_the_tagged_cell(tmp_path: Path) -> None:
+    nb = parse_qmd(write(tmp_path / "d.qmd", REPORT))
+    prepared = prepare_notebook(nb, {"la_code": "E09000033", "year": 2024}, tmp_path)
+    sources = [c.source for c in prepared.cells if c.cell_type == "code"]
+    tagged = next(i for i, s in enumerate(sources) if s.startswith('la_code = "E00000000"'))
+    assert sources[tagged + 1] == "# Parameters\nla_code = 'E09000033'\nyear = 2024\n"
+
+
+# --- fallback HTML ----------------------------------------------------------------------------
+
+
+def test_params_reach_the_output(rendered: str) -> None:
+    assert "PARAM-CHECK E09000033 2025" in rendered
+    assert "E00000000" not in rendered
+
+
+def test_page_is_titled_english_and_headings_keep_their_order(rendered: str) -> None:
+    assert '<html lang="en-GB">' in rendered
+    assert "<title>Area profile</title>" in rendered
+    main = rendered.split("<main>", 1)[1]
+    headings = re.findall(r"<h([23])[^>]*>(.*?)</h\1>", main)
+    assert headings == [
+        ("2", "Overview of E09000033"),
+        ("3", "Detail for E09000033"),
+        ("2", "Closing notes"),
+    ]
+    assert 'href="#closing-notes"' in rendered.split("<main>", 1)[0]
+
+
+def test_asis_output_is_markdown(rendered: str) -> None:
+    assert re.search(r"<ul>\s*<li>first point</li>\s*<li>second point</li>\s*</ul>", rendered)
+    assert "### Detail" not in rendered
+
+
+def test_code_hidden_unless_echo_true(rendered: str) -> None:
+    text = re.sub(r"<[^>]+>", "", rendered)  # pandoc wraps highlighted tokens in spans
+    assert "shown_code = 1 + 1" in text
+    assert "alt.renderers.enable" not in rendered
+    assert "PARAM-CHECK {la_code}" not in rendered
+
+
+def test_altair_chart_is_inline_svg_with_alt_text(rendered: str) -> None:
+    figure = re.search(r'<figure class="cell-figure" id="fig-bars">(.*?)</figure>', rendered, re.S)
+    assert figure is not None
+    assert re.match(
+        r'<svg role="img" aria-label="Bar chart: group b has twice the count of group a"',
+        figure[1],
+    )
+    assert "<figcaption>Counts by group</figcaption>" in figure[1]
+    assert "<script" not in rendered
+    assert not re.search(r'(src|href)="https?://', rendered)
+
+
+def test_altair_default_renderer_is_drawn_offline(tmp_path: Path) -> None:
+    qmd = write(
+        tmp_path / "c.qmd",
+        """\
+        ```{python}
+        #| fig-alt: "two bars"
+        import altair as alt
+        alt.Chart(alt.Data(values=[{"g": "a"}, {"g": "b"}])).mark_bar().encode(x="g:N")
+        ```
+        """,
+    )
+    page = render_report(qmd, {}, tmp_path / "c.html", engine="fallback").read_text()
+    assert '<svg role="img" aria-label="two bars"' in page
+    assert "cdn.jsdelivr" not in page and "<script" not in page
+
+
+def test_cell_error_names_the_cell_and_keeps_existing_output(tmp_path: Path) -> None:
+    qmd = write(
+        tmp_path / "bad.qmd",
+        """\
+        ```{python}
+        #| tags: [parameters]
+        la_code = "x"
+        ```
+
+        ```{python}
+        #| label: divide
+        total = 1 / 0
+        ```
+        """,
+    )
+    out = tmp_path / "bad.html"
+    out.write_text("previous report", encoding="utf-8")
+    with pytest.raises(RenderError) as caught:
+        render_report(qmd, {"la_code": "E06000001"}, out, engine="fallback")
+    message = str(caught.value)
+    assert "bad.qmd" in message and "la_code='E06000001'" in message
+    assert "cell 2 (line 6) 'divide'" in message
+    assert "ZeroDivisionError: division by zero" in message
+    assert out.read_text(encoding="utf-8") == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.html", "bad.qmd"]
+
+
+def test_shell_metacharacters_are_refused(tmp_path: Path) -> None:
+    qmd = write(tmp_path / "d.qmd", "text\n")
+    for value in ["E09; rm -rf /", "$(id)", "a`b`", "a|b", "x\ny", "a:b"]:
+        with pytest.raises(RenderError, match="refused"):
+            render_report(qmd, {"la_code": value}, tmp_path / "d.html", engine="fallback")
+    with pytest.raises(RenderError, match="identifier"):
+        render_report(qmd, {"la-code": "x"}, tmp_path / "d.html", engine="fallback")
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_mistune_fallback_when_no_pandoc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "_pandoc", lambda: None)
+    qmd = write(tmp_path / "m.qmd", "---\ntitle: M\ntoc: true\n---\n\n## First\n\n*em*\n")
+    page = render_report(qmd, {}, tmp_path / "m.html", engine="fallback").read_text()
+    assert '<html lang="en-GB">' in page
+    assert '<h2 id="s1-first">First</h2>' in page
+    assert '<a href="#s1-first">First</a>' in page.split("<main>")[0]
+    assert "<em>em</em>" in page
+
+
+def test_pdf_has_pages_and_keeps_svg_charts(tmp_path: Path) -> None:
+    qmd = write(tmp_path / "p.qmd", REPORT)
+    out = render_report(
+        qmd, {"la_code": "E09000033"}, tmp_path / "p.pdf", to="pdf", engine="fallback"
+    )
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF")
+    # The chart's fig-alt is the Alt of a Figure in the PDF's tag tree ...
+    assert b"/S/Figure" in data
+    assert b"/Alt(Bar chart: group b has twice the count of group a)" in data
+    # ... and its bars are drawn as vectors in Vega's default blue (#4c78a8).
+    pages = b"".join(
+        zlib.decompress(m[1])
+        for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S)
+        if m[1][:1] == b"x"
+    )
+    assert re.search(rb"0\.298\d* 0\.470\d* 0\.658\d* scn", pages)
+
+
+# --- many -------------------------------------------------------------------------------------
+
+
+def test_render_many_renders_each_parameter_set(tmp_path: Path) -> None:
+    qmd = write(
+        tmp_path / "many.qmd",
+        """\
+        ```{python}
+        #| tags: [parameters]
+        la_code = "none"
+        ```
+
+        ```{python}
+        leaked = globals().get("seen")
+        seen = la_code
+        print(f"LA={la_code} leaked={leaked}")
+        ```
+        """,
+    )
+    codes = ["E06000001", "E08000025", "E09000033"]
+    jobs = [(qmd, {"la_code": c}, tmp_path / "out" / f"{c}.html") for c in codes]
+    paths = render_many(jobs, engine="fallback", workers=2, progress=False)
+    assert paths == [tmp_path / "out" / f"{c}.html" for c in codes]
+    for code, path in zip(codes, paths, strict=True):
+        # Each document starts with an empty namespace even when its kernel is reused.
+        assert f"LA={code} leaked=None" in path.read_text()
+
+
+def test_render_many_stops_and_names_the_failing_params(tmp_path: Path) -> None:
+    qmd = write(
+        tmp_path / "f.qmd",
+        '```{python}\n#| tags: [parameters]\nla_code = ""\n```\n\n'
+        '```{python}\nassert la_code != "E09000002", "no data"\n```\n',
+    )
+    jobs = [(qmd, {"la_code": c}, tmp_path / f"{c}.html") for c in ["E09000001", "E09000002"]]
+    with pytest.raises(RenderError, match=r"la_code='E09000002'.*AssertionError: no data"):
+        render_many(jobs, engine="fallback", workers=1, progress=False)
+    assert (tmp_path / "E09000001.html").exists()
+    assert not (tmp_path / "E09000002.html").exists()
+
+
+# --- Quarto path ------------------------------------------------------------------------------
+
+FAKE_QUARTO = """\
+import json, os, sys
+from pathlib import Path
+with open(os.environ["FAKE_QUARTO_LOG"], "a") as fh:
+    fh.write(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(),
+                         "python": os.environ.get("QUARTO_PYTHON")}) + "\\n")
+if os.environ.get("FAKE_QUARTO_FAIL"):
+    print("Starting python3 kernel...", file=sys.stderr)
+    print("ERROR: NameError: name 'la_nme' is not defined", file=sys.stderr)
+    sys.exit(1)
+name = sys.argv[sys.argv.index("--output") + 1]
+folder = Path(os.environ.get("FAKE_QUARTO_OUTDIR") or Path(sys.argv[2]).parent)
+folder.mkdir(parents=True, exist_ok=True)
+(folder / name).write_text("<html>fake " + " ".join(sys.argv[3:]) + "</html>")
+print(f"Output created: {folder / name}", file=sys.stderr)
+"""
+
+
+@pytest.fixture
+def fake_quarto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``quarto`` on PATH that logs its argv to the returned file."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "quarto"
+    script.write_text(f"#!{sys.executable}\n{FAKE_QUARTO}", encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "argv.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_QUARTO_LOG", str(log))
+    return log
+
+
+def calls(log: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_quarto_argv_quotes_strings_to_keep_their_type() -> None:
+    argv = quarto_argv(
+        Path("/r/la.qmd"), {"la": "201", "name": "King's Lynn", "y": 2024}, "o.html", "html"
+    )
+    assert argv == [
+        "quarto", "render", "/r/la.qmd",
+        "-P", "la:'201'", "-P", "name:'King''s Lynn'", "-P", "y:2024",
+        "--to", "html", "--output", "o.html",
+    ]  # fmt: skip
+
+
+def test_quarto_path_runs_quarto_and_moves_the_output(tmp_path: Path, fake_quarto: Path) -> None:
+    (tmp_path / "doc").mkdir()
+    qmd = write(tmp_path / "doc" / "la.qmd", "x\n")
+    assert render.quarto_available()
+    out = render_report(qmd, {"la_code": "E09000033", "year": 2024}, tmp_path / "o" / "la.html")
+    (call,) = calls(fake_quarto)
+    name = call["argv"][-1]
+    assert call["argv"] == [
+        "render", str(qmd), "-P", "la_code:'E09000033'", "-P", "year:2024",
+        "--to", "html", "--output", name,
+    ]  # fmt: skip
+    assert re.fullmatch(r"la\.sendstats-\d+-\d+\.html", name)
+    assert call["cwd"] == str(qmd.parent) and call["python"] == sys.executable
+    assert out.read_text().startswith("<html>fake -P la_code:'E09000033'")
+    assert sorted(p.name for p in qmd.parent.iterdir()) == ["la.qmd"]
+
+
+def test_quarto_pdf_uses_typst_and_finds_project_output(
+    tmp_path: Path, fake_quarto: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "doc").mkdir()
+    qmd = write(tmp_path / "doc" / "la.qmd", "x\n")
+    monkeypatch.setenv("FAKE_QUARTO_OUTDIR", str(tmp_path / "_site" / "doc"))
+    out = render_report(qmd, {}, tmp_path / "la.pdf", to="pdf", engine="quarto")
+    assert calls(fake_quarto)[0]["argv"][-4:-1] == ["--to", "typst", "--output"]
+    assert out.read_text().startswith("<html>fake")
+    assert list((tmp_path / "_site" / "doc").iterdir()) == []
+
+
+def test_quarto_failure_reports_stderr_and_keeps_output(
+    tmp_path: Path, fake_quarto: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qmd = write(tmp_path / "la.qmd", "x\n")
+    out = write(tmp_path / "la.html", "previous")
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
+    with pytest.raises(RenderError) as caught:
+        render_report(qmd, {"la_code": "E09000033"}, out)
+    message = str(caught.value)
+    assert "la.qmd" in message and "la_code='E09000033'" in message
+    assert "quarto exited with 1" in message and "name 'la_nme' is not defined" in message
+    assert out.read_text() == "previous"
+
+
+def test_quarto_engine_refused_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert not render.quarto_available()
+    with pytest.raises(RenderError, match="no quarto"):
+        render_report(write(tmp_path / "a.qmd", "x\n"), {}, tmp_path / "a.html", engine="quarto")
