@@ -498,30 +498,20 @@ def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
         raise _ConversionError("PDF needs pandoc (pip install pypandoc_binary)")
     settings = _settings(nb, "typst")
     lang, _, region = settings["lang"].partition("-")
+    today = dt.date.today()
+    variables = {
+        "footer-date": settings["date"] or f"{today.day} {today:%B %Y}",
+        "typst-lang": lang,
+        "typst-region": region or "GB",
+    }
+    blocks = notebook_blocks(nb, "pdf")
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
         tmp = Path(name)
-        parts = [
-            _typst_part(pandoc, block, i, tmp) for i, block in enumerate(notebook_blocks(nb, "pdf"))
-        ]
+        parts = [_typst_part(pandoc, block, i, tmp) for i, block in enumerate(blocks)]
         (tmp / "page.typ").write_text(_TYPST_TEMPLATE, encoding="utf-8")
-        footer_date = settings["date"] or f"{dt.date.today().day} {dt.date.today():%B %Y}"
-        args = [
-            "-f",
-            "markdown",
-            "-t",
-            "typst",
-            "--template",
-            str(tmp / "page.typ"),
-            "-V",
-            f"footer-date={footer_date}",
-            "-V",
-            f"typst-lang={lang}",
-            "-V",
-            f"typst-region={region or 'GB'}",
-            "-o",
-            str(tmp / "report.typ"),
-            *_meta_args(settings, tmp),
-        ]
+        args = ["-f", "markdown", "-t", "typst", "--template", str(tmp / "page.typ")]
+        args += [f"--variable={key}:{value}" for key, value in variables.items()]
+        args += ["-o", "report.typ", *_meta_args(settings, tmp), *_heading_shift(blocks)]
         # Images the markdown links (beside the .qmd) are copied next to the .typ, as typst
         # reads no file outside its root.
         args += [f"--resource-path={base}", "--extract-media=media"]
@@ -530,6 +520,22 @@ def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
             return bytes(typst.compile(str(tmp / "report.typ"), root=str(tmp)))
         except RuntimeError as exc:
             raise _ConversionError(f"typst failed: {exc}") from exc
+
+
+def _heading_shift(blocks: list[Block]) -> list[str]:
+    """Return pandoc args making the top heading level typst's level 1.
+
+    Quarto documents start sections at ``##`` (the title is the h1); typst would number them
+    0.1, 0.2 and indent them in the outline.
+    """
+    levels = [
+        len(match[1])
+        for block in blocks
+        if block.kind == "markdown"
+        for match in re.finditer(r"^(#{1,6})\s", block.text, re.M)
+    ]
+    top = min(levels, default=1)
+    return [f"--shift-heading-level-by={1 - top}"] if top > 1 else []
 
 
 def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
@@ -719,7 +725,7 @@ $endif$#set page(paper: "a4", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm), foo
 })
 #set text(lang: "$typst-lang$", region: "$typst-region$", size: 10.5pt)
 #set par(justify: false, leading: 0.7em)
-$if(numbersections)$#set heading(numbering: "1.1")
+$if(section-numbering)$#set heading(numbering: "1.1")
 $endif$#show heading: set block(above: 1.4em, below: 0.8em)
 #set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else {
   (bottom: 0.3pt + luma(75%))

@@ -1,4 +1,4 @@
-"""Tests of the ASCOF reader (sendstats.sources.nhs_ascof) on tiny inline files and the real file."""
+"""Tests of the ASCOF reader (sendstats.sources.nhs_ascof): tiny inline files and the real file."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_unknown_marker_names_file_column_and_row(tmp_path: Path) -> None:
 
 def test_value_not_following_from_counts_is_refused(tmp_path: Path) -> None:
     rows = _rows("111", "Hartlepool", "Council", "E06000001", "65", "292", "2.3")
-    with pytest.raises(RawInputError, match="Hartlepool.*65 / 292"):
+    with pytest.raises(RawInputError, match=r"Hartlepool.*65 / 292"):
         nhs_ascof.tidy(_write_csv(tmp_path, rows), SHA)
 
 

@@ -101,15 +101,25 @@ def test_newest_release_wins_and_older_release_is_kept(
     )
 
 
-def test_wakefield_2022_regional_total_is_excluded_not_zeroed(tidy: pl.DataFrame) -> None:
-    row = tidy.filter(
+def test_yorkshire_2022_regional_totals_in_la_rows_are_excluded_not_used(
+    tidy: pl.DataFrame, metrics: pl.DataFrame
+) -> None:
+    rows = tidy.filter(
         pl.col("measure") == "new_ehc_plans_count",
         pl.col("release") == "2025",
         pl.col("year") == 2022,
-        pl.col("la_code_dfe") == "384",
+        pl.col("region_code") == "E12000003",
+        pl.col("geographic_level") == "Local authority",
     )
-    assert row["status"].to_list() == ["err"]
-    assert row["value"].to_list() == [None]
+    assert rows.height == 15
+    assert set(rows["status"]) == {"err"} and rows["value"].null_count() == 15
+    # Metrics fall back to the 2023 release for those LAs (Wakefield: 462 new plans in 2022).
+    wake = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_count",
+        pl.col("year") == 2022,
+        pl.col("la_code_dfe") == "384",
+    ).row(0, named=True)
+    assert (wake["release"], wake["value"]) == ("2023", 462)
 
 
 @pytest.mark.parametrize("kind", ["excl", "incl"])

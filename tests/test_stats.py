@@ -24,7 +24,9 @@ def test_wilson_hand_worked_8_of_10() -> None:
 
 
 def test_wilson_zero_and_all_successes_stay_in_unit_interval() -> None:
-    assert stats.wilson_interval(0, 12) == (0.0, pytest.approx(0.2425, abs=5e-5))
+    low0, high0 = stats.wilson_interval(0, 12)
+    assert low0 == 0.0
+    assert high0 == pytest.approx(0.2425, abs=5e-5)
     low, high = stats.wilson_interval(12, 12)
     assert high == 1.0
     assert low == pytest.approx(1 - 0.2425, abs=5e-5)
@@ -89,7 +91,9 @@ def test_exact_poisson_hand_worked_count_10_and_0() -> None:
     assert low == pytest.approx(4.795, abs=1e-3)
     assert high == pytest.approx(18.39, abs=5e-3)
     # For 0 the upper limit is -ln(0.025).
-    assert stats.exact_poisson_interval(0) == (0.0, pytest.approx(-math.log(0.025), abs=1e-6))
+    low0, high0 = stats.exact_poisson_interval(0)
+    assert low0 == 0.0
+    assert high0 == pytest.approx(-math.log(0.025), abs=1e-6)
 
 
 @given(count=st.integers(min_value=10, max_value=2_000))
@@ -138,7 +142,7 @@ def test_outlier_rule_is_stable_under_order_scale_and_groups() -> None:
     assert _flags(values[::-1]) == base[::-1]
     assert _flags([v * 10 for v in values if v is not None]) == base
     # A second group with different values does not change the first group's flags.
-    other = [50.0, 51.0, 52.0, 53.0, 54.0, 55.0, 56.0, 57.0, 58.0, 59.0]
+    other: list[float | None] = [50.0, 51.0, 52.0, 53.0, 54.0, 55.0, 56.0, 57.0, 58.0, 59.0]
     both = _flags(values + other, ["a"] * 10 + ["b"] * 10)
     assert both[:10] == base
     assert not any(both[10:])

@@ -8,9 +8,10 @@ The reorganisations are data (``sendstats/maps/la_reorganisations.csv``: ``event
 - ``split``: one LA into several (Northamptonshire 2021, Cumbria 2023). Earlier values cannot
   be allocated to the new LAs, so they are a series break; later values of the new LAs sum
   exactly back into the old LA when the vintage asked for is the old geography.
-- ``approximate``: Dorset 2019. Bournemouth and Poole became BCP *with Christchurch*, which
-  came out of Dorset county, so neither BCP nor the new Dorset equals its predecessors; only
-  835+836+837 = 838+839 is exact. Mapping them one to one is offered only on request.
+- ``approximate`` and ``part``: Dorset 2019. Bournemouth and Poole became BCP *with
+  Christchurch*, which came out of Dorset county (the ``part`` link), so neither BCP nor the
+  new Dorset equals its predecessors; only 835+836+837 = 838+839 is exact. Mapping them one to
+  one (the ``approximate`` links) is offered only on request.
 
 Only additive counts are ever summed; ratios are never summed (harmonise the numerator and
 denominator, then divide).
@@ -88,13 +89,17 @@ def _step(dfe: str, forward: bool, approximate: bool) -> tuple[tuple[str, ...], 
         if link.relation != "recode" and (link.from_dfe if forward else link.to_dfe) == dfe
     ]
     targets = tuple(sorted({link.to_dfe if forward else link.from_dfe for link in links}))
-    relations = {link.relation for link in links}
     if not targets:
         return (), "series_break"
-    if relations == {"split"}:
+    if {link.relation for link in links} == {"split"}:
         return targets, "series_break" if forward else "aggregated"
-    if relations == {"approximate"} and len(targets) == 1 and approximate:
-        return targets, "aggregated_approximate"
+    near = {
+        link.to_dfe if forward else link.from_dfe
+        for link in links
+        if link.relation == "approximate"
+    }
+    if approximate and len(near) == 1:
+        return tuple(near), "aggregated_approximate"
     return targets, "series_break"
 
 

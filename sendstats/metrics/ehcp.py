@@ -136,7 +136,10 @@ register(
         period_type="calendar_year",
         sources=(SOURCE,),
         series_breaks=(FLOW_BREAK,),
-        caveats=("Wakefield 2022 is excluded: the published row carries the regional total.",),
+        caveats=(
+            "2022, Yorkshire and The Humber LAs: the 2025 release's rows carry the regional "
+            "total, so the 2023 release's figures are used for them.",
+        ),
     ),
     *(
         MetricDef(
@@ -214,6 +217,9 @@ register(
 def choose_releases(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.DataFrame:
     """Keep, for every measure, year and area, the row of the newest release allowed.
 
+    A value the newest release publishes wrongly (status ``err``, see ``KnownError``) falls
+    back to the newest release that published it correctly; the row's ``release`` says which.
+
     Args:
         tidy: the long tidy table (all releases).
         releases: the release labels allowed (e.g. those published by an ``as_of`` date);
@@ -221,8 +227,11 @@ def choose_releases(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -
 
     """
     df = tidy if releases is None else tidy.filter(pl.col("release").is_in(list(releases)))
-    return df.sort("release", descending=True).unique(
-        subset=["measure", "year", *AREA_KEYS], keep="first", maintain_order=True
+    ranked = df.with_columns((pl.col("status") == "err").alias("_err"))
+    return (
+        ranked.sort(["_err", "release"], descending=[False, True])
+        .drop("_err")
+        .unique(subset=["measure", "year", *AREA_KEYS], keep="first", maintain_order=True)
     )
 
 

@@ -49,12 +49,13 @@ FILE_SPECS: tuple[EesFileSpec, ...] = (
         known_errors=(
             KnownError(
                 year=2022,
-                la_code_dfe="384",
+                region_code="E12000003",
                 measure="new_ehc_plans_count",
                 reason=(
-                    "Wakefield's 2022 new EHC plans row carries the Yorkshire and The Humber "
-                    "regional total (6,078); the data guidance (footnote 4) says Wakefield "
-                    "submitted aggregate information for 2022"
+                    "in newplans.csv (2025 release) every Yorkshire and The Humber LA's 2022 "
+                    "'New EHC plans' row carries the regional total (6,078); the data guidance "
+                    "(footnote 4) says Wakefield submitted aggregate information for 2022. The "
+                    "2023 release's sen2_mi.csv has the LA figures"
                 ),
             ),
         ),

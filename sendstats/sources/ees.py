@@ -46,17 +46,17 @@ ENGLAND_CODE = "E92000001"
 
 @dataclass(frozen=True)
 class KnownError:
-    """A published value known to be wrong, with the check that proves it still is.
+    """LA rows of one region and year known to carry the regional total instead of their own.
 
-    The value is kept out of sums and metrics (null, status ``err``), and the reader asserts
-    that the file still shows the error, so a corrected re-publication is noticed loudly.
+    Those values are kept out of sums and metrics (null, status ``err``), and the reader
+    asserts that the file still shows the error in every LA of the region, so a corrected
+    re-publication is noticed loudly instead of being silently nulled.
     """
 
     year: int
-    la_code_dfe: str
+    region_code: str
     measure: str
     reason: str
-    equals_region_total: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,36 +186,32 @@ def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str
 
 def _apply_known_errors(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFrame:
     for err in spec.known_errors:
-        here = (
+        in_scope = (
             (pl.col("measure") == err.measure)
             & (pl.col("year") == err.year)
-            & (pl.col("la_code_dfe") == err.la_code_dfe)
+            & (pl.col("region_code") == err.region_code)
         )
-        row = long.filter(here)
-        if row.height != 1:
+        region = long.filter(in_scope & (pl.col("geographic_level") == "Regional"))
+        las = long.filter(in_scope & (pl.col("geographic_level") == "Local authority"))
+        if region.height != 1 or las.height == 0:
             raise RawInputError(
                 path, f"known error no longer found: {err.reason}", column=err.measure
             )
-        value = row.item(0, "value")
-        if err.equals_region_total:
-            region = long.filter(
-                (pl.col("measure") == err.measure)
-                & (pl.col("year") == err.year)
-                & (pl.col("geographic_level") == "Regional")
-                & (pl.col("area_code") == row.item(0, "region_code"))
+        total = region.item(0, "value")
+        wrong = las.filter(pl.col("value") == total)
+        if wrong.height != las.height:
+            fine = las.filter(pl.col("value") != total).row(0, named=True)
+            raise RawInputError(
+                path,
+                f"upstream assumption changed, the file may have been corrected: {err.reason} "
+                f"({fine['area_name']} now shows {fine['value']}, region total {total})",
+                column=err.measure,
+                row=int(fine["raw_row"]),
             )
-            if region.height != 1 or region.item(0, "value") != value:
-                raise RawInputError(
-                    path,
-                    f"upstream assumption changed, the file may have been corrected: {err.reason}"
-                    f" (LA value {value}, region value "
-                    f"{region.item(0, 'value') if region.height else 'missing'})",
-                    column=err.measure,
-                    row=int(row.item(0, "raw_row")),
-                )
+        hit = in_scope & (pl.col("geographic_level") == "Local authority")
         long = long.with_columns(
-            pl.when(here).then(None).otherwise(pl.col("value")).alias("value"),
-            pl.when(here).then(pl.lit("err")).otherwise(pl.col("status")).alias("status"),
+            pl.when(hit).then(None).otherwise(pl.col("value")).alias("value"),
+            pl.when(hit).then(pl.lit("err")).otherwise(pl.col("status")).alias("status"),
         )
     return long
 

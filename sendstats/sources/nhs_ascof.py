@@ -27,6 +27,7 @@ and ``time_period`` keeps the published label.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,7 +246,7 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
 
 
 def raw_schema() -> pa.DataFrameSchema:
-    """The drift schema of the raw file: levels, measure types and value cells known."""
+    """Build the drift schema of the raw file: levels, measure types and value cells known."""
     number_or_marker = (
         r"^(-?\d+(\.\d*)?([eE][-+]?\d+)?|" + "|".join(map(_escape, ASCOF_MARKERS)) + r")$"
     )
@@ -258,8 +259,6 @@ def raw_schema() -> pa.DataFrameSchema:
 
 
 def _escape(marker: str) -> str:
-    import re
-
     return re.escape(marker)
 
 

@@ -1,0 +1,560 @@
+"""SEND Tribunal appeal rates by LA: MoJ "SEND Appeal Rate Table" and DfE supporting files.
+
+Reads the files declared in ``data_sources/moj_send_tribunal.yaml`` into one long tidy table,
+``moj_send_tribunal__appeals``: one row per release, file, measure, method, calendar year and
+area (England and LAs as published), with the value, its status and the raw row it came from.
+
+- MoJ SEND Appeal Rate Table 2021 and 2022 (.ods; ``SEND_2`` by LA is read, ``SEND_1`` England
+  is checked equal to ``SEND_2``'s England Total row). Rates are stored as fractions.
+- "SEND Tribunals and appeal rate 2014-2024" (supporting CSV, DfE EHC plans 2025).
+- "SEND appealable decisions rate 2024-2025" (supporting CSV, DfE EHC plans 2026).
+
+Measures: ``appeals_registered_count`` (SEND Tribunal appeals registered, HMCTS GAPS2),
+``appealable_decisions_count`` and ``appeal_rate_pct`` (= appeals / decisions x 100), each
+with a ``method`` (see :data:`METHODS`). Appeals registered do not depend on the method, so
+the same published cell is repeated under each method it is the numerator of.
+
+Quirks handled (each asserted, so a corrected file is noticed):
+- LA names carry footnote digits (``Cumbria8``, ``England Total4,9``); LAs are matched on the
+  cleaned name through the geography crosswalk, never on the published code.
+- The 2014-2024 CSV rotates three old LA codes: Nottingham is coded 891 (Nottinghamshire's),
+  Nottinghamshire 928 (Northamptonshire's) and Northamptonshire 892 (Nottingham's); both CSVs
+  swap Central Bedfordshire (823, printed 873) and Cambridgeshire (873, printed 823). The
+  reader fixes them by name and fails if a file stops carrying exactly these errors.
+- ``-`` is zero (MoJ legend "- zero"; the CSVs print 0.00% beside it): value 0, status ``-``.
+  ``..`` (not available), ``x``/``~`` (suppressed) and blank cells are null with that status.
+- Region rows are headers only (no values); regional rates are recomputed pooled
+  (:func:`pooled_rates`). "England total excluding suppressed" (2014-2024 CSV) is a partial
+  total whose 2024 rate does not follow from its printed cells; it is excluded and logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+from pandera.typing.polars import Series
+
+from sendstats import geography
+from sendstats.geography.crosswalk import normalise_dfe_code
+from sendstats.numbers import round_half_up
+from sendstats.readers import STATUS_OK, RawInputError, raise_schema_errors
+from sendstats.sources import moj_send_tribunal_ods as layout
+from sendstats.sources.moj_send_tribunal_ods import METHOD_2018, METHOD_ANNUAL_REVIEWS
+
+SOURCE_ID = "moj_send_tribunal"
+TABLE = "moj_send_tribunal__appeals"
+ENGLAND_CODE = "E92000001"
+
+#: Methods of counting appealable decisions, named after the publishers' wording.
+METHODS: dict[str, str] = {
+    METHOD_2018: (
+        "Total Appealable Decisions (MoJ/DfE method from the 2018 consultation response, used "
+        "for 2014-2024): the sum, from the DfE SEN2 return, of initial requests for EHC needs "
+        "assessment refused, assessments completed with a decision not to issue a plan, EHC "
+        "plans held in January, and plans ceased because needs are met without a plan."
+    ),
+    METHOD_ANNUAL_REVIEWS: (
+        "Total Appealable Decisions, 'In development' in the 2025 release and the method of the "
+        "2024-2025 file: person-level SEN2 counts annual reviews completed in the calendar year "
+        "as the appealable decision instead of assuming every January plan is one."
+    ),
+}
+
+#: Statuses: ``ok``; ``-`` (published zero, value 0); null-value markers.
+ALLOWED_STATUS = (STATUS_OK, "-", "..", "x", "~", "blank")
+NULL_STATUS = ("..", "x", "~", "blank")
+PER_10K_MEASURE = "appeals_per_10k_population_0_25"
+PER_10K_LABEL = (
+    "Appeals registered per 10,000 population aged 0-25 (derived by sendstats from the "
+    "published appeals and ONS mid-year population; not published by MoJ or DfE)"
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How to read one declared file: layout, rate unit, methods and the checks it must pass."""
+
+    release: str
+    name: str
+    fmt: Literal["csv", "ods"]
+    years: tuple[int, ...]
+    default_method: str
+    rate_scale: float  # 100 for fractions (MoJ .ods), 1 for "1.30%" text
+    rate_decimals: int  # published precision of the rate, in percent
+    code_column: bool
+    sheet: str | None = None
+    national_sheet: str | None = None
+    #: normalised LA name -> (code printed, correct code): publisher code errors, asserted.
+    code_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: (measure, method, years) whose LA rows must sum to the England Total row.
+    totals_add_up: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
+
+
+_YEARS_14_24 = tuple(range(2014, 2025))
+# Both CSVs print Central Bedfordshire as 873 (Cambridgeshire's code) and Cambridgeshire as 823.
+_BEDS_CAMBS_SWAP = {"central bedfordshire": ("873", "823"), "cambridgeshire": ("823", "873")}
+FILE_SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        "2021",
+        "appeal_rate_table",
+        "ods",
+        tuple(range(2014, 2022)),
+        METHOD_2018,
+        100.0,
+        7,
+        code_column=False,
+        sheet="SEND_2",
+        national_sheet="SEND_1",
+        totals_add_up=(("appeals_registered_count", METHOD_2018, tuple(range(2014, 2022))),),
+    ),  # fmt: skip
+    TableSpec(
+        "2022",
+        "appeal_rate_table",
+        "ods",
+        tuple(range(2014, 2023)),
+        METHOD_2018,
+        100.0,
+        7,
+        code_column=False,
+        sheet="SEND_2",
+        national_sheet="SEND_1",
+        totals_add_up=(("appeals_registered_count", METHOD_2018, tuple(range(2014, 2023))),),
+    ),  # fmt: skip
+    TableSpec(
+        "2025",
+        "appeal_rate_2014_2024",
+        "csv",
+        _YEARS_14_24,
+        METHOD_2018,
+        1.0,
+        1,
+        code_column=True,
+        code_errors={
+            "nottingham": ("891", "892"),
+            "nottinghamshire": ("928", "891"),
+            "northamptonshire": ("892", "928"),
+            **_BEDS_CAMBS_SWAP,
+        },
+        totals_add_up=(("appeals_registered_count", METHOD_2018, _YEARS_14_24),),
+    ),  # fmt: skip
+    TableSpec(
+        "2026",
+        "appealable_decisions_2024_2025",
+        "csv",
+        (2024, 2025),
+        METHOD_ANNUAL_REVIEWS,
+        1.0,
+        1,
+        code_column=True,
+        code_errors=dict(_BEDS_CAMBS_SWAP),
+        totals_add_up=(
+            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
+            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
+        ),
+    ),  # fmt: skip
+)
+#: Releases oldest first; a later release serves a year when several publish it.
+RELEASE_ORDER = tuple(s.release for s in FILE_SPECS)
+
+
+class TribunalTidy(pa.DataFrameModel):
+    """Tidy SEND Tribunal appeals: one row per release, file, measure, method, year and area."""
+
+    source_id: Series[str] = pa.Field(isin=[SOURCE_ID])
+    release: Series[str] = pa.Field(isin=list(RELEASE_ORDER))
+    source_file: Series[str]
+    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    raw_row: Series[pl.UInt32] = pa.Field(description="1-based physical row of the raw sheet.")
+    measure: Series[str] = pa.Field(
+        isin=["appeals_registered_count", "appealable_decisions_count", "appeal_rate_pct"]
+    )
+    method: Series[str] = pa.Field(isin=list(METHODS))
+    year: Series[pl.Int32] = pa.Field(ge=2014, le=2030, description="Calendar year.")
+    period_type: Series[str] = pa.Field(isin=["calendar_year"])
+    geographic_level: Series[str] = pa.Field(isin=["National", "Local authority"])
+    area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$")
+    area_name: Series[str]
+    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
+    region_code: Series[str] = pa.Field(nullable=True)
+    region_name: Series[str] = pa.Field(nullable=True)
+    value: Series[pl.Float64] = pa.Field(nullable=True, ge=0)
+    status: Series[str] = pa.Field(isin=list(ALLOWED_STATUS))
+
+    class Config:
+        """Strict columns; one row per key."""
+
+        strict = True
+        unique = ["release", "source_file", "measure", "method", "year", "area_code"]  # noqa: RUF012
+
+    @pa.dataframe_check
+    def marker_means_null(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
+        """Check a value is null exactly when its status is a null marker."""
+        return data.lazyframe.select(
+            pl.col("status").is_in(NULL_STATUS) == pl.col("value").is_null()
+        )
+
+
+TIDY_COLUMNS = list(TribunalTidy.to_schema().columns)
+
+
+def required_files() -> list[tuple[str, str]]:
+    """Return the (release, file name) pairs :func:`tidy` reads."""
+    return [(s.release, s.name) for s in FILE_SPECS]
+
+
+def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+    """Read every declared tribunal file into one validated long table (see :func:`tidy_with_log`)."""
+    return tidy_with_log(paths)[0]
+
+
+def tidy_with_log(
+    paths: dict[tuple[str, str], tuple[Path, str]],
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read every declared file; return the tidy table and the read log for the manifest.
+
+    The log counts, per file, the physical rows read, kept (LA and England rows) and excluded
+    by reason, the LA code errors fixed, and lists every cross-file disagreement.
+
+    Raises:
+        RawInputError: a layout drifted, a check failed, or the table breaks its schema.
+
+    """
+    frames, files = [], {}
+    for spec in FILE_SPECS:
+        path, sha = paths[(spec.release, spec.name)]
+        frame, log = read_file(path, spec, sha)
+        frames.append(frame)
+        files[f"{spec.release}/{spec.name}"] = log
+    out = pl.concat(frames, how="vertical").select(TIDY_COLUMNS)
+    out = out.sort("release", "source_file", "measure", "method", "year", "area_code")
+    try:
+        out = TribunalTidy.validate(out, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise_schema_errors(Path(TABLE), exc, stage="tidy")
+        raise  # unreachable: raise_schema_errors always raises
+    disagreements = compare_overlaps(out)
+    log: dict[str, Any] = {
+        "source_id": SOURCE_ID,
+        "files": files,
+        "rows_read": sum(f["rows_read"] for f in files.values()),
+        "rows_kept": sum(f["rows_kept"] for f in files.values()),
+        "rows_excluded": sum(sum(f["excluded"].values()) for f in files.values()),
+        "tidy_rows": out.height,
+        "overlap_disagreements": disagreements.to_dicts(),
+    }
+    return out, log
+
+
+def read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read one declared file into long rows, run its checks and count its rows."""
+    grid = layout.read_grid(path, spec.fmt, spec.sheet)
+    wide = layout.read_wide(
+        path,
+        grid,
+        expected_years=spec.years,
+        default_method=spec.default_method,
+        rate_scale=spec.rate_scale,
+        code_column=spec.code_column,
+    )
+    counts: Counter[str] = Counter(wide.counts)
+    areas, fixes = resolve_areas(path, spec, wide.rows)
+    long = _melt(wide, areas).with_columns(
+        pl.lit(SOURCE_ID).alias("source_id"),
+        pl.lit(spec.release).alias("release"),
+        pl.lit(spec.name).alias("source_file"),
+        pl.lit(sha).alias("file_sha256"),
+        pl.lit("calendar_year").alias("period_type"),
+    )
+    check_totals(long, spec, path)
+    check_rates(long, spec, path)
+    if spec.national_sheet is not None:
+        _check_national_sheet(path, spec, long)
+    kept = sum(v for k, v in counts.items() if k.startswith("kept: "))
+    excluded = {k: v for k, v in counts.items() if not k.startswith("kept: ")}
+    log = {
+        "file": path.name,
+        "rows_read": len(grid),
+        "rows_kept": kept,
+        "excluded": excluded,
+        "values": long.height,
+        "la_code_errors_fixed": fixes,
+    }
+    if kept + sum(excluded.values()) != len(grid):  # pragma: no cover - guards the counting
+        raise RawInputError(path, f"row accounting does not add up: {log}")
+    return long, log
+
+
+def resolve_areas(
+    path: Path, spec: TableSpec, rows: list[layout.WideRow]
+) -> tuple[dict[int, dict[str, str | None]], list[str]]:
+    """Give each kept row its area; LAs by cleaned name, asserting the known code errors.
+
+    Returns:
+        {raw_row: area columns} and a description of each published code fixed.
+
+    Raises:
+        RawInputError: a name does not resolve, two rows are one LA, an LA sits under another
+            region's header, or the published code errors differ from ``spec.code_errors``.
+
+    """
+    areas: dict[int, dict[str, str | None]] = {}
+    seen: dict[str, int] = {}
+    wrong: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        if row.kind == "National":
+            areas[row.raw_row] = {
+                "geographic_level": "National", "area_code": ENGLAND_CODE, "area_name": "England",
+                "la_code_dfe": None, "region_code": None, "region_name": None,
+            }  # fmt: skip
+            continue
+        dfe = _resolve_name(path, spec, row)
+        if dfe in seen:
+            raise RawInputError(
+                path,
+                f"LA {dfe} appears twice (rows {seen[dfe]} and {row.raw_row})",
+                row=row.raw_row,
+            )
+        seen[dfe] = row.raw_row
+        code = normalise_dfe_code(row.code) if row.code else None
+        if code is not None and code != dfe:
+            wrong[geography.normalise_name(row.name)] = (code, dfe)
+        la = geography.get_la(dfe)
+        _check_region(path, row, la.region_name)
+        areas[row.raw_row] = {
+            "geographic_level": "Local authority", "area_code": la.la_code,
+            "area_name": la.la_name, "la_code_dfe": dfe,
+            "region_code": la.region_code, "region_name": la.region_name,
+        }  # fmt: skip
+    if wrong != spec.code_errors:
+        raise RawInputError(
+            path,
+            f"published LA code errors changed: expected {spec.code_errors}, found {wrong}; the "
+            "publisher may have corrected the file: review and update the spec",
+            column="LA code",
+        )
+    fixes = [f"{n}: published {c} corrected to {d} by name" for n, (c, d) in sorted(wrong.items())]
+    return areas, fixes
+
+
+def _resolve_name(path: Path, spec: TableSpec, row: layout.WideRow) -> str:
+    candidates = geography.match_codes(row.name)
+    code = normalise_dfe_code(row.code) if row.code else None
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    if code is not None and code in candidates:
+        return code
+    if candidates:
+        # A name two LAs have held (Dorset 835/838): the row is the LA of the file's last year.
+        on = dt.date(spec.years[-1], 12, 31)
+        try:
+            return geography.resolve_la(row.name, on=on).la_code_dfe
+        except geography.UnknownLAError as exc:
+            raise RawInputError(
+                path, f"LA name is ambiguous: {exc}", column="Local Authority", row=row.raw_row
+            ) from exc
+    raise RawInputError(
+        path,
+        "LA name does not resolve through the geography crosswalk",
+        column="Local Authority",
+        row=row.raw_row,
+        value=row.name,
+    )
+
+
+def _check_region(path: Path, row: layout.WideRow, region_name: str) -> None:
+    header = geography.normalise_name(row.region_header)
+    header = header.removeprefix("inner ").removeprefix("outer ")
+    if header != geography.normalise_name(region_name):
+        raise RawInputError(
+            path,
+            f"LA sits under region header {row.region_header!r} but the crosswalk puts it in "
+            f"{region_name!r}",
+            row=row.raw_row,
+            value=row.name,
+        )
+
+
+def _melt(wide: layout.WideTable, areas: dict[int, dict[str, str | None]]) -> pl.DataFrame:
+    methods: dict[int, set[str]] = {}
+    for col in wide.columns:
+        if col.method is not None:
+            methods.setdefault(col.year, set()).add(col.method)
+    records: list[dict[str, object]] = []
+    for row in wide.rows:
+        for col, value, status in row.cells:
+            for method in sorted(methods[col.year]) if col.method is None else [col.method]:
+                records.append(
+                    {"raw_row": row.raw_row, "measure": col.measure, "method": method,
+                     "year": col.year, "value": value, "status": status, **areas[row.raw_row]}
+                )  # fmt: skip
+    schema = {
+        "raw_row": pl.UInt32, "measure": pl.Utf8, "method": pl.Utf8, "year": pl.Int32,
+        "value": pl.Float64, "status": pl.Utf8, "geographic_level": pl.Utf8,
+        "area_code": pl.Utf8, "area_name": pl.Utf8, "la_code_dfe": pl.Utf8,
+        "region_code": pl.Utf8, "region_name": pl.Utf8,
+    }  # fmt: skip
+    return pl.DataFrame(records, schema=schema)
+
+
+def wide_measures(long: pl.DataFrame) -> pl.DataFrame:
+    """Pivot long rows to one row per file, method, year and area with a, d and rate columns."""
+    keys = ["release", "source_file", "method", "year", "geographic_level", "area_code"]
+    return long.pivot(on="measure", index=keys, values="value").rename(
+        {
+            "appeals_registered_count": "appeals",
+            "appealable_decisions_count": "decisions",
+            "appeal_rate_pct": "rate",
+        }
+    )
+
+
+def check_totals(long: pl.DataFrame, spec: TableSpec, path: Path) -> None:
+    """Assert LA rows sum to the England Total row where the spec says the publisher adds up."""
+    for measure, method, years in spec.totals_add_up:
+        rows = long.filter(
+            (pl.col("measure") == measure)
+            & (pl.col("method") == method)
+            & pl.col("year").is_in(years)
+        )
+        sums = rows.group_by("year", "geographic_level").agg(pl.col("value").sum())
+        wide = sums.pivot(on="geographic_level", index="year", values="value")
+        bad = wide.filter((pl.col("Local authority") - pl.col("National")).abs() > 0.5)
+        if bad.height or wide.height != len(years):
+            raise RawInputError(
+                path,
+                f"LA rows do not sum to the England total for {measure} ({method}): "
+                f"{bad.sort('year').to_dicts()[:3] or 'England row missing'}",
+                column=measure,
+            )
+
+
+def check_rates(long: pl.DataFrame, spec: TableSpec, path: Path) -> None:
+    """Assert every published rate equals appeals / decisions x 100 at the published precision."""
+    wide = wide_measures(long).filter(
+        pl.col("appeals").is_not_null() & pl.col("rate").is_not_null() & (pl.col("decisions") > 0)
+    )
+    recomputed = round_half_up(pl.col("appeals") / pl.col("decisions") * 100, spec.rate_decimals)
+    published = round_half_up(pl.col("rate"), spec.rate_decimals)
+    bad = wide.filter((recomputed - published).abs() > 10.0**-spec.rate_decimals / 2)
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise RawInputError(
+            path,
+            f"published rate {first['rate']} is not {first['appeals']} / {first['decisions']} "
+            f"to {spec.rate_decimals} dp ({bad.height} such rows; year {first['year']}, "
+            f"area {first['area_code']})",
+            column="SEND Tribunal Appeal Rate",
+        )
+
+
+def _check_national_sheet(path: Path, spec: TableSpec, long: pl.DataFrame) -> None:
+    series = layout.read_national_series(path, layout.read_grid(path, "ods", spec.national_sheet))
+    nat = wide_measures(long.filter(pl.col("geographic_level") == "National"))
+    for rec in nat.iter_rows(named=True):
+        got = series.get(rec["year"])
+        want = (rec["appeals"], rec["decisions"], rec["rate"])
+        if got is None or any(abs(g - w) > 1e-9 for g, w in zip(got, want, strict=True)):
+            raise RawInputError(
+                path,
+                f"{spec.national_sheet} England {rec['year']} {got} differs from the "
+                f"{spec.sheet} England Total row {want}",
+            )
+
+
+def compare_overlaps(tidy: pl.DataFrame) -> pl.DataFrame:
+    """List every value two files publish for the same measure, method, year and area but differ on.
+
+    Counts must be equal; rates are compared at one decimal place (the CSVs' precision).
+    """
+    keys = ["measure", "method", "year", "area_code"]
+    base = tidy.filter(pl.col("value").is_not_null()).with_columns(
+        pl.when(pl.col("measure") == "appeal_rate_pct")
+        .then(round_half_up(pl.col("value"), 1))
+        .otherwise(pl.col("value"))
+        .alias("cmp")
+    )
+    cols = ["release", "source_file", "value", "cmp"]
+    left = base.select(*keys, "area_name", *cols)
+    right = base.select(*keys, *[pl.col(c).alias(f"{c}_b") for c in cols])
+    pairs = left.join(right, on=keys).filter(
+        (pl.col("release") < pl.col("release_b")) & ((pl.col("cmp") - pl.col("cmp_b")).abs() > 1e-6)
+    )
+    return pairs.drop("cmp", "cmp_b").sort(*keys, "release", "release_b")
+
+
+def pooled_rates(tidy: pl.DataFrame) -> pl.DataFrame:
+    """Recompute regional and England rates pooled: sum of LA appeals / sum of LA decisions.
+
+    Only LAs publishing both numbers enter a pool; ``las_pooled`` and ``las_missing`` say how
+    many did. One row per release, file, method, year and region (plus England).
+    """
+    la = wide_measures(tidy.filter(pl.col("geographic_level") == "Local authority"))
+    la = la.join(
+        tidy.select("release", "source_file", "area_code", "region_code", "region_name").unique(),
+        on=["release", "source_file", "area_code"],
+    ).with_columns(ok=pl.col("appeals").is_not_null() & pl.col("decisions").is_not_null())
+    keys = ["release", "source_file", "method", "year"]
+    aggs = [
+        pl.col("appeals").filter(pl.col("ok")).sum().alias("appeals"),
+        pl.col("decisions").filter(pl.col("ok")).sum().alias("decisions"),
+        pl.col("ok").sum().cast(pl.Int64).alias("las_pooled"),
+        (~pl.col("ok")).sum().cast(pl.Int64).alias("las_missing"),
+    ]
+    regional = la.group_by(*keys, "region_code", "region_name").agg(aggs).select(
+        *keys, pl.lit("Regional").alias("geographic_level"),
+        pl.col("region_code").alias("area_code"), pl.col("region_name").alias("area_name"),
+        "appeals", "decisions", "las_pooled", "las_missing",
+    )  # fmt: skip
+    national = la.group_by(keys).agg(aggs).select(
+        *keys, pl.lit("National").alias("geographic_level"),
+        pl.lit(ENGLAND_CODE).alias("area_code"), pl.lit("England").alias("area_name"),
+        "appeals", "decisions", "las_pooled", "las_missing",
+    )  # fmt: skip
+    out = pl.concat([national, regional]).with_columns(
+        (pl.col("appeals") / pl.col("decisions") * 100).alias("rate_pct")
+    )
+    return out.sort(*keys, "geographic_level", "area_code")
+
+
+def appeals_per_10k_population(tidy: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """Derive appeals registered per 10,000 residents aged 0-25, per LA and year.
+
+    Appeals come from the latest release publishing the LA and year. ``population`` has
+    columns ``la_code_dfe``, ``year`` and ``population`` (residents aged 0-25, mid-year).
+    Years without a population get a null value and status ``no population``.
+    """
+    rank = {r: i for i, r in enumerate(RELEASE_ORDER)}
+    appeals = (
+        tidy.filter(
+            (pl.col("measure") == "appeals_registered_count")
+            & (pl.col("geographic_level") == "Local authority")
+            & pl.col("value").is_not_null()
+        )
+        .with_columns(pl.col("release").replace_strict(rank, return_dtype=pl.Int32).alias("rk"))
+        .sort("rk", descending=True)
+        .unique(["la_code_dfe", "year"], keep="first")
+        .select("la_code_dfe", "area_code", "area_name", "year", "release", "source_file",
+                pl.col("value").alias("appeals_registered_count"))
+    )  # fmt: skip
+    pop = population.select(
+        pl.col("la_code_dfe").cast(pl.Utf8),
+        pl.col("year").cast(pl.Int32),
+        pl.col("population").cast(pl.Float64).alias("population_0_25"),
+    )
+    out = appeals.join(pop, on=["la_code_dfe", "year"], how="left")
+    return out.with_columns(
+        (pl.col("appeals_registered_count") / pl.col("population_0_25") * 10_000).alias("value"),
+        pl.lit(PER_10K_MEASURE).alias("measure"),
+        pl.lit(PER_10K_LABEL).alias("label"),
+        pl.when(pl.col("population_0_25").is_null())
+        .then(pl.lit("no population"))
+        .otherwise(pl.lit(STATUS_OK))
+        .alias("status"),
+    ).sort("la_code_dfe", "year")
