@@ -22,7 +22,7 @@ from sendstats import __version__, catalog, config, manifest
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
 from sendstats.metrics import ehcp as ehcp_metrics
-from sendstats.sources import dfe_sen2
+from sendstats.sources import dfe_sen2, nhs_ascof
 
 STATE_FILE = ".build_state.json"
 
@@ -119,6 +119,49 @@ def _run_step(
     return StepResult(step, output, df.height, skipped=False, inputs=sorted(inputs))
 
 
+Paths = dict[tuple[str, str], tuple[Path, str]]
+
+
+@dataclass(frozen=True)
+class TidyStep:
+    """One source's tidy step: which pinned files it reads and how it makes its table."""
+
+    source_id: str
+    table: str
+    files: Callable[[], list[tuple[str, str]]]
+    make: Callable[[Paths], pl.DataFrame]
+
+
+def _ascof(paths: Paths) -> pl.DataFrame:
+    frames = [nhs_ascof.tidy(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
+    return pl.concat(frames, how="vertical")
+
+
+#: Every tidy step, in build order. A new source adds one line here.
+TIDY_STEPS: tuple[TidyStep, ...] = (
+    TidyStep(dfe_sen2.SOURCE_ID, dfe_sen2.TABLE, dfe_sen2.required_files, dfe_sen2.tidy),
+    TidyStep(nhs_ascof.SOURCE_ID, nhs_ascof.TABLE, nhs_ascof.required_files, _ascof),
+)
+
+
+def _tidy_step(
+    step: TidyStep, results: list[fetch_mod.FetchResult], state: dict[str, str], *, force: bool
+) -> StepResult:
+    by_key = {
+        (r.release, r.name): (r.path, r.sha256) for r in results if r.source == step.source_id
+    }
+    needed = {k: by_key[k] for k in step.files()}
+    inputs = {f"{step.source_id}/{rel}/{name}": sha for (rel, name), (_, sha) in needed.items()}
+    return _run_step(
+        f"tidy:{step.table}",
+        config.tidy_dir() / f"{step.table}.parquet",
+        inputs,
+        lambda: step.make(needed),
+        state,
+        force=force,
+    )
+
+
 def build(
     *,
     offline: bool | None = None,
@@ -137,27 +180,11 @@ def build(
     """
     with sio.data_lock():
         state = _load_state()
-        results = fetch_mod.fetch_sources([dfe_sen2.SOURCE_ID], offline=offline, progress=progress)
-        by_key = {
-            (r.release, r.name): (r.path, r.sha256)
-            for r in results
-            if r.source == dfe_sen2.SOURCE_ID
-        }
-        needed = {k: by_key[k] for k in dfe_sen2.required_files()}
+        results = fetch_mod.fetch_sources(
+            [s.source_id for s in TIDY_STEPS], offline=offline, progress=progress
+        )
+        steps = [_tidy_step(s, results, state, force=force) for s in TIDY_STEPS]
         tidy_path = config.tidy_dir() / f"{dfe_sen2.TABLE}.parquet"
-        tidy_inputs = {
-            f"{dfe_sen2.SOURCE_ID}/{rel}/{name}": sha for (rel, name), (_, sha) in needed.items()
-        }
-        steps = [
-            _run_step(
-                f"tidy:{dfe_sen2.TABLE}",
-                tidy_path,
-                tidy_inputs,
-                lambda: dfe_sen2.tidy(needed),
-                state,
-                force=force,
-            )
-        ]
         releases = releases_as_of(dfe_sen2.SOURCE_ID, as_of)
         suffix = "" if as_of is None else f"__as_of_{as_of.isoformat()}"
         metrics_path = config.metrics_dir() / f"ehcp{suffix}.parquet"
@@ -174,10 +201,3 @@ def build(
             )
         )
     return BuildReport(steps=steps, releases={dfe_sen2.SOURCE_ID: releases})
-
-
-def main_build(argv_offline: bool | None, as_of: dt.date | None, force: bool) -> int:
-    """Run a build and print its summary (used by the CLI)."""
-    report = build(offline=argv_offline, as_of=as_of, force=force)
-    print(report.summary(), file=sys.stderr)
-    return 0

@@ -335,6 +335,12 @@ def _meta_args(settings: Mapping[str, Any], tmp: Path) -> list[str]:
     return args
 
 
+def _markdown(text: str, target: str) -> str:
+    """Return document markdown with Quarto's ``{{< pagebreak >}}`` shortcode made raw."""
+    raw = "#pagebreak()" if target == "typst" else '<div class="page-break"></div>'
+    return re.sub(r"\{\{<\s*pagebreak\s*>\}\}", lambda _m: _fenced(raw, "{=" + target + "}"), text)
+
+
 def _fenced(text: str, info: str) -> str:
     """Return ``text`` in a backtick fence longer than any backtick run inside it."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -368,7 +374,9 @@ def _html_fragment(block: Block, index: int) -> str:
         return f'<pre class="{kind}"><code{lang}>{html.escape(block.text.rstrip())}</code></pre>'
     label = block.alt or block.caption
     if block.mime == "image/svg+xml":
-        body = _inline_svg(block.text, f"fig{index}", label)
+        has_label = re.match(r"(?:<\?xml[^>]*>\s*)?<svg\b[^>]*\saria-label=", block.text.lstrip())
+        # A chart that names itself keeps that name unless the cell gives fig-alt.
+        body = _inline_svg(block.text, f"fig{index}", block.alt or ("" if has_label else label))
     else:
         body = f'<img src="data:{block.mime};base64,{block.text}" alt="{html.escape(label)}">'
     ident = f' id="{html.escape(block.label)}"' if block.label else ""
@@ -409,7 +417,7 @@ def _html_with_pandoc(
     parts = []
     for index, block in enumerate(blocks):
         if block.kind == "markdown":
-            parts.append(block.text)
+            parts.append(_markdown(block.text, "html"))
         elif block.kind == "code" and block.lang == "python":
             parts.append(_fenced(block.text, "python"))
         else:
@@ -503,6 +511,7 @@ def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
         "footer-date": settings["date"] or f"{today.day} {today:%B %Y}",
         "typst-lang": lang,
         "typst-region": region or "GB",
+        "papersize": str(settings.get("papersize") or "a4"),
     }
     blocks = notebook_blocks(nb, "pdf")
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
@@ -541,7 +550,7 @@ def _heading_shift(blocks: list[Block]) -> list[str]:
 def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
     """Return the markdown (or raw typst) of one block for the PDF."""
     if block.kind == "markdown":
-        return block.text
+        return _markdown(block.text, "typst")
     if block.kind == "code":
         return _fenced(block.text, "python" if block.lang == "python" else "")
     if block.kind == "html":
@@ -596,6 +605,9 @@ def render_many(
     resolved = [
         (Path(q).resolve(), check_params(Path(q), p), Path(o).resolve()) for q, p, o in jobs
     ]
+    for qmd, params, _ in resolved:
+        if not qmd.is_file():
+            raise RenderError(qmd, params, "document not found")
     chosen = _choose_engine(resolved[0][0], resolved[0][1], engine)
     stop = threading.Event()
     local = threading.local()
@@ -653,6 +665,7 @@ a { color: var(--link); text-decoration: underline; text-underline-offset: 0.15e
 a:focus-visible { outline: 3px solid #fd0; outline-offset: 1px; background: #fd0; color: #0b0c0c; }
 nav#TOC { border-left: 4px solid var(--rule); padding: 0.2rem 1rem; margin: 1.5rem 0; }
 nav#TOC ul { padding-left: 1.2rem; margin: 0.3rem 0; }
+nav#TOC h2 { margin: 0.6em 0 0.3em; font-size: 1.2rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums;
   font-size: 0.95rem; max-width: 100%; }
 caption { text-align: left; font-weight: 600; padding-bottom: 0.4rem; }
@@ -677,6 +690,7 @@ blockquote { border-left: 4px solid var(--rule); margin-left: 0; padding-left: 1
   a { color: inherit; }
   figure, table, pre { break-inside: avoid; }
   h2, h3 { break-after: avoid; }
+  .page-break { break-after: page; }
 }
 """
 
@@ -717,7 +731,8 @@ _TYPST_TEMPLATE = """#let horizontalrule = line(start: (25%, 0%), end: (75%, 0%)
   if measure(img).width > size.width { image(path, alt: alt, width: 100%) } else { img }
 })
 $if(title)$#set document(title: [$title$])
-$endif$#set page(paper: "a4", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm), footer: context {
+$endif$#set page(paper: "$papersize$", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm),
+  footer: context {
   set text(size: 8pt, fill: luma(30%))
   [$footer-date$]
   h(1fr)

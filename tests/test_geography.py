@@ -20,6 +20,7 @@ from sendstats.geography import (
     describe_la,
     format_la_list,
     gss_history,
+    harmonise_to_vintage,
     list_las,
     region_of,
     reorganisations,
@@ -186,8 +187,11 @@ def test_on_conflict_name_trusts_the_name_for_tribunal_code_swaps() -> None:
     assert out["la_code_dfe"].to_list() == ["892", "891"]
 
 
-def test_describe_and_list_are_readable() -> None:
+def test_describe_and_list_are_readable(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENDSTATS_OFFLINE", "1")
+    monkeypatch.delenv("SENDSTATS_ARCHIVE", raising=False)
     text = describe_la("Cumbria8")
+    assert "Population: not available" in text
     assert text.startswith("Cumbria (DfE 909")
     assert "Cumberland (942)" in text and "E10000006" in text
     listing = format_la_list(D(2019, 1, 1))
@@ -245,12 +249,9 @@ def test_every_tribunal_csv_name_and_code_resolves(raw_archive: Path) -> None:
 def test_every_tribunal_ods_la_name_resolves(raw_archive: Path) -> None:
     for path in sorted((raw_archive / "tribunal").glob("*.ods")):
         sheet = fastexcel.read_excel(path).load_sheet("SEND_2", header_row=None, dtypes="string")
-        frame = sheet.to_polars()
-        names = [
-            n
-            for n, first in zip(frame[:, 0].to_list(), frame[:, 1].to_list(), strict=True)
-            if n and first is not None and not n.isupper() and not n.startswith(("England", "Local"))
-        ]
+        cells = sheet.to_polars()[:, 0].to_list()
+        body = cells[cells.index("Local Authority") + 1 : cells.index("England Total4")]
+        names = [n for n in body if n and not n.isupper()]  # upper case: region headers
         assert len(names) >= 152, path.name
         for name in names:
             resolve_la(name)
@@ -322,3 +323,123 @@ def test_ons_lookup_codes_are_the_codes_in_force(
     ons = set(frame.filter(pl.col(code_col).str.starts_with("E"))[code_col].to_list())
     assert len(ons) == count
     assert ons == {la.la_code for la in list_las(on)}
+
+
+# --- harmonising a series onto one geography vintage ---------------------------------------
+
+
+def _counts(rows: list[tuple[str, str, int | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema={"time_period": pl.Utf8, "la_code_dfe": pl.Utf8, "n": pl.Int64}, orient="row"
+    )
+
+
+def test_split_successors_sum_back_into_the_old_geography() -> None:
+    df = _counts([("202122", "940", 2842), ("202122", "941", 2847), ("202021", "928", 4847)])
+    out = harmonise_to_vintage(df, value_cols=["n"], additive=True, vintage=D(2021, 3, 31))
+    row = out.filter(pl.col("time_period") == "202122").row(0, named=True)
+    assert (row["la_code_dfe"], row["n"], row["harmonisation"]) == ("928", 5689, "aggregated")
+    assert row["harmonised_from"] == "940;941" and row["la_code"] == "E10000021"
+
+
+def test_split_marks_the_new_las_broken_before_the_split() -> None:
+    df = _counts([("202122", "940", 2842), ("202122", "941", 2847), ("202021", "928", 4847)])
+    out = harmonise_to_vintage(df, value_cols=["n"], additive=True, vintage=D(2025, 1, 1))
+    before = out.filter(pl.col("time_period") == "202021").sort("la_code_dfe")
+    assert before["la_code_dfe"].to_list() == ["940", "941"]
+    assert before["harmonisation"].to_list() == ["series_break", "series_break"]
+    assert before["n"].null_count() == 2
+
+
+def test_ratios_are_never_summed_and_missing_parts_are_never_summed() -> None:
+    df = _counts([("202122", "940", 2842), ("202122", "941", 2847)])
+    ratio = harmonise_to_vintage(df, value_cols=["n"], additive=False, vintage=D(2021, 3, 31))
+    assert ratio["harmonisation"].to_list() == ["not_additive"] and ratio["n"][0] is None
+    part = harmonise_to_vintage(df.head(1), value_cols=["n"], additive=True, vintage=D(2021, 3, 31))
+    assert part["harmonisation"].to_list() == ["incomplete"] and part["n"][0] is None
+
+
+def test_recodes_carry_values_over_unchanged() -> None:
+    df = _counts([("201920", "825", 4000), ("202324", "815", 5000)])
+    out = harmonise_to_vintage(df, value_cols=["n"], additive=False, vintage=D(2025, 1, 1))
+    assert out["n"].to_list() == [4000, 5000]
+    assert out["harmonisation"].to_list() == ["as_published", "as_published"]
+    assert out["la_code"].to_list() == ["E06000060", "E06000065"]
+
+
+@pytest.fixture(scope="module")
+def caseload(raw_archive: Path) -> pl.DataFrame:
+    path = raw_archive / "ehcp" / "education-health-and-care-plans_2025" / "data" / "caseload.csv"
+    df = pl.read_csv(path, infer_schema_length=0, encoding="utf8-lossy")
+    df = canonical_codes(df, source=path.name).filter(pl.col("breakdown_topic") == "All EHC plans")
+    return df.select(
+        "time_period", "geographic_level", "la_code_dfe", pl.col("ehcplans").cast(pl.Int64)
+    )
+
+
+def _la(caseload: pl.DataFrame) -> pl.DataFrame:
+    return caseload.filter(pl.col("geographic_level") == "Local authority").drop("geographic_level")
+
+
+def _value(out: pl.DataFrame, period: str, dfe: str) -> int | None:
+    row = out.filter(pl.col("time_period") == period, pl.col("la_code_dfe") == dfe)
+    assert row.height == 1
+    value: int | None = row["ehcplans"][0]
+    return value
+
+
+def test_bcp_is_not_bournemouth_plus_poole(caseload: pl.DataFrame) -> None:
+    # Christchurch moved from Dorset county into BCP in April 2019: B+P (Jan 2019) = 1,891 plans
+    # but BCP (Jan 2020) = 2,448 (+29%) while England grew 354,000 -> 390,000 (+10%), and
+    # Dorset lost plans relative to trend. Only the Dorset area as a whole is exact.
+    la = _la(caseload)
+    nat = caseload.filter(pl.col("geographic_level") == "National")
+    england = dict(nat.select("time_period", "ehcplans").iter_rows())
+    assert england["201920"] / england["201819"] < 1.11
+    vint = D(2025, 1, 1)
+    strict = harmonise_to_vintage(la, value_cols=["ehcplans"], additive=True, vintage=vint)
+    assert _value(strict, "201819", "839") is None
+    assert _value(strict, "201819", "838") is None
+    approx = harmonise_to_vintage(
+        la, value_cols=["ehcplans"], additive=True, vintage=vint, approximate=True
+    )
+    bp = _value(approx, "201819", "839")
+    assert bp == 1045 + 846
+    assert _value(approx, "201920", "839") == 2448 and 2448 / bp > 1.25
+    area_before = 2392 + bp
+    assert _value(approx, "201819", "838") == 2392
+    assert (
+        area_before
+        == _la(caseload)
+        .filter(
+            pl.col("time_period") == "201819", pl.col("la_code_dfe").is_in(["835", "836", "837"])
+        )["ehcplans"]
+        .sum()
+    )
+    assert approx.filter(pl.col("la_code_dfe") == "839")["harmonisation"][0] == (
+        "aggregated_approximate"
+    )
+
+
+def test_cumbria_and_northamptonshire_on_the_old_geography(caseload: pl.DataFrame) -> None:
+    la = _la(caseload)
+    old = harmonise_to_vintage(la, value_cols=["ehcplans"], additive=True, vintage=D(2021, 3, 31))
+    assert _value(old, "202122", "928") == 2842 + 2847
+    assert _value(old, "202425", "909") == 2893 + 2377
+    assert _value(old, "202425", "928") == 4551 + 4153
+
+
+def test_harmonised_las_still_sum_to_the_england_row(caseload: pl.DataFrame) -> None:
+    nat = caseload.filter(pl.col("geographic_level") == "National")
+    england = dict(nat.select("time_period", "ehcplans").iter_rows())
+    for vintage in (D(2021, 3, 31), D(2023, 3, 31)):
+        out = harmonise_to_vintage(
+            _la(caseload).filter(pl.col("time_period") >= "201920"),
+            value_cols=["ehcplans"],
+            additive=True,
+            vintage=vintage,
+        )
+        assert out["ehcplans"].null_count() == 0
+        sums = dict(out.group_by("time_period").agg(pl.col("ehcplans").sum()).iter_rows())
+        assert all(sums[p] == england[p] for p in sums)
+        assert out.group_by("time_period").len()["len"].to_list() == [len(list_las(vintage))] * 6

@@ -407,3 +407,42 @@ def test_quarto_engine_refused_when_missing(
     assert not render.quarto_available()
     with pytest.raises(RenderError, match="no quarto"):
         render_report(write(tmp_path / "a.qmd", "x\n"), {}, tmp_path / "a.html", engine="quarto")
+
+
+def test_quarto_render_many_runs_one_job_at_a_time(tmp_path: Path, fake_quarto: Path) -> None:
+    qmd = write(tmp_path / "la.qmd", "x\n")
+    jobs = [(qmd, {"la": c}, tmp_path / "out" / f"{c}.html") for c in ["201", "202", "203"]]
+    paths = render_many(jobs, engine="quarto", workers=4, progress=False)
+    assert [p.read_text() for p in paths] == [
+        f"<html>fake -P la:'{c}' --to html --output {call['argv'][-1]}</html>"
+        for c, call in zip(["201", "202", "203"], calls(fake_quarto), strict=True)
+    ]
+
+
+# --- details ----------------------------------------------------------------------------------
+
+
+def test_inline_expression_error_names_the_expression(tmp_path: Path) -> None:
+    qmd = write(tmp_path / "i.qmd", "Value: `{python} undefined_name + 1`.\n")
+    with pytest.raises(RenderError, match=r"inline expression\(s\) undefined_name \+ 1.*NameError"):
+        render_report(qmd, {}, tmp_path / "i.html", engine="fallback")
+
+
+def test_timeout_bounds_the_whole_document(tmp_path: Path) -> None:
+    qmd = write(tmp_path / "slow.qmd", "```{python}\nimport time\ntime.sleep(60)\n```\n")
+    with pytest.raises(RenderError, match=r"cell 1 \(line 1\).*ran past 2 s"):
+        render_report(qmd, {}, tmp_path / "slow.html", engine="fallback", timeout=2)
+
+
+def test_two_svgs_on_one_page_do_not_share_ids() -> None:
+    svg = (
+        '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" role="graphics-document">'
+        '<defs><clipPath id="clip1"><rect/></clipPath></defs>'
+        '<g clip-path="url(#clip1)"><use href="#clip1"/></g></svg>'
+    )
+    first = render._inline_svg(svg, "fig1", "Alt & text")
+    second = render._inline_svg(svg, "fig2", "")
+    assert first.startswith('<svg role="img" aria-label="Alt &amp; text" xmlns=')
+    assert 'id="fig1-clip1"' in first and "url(#fig1-clip1)" in first
+    assert 'href="#fig1-clip1"' in first
+    assert 'id="fig2-clip1"' in second and 'role="graphics-document"' in second

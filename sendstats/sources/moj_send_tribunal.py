@@ -30,27 +30,27 @@ Quirks handled (each asserted, so a corrected file is noticed):
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats import geography
-from sendstats.geography.crosswalk import normalise_dfe_code
 from sendstats.numbers import round_half_up
 from sendstats.readers import STATUS_OK, RawInputError, raise_schema_errors
 from sendstats.sources import moj_send_tribunal_ods as layout
-from sendstats.sources.moj_send_tribunal_ods import METHOD_2018, METHOD_ANNUAL_REVIEWS
+from sendstats.sources.moj_send_tribunal_ods import (
+    ENGLAND_CODE,
+    METHOD_2018,
+    METHOD_ANNUAL_REVIEWS,
+    TableSpec,
+)
 
 SOURCE_ID = "moj_send_tribunal"
 TABLE = "moj_send_tribunal__appeals"
-ENGLAND_CODE = "E92000001"
 
 #: Methods of counting appealable decisions, named after the publishers' wording.
 METHODS: dict[str, str] = {
@@ -77,26 +77,6 @@ PER_10K_LABEL = (
 )
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """How to read one declared file: layout, rate unit, methods and the checks it must pass."""
-
-    release: str
-    name: str
-    fmt: Literal["csv", "ods"]
-    years: tuple[int, ...]
-    default_method: str
-    rate_scale: float  # 100 for fractions (MoJ .ods), 1 for "1.30%" text
-    rate_decimals: int  # published precision of the rate, in percent
-    code_column: bool
-    sheet: str | None = None
-    national_sheet: str | None = None
-    #: normalised LA name -> (code printed, correct code): publisher code errors, asserted.
-    code_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: (measure, method, years) whose LA rows must sum to the England Total row.
-    totals_add_up: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
-
-
 _YEARS_14_24 = tuple(range(2014, 2025))
 # Both CSVs print Central Bedfordshire as 873 (Cambridgeshire's code) and Cambridgeshire as 823.
 _BEDS_CAMBS_SWAP = {"central bedfordshire": ("873", "823"), "cambridgeshire": ("823", "873")}
@@ -113,7 +93,7 @@ FILE_SPECS: tuple[TableSpec, ...] = (
         sheet="SEND_2",
         national_sheet="SEND_1",
         totals_add_up=(("appeals_registered_count", METHOD_2018, tuple(range(2014, 2022))),),
-    ),  # fmt: skip
+    ),
     TableSpec(
         "2022",
         "appeal_rate_table",
@@ -126,7 +106,7 @@ FILE_SPECS: tuple[TableSpec, ...] = (
         sheet="SEND_2",
         national_sheet="SEND_1",
         totals_add_up=(("appeals_registered_count", METHOD_2018, tuple(range(2014, 2023))),),
-    ),  # fmt: skip
+    ),
     TableSpec(
         "2025",
         "appeal_rate_2014_2024",
@@ -143,7 +123,7 @@ FILE_SPECS: tuple[TableSpec, ...] = (
             **_BEDS_CAMBS_SWAP,
         },
         totals_add_up=(("appeals_registered_count", METHOD_2018, _YEARS_14_24),),
-    ),  # fmt: skip
+    ),
     TableSpec(
         "2026",
         "appealable_decisions_2024_2025",
@@ -158,7 +138,7 @@ FILE_SPECS: tuple[TableSpec, ...] = (
             ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
             ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
         ),
-    ),  # fmt: skip
+    ),
 )
 #: Releases oldest first; a later release serves a year when several publish it.
 RELEASE_ORDER = tuple(s.release for s in FILE_SPECS)
@@ -210,7 +190,7 @@ def required_files() -> list[tuple[str, str]]:
 
 
 def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
-    """Read every declared tribunal file into one validated long table (see :func:`tidy_with_log`)."""
+    """Read every declared file into one validated long table (see :func:`tidy_with_log`)."""
     return tidy_with_log(paths)[0]
 
 
@@ -229,9 +209,9 @@ def tidy_with_log(
     frames, files = [], {}
     for spec in FILE_SPECS:
         path, sha = paths[(spec.release, spec.name)]
-        frame, log = read_file(path, spec, sha)
+        frame, file_log = read_file(path, spec, sha)
         frames.append(frame)
-        files[f"{spec.release}/{spec.name}"] = log
+        files[f"{spec.release}/{spec.name}"] = file_log
     out = pl.concat(frames, how="vertical").select(TIDY_COLUMNS)
     out = out.sort("release", "source_file", "measure", "method", "year", "area_code")
     try:
@@ -264,8 +244,8 @@ def read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dict
         code_column=spec.code_column,
     )
     counts: Counter[str] = Counter(wide.counts)
-    areas, fixes = resolve_areas(path, spec, wide.rows)
-    long = _melt(wide, areas).with_columns(
+    areas, fixes = layout.resolve_areas(path, spec, wide.rows)
+    long = layout.melt(wide, areas).with_columns(
         pl.lit(SOURCE_ID).alias("source_id"),
         pl.lit(spec.release).alias("release"),
         pl.lit(spec.name).alias("source_file"),
@@ -289,118 +269,6 @@ def read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dict
     if kept + sum(excluded.values()) != len(grid):  # pragma: no cover - guards the counting
         raise RawInputError(path, f"row accounting does not add up: {log}")
     return long, log
-
-
-def resolve_areas(
-    path: Path, spec: TableSpec, rows: list[layout.WideRow]
-) -> tuple[dict[int, dict[str, str | None]], list[str]]:
-    """Give each kept row its area; LAs by cleaned name, asserting the known code errors.
-
-    Returns:
-        {raw_row: area columns} and a description of each published code fixed.
-
-    Raises:
-        RawInputError: a name does not resolve, two rows are one LA, an LA sits under another
-            region's header, or the published code errors differ from ``spec.code_errors``.
-
-    """
-    areas: dict[int, dict[str, str | None]] = {}
-    seen: dict[str, int] = {}
-    wrong: dict[str, tuple[str, str]] = {}
-    for row in rows:
-        if row.kind == "National":
-            areas[row.raw_row] = {
-                "geographic_level": "National", "area_code": ENGLAND_CODE, "area_name": "England",
-                "la_code_dfe": None, "region_code": None, "region_name": None,
-            }  # fmt: skip
-            continue
-        dfe = _resolve_name(path, spec, row)
-        if dfe in seen:
-            raise RawInputError(
-                path,
-                f"LA {dfe} appears twice (rows {seen[dfe]} and {row.raw_row})",
-                row=row.raw_row,
-            )
-        seen[dfe] = row.raw_row
-        code = normalise_dfe_code(row.code) if row.code else None
-        if code is not None and code != dfe:
-            wrong[geography.normalise_name(row.name)] = (code, dfe)
-        la = geography.get_la(dfe)
-        _check_region(path, row, la.region_name)
-        areas[row.raw_row] = {
-            "geographic_level": "Local authority", "area_code": la.la_code,
-            "area_name": la.la_name, "la_code_dfe": dfe,
-            "region_code": la.region_code, "region_name": la.region_name,
-        }  # fmt: skip
-    if wrong != spec.code_errors:
-        raise RawInputError(
-            path,
-            f"published LA code errors changed: expected {spec.code_errors}, found {wrong}; the "
-            "publisher may have corrected the file: review and update the spec",
-            column="LA code",
-        )
-    fixes = [f"{n}: published {c} corrected to {d} by name" for n, (c, d) in sorted(wrong.items())]
-    return areas, fixes
-
-
-def _resolve_name(path: Path, spec: TableSpec, row: layout.WideRow) -> str:
-    candidates = geography.match_codes(row.name)
-    code = normalise_dfe_code(row.code) if row.code else None
-    if len(candidates) == 1:
-        return next(iter(candidates))
-    if code is not None and code in candidates:
-        return code
-    if candidates:
-        # A name two LAs have held (Dorset 835/838): the row is the LA of the file's last year.
-        on = dt.date(spec.years[-1], 12, 31)
-        try:
-            return geography.resolve_la(row.name, on=on).la_code_dfe
-        except geography.UnknownLAError as exc:
-            raise RawInputError(
-                path, f"LA name is ambiguous: {exc}", column="Local Authority", row=row.raw_row
-            ) from exc
-    raise RawInputError(
-        path,
-        "LA name does not resolve through the geography crosswalk",
-        column="Local Authority",
-        row=row.raw_row,
-        value=row.name,
-    )
-
-
-def _check_region(path: Path, row: layout.WideRow, region_name: str) -> None:
-    header = geography.normalise_name(row.region_header)
-    header = header.removeprefix("inner ").removeprefix("outer ")
-    if header != geography.normalise_name(region_name):
-        raise RawInputError(
-            path,
-            f"LA sits under region header {row.region_header!r} but the crosswalk puts it in "
-            f"{region_name!r}",
-            row=row.raw_row,
-            value=row.name,
-        )
-
-
-def _melt(wide: layout.WideTable, areas: dict[int, dict[str, str | None]]) -> pl.DataFrame:
-    methods: dict[int, set[str]] = {}
-    for col in wide.columns:
-        if col.method is not None:
-            methods.setdefault(col.year, set()).add(col.method)
-    records: list[dict[str, object]] = []
-    for row in wide.rows:
-        for col, value, status in row.cells:
-            for method in sorted(methods[col.year]) if col.method is None else [col.method]:
-                records.append(
-                    {"raw_row": row.raw_row, "measure": col.measure, "method": method,
-                     "year": col.year, "value": value, "status": status, **areas[row.raw_row]}
-                )  # fmt: skip
-    schema = {
-        "raw_row": pl.UInt32, "measure": pl.Utf8, "method": pl.Utf8, "year": pl.Int32,
-        "value": pl.Float64, "status": pl.Utf8, "geographic_level": pl.Utf8,
-        "area_code": pl.Utf8, "area_name": pl.Utf8, "la_code_dfe": pl.Utf8,
-        "region_code": pl.Utf8, "region_name": pl.Utf8,
-    }  # fmt: skip
-    return pl.DataFrame(records, schema=schema)
 
 
 def wide_measures(long: pl.DataFrame) -> pl.DataFrame:
@@ -492,8 +360,11 @@ def compare_overlaps(tidy: pl.DataFrame) -> pl.DataFrame:
 def pooled_rates(tidy: pl.DataFrame) -> pl.DataFrame:
     """Recompute regional and England rates pooled: sum of LA appeals / sum of LA decisions.
 
-    Only LAs publishing both numbers enter a pool; ``las_pooled`` and ``las_missing`` say how
-    many did. One row per release, file, method, year and region (plus England).
+    ``rate_pct`` pools only LAs publishing both numbers (``las_pooled``; ``las_missing`` did
+    not). ``rate_all_las_pct`` sums each column over every LA publishing it, as the publishers'
+    England Total does (it keeps the appeals of an LA whose decisions are suppressed, e.g.
+    Plymouth 2024), so it reproduces the published England rate. One row per release, file,
+    method, year and region (plus England).
     """
     la = wide_measures(tidy.filter(pl.col("geographic_level") == "Local authority"))
     la = la.join(
@@ -506,19 +377,42 @@ def pooled_rates(tidy: pl.DataFrame) -> pl.DataFrame:
         pl.col("decisions").filter(pl.col("ok")).sum().alias("decisions"),
         pl.col("ok").sum().cast(pl.Int64).alias("las_pooled"),
         (~pl.col("ok")).sum().cast(pl.Int64).alias("las_missing"),
+        pl.col("appeals").sum().alias("appeals_all_las"),
+        pl.col("decisions").sum().alias("decisions_all_las"),
     ]
-    regional = la.group_by(*keys, "region_code", "region_name").agg(aggs).select(
-        *keys, pl.lit("Regional").alias("geographic_level"),
-        pl.col("region_code").alias("area_code"), pl.col("region_name").alias("area_name"),
-        "appeals", "decisions", "las_pooled", "las_missing",
-    )  # fmt: skip
-    national = la.group_by(keys).agg(aggs).select(
-        *keys, pl.lit("National").alias("geographic_level"),
-        pl.lit(ENGLAND_CODE).alias("area_code"), pl.lit("England").alias("area_name"),
-        "appeals", "decisions", "las_pooled", "las_missing",
-    )  # fmt: skip
+    tail = [
+        "appeals",
+        "decisions",
+        "las_pooled",
+        "las_missing",
+        "appeals_all_las",
+        "decisions_all_las",
+    ]
+    regional = (
+        la.group_by(*keys, "region_code", "region_name")
+        .agg(aggs)
+        .select(
+            *keys,
+            pl.lit("Regional").alias("geographic_level"),
+            pl.col("region_code").alias("area_code"),
+            pl.col("region_name").alias("area_name"),
+            *tail,
+        )
+    )
+    national = (
+        la.group_by(keys)
+        .agg(aggs)
+        .select(
+            *keys,
+            pl.lit("National").alias("geographic_level"),
+            pl.lit(ENGLAND_CODE).alias("area_code"),
+            pl.lit("England").alias("area_name"),
+            *tail,
+        )
+    )
     out = pl.concat([national, regional]).with_columns(
-        (pl.col("appeals") / pl.col("decisions") * 100).alias("rate_pct")
+        (pl.col("appeals") / pl.col("decisions") * 100).alias("rate_pct"),
+        (pl.col("appeals_all_las") / pl.col("decisions_all_las") * 100).alias("rate_all_las_pct"),
     )
     return out.sort(*keys, "geographic_level", "area_code")
 
@@ -540,9 +434,16 @@ def appeals_per_10k_population(tidy: pl.DataFrame, population: pl.DataFrame) -> 
         .with_columns(pl.col("release").replace_strict(rank, return_dtype=pl.Int32).alias("rk"))
         .sort("rk", descending=True)
         .unique(["la_code_dfe", "year"], keep="first")
-        .select("la_code_dfe", "area_code", "area_name", "year", "release", "source_file",
-                pl.col("value").alias("appeals_registered_count"))
-    )  # fmt: skip
+        .select(
+            "la_code_dfe",
+            "area_code",
+            "area_name",
+            "year",
+            "release",
+            "source_file",
+            pl.col("value").alias("appeals_registered_count"),
+        )
+    )
     pop = population.select(
         pl.col("la_code_dfe").cast(pl.Utf8),
         pl.col("year").cast(pl.Int32),

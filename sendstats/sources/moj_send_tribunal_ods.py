@@ -12,6 +12,7 @@ it. :mod:`sendstats.sources.moj_send_tribunal` makes the long tidy table from th
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections import Counter
@@ -21,6 +22,8 @@ from typing import Literal
 
 import polars as pl
 
+from sendstats import geography
+from sendstats.geography.crosswalk import normalise_dfe_code
 from sendstats.readers import STATUS_OK, RawInputError
 
 Grid = list[list[str]]
@@ -28,6 +31,7 @@ Grid = list[list[str]]
 #: Methods of counting appealable decisions (definitions in ``moj_send_tribunal.METHODS``).
 METHOD_2018 = "total_appealable_decisions_2018"
 METHOD_ANNUAL_REVIEWS = "total_appealable_decisions_annual_reviews"
+ENGLAND_CODE = "E92000001"
 
 #: Markers: the MoJ legend ("- zero", ".. Not Available") and the CSV legend ("~ Suppressed");
 #: the CSVs print ``x`` for suppressed cells although their legend shows ``~``.
@@ -38,6 +42,26 @@ STATUS_BLANK = "blank"
 _FOOTNOTE_TAIL = re.compile(r"[\d,\s]+$")
 _YEAR = re.compile(r"^(20[12]\d)$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How to read one declared file: layout, rate unit, methods and the checks it must pass."""
+
+    release: str
+    name: str
+    fmt: Literal["csv", "ods"]
+    years: tuple[int, ...]
+    default_method: str
+    rate_scale: float  # 100 for fractions (MoJ .ods), 1 for "1.30%" text
+    rate_decimals: int  # published precision of the rate, in percent
+    code_column: bool
+    sheet: str | None = None
+    national_sheet: str | None = None
+    #: normalised LA name -> (code printed, correct code): publisher code errors, asserted.
+    code_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: (measure, method, years) whose LA rows must sum to the England Total row.
+    totals_add_up: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,6 +251,7 @@ def read_wide(
 
     Raises:
         RawInputError: the header is not as expected, or a cell is neither number nor marker.
+
     """
     year_row = find_header(path, grid, expected_years)
     columns = parse_columns(path, grid, year_row, default_method)
@@ -288,3 +313,138 @@ def read_national_series(path: Path, grid: Grid) -> dict[int, tuple[float, float
                 series[int(cells[0])] = (a, d, r)
             return series
     raise RawInputError(path, "SEND_1: no 'Year (Calendar)' header row in the first 10 rows")
+
+
+def resolve_areas(
+    path: Path, spec: TableSpec, rows: list[WideRow]
+) -> tuple[dict[int, dict[str, str | None]], list[str]]:
+    """Give each kept row its area; LAs by cleaned name, asserting the known code errors.
+
+    Returns:
+        {raw_row: area columns} and a description of each published code fixed.
+
+    Raises:
+        RawInputError: a name does not resolve, two rows are one LA, an LA sits under another
+            region's header, or the published code errors differ from ``spec.code_errors``.
+
+    """
+    areas: dict[int, dict[str, str | None]] = {}
+    seen: dict[str, int] = {}
+    wrong: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        if row.kind == "National":
+            areas[row.raw_row] = {
+                "geographic_level": "National",
+                "area_code": ENGLAND_CODE,
+                "area_name": "England",
+                "la_code_dfe": None,
+                "region_code": None,
+                "region_name": None,
+            }
+            continue
+        dfe = _resolve_name(path, spec, row)
+        if dfe in seen:
+            raise RawInputError(
+                path,
+                f"LA {dfe} appears twice (rows {seen[dfe]} and {row.raw_row})",
+                row=row.raw_row,
+            )
+        seen[dfe] = row.raw_row
+        code = normalise_dfe_code(row.code) if row.code else None
+        if code is not None and code != dfe:
+            wrong[geography.normalise_name(row.name)] = (code, dfe)
+        la = geography.get_la(dfe)
+        _check_region(path, row, la.region_name)
+        areas[row.raw_row] = {
+            "geographic_level": "Local authority",
+            "area_code": la.la_code,
+            "area_name": la.la_name,
+            "la_code_dfe": dfe,
+            "region_code": la.region_code,
+            "region_name": la.region_name,
+        }
+    if wrong != spec.code_errors:
+        raise RawInputError(
+            path,
+            f"published LA code errors changed: expected {spec.code_errors}, found {wrong}; the "
+            "publisher may have corrected the file: review and update the spec",
+            column="LA code",
+        )
+    fixes = [f"{n}: published {c} corrected to {d} by name" for n, (c, d) in sorted(wrong.items())]
+    return areas, fixes
+
+
+def _resolve_name(path: Path, spec: TableSpec, row: WideRow) -> str:
+    candidates = geography.match_codes(row.name)
+    code = normalise_dfe_code(row.code) if row.code else None
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    if code is not None and code in candidates:
+        return code
+    if candidates:
+        # A name two LAs have held (Dorset 835/838): the row is the LA of the file's last year.
+        on = dt.date(spec.years[-1], 12, 31)
+        try:
+            return geography.resolve_la(row.name, on=on).la_code_dfe
+        except geography.UnknownLAError as exc:
+            raise RawInputError(
+                path, f"LA name is ambiguous: {exc}", column="Local Authority", row=row.raw_row
+            ) from exc
+    raise RawInputError(
+        path,
+        "LA name does not resolve through the geography crosswalk",
+        column="Local Authority",
+        row=row.raw_row,
+        value=row.name,
+    )
+
+
+def _check_region(path: Path, row: WideRow, region_name: str) -> None:
+    header = geography.normalise_name(row.region_header)
+    header = header.removeprefix("inner ").removeprefix("outer ")
+    if header != geography.normalise_name(region_name):
+        raise RawInputError(
+            path,
+            f"LA sits under region header {row.region_header!r} but the crosswalk puts it in "
+            f"{region_name!r}",
+            row=row.raw_row,
+            value=row.name,
+        )
+
+
+def melt(wide: WideTable, areas: dict[int, dict[str, str | None]]) -> pl.DataFrame:
+    """Turn wide rows into long rows; appeals are repeated under each method of their year."""
+    methods: dict[int, set[str]] = {}
+    for col in wide.columns:
+        if col.method is not None:
+            methods.setdefault(col.year, set()).add(col.method)
+    records: list[dict[str, object]] = []
+    for row in wide.rows:
+        for col, value, status in row.cells:
+            for method in sorted(methods[col.year]) if col.method is None else [col.method]:
+                records.append(
+                    {
+                        "raw_row": row.raw_row,
+                        "measure": col.measure,
+                        "method": method,
+                        "year": col.year,
+                        "value": value,
+                        "status": status,
+                        **areas[row.raw_row],
+                    }
+                )
+    schema = {
+        "raw_row": pl.UInt32,
+        "measure": pl.Utf8,
+        "method": pl.Utf8,
+        "year": pl.Int32,
+        "value": pl.Float64,
+        "status": pl.Utf8,
+        "geographic_level": pl.Utf8,
+        "area_code": pl.Utf8,
+        "area_name": pl.Utf8,
+        "la_code_dfe": pl.Utf8,
+        "region_code": pl.Utf8,
+        "region_name": pl.Utf8,
+    }
+    return pl.DataFrame(records, schema=schema)
