@@ -66,7 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     r = sub.add_parser("report", help="render the LA profile (Quarto if on PATH, else fallback)")
-    r.add_argument("--la", required=True, help="LA name, 9-character GSS code or 3-digit DfE code")
+    who = r.add_mutually_exclusive_group(required=True)
+    who.add_argument("--la", help="LA name, 9-character GSS code or 3-digit DfE code")
+    who.add_argument("--all", action="store_true", help="every LA with data (batch, 2 workers)")
+    r.add_argument("--to", choices=["html", "pdf"], default="html", help="output format")
     r.add_argument("--out", default="_site", help="output folder (default: _site)")
     r.add_argument(
         "--engine",
@@ -137,7 +140,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from sendstats import build, publish
 
     build.build(offline=args.offline or None)
-    out = publish.render_la_profile(args.la, Path(args.out), engine=args.engine)
+    if args.all:
+        outs = publish.render_all_profiles(Path(args.out), engine=args.engine, to=args.to)
+        print(f"wrote {len(outs)} profiles to {Path(args.out) / 'la'}")
+        return 0
+    out = publish.render_la_profile(args.la, Path(args.out), engine=args.engine, to=args.to)
     print(f"wrote {out}")
     return 0
 

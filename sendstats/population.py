@@ -21,10 +21,12 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import pandera.polars as pa
 import polars as pl
 import xlrd
+from pandera.typing.polars import Series
 
-from sendstats.geography import get_la, list_las, match_codes
+from sendstats.geography import all_las, get_la, harmonise_to_vintage, list_las, match_codes
 from sendstats.geography.crosswalk import _read_map
 
 SOURCE_ID = "ons_population"
@@ -38,11 +40,38 @@ AGE_BANDS: dict[str, tuple[int, int]] = {
 UPPER_TIER = frozenset({"Unitary Authority", "County", "Metropolitan District", "London Borough"})
 ENGLAND = "E92000001"
 _AREA_CODE = re.compile(r"^[EKNSW]\d{8}$")
+BAND_COLUMNS = (
+    "la_code_dfe",
+    "la_code",
+    "la_name",
+    "mid_year",
+    "age_band",
+    "population",
+    "population_vintage",
+)
 PeriodType = Literal["academic_year", "calendar_year", "financial_year"]
 
 
 class PopulationFileError(ValueError):
     """An ONS workbook does not have the layout or totals sendstats expects."""
+
+
+class PopulationBand(pa.DataFrameModel):
+    """Population of one age band per LA and mid-year: the denominator of derived rates."""
+
+    la_code_dfe: Series[str] = pa.Field(str_matches=r"^\d{3}$", description="3-digit DfE code.")
+    la_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="Stable GSS join code.")
+    la_name: Series[str] = pa.Field(description="Canonical LA name (DfE EES spelling).")
+    mid_year: Series[pl.Int64] = pa.Field(ge=2011, description="30 June of this year.")
+    age_band: Series[str] = pa.Field(isin=["0_25", "2_18", "5_15", "18_64"])
+    population: Series[pl.Int64] = pa.Field(gt=0, description="Residents in the band.")
+    population_vintage: Series[str] = pa.Field(description="ONS release and boundaries used.")
+
+    class Config:
+        """Strict: only these columns; one row per LA, mid-year and band."""
+
+        strict = True
+        unique = ["la_code_dfe", "mid_year", "age_band"]  # noqa: RUF012
 
 
 @dataclass(frozen=True)
@@ -196,7 +225,9 @@ def la_population(mid_year: int) -> pl.DataFrame:
     )
     return (
         rows.join(lookup, on="code", how="inner")
-        .with_columns(mid_year=pl.lit(mid_year), population_vintage=pl.lit(layout.vintage))
+        .with_columns(
+            mid_year=pl.lit(mid_year, pl.Int64), population_vintage=pl.lit(layout.vintage)
+        )
         .select(
             "la_code_dfe",
             "la_code",
@@ -215,37 +246,64 @@ def england_population(mid_year: int) -> pl.DataFrame:
     return read_mye(mid_year).filter(pl.col("code") == ENGLAND).select("age", "population")
 
 
-def population_by_age_band(band: AgeBand, year: int | None = None) -> pl.DataFrame:
+def population_by_age_band(
+    band: AgeBand, year: int | None = None, *, include_predecessors: bool = False
+) -> pl.DataFrame:
     """Return the population of one age band per LA, for one mid-year or every one held.
 
     Columns: ``la_code_dfe``, ``la_code``, ``la_name``, ``mid_year``, ``age_band`` (e.g.
-    ``0_25``), ``population``, ``population_vintage``.
+    ``0_25``), ``population``, ``population_vintage``. With ``include_predecessors`` an LA
+    abolished by a split is added where the estimate holds all its successors (mid-2020:
+    Northamptonshire = North + West Northamptonshire, exact because counts add), its vintage
+    label saying so; merged LAs (Bournemouth, Poole) cannot be rebuilt and are not added.
     """
     if band not in AGE_BANDS:
         raise ValueError(f"unknown age band {band!r}; bands: {', '.join(AGE_BANDS)}")
     low, high = AGE_BANDS[band]
     years = [year] if year is not None else sorted(mye_layouts())
-    frames = [
-        la_population(y)
-        .filter(pl.col("age").is_between(low, high))
-        .group_by("la_code_dfe", "la_code", "la_name", "mid_year", "population_vintage")
-        .agg(pl.col("population").sum())
-        for y in years
-    ]
-    return (
-        pl.concat(frames)
-        .with_columns(age_band=pl.lit(band))
-        .select(
-            "la_code_dfe",
-            "la_code",
-            "la_name",
-            "mid_year",
-            "age_band",
-            "population",
-            "population_vintage",
+    frames = []
+    for y in years:
+        table = (
+            la_population(y)
+            .filter(pl.col("age").is_between(low, high))
+            .group_by("la_code_dfe", "la_code", "la_name", "mid_year", "population_vintage")
+            .agg(pl.col("population").sum())
         )
+        frames.append(_with_predecessors(table) if include_predecessors else table)
+    out = (
+        pl.concat(frames, how="diagonal_relaxed")
+        .with_columns(age_band=pl.lit(band))
+        .select(*BAND_COLUMNS)
         .sort("mid_year", "la_code_dfe")
     )
+    return PopulationBand.validate(out, lazy=True)
+
+
+def _with_predecessors(table: pl.DataFrame) -> pl.DataFrame:
+    """Add abolished LAs that are the exact sum of LAs in ``table`` (splits reversed)."""
+    present = set(table["la_code_dfe"].to_list())
+    added = []
+    for la in all_las():
+        if la.la_code_dfe in present or la.valid_to is None:
+            continue
+        old = harmonise_to_vintage(
+            table,
+            value_cols=["population"],
+            additive=True,
+            vintage=la.valid_to,
+            period_col="mid_year",
+        ).filter(pl.col("la_code_dfe") == la.la_code_dfe, pl.col("harmonisation") == "aggregated")
+        if old.height == 1:
+            vintage = table["population_vintage"][0]
+            note = (
+                f"{vintage}; {la.la_name} = sum of {old['harmonised_from'][0].replace(';', ' + ')}"
+            )
+            added.append(
+                old.select(
+                    "la_code_dfe", "la_code", "la_name", "mid_year", "population"
+                ).with_columns(la_code=pl.lit(la.la_code), population_vintage=pl.lit(note))
+            )
+    return pl.concat([table, *added], how="diagonal_relaxed") if added else table
 
 
 def mid_year_for_period(period: str, period_type: PeriodType) -> int:
@@ -278,15 +336,19 @@ def add_rate_per_10k(
 
     Adds ``<out_col>`` (default ``<count_col>_per_10k_<band>``), ``population_<band>``,
     ``population_mid_year`` and ``population_vintage``. Rows whose mid-year is not held, or
-    whose LA is not on that estimate's boundaries (e.g. Bournemouth in January 2019: mid-2018
-    is on April 2019 boundaries), get null rate and population, never a guess.
+    whose LA is not on that estimate's boundaries and cannot be summed from it exactly (e.g.
+    Bournemouth in January 2019: mid-2018 is on April 2019 boundaries, with BCP) get null rate
+    and population, never a guess. Northamptonshire in January 2021 uses North + West
+    Northamptonshire of mid-2020 (April 2021 boundaries), summed and labelled.
     """
     out_col = out_col or f"{count_col}_per_10k_{band}"
     periods = sorted(set(df[period_col].cast(pl.Utf8).to_list()))
     mid = {p: mid_year_for_period(p, period_type) for p in periods}
     held = [y for y in sorted(set(mid.values())) if y in mye_layouts()]
     pop = (
-        population_by_age_band(band).filter(pl.col("mid_year").is_in(held))
+        population_by_age_band(band, include_predecessors=True).filter(
+            pl.col("mid_year").is_in(held)
+        )
         if held
         else pl.DataFrame(
             schema={

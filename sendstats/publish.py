@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from sendstats import config, geography
-from sendstats.render import render_report
+from sendstats.render import render_many, render_report
 
 LA_PROFILE = "la_profile.qmd"
 
@@ -70,3 +70,34 @@ def render_la_profile(
             engine=engine,
             to=to,
         )
+
+
+def render_all_profiles(
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+    workers: int = 2,
+) -> list[Path]:
+    """Render every LA with EHC plan data, with a progress bar; stop on the first failure.
+
+    The failure names the LA (its DfE code is the only parameter) and the failing cell.
+    """
+    import polars as pl
+
+    from sendstats.report import load_metrics
+
+    metrics = load_metrics()
+    codes = sorted(
+        metrics.filter(pl.col("geographic_level") == "Local authority")["la_code_dfe"]
+        .unique()
+        .to_list()
+    )
+    out_dir = out_dir.resolve()
+    jobs = []
+    for code in codes:
+        la = geography.resolve_la(code)
+        target = out_dir / "la" / f"{profile_slug(la)}.{to}"
+        jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
+    with _report_env(out_dir / "la" / "figures"):
+        return render_many(jobs, engine=engine, workers=workers, to=to)

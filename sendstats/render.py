@@ -193,7 +193,11 @@ def _render_with_quarto(
     name += ".pdf" if to == "pdf" else ".html"
     argv = quarto_argv(qmd, params, name, to)
     argv[0] = shutil.which("quarto") or "quarto"
-    env = {**os.environ, "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON", sys.executable)}
+    # Quarto's Python and the kernel it starts ("python3" may say plain "python") should both
+    # be this interpreter, which has sendstats installed.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path}
+    env.setdefault("QUARTO_PYTHON", sys.executable)
     try:
         done = subprocess.run(
             argv, cwd=qmd.parent, env=env, capture_output=True, text=True, timeout=timeout
@@ -366,8 +370,12 @@ def _notebook_to_html(nb: NotebookNode, base: Path) -> bytes:
 
 def _html_fragment(block: Block, index: int) -> str:
     """Return the HTML of a code, html or figure block."""
-    if block.kind == "html":
+    if block.kind == "html" and not (block.label or block.caption):
         return block.text
+    if block.kind == "html":
+        ident = f' id="{html.escape(block.label)}"' if block.label else ""
+        caption = f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
+        return f'<figure class="cell-table"{ident}>{caption}{block.text}</figure>'
     if block.kind == "code":
         kind = "cell-code" if block.lang == "python" else f"cell-output cell-output-{block.lang}"
         lang = ' class="language-python"' if block.lang == "python" else ""
@@ -555,7 +563,8 @@ def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
         return _fenced(block.text, "python" if block.lang == "python" else "")
     if block.kind == "html":
         converted = _run_pandoc(pandoc, ["-f", "html", "-t", "typst"], stdin=block.text)
-        return _fenced(converted, "{=typst}")
+        caption = f"#block(below: 0.4em)[#strong({_typst_string(block.caption)})]\n"
+        return _fenced((caption if block.caption else "") + converted, "{=typst}")
     suffix = {"image/svg+xml": ".svg", "image/jpeg": ".jpg"}.get(block.mime, ".png")
     path = tmp / f"figure-{index}{suffix}"
     if block.mime == "image/svg+xml":

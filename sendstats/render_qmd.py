@@ -189,8 +189,8 @@ def cell_label(cell: NotebookNode) -> str:
     info = cell.metadata.get(_SENDSTATS, {})
     if info.get("role") == "inline":
         return f"inline expression(s) {', '.join(info['exprs'])} in markdown"
-    if info.get("role") == "parameters":
-        return "injected-parameters cell"
+    if info.get("role") in ("parameters", "setup"):
+        return f"the {info['role']} cell sendstats adds"
     label = cell.metadata.get("quarto", {}).get("label")
     name = f"cell {info.get('number', '?')} (line {info.get('line', '?')})"
     return f"{name} '{label}'" if label else name
@@ -332,7 +332,7 @@ class KernelSession:
     ) -> NotebookNode:
         """Execute a parsed document with ``params``; return it with inline values filled in.
 
-        ``timeout`` seconds bound the whole document, not each cell.
+        ``timeout`` seconds bound all the cells together (not each cell, nor kernel start).
 
         Raises:
             CellError: a cell raised (detail: the last line of its traceback), the time ran
@@ -343,7 +343,14 @@ class KernelSession:
             self._km = AsyncKernelManager(
                 kernel_name="python3", kernel_spec_manager=_CurrentPythonSpecs()
             )
-        deadline = time.monotonic() + timeout
+        # The clock starts at the first cell, so a slow kernel start is not charged to it.
+        deadline: list[float] = []
+
+        def seconds_left(_cell: NotebookNode) -> int:
+            if not deadline:
+                deadline.append(time.monotonic() + timeout)
+            return max(1, int(deadline[0] - time.monotonic()))
+
         nb = prepare_notebook(nb, params, cwd)
         current: list[NotebookNode] = []
         client = NotebookClient(
@@ -352,7 +359,7 @@ class KernelSession:
             kernel_name="python3",
             allow_errors=False,
             record_timing=False,
-            timeout_func=lambda _cell: max(1, int(deadline - time.monotonic())),
+            timeout_func=seconds_left,
             on_cell_start=lambda cell, cell_index: current.append(cell),
             resources={"metadata": {"path": str(cwd)}},
         )
@@ -391,6 +398,7 @@ class Block:
     verbatim; ``lang`` is ``python`` for echoed source, else the output stream name) or
     ``figure`` (``mime`` image/svg+xml with SVG ``text``, or image/png|jpeg with base64
     ``text``; ``alt``, ``caption`` and ``label`` from the cell's fig-alt, fig-cap and label).
+    An ``html`` block (a table) also carries the cell's label and ``tbl-cap``.
     """
 
     kind: str
@@ -470,7 +478,8 @@ def _output_block(output: NotebookNode, opts: dict[str, Any], target: str, n: in
             label=str(opts.get("label", "")) if n == 0 else "",
         )
     if mime == "text/html":
-        return Block("html", data[mime])
+        label = str(opts.get("label", "")) if n == 0 else ""
+        return Block("html", data[mime], caption=_nth(opts.get("tbl-cap"), n), label=label)
     if mime == "text/markdown":
         return Block("markdown", data[mime])
     text = data.get("text/plain", "")

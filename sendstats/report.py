@@ -32,6 +32,10 @@ HEADLINE_METRICS = (
 )
 
 
+#: Below this many cases a percentage is called out as unstable in the narrative.
+SMALL_DENOMINATOR = 30
+
+
 @dataclass(frozen=True)
 class LaContext:
     """Everything one LA profile shows: the LA, its region and England, and all LAs' values."""
@@ -151,6 +155,11 @@ def narrative(ctx: LaContext) -> str:
             f"{format_value(_f(timely['denominator']), 'count')}) were issued within 20 weeks, "
             f"excluding exceptions (England: {format_value(_f(eng_timely['value']), 'pct')})."
         )
+        if (_f(timely["denominator"]) or 0) < SMALL_DENOMINATOR:
+            text.append(
+                f"That percentage rests on fewer than {SMALL_DENOMINATOR} plans, so one plan "
+                "more or less moves it a lot: treat it with caution."
+            )
     return " ".join(text)
 
 

@@ -65,6 +65,13 @@ alt.Chart(alt.Data(values=[{"g": "a", "n": 1}, {"g": "b", "n": 2}])).mark_bar().
 shown_code = 1 + 1
 ```
 
+```{python}
+#| label: tbl-areas
+#| tbl-cap: "Areas compared"
+from IPython.display import HTML
+HTML("<table><tr><th>Area</th></tr><tr><td>one</td></tr></table>")
+```
+
 ## Closing notes
 """
 
@@ -171,6 +178,14 @@ def test_code_hidden_unless_echo_true(rendered: str) -> None:
     assert "shown_code = 1 + 1" in text
     assert "alt.renderers.enable" not in rendered
     assert "PARAM-CHECK {la_code}" not in rendered
+
+
+def test_html_table_keeps_label_and_caption(rendered: str) -> None:
+    assert re.search(
+        r'<figure class="cell-table" id="tbl-areas"><figcaption>Areas compared</figcaption>'
+        r"<table>",
+        rendered,
+    )
 
 
 def test_altair_chart_is_inline_svg_with_alt_text(rendered: str) -> None:

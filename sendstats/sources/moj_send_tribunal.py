@@ -80,48 +80,36 @@ PER_10K_LABEL = (
 _YEARS_14_24 = tuple(range(2014, 2025))
 # Both CSVs print Central Bedfordshire as 873 (Cambridgeshire's code) and Cambridgeshire as 823.
 _BEDS_CAMBS_SWAP = {"central bedfordshire": ("873", "823"), "cambridgeshire": ("823", "873")}
+
+
+def _mo_j_table(release: str, last_year: int) -> TableSpec:
+    """Spec of one MoJ SEND Appeal Rate Table (.ods): SEND_2 by LA, SEND_1 England checked."""
+    years = tuple(range(2014, last_year + 1))
+    return TableSpec(
+        release, "appeal_rate_table", "ods", years, METHOD_2018, rate_scale=100.0,
+        rate_decimals=7, code_column=False, sheet="SEND_2", national_sheet="SEND_1",
+        totals_add_up=(("appeals_registered_count", METHOD_2018, years),),
+    )  # fmt: skip
+
+
+_NOTTS_NORTHANTS = {
+    "nottingham": ("891", "892"),
+    "nottinghamshire": ("928", "891"),
+    "northamptonshire": ("892", "928"),
+}
 FILE_SPECS: tuple[TableSpec, ...] = (
-    TableSpec(
-        "2021",
-        "appeal_rate_table",
-        "ods",
-        tuple(range(2014, 2022)),
-        METHOD_2018,
-        100.0,
-        7,
-        code_column=False,
-        sheet="SEND_2",
-        national_sheet="SEND_1",
-        totals_add_up=(("appeals_registered_count", METHOD_2018, tuple(range(2014, 2022))),),
-    ),
-    TableSpec(
-        "2022",
-        "appeal_rate_table",
-        "ods",
-        tuple(range(2014, 2023)),
-        METHOD_2018,
-        100.0,
-        7,
-        code_column=False,
-        sheet="SEND_2",
-        national_sheet="SEND_1",
-        totals_add_up=(("appeals_registered_count", METHOD_2018, tuple(range(2014, 2023))),),
-    ),
+    _mo_j_table("2021", 2021),
+    _mo_j_table("2022", 2022),
     TableSpec(
         "2025",
         "appeal_rate_2014_2024",
         "csv",
         _YEARS_14_24,
         METHOD_2018,
-        1.0,
-        1,
+        rate_scale=1.0,
+        rate_decimals=1,
         code_column=True,
-        code_errors={
-            "nottingham": ("891", "892"),
-            "nottinghamshire": ("928", "891"),
-            "northamptonshire": ("892", "928"),
-            **_BEDS_CAMBS_SWAP,
-        },
+        code_errors={**_NOTTS_NORTHANTS, **_BEDS_CAMBS_SWAP},
         totals_add_up=(("appeals_registered_count", METHOD_2018, _YEARS_14_24),),
     ),
     TableSpec(
@@ -130,8 +118,8 @@ FILE_SPECS: tuple[TableSpec, ...] = (
         "csv",
         (2024, 2025),
         METHOD_ANNUAL_REVIEWS,
-        1.0,
-        1,
+        rate_scale=1.0,
+        rate_decimals=1,
         code_column=True,
         code_errors=dict(_BEDS_CAMBS_SWAP),
         totals_add_up=(
@@ -459,3 +447,16 @@ def appeals_per_10k_population(tidy: pl.DataFrame, population: pl.DataFrame) -> 
         .otherwise(pl.lit(STATUS_OK))
         .alias("status"),
     ).sort("la_code_dfe", "year")
+
+
+def appeals_per_10k_ons(tidy: pl.DataFrame) -> pl.DataFrame:
+    """Derive :func:`appeals_per_10k_population` with ONS mid-year 0-25 populations.
+
+    Uses :func:`sendstats.population.population_by_age_band` (calendar year = mid-year).
+    """
+    from sendstats.population import population_by_age_band
+
+    pop = population_by_age_band("0_25").select(
+        "la_code_dfe", pl.col("mid_year").alias("year"), "population"
+    )
+    return appeals_per_10k_population(tidy, pop)

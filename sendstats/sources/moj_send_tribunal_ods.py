@@ -32,6 +32,9 @@ Grid = list[list[str]]
 METHOD_2018 = "total_appealable_decisions_2018"
 METHOD_ANNUAL_REVIEWS = "total_appealable_decisions_annual_reviews"
 ENGLAND_CODE = "E92000001"
+AREA_COLUMNS = (
+    "geographic_level", "area_code", "area_name", "la_code_dfe", "region_code", "region_name",
+)  # fmt: skip
 
 #: Markers: the MoJ legend ("- zero", ".. Not Available") and the CSV legend ("~ Suppressed");
 #: the CSVs print ``x`` for suppressed cells although their legend shows ``~``.
@@ -333,14 +336,7 @@ def resolve_areas(
     wrong: dict[str, tuple[str, str]] = {}
     for row in rows:
         if row.kind == "National":
-            areas[row.raw_row] = {
-                "geographic_level": "National",
-                "area_code": ENGLAND_CODE,
-                "area_name": "England",
-                "la_code_dfe": None,
-                "region_code": None,
-                "region_name": None,
-            }
+            areas[row.raw_row] = _area("National", ENGLAND_CODE, "England", None, None, None)
             continue
         dfe = _resolve_name(path, spec, row)
         if dfe in seen:
@@ -355,14 +351,9 @@ def resolve_areas(
             wrong[geography.normalise_name(row.name)] = (code, dfe)
         la = geography.get_la(dfe)
         _check_region(path, row, la.region_name)
-        areas[row.raw_row] = {
-            "geographic_level": "Local authority",
-            "area_code": la.la_code,
-            "area_name": la.la_name,
-            "la_code_dfe": dfe,
-            "region_code": la.region_code,
-            "region_name": la.region_name,
-        }
+        areas[row.raw_row] = _area(
+            "Local authority", la.la_code, la.la_name, dfe, la.region_code, la.region_name
+        )
     if wrong != spec.code_errors:
         raise RawInputError(
             path,
@@ -372,6 +363,10 @@ def resolve_areas(
         )
     fixes = [f"{n}: published {c} corrected to {d} by name" for n, (c, d) in sorted(wrong.items())]
     return areas, fixes
+
+
+def _area(*values: str | None) -> dict[str, str | None]:
+    return dict(zip(AREA_COLUMNS, values, strict=True))
 
 
 def _resolve_name(path: Path, spec: TableSpec, row: WideRow) -> str:
@@ -422,29 +417,9 @@ def melt(wide: WideTable, areas: dict[int, dict[str, str | None]]) -> pl.DataFra
     for row in wide.rows:
         for col, value, status in row.cells:
             for method in sorted(methods[col.year]) if col.method is None else [col.method]:
-                records.append(
-                    {
-                        "raw_row": row.raw_row,
-                        "measure": col.measure,
-                        "method": method,
-                        "year": col.year,
-                        "value": value,
-                        "status": status,
-                        **areas[row.raw_row],
-                    }
-                )
-    schema = {
-        "raw_row": pl.UInt32,
-        "measure": pl.Utf8,
-        "method": pl.Utf8,
-        "year": pl.Int32,
-        "value": pl.Float64,
-        "status": pl.Utf8,
-        "geographic_level": pl.Utf8,
-        "area_code": pl.Utf8,
-        "area_name": pl.Utf8,
-        "la_code_dfe": pl.Utf8,
-        "region_code": pl.Utf8,
-        "region_name": pl.Utf8,
-    }
+                cell = {"raw_row": row.raw_row, "measure": col.measure, "method": method}
+                cell |= {"year": col.year, "value": value, "status": status}
+                records.append({**cell, **areas[row.raw_row]})
+    schema = {"raw_row": pl.UInt32, "measure": pl.Utf8, "method": pl.Utf8, "year": pl.Int32}
+    schema |= {"value": pl.Float64, "status": pl.Utf8} | dict.fromkeys(AREA_COLUMNS, pl.Utf8)
     return pl.DataFrame(records, schema=schema)
