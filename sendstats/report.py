@@ -127,7 +127,8 @@ def narrative(ctx: LaContext) -> str:
         return f"No EHC plan figures are published for {la.la_name}."
     year = int(str(count["year"]))
     text = [
-        f"In January {year}, {la.la_name} maintained **{format_value(_f(count['value']), 'count')}** "
+        f"In January {year}, {la.la_name} maintained "
+        f"**{format_value(_f(count['value']), 'count')}** "
         f"EHC plans, ranked {count['rank']} of {count['n_ranked']} LAs (1 = most)."
     ]
     change = latest(ctx.la_rows, "ehc_plans_change_pct")
@@ -208,7 +209,8 @@ def show_trend(ctx: LaContext) -> None:
     last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
     alt_text = (
         f"Line chart of EHC plans indexed to January 2015 = 100 for {ctx.la.la_name}, "
-        f"{ctx.la.region_name} and England, January 2015 to January {data['year'].cast(pl.Int64).max()!s}."
+        f"{ctx.la.region_name} and England, January 2015 to January "
+        f"{data['year'].cast(pl.Int64).max()!s}."
     )
     if last.height:
         alt_text += f" {ctx.la.la_name} reaches {last['value'][-1]:.0f} in {last['year'][-1]}."
@@ -222,7 +224,7 @@ def show_trend(ctx: LaContext) -> None:
     )
     _display_chart(chart, alt_text)
     csv = _write_figure_csv("ehcp_trend_indexed", ctx, data)
-    _show_markdown((_caption(metric.definition, data, csv)))
+    _show_markdown(_caption(metric.definition, data, csv))
 
 
 def _show(obj: object, *, raw: bool = False) -> None:
@@ -295,7 +297,7 @@ def footer() -> str:
 
 
 def title_block(ctx: LaContext) -> str:
-    """Return the opening lines of a profile (markdown): which LA, its codes, region, latest data."""
+    """Return a profile's opening line (markdown): the LA, its codes, region, latest data."""
     la = ctx.la
     count = latest(ctx.la_rows, "ehc_plans_count")
     when = f"Latest EHC plan figures: January {count['year']}." if count else ""
@@ -312,7 +314,7 @@ def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") 
         (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == "Local authority")
     )
     if rows.height == 0:
-        _show_markdown(("*No growth figures available.*"))
+        _show_markdown("*No growth figures available.*")
         return
     year = int(rows["year"].max())  # type: ignore[arg-type]
     data = rows.filter(pl.col("year") == year).select(
@@ -346,7 +348,7 @@ def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") 
     )
     _display_chart(chart, alt_text)
     csv = _write_figure_csv(f"{metric_id}_strip", ctx, data)
-    _show_markdown((_caption(metric.definition, data, csv)))
+    _show_markdown(_caption(metric.definition, data, csv))
 
 
 def caveats(ctx: LaContext) -> str:

@@ -7,6 +7,8 @@ be compared value by value: same measure, period and area, old value, new value,
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import polars as pl
 
 from sendstats import catalog, config
@@ -88,4 +90,4 @@ def summarise(diff: pl.DataFrame) -> pl.DataFrame:
 def overlapping_pairs(source_id: str) -> list[tuple[str, str]]:
     """Return consecutive pairs of declared releases (old, new) of a source."""
     rels = sorted(r.release for r in catalog.get_source(source_id).releases)
-    return list(zip(rels, rels[1:], strict=False))
+    return list(pairwise(rels))

@@ -98,7 +98,9 @@ FILE_SPECS: tuple[EesFileSpec, ...] = (
         measures={
             "plans_issued_den": "plans_issued_incl_exceptions_count",
             "plans_issued_within_20_weeks": "plans_within_20_weeks_incl_exceptions_count",
-            "pc_plans_issued_within_20_weeks": "plans_within_20_weeks_incl_exceptions_published_pct",
+            "pc_plans_issued_within_20_weeks": (
+                "plans_within_20_weeks_incl_exceptions_published_pct"
+            ),
             "plans_issued_den_ex": "plans_issued_excl_exceptions_count",
             "plans_issued_20_weeks_ex": "plans_within_20_weeks_excl_exceptions_count",
             "PC_plans_issued_20_weeks_ex": "plans_within_20_weeks_excl_exceptions_published_pct",

@@ -1,4 +1,4 @@
-"""Table builders for the reports: a frame in, a great-tables ``GT`` out, always with a source note."""
+"""Table builders: a frame in, a great-tables ``GT`` out, always with a source note."""
 
 from __future__ import annotations
 
