@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -64,9 +65,20 @@ def releases_as_of(source_id: str, as_of: dt.date | None) -> list[str]:
     return rels
 
 
+@cache
+def code_fingerprint() -> str:
+    """Return a sha256 over the package's code and data maps, so a code change reruns steps."""
+    h = hashlib.sha256()
+    for path in sorted(config.PACKAGE_DIR.rglob("*")):
+        if path.suffix in {".py", ".csv", ".yaml"} and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(config.PACKAGE_DIR)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _fingerprint(parts: Sequence[str]) -> str:
     h = hashlib.sha256()
-    for p in [__version__, *parts]:
+    for p in [__version__, code_fingerprint(), *parts]:
         h.update(p.encode())
         h.update(b"\0")
     return h.hexdigest()

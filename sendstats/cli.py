@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     who = r.add_mutually_exclusive_group(required=True)
     who.add_argument("--la", help="LA name, 9-character GSS code or 3-digit DfE code")
     who.add_argument("--all", action="store_true", help="every LA with data (batch, 2 workers)")
+    who.add_argument("--page", choices=["index", "revisions"], help="a site page")
     r.add_argument("--to", choices=["html", "pdf"], default="html", help="output format")
     r.add_argument("--out", default="_site", help="output folder (default: _site)")
     r.add_argument(
@@ -140,6 +141,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from sendstats import build, publish
 
     build.build(offline=args.offline or None)
+    if args.page:
+        out = publish.render_page(args.page, Path(args.out), engine=args.engine, to=args.to)
+        print(f"wrote {out}")
+        return 0
     if args.all:
         outs = publish.render_all_profiles(Path(args.out), engine=args.engine, to=args.to)
         print(f"wrote {len(outs)} profiles to {Path(args.out) / 'la'}")

@@ -17,6 +17,7 @@ from sendstats import config, geography
 from sendstats.render import render_many, render_report
 
 LA_PROFILE = "la_profile.qmd"
+SITE_PAGES = ("index", "revisions")
 
 
 def profile_slug(la: geography.LocalAuthority) -> str:
@@ -101,3 +102,20 @@ def render_all_profiles(
         jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
     with _report_env(out_dir / "la" / "figures"):
         return render_many(jobs, engine=engine, workers=workers, to=to)
+
+
+def render_page(
+    name: str,
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+) -> Path:
+    """Render a site page without parameters (``index``, ``revisions``) to ``<out_dir>/<name>``."""
+    if name not in SITE_PAGES:
+        raise ValueError(f"unknown page {name!r}; pages: {', '.join(SITE_PAGES)}")
+    out_dir = out_dir.resolve()
+    with _report_env(out_dir / "figures"):
+        return render_report(
+            config.reports_dir() / f"{name}.qmd", {}, out_dir / f"{name}.{to}", engine=engine, to=to
+        )

@@ -382,3 +382,39 @@ def la_index_markdown() -> str:
         for la in sorted((x for x in las if x.region_name == region), key=lambda x: x.la_name):
             lines.append(f"- [{la.la_name}](la/{profile_slug(la)}.html) ({la.la_code_dfe})")
     return "\n".join(lines)
+
+
+def revisions_markdown(source_id: str, top: int = 15) -> str:
+    """Return the revisions page body (markdown): per release pair, a summary and the largest."""
+    from sendstats import revisions
+
+    tidy = revisions.tidy_table(source_id)
+    decl = catalog.get_source(source_id)
+    out: list[str] = []
+    for old, new in revisions.overlapping_pairs(source_id, tidy):
+        diff = revisions.diff_releases(tidy, old, new)
+        out.append(f"\n## {decl.title}: release {old} against release {new}\n")
+        if diff.height == 0:
+            out.append("No value published in both releases changed.\n")
+            continue
+        out.append(f"{diff.height:,} values published in both releases changed.\n")
+        summary = revisions.summarise(diff)
+        out.append("| measure | level | values revised | years | largest change (%) |")
+        out.append("| --- | --- | ---: | --- | ---: |")
+        for r in summary.iter_rows(named=True):
+            big = r["largest_abs_pct_difference"]
+            out.append(
+                f"| {r['measure']} | {r['geographic_level']} | {r['values_revised']:,} | "
+                f"{r['first_year']}-{r['last_year']} | {'' if big is None else f'{big:,.1f}'} |"
+            )
+        out.append(f"\nLargest {min(top, diff.height)} revisions:\n")
+        out.append("| measure | year | area | old | new | change (%) |")
+        out.append("| --- | ---: | --- | ---: | ---: | ---: |")
+        for r in diff.head(top).iter_rows(named=True):
+            old_v = r["old_status"] if r["old_value"] is None else f"{r['old_value']:,.1f}"
+            new_v = r["new_status"] if r["new_value"] is None else f"{r['new_value']:,.1f}"
+            pct = "" if r["pct_difference"] is None else f"{r['pct_difference']:,.1f}"
+            out.append(
+                f"| {r['measure']} | {r['year']} | {r['area_name']} | {old_v} | {new_v} | {pct} |"
+            )
+    return "\n".join(out)

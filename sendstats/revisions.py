@@ -7,7 +7,7 @@ be compared value by value: same measure, period and area, old value, new value,
 
 from __future__ import annotations
 
-from itertools import pairwise
+from itertools import combinations
 
 import polars as pl
 
@@ -87,7 +87,16 @@ def summarise(diff: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def overlapping_pairs(source_id: str) -> list[tuple[str, str]]:
-    """Return consecutive pairs of declared releases (old, new) of a source."""
+def overlapping_pairs(source_id: str, tidy: pl.DataFrame) -> list[tuple[str, str]]:
+    """Return the pairs of releases (old, new) of a source that publish at least one same value.
+
+    Same value means same measure, period and area; a release that only adds new years or
+    new measures does not overlap and has nothing to revise.
+    """
     rels = sorted(r.release for r in catalog.get_source(source_id).releases)
-    return list(pairwise(rels))
+    keys = {rel: tidy.filter(pl.col("release") == rel).select(KEYS) for rel in rels}
+    return [
+        (a, b)
+        for a, b in combinations(rels, 2)
+        if keys[a].join(keys[b], on=KEYS, how="semi").height > 0
+    ]

@@ -57,3 +57,8 @@ def test_diff_is_sorted_largest_first_and_unknown_release_is_refused(tidy: pl.Da
     assert pct == sorted(pct, reverse=True)
     with pytest.raises(ValueError, match="held: 2022, 2023, 2025"):
         revisions.diff_releases(tidy, "2019", "2025")
+
+
+def test_only_overlapping_release_pairs_are_compared(tidy: pl.DataFrame) -> None:
+    # 2022 (caseload 2010-2022) and 2023 (flows 2014-2022) publish no common value.
+    assert revisions.overlapping_pairs("dfe_sen2", tidy) == [("2022", "2025"), ("2023", "2025")]

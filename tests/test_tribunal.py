@@ -222,6 +222,14 @@ def test_la_appeals_sum_to_england(tidy: pl.DataFrame) -> None:
     assert _value(tidy, "2025", "appeals_registered_count", OLD, 2021, "England") == 9184
 
 
+def test_la_decisions_sum_to_england(tidy: pl.DataFrame) -> None:
+    dec = tidy.filter(pl.col("measure") == "appealable_decisions_count")
+    sums = dec.group_by("release", "method", "year", "geographic_level").agg(pl.col("value").sum())
+    wide = sums.pivot(on="geographic_level", index=["release", "method", "year"], values="value")
+    assert wide.height == 31 and (wide["Local authority"] == wide["National"]).all()
+    assert _value(tidy, "2025", "appealable_decisions_count", OLD, 2023, "England") == 617_776
+
+
 def test_published_rates_reproduce_to_published_precision(tidy: pl.DataFrame) -> None:
     wide = trib.wide_measures(tidy).filter(pl.col("rate").is_not_null() & (pl.col("decisions") > 0))
     csv_rows = wide.filter(pl.col("release").is_in(["2025", "2026"]))
@@ -297,3 +305,11 @@ def test_a_corrected_file_is_noticed(raw_archive: Path, tmp_path: Path) -> None:
     fixed.write_text(text, encoding="utf-8")
     with pytest.raises(RawInputError, match="published LA code errors changed"):
         trib.read_file(fixed, _spec("2025"), sha)
+
+
+def test_la_rows_not_adding_up_are_refused(tidy: pl.DataFrame) -> None:
+    one = tidy.filter(pl.col("release") == "2026")
+    la = (pl.col("la_code_dfe") == "840") & (pl.col("measure") == "appeals_registered_count")
+    bad = one.with_columns(pl.when(la).then(0.0).otherwise(pl.col("value")).alias("value"))
+    with pytest.raises(RawInputError, match="do not sum to the England total"):
+        trib.check_totals(bad, _spec("2026"), Path("x.csv"))

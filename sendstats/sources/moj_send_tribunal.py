@@ -23,6 +23,8 @@ Quirks handled (each asserted, so a corrected file is noticed):
   reader fixes them by name and fails if a file stops carrying exactly these errors.
 - ``-`` is zero (MoJ legend "- zero"; the CSVs print 0.00% beside it): value 0, status ``-``.
   ``..`` (not available), ``x``/``~`` (suppressed) and blank cells are null with that status.
+- Published totals: LA appeals and LA decisions sum to the England Total in every year of
+  every file (asserted per file, :func:`check_totals`).
 - Region rows are headers only (no values); regional rates are recomputed pooled
   (:func:`pooled_rates`). "England total excluding suppressed" (2014-2024 CSV) is a partial
   total whose 2024 rate does not follow from its printed cells; it is excluded and logged.
@@ -88,7 +90,10 @@ def _mo_j_table(release: str, last_year: int) -> TableSpec:
     return TableSpec(
         release, "appeal_rate_table", "ods", years, METHOD_2018, rate_scale=100.0,
         rate_decimals=7, code_column=False, sheet="SEND_2", national_sheet="SEND_1",
-        totals_add_up=(("appeals_registered_count", METHOD_2018, years),),
+        totals_add_up=(
+            ("appeals_registered_count", METHOD_2018, years),
+            ("appealable_decisions_count", METHOD_2018, years),
+        ),
     )  # fmt: skip
 
 
@@ -110,7 +115,12 @@ FILE_SPECS: tuple[TableSpec, ...] = (
         rate_decimals=1,
         code_column=True,
         code_errors={**_NOTTS_NORTHANTS, **_BEDS_CAMBS_SWAP},
-        totals_add_up=(("appeals_registered_count", METHOD_2018, _YEARS_14_24),),
+        totals_add_up=(
+            ("appeals_registered_count", METHOD_2018, _YEARS_14_24),
+            ("appealable_decisions_count", METHOD_2018, _YEARS_14_24),
+            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024,)),
+            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024,)),
+        ),
     ),
     TableSpec(
         "2026",
@@ -447,16 +457,3 @@ def appeals_per_10k_population(tidy: pl.DataFrame, population: pl.DataFrame) -> 
         .otherwise(pl.lit(STATUS_OK))
         .alias("status"),
     ).sort("la_code_dfe", "year")
-
-
-def appeals_per_10k_ons(tidy: pl.DataFrame) -> pl.DataFrame:
-    """Derive :func:`appeals_per_10k_population` with ONS mid-year 0-25 populations.
-
-    Uses :func:`sendstats.population.population_by_age_band` (calendar year = mid-year).
-    """
-    from sendstats.population import population_by_age_band
-
-    pop = population_by_age_band("0_25").select(
-        "la_code_dfe", pl.col("mid_year").alias("year"), "population"
-    )
-    return appeals_per_10k_population(tidy, pop)
