@@ -42,6 +42,18 @@ STANDARD_COLUMNS = (
     "la_name",
 )
 ENGLAND_CODE = "E92000001"
+#: Columns that identify a tidy row's origin and area, ahead of the measures.
+ID_COLUMNS = [
+    "raw_row",
+    "time_period",
+    "year",
+    "geographic_level",
+    "area_code",
+    "area_name",
+    "la_code_dfe",
+    "region_code",
+    "region_name",
+]
 
 
 @dataclass(frozen=True)
@@ -237,17 +249,7 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
         pl.lit(None, pl.Utf8).alias("la_code_dfe"),
         pl.lit(None, pl.Utf8).alias("la_code"),
     )
-    cols = [
-        "raw_row",
-        "time_period",
-        "year",
-        "geographic_level",
-        "area_code",
-        "area_name",
-        "la_code_dfe",
-        "region_code",
-        "region_name",
-    ]
+    cols = ID_COLUMNS
     measure_cols = [c for c in df.columns if c not in set(STANDARD_COLUMNS) | {"raw_row", "year"}]
     keep = cols + measure_cols
     out = pl.concat([other.select(keep), la.select(keep)], how="vertical")
@@ -264,17 +266,7 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 
 def _melt(df: pl.DataFrame, spec: EesFileSpec) -> pl.DataFrame:
-    id_cols = [
-        "raw_row",
-        "time_period",
-        "year",
-        "geographic_level",
-        "area_code",
-        "area_name",
-        "la_code_dfe",
-        "region_code",
-        "region_name",
-    ]
+    id_cols = ID_COLUMNS
     parts = []
     for raw_col, measure in spec.measures.items():
         parts.append(
