@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -22,7 +23,7 @@ from sendstats import __version__, catalog, config, manifest
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
 from sendstats.metrics import ehcp as ehcp_metrics
-from sendstats.sources import dfe_sen2, nhs_ascof
+from sendstats.sources import dfe_sen2, moj_send_tribunal, nhs_ascof
 
 STATE_FILE = ".build_state.json"
 
@@ -36,6 +37,7 @@ class StepResult:
     rows: int
     skipped: bool
     inputs: list[str] = field(default_factory=list)
+    details: dict[str, Any] | None = None
 
 
 @dataclass
@@ -51,6 +53,13 @@ class BuildReport:
         for s in self.steps:
             what = "unchanged, skipped" if s.skipped else f"{s.rows:,} rows written"
             lines.append(f"  {s.step:<22} {what}  -> {s.output}")
+            files = (s.details or {}).get("files", {})
+            for name, f in files.items():
+                excluded = ", ".join(f"{k} {v}" for k, v in f.get("excluded", {}).items())
+                lines.append(
+                    f"      {name}: read {f.get('rows_read')}, kept {f.get('rows_kept')}"
+                    + (f", excluded: {excluded}" if excluded else "")
+                )
         rel = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.releases.items())
         return "build:\n" + "\n".join(lines) + f"\n  releases used: {rel}"
 
@@ -105,7 +114,7 @@ def _run_step(
     step: str,
     output: Path,
     inputs: dict[str, str],
-    make: Callable[[], pl.DataFrame],
+    make: Callable[[], pl.DataFrame | tuple[pl.DataFrame, dict[str, Any]]],
     state: dict[str, str],
     *,
     force: bool,
@@ -122,12 +131,17 @@ def _run_step(
     if not force and state.get(step) == fp and output.is_file():
         rows = pl.scan_parquet(output).select(pl.len()).collect().item()
         return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
-    df = make()
+    made = make()
+    df, details = made if isinstance(made, tuple) else (made, None)
     sio.write_parquet_atomic(df, output)
-    manifest.record_output(output, step=step, inputs=sorted(reads or inputs), rows=df.height)
+    manifest.record_output(
+        output, step=step, inputs=sorted(reads or inputs), rows=df.height, details=details
+    )
     state[step] = fp
     _save_state(state)
-    return StepResult(step, output, df.height, skipped=False, inputs=sorted(inputs))
+    return StepResult(
+        step, output, df.height, skipped=False, inputs=sorted(inputs), details=details
+    )
 
 
 Paths = dict[tuple[str, str], tuple[Path, str]]
@@ -140,7 +154,7 @@ class TidyStep:
     source_id: str
     table: str
     files: Callable[[], list[tuple[str, str]]]
-    make: Callable[[Paths], pl.DataFrame]
+    make: Callable[[Paths], pl.DataFrame | tuple[pl.DataFrame, dict[str, Any]]]
 
 
 def _ascof(paths: Paths) -> pl.DataFrame:
@@ -152,6 +166,12 @@ def _ascof(paths: Paths) -> pl.DataFrame:
 TIDY_STEPS: tuple[TidyStep, ...] = (
     TidyStep(dfe_sen2.SOURCE_ID, dfe_sen2.TABLE, dfe_sen2.required_files, dfe_sen2.tidy),
     TidyStep(nhs_ascof.SOURCE_ID, nhs_ascof.TABLE, nhs_ascof.required_files, _ascof),
+    TidyStep(
+        moj_send_tribunal.SOURCE_ID,
+        moj_send_tribunal.TABLE,
+        moj_send_tribunal.required_files,
+        moj_send_tribunal.tidy_with_log,
+    ),
 )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,7 +158,14 @@ def _git(*args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def record_output(path: Path, *, step: str, inputs: Sequence[str], rows: int | None) -> None:
+def record_output(
+    path: Path,
+    *,
+    step: str,
+    inputs: Sequence[str],
+    rows: int | None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
     """Record an output file that ``step`` has just written completely.
 
     Args:
@@ -167,6 +174,7 @@ def record_output(path: Path, *, step: str, inputs: Sequence[str], rows: int | N
         inputs: ids of what it read: input ids (``source/release/name``) or the paths of
             earlier outputs (relative to the data directory), each already in the manifest.
         rows: number of rows written, if a table.
+        details: what the step wants on record, e.g. rows read, kept and excluded with reasons.
 
     Raises:
         ManifestError: if the file does not exist, lies outside the data directory, or names
@@ -190,6 +198,8 @@ def record_output(path: Path, *, step: str, inputs: Sequence[str], rows: int | N
         "git_dirty": git_dirty(),
         "when": _now(),
     }
+    if details:
+        entry["details"] = dict(details)
 
     def mutate(manifest: dict[str, Any]) -> None:
         known = manifest["inputs"].keys() | manifest["outputs"].keys()

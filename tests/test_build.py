@@ -21,7 +21,7 @@ def built(raw_archive: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_build_writes_tidy_and_metrics_with_provenance(
     built: build.BuildReport, data_dir: Path
 ) -> None:
-    assert [s.skipped for s in built.steps] == [False, False, False]
+    assert [s.skipped for s in built.steps] == [False, False, False, False]
     manifest = json.loads((data_dir / "manifest.json").read_text())
     inputs = manifest["inputs"]
     assert inputs["dfe_sen2/2025/caseload"]["route"] == "archive"
@@ -31,6 +31,9 @@ def test_build_writes_tidy_and_metrics_with_provenance(
     assert tidy["rows"] == pl.read_parquet(data_dir / "tidy" / "dfe_sen2__ehcp.parquet").height
     ascof = manifest["outputs"]["tidy/nhs_ascof__ld_employment.parquet"]
     assert ascof["inputs"] == ["nhs_ascof/2020-21/open_data"] and ascof["rows"] > 0
+    tribunal = manifest["outputs"]["tidy/moj_send_tribunal__appeals.parquet"]
+    log = tribunal["details"]
+    assert log, "the tribunal step records rows read, kept and excluded"
     metrics = manifest["outputs"]["metrics/ehcp.parquet"]
     assert metrics["inputs"] == ["tidy/dfe_sen2__ehcp.parquet"]
 
@@ -40,14 +43,14 @@ def test_rebuild_with_nothing_changed_skips_every_step(
 ) -> None:
     before = (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns
     again = build.build(offline=True, progress=False)
-    assert [s.skipped for s in again.steps] == [True, True, True]
+    assert [s.skipped for s in again.steps] == [True, True, True, True]
     assert (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns == before
 
 
 def test_deleted_output_is_rebuilt(built: build.BuildReport, data_dir: Path) -> None:
     (data_dir / "metrics" / "ehcp.parquet").unlink()
     again = build.build(offline=True, progress=False)
-    assert [s.skipped for s in again.steps] == [True, True, False]
+    assert [s.skipped for s in again.steps] == [True, True, True, False]
     assert (data_dir / "metrics" / "ehcp.parquet").is_file()
 
 
