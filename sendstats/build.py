@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ import polars as pl
 from sendstats import __version__, catalog, config, manifest
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
+from sendstats.metrics import adults as adults_metrics
 from sendstats.metrics import ehcp as ehcp_metrics
+from sendstats.metrics import tribunal as tribunal_metrics
 from sendstats.sources import dfe_sen2, moj_send_tribunal, nhs_ascof
 
 STATE_FILE = ".build_state.json"
@@ -193,6 +195,10 @@ def _tidy_step(
     )
 
 
+def _compute_from(compute: Callable[[pl.DataFrame], pl.DataFrame], src: Path) -> pl.DataFrame:
+    return compute(pl.read_parquet(src))
+
+
 def build(
     *,
     offline: bool | None = None,
@@ -231,4 +237,21 @@ def build(
                 reads=[f"tidy/{tidy_path.name}"],
             )
         )
+        if as_of is None:
+            for name, table, compute in (
+                ("tribunal", moj_send_tribunal.TABLE, tribunal_metrics.compute),
+                ("adults", nhs_ascof.TABLE, adults_metrics.compute),
+            ):
+                src = config.tidy_dir() / f"{table}.parquet"
+                steps.append(
+                    _run_step(
+                        f"metrics:{name}",
+                        config.metrics_dir() / f"{name}.parquet",
+                        {"tidy": sio.sha256_file(src)},
+                        partial(_compute_from, compute, src),
+                        state,
+                        force=force,
+                        reads=[f"tidy/{src.name}"],
+                    )
+                )
     return BuildReport(steps=steps, releases={dfe_sen2.SOURCE_ID: releases})

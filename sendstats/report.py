@@ -29,6 +29,10 @@ HEADLINE_METRICS = (
     "requests_refused_pct",
     "plans_within_20_weeks_excl_exceptions_pct",
     "plans_within_20_weeks_incl_exceptions_pct",
+    "tribunal_appeals_count",
+    "tribunal_appeal_rate_pct",
+    "tribunal_appeal_rate_annual_reviews_pct",
+    "ascof_1e_ld_paid_employment_pct",
 )
 
 
@@ -62,12 +66,19 @@ class LaContext:
         return self.metrics.filter(pl.col("geographic_level") == "National")
 
 
-def load_metrics(name: str = "ehcp") -> pl.DataFrame:
-    """Read a metric table from ``data/metrics``; tell the user to build first if it is missing."""
-    path = config.metrics_dir() / f"{name}.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
-    return pl.read_parquet(path)
+#: The metric tables a profile reads, one per theme.
+THEMES = ("ehcp", "tribunal", "adults")
+
+
+def load_metrics(names: Sequence[str] = THEMES) -> pl.DataFrame:
+    """Read metric tables from ``data/metrics`` (one layout); say to build first if missing."""
+    frames = []
+    for name in names:
+        path = config.metrics_dir() / f"{name}.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
+        frames.append(pl.read_parquet(path))
+    return pl.concat(frames, how="vertical")
 
 
 def load_la_context(la: str) -> LaContext:
@@ -96,26 +107,41 @@ def format_value(value: float | None, unit: str) -> str:
 
 
 def period_label(year: int, period_type: str) -> str:
-    """Return 'January 2025' for a census and '2024' for a calendar-year flow."""
-    return f"January {year}" if period_type == "academic_year" else str(year)
+    """Return 'January 2025' for a census, '2024' for a calendar year, '2020-21' for a FY."""
+    if period_type == "academic_year":
+        return f"January {year}"
+    if period_type == "financial_year":
+        return f"{year}-{(year + 1) % 100:02d}"
+    return str(year)
+
+
+def _find_file(release: str, name: str) -> tuple[catalog.SourceDeclaration, str]:
+    """Return the declaration and the published file name of a (release, file) pair."""
+    for decl in catalog.load_catalog().values():
+        for rel in decl.releases:
+            if rel.release == release:
+                for f in rel.files:
+                    if f.name == name:
+                        return decl, f.filename
+    raise KeyError(f"no declared file {name!r} in any release {release!r}")
 
 
 def source_note(rows: pl.DataFrame) -> str:
     """Build the source note for the rows shown: producer, release, files, short sha256, licence."""
-    parts: list[str] = []
-    used = (
-        rows.select("release", "source_file", "file_sha256").unique().sort("release", "source_file")
-    )
-    decl = catalog.get_source("dfe_sen2")
-    for release, group in used.group_by("release", maintain_order=True):
-        files = ", ".join(
-            f"{decl.file(str(release[0]), f).filename} (sha256 {s[:12]})"
-            for f, s in zip(group["source_file"], group["file_sha256"], strict=True)
-        )
-        parts.append(f"{decl.release(str(release[0])).title}: {files}")
+    used = rows.select("release", "source_file", "file_sha256").unique()
+    by_release: dict[tuple[str, str], list[str]] = {}
+    producers: dict[str, str] = {}
+    for release, name, sha in used.sort("release", "source_file").iter_rows():
+        decl, filename = _find_file(str(release), str(name))
+        title = decl.release(str(release)).title
+        by_release.setdefault((decl.id, title), []).append(f"{filename} (sha256 {str(sha)[:12]})")
+        producers[decl.id] = decl.producer
+    parts = [f"{title}: {', '.join(files)}" for (_, title), files in by_release.items()]
+    who = "; ".join(sorted(set(producers.values())))
     return (
-        f"Source: {decl.producer}. " + "; ".join(parts) + f". {decl.licence.name}. "
-        "Built with sendstats."
+        f"Source: {who}. "
+        + "; ".join(parts)
+        + ". Open Government Licence v3.0. Built with sendstats."
     )
 
 
@@ -250,6 +276,13 @@ def _caption(definition: str, rows: pl.DataFrame, csv: Path | None) -> str:
     return f"*{definition}* {source_note(rows)}{data_link}"
 
 
+def _interval(row: dict[str, Any], unit: str) -> str:
+    low, high = row.get("ci95_low"), row.get("ci95_high")
+    if low is None or high is None:
+        return ""
+    return f"{format_value(float(low), unit)} to {format_value(float(high), unit)}"
+
+
 def summary_rows(ctx: LaContext, metric_ids: Sequence[str] = HEADLINE_METRICS) -> pl.DataFrame:
     """Return the summary table's rows: latest LA value, rank, region and England per metric."""
     out = []
@@ -269,6 +302,7 @@ def summary_rows(ctx: LaContext, metric_ids: Sequence[str] = HEADLINE_METRICS) -
                 "Rank": f"{la_row['rank']} of {la_row['n_ranked']}" if la_row["rank"] else "",
                 "Region": format_value(reg["value"][0] if reg.height else None, metric.unit),
                 "England": format_value(eng["value"][0] if eng.height else None, metric.unit),
+                "95% interval": _interval(la_row, metric.unit),
                 "Note": str(la_row["note"] or ""),
             }
         )
@@ -282,7 +316,7 @@ def show_summary_table(ctx: LaContext) -> None:
     _write_figure_csv("summary_table", ctx, rows)
     _show(
         tables.metrics_summary_table(
-            rows, title=f"{ctx.la.la_name}: EHC plans at a glance", source_note=source_note(used)
+            rows, title=f"{ctx.la.la_name} at a glance", source_note=source_note(used)
         )
     )
 
@@ -418,3 +452,92 @@ def revisions_markdown(source_id: str, top: int = 15) -> str:
                 f"| {r['measure']} | {r['year']} | {r['area_name']} | {old_v} | {new_v} | {pct} |"
             )
     return "\n".join(out)
+
+
+def tribunal_narrative(ctx: LaContext) -> str:
+    """Return the tribunal paragraph (markdown): appeals, rate by method, rank, comparators."""
+    la = ctx.la
+    rate = latest(ctx.la_rows, "tribunal_appeal_rate_pct")
+    if rate is None:
+        return f"No SEND Tribunal appeal rates are published for {la.la_name}."
+    year = rate["year"]
+    eng = _row_for(ctx.england_rows, "tribunal_appeal_rate_pct", year)
+    reg = _row_for(ctx.region_rows, "tribunal_appeal_rate_pct", year)
+    text = [
+        f"In {year}, {format_value(_f(rate['numerator']), 'count')} SEND Tribunal appeals were "
+        f"registered against {la.la_name}: {format_value(_f(rate['value']), 'pct')} of "
+        f"{format_value(_f(rate['denominator']), 'count')} appealable decisions "
+        f"(95% interval {_interval(rate, 'pct')}; rank {rate['rank']} of {rate['n_ranked']}, "
+        "1 = highest rate)."
+    ]
+    if eng is not None and reg is not None:
+        text.append(
+            f"England: {format_value(_f(eng['value']), 'pct')}; {la.region_name}, pooled: "
+            f"{format_value(_f(reg['value']), 'pct')}."
+        )
+    new = latest(ctx.la_rows, "tribunal_appeal_rate_annual_reviews_pct")
+    if new is not None:
+        eng_new = _row_for(ctx.england_rows, "tribunal_appeal_rate_annual_reviews_pct", new["year"])
+        text.append(
+            f"Counting annual reviews as appealable decisions (the method published from 2024), "
+            f"the rate in {new['year']} was {format_value(_f(new['value']), 'pct')}"
+            + (f" (England: {format_value(_f(eng_new['value']), 'pct')})." if eng_new else ".")
+        )
+    return " ".join(text)
+
+
+def adults_narrative(ctx: LaContext) -> str:
+    """Return the adult outcomes paragraph (markdown): ASCOF 1E with interval and comparators."""
+    la = ctx.la
+    row = latest(ctx.la_rows, "ascof_1e_ld_paid_employment_pct")
+    if row is None:
+        return f"No ASCOF 1E figure is published for {la.la_name}."
+    year = int(row["year"])
+    eng = _row_for(ctx.england_rows, "ascof_1e_ld_paid_employment_pct", year)
+    text = [
+        f"In {period_label(year, 'financial_year')}, {format_value(_f(row['value']), 'pct')} of adults aged "
+        f"18-64 with a learning disability supported by {la.la_name} were in paid employment "
+        f"({format_value(_f(row['numerator']), 'count')} of "
+        f"{format_value(_f(row['denominator']), 'count')}; 95% interval "
+        f"{_interval(row, 'pct') or 'not available'}; rank {row['rank']} of {row['n_ranked']})."
+    ]
+    if eng is not None:
+        text.append(f"England: {format_value(_f(eng['value']), 'pct')}.")
+    if row["note"]:
+        text.append(f"Caveat: {row['note']}")
+    return " ".join(text)
+
+
+def _row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:
+    sub = rows.filter((pl.col("metric_id") == metric_id) & (pl.col("year") == year))
+    return sub.row(0, named=True) if sub.height else None
+
+
+def show_tribunal_trend(ctx: LaContext) -> None:
+    """Display the appeal rate (2018 method) for the LA, its region (pooled) and England."""
+    theme.enable()
+    metric = get_metric("tribunal_appeal_rate_pct")
+    data = trend_data(ctx, "tribunal_appeal_rate_pct")
+    if data.height == 0:
+        _show_markdown("*No tribunal appeal rates available.*")
+        return
+    last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
+    alt_text = (
+        f"Line chart of the SEND Tribunal appeal rate (% of appealable decisions) for "
+        f"{ctx.la.la_name}, {ctx.la.region_name} (pooled) and England, "
+        f"{data['year'].min()!s} to {data['year'].max()!s}."
+    )
+    if last.height:
+        alt_text += f" {ctx.la.la_name}: {last['value'][-1]:.1f}% in {last['year'][-1]}."
+    chart = charts.trend_chart(
+        data.select("series", "year", "value"),
+        title="SEND Tribunal appeal rate (%)",
+        subtitle="Appeals registered / total appealable decisions (2018 method)",
+        y_title="% of appealable decisions",
+        alt_text=alt_text,
+        series_order=[ctx.la.la_name, f"{ctx.la.region_name} (region)", "England"],
+        y_zero=True,
+    )
+    _display_chart(chart, alt_text)
+    csv = _write_figure_csv("tribunal_rate_trend", ctx, data)
+    _show_markdown(_caption(metric.definition, data, csv))

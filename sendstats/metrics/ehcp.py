@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
+from sendstats.metrics.common import make_rows as _rows
 from sendstats.metrics.registry import MetricDef, register
 
 SOURCE = "dfe_sen2"
@@ -23,26 +25,6 @@ FLOW_BREAK = (
     "2023: SEN2 moved from aggregate to person-level returns; flows before 2023 are not fully "
     "comparable with later years"
 )
-
-AREA_KEYS = ["geographic_level", "area_code"]
-AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
-PROV = ["release", "source_file", "file_sha256"]
-
-METRIC_COLUMNS = [
-    "metric_id",
-    *AREA_KEYS,
-    *AREA_ATTRS,
-    "year",
-    "period_type",
-    "value",
-    "numerator",
-    "denominator",
-    *PROV,
-    "spans_break",
-    "note",
-    "rank",
-    "n_ranked",
-]
 
 _CASELOAD = "Education, health and care plans maintained at the January census"
 register(
@@ -242,33 +224,6 @@ def _lagged(df: pl.DataFrame, years: int, name: str) -> pl.DataFrame:
     )
 
 
-def _rows(
-    df: pl.DataFrame,
-    metric_id: str,
-    value: pl.Expr,
-    *,
-    numerator: pl.Expr | None = None,
-    denominator: pl.Expr | None = None,
-    spans_break: pl.Expr | None = None,
-    note: pl.Expr | None = None,
-) -> pl.DataFrame:
-    return df.select(
-        pl.lit(metric_id).alias("metric_id"),
-        *AREA_KEYS,
-        *AREA_ATTRS,
-        "year",
-        "period_type",
-        value.cast(pl.Float64).alias("value"),
-        (numerator if numerator is not None else pl.lit(None)).cast(pl.Float64).alias("numerator"),
-        (denominator if denominator is not None else pl.lit(None))
-        .cast(pl.Float64)
-        .alias("denominator"),
-        *PROV,
-        (spans_break if spans_break is not None else pl.lit(False)).alias("spans_break"),
-        (note if note is not None else pl.lit(None, pl.Utf8)).cast(pl.Utf8).alias("note"),
-    )
-
-
 def _statements_note(start_year: pl.Expr) -> pl.Expr:
     return pl.when(start_year < STATEMENTS_END_YEAR).then(pl.lit(STATEMENTS_NOTE))
 
@@ -384,20 +339,6 @@ def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     return out
 
 
-def add_ranks(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank."""
-    is_la = pl.col("geographic_level") == "Local authority"
-    ranked = pl.col("value").rank(method="min", descending=True).over("metric_id", "year")
-    n = pl.col("value").count().over("metric_id", "year")
-    la = metrics.filter(is_la & pl.col("value").is_not_null()).with_columns(
-        ranked.cast(pl.Int32).alias("rank"), n.cast(pl.Int32).alias("n_ranked")
-    )
-    rest = metrics.filter(~(is_la & pl.col("value").is_not_null())).with_columns(
-        pl.lit(None, pl.Int32).alias("rank"), pl.lit(None, pl.Int32).alias("n_ranked")
-    )
-    return pl.concat([la, rest], how="vertical")
-
-
 def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.DataFrame:
     """Compute every EHC plan metric for England, regions and LAs, all years.
 
@@ -408,8 +349,11 @@ def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.Dat
     """
     chosen = choose_releases(tidy, releases)
     frames = _caseload_metrics(chosen) + _flow_metrics(chosen)
-    metrics = pl.concat(frames, how="vertical_relaxed").with_columns(
-        pl.col("spans_break").cast(pl.Boolean)
+    return finish(
+        frames,
+        proportions=[
+            "requests_refused_pct",
+            "plans_within_20_weeks_excl_exceptions_pct",
+            "plans_within_20_weeks_incl_exceptions_pct",
+        ],
     )
-    metrics = add_ranks(metrics)
-    return metrics.select(METRIC_COLUMNS).sort("metric_id", "geographic_level", "area_code", "year")

@@ -1,0 +1,591 @@
+"""Measure sendstats build and render speed and memory on the real raw archive (issue 10).
+
+Run by ``nox -s bench`` (``python benchmarks/run.py <posargs>``). Every measurement runs in a
+fresh subprocess with its own temporary ``SENDSTATS_DATA_DIR``, so imports, start-up and peak
+memory count for each run. Peak memory is measured two ways: the largest single process
+(``wait4`` rusage of the child, which folds in the descendants it reaped) and the sum of the
+resident set of the child and all its descendants (report kernels, pandoc), sampled from
+``/proc`` every 20 ms. The targets use the larger of the two.
+
+Measures (``--only`` names):
+
+- ``floor``: read every pinned raw file of the sources the build fetches once, with the
+  fastest reader sendstats uses (polars for CSV, fastexcel/calamine for spreadsheets).
+- ``build_cold``: ``sendstats build --offline`` into an empty data dir (raw cache filled from
+  the archive counts as part of it).
+- ``build_cold_warm``: the same with the raw cache warm and tidy/metrics outputs removed
+  (``--force``).
+- ``build_noop``: the build again with nothing changed (every step must be skipped by hash).
+- ``render_la`` / ``render_la_quarto``: one LA profile with the fallback renderer / Quarto.
+- ``render_all``: every LA profile through the fallback renderer (2 workers).
+
+The script measures; it never fails on a missed target (exit status 0 unless it cannot run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "raw"
+DEFAULT_OUT = REPO / "benchmarks" / "results"
+MEASURES = (
+    "floor",
+    "build_cold",
+    "build_cold_warm",
+    "build_noop",
+    "render_la",
+    "render_la_quarto",
+    "render_all",
+)
+TITLES = {
+    "floor": "floor: read every pinned raw file once",
+    "build_cold": "cold build (cache empty)",
+    "build_cold_warm": "cold build (cache warm, outputs removed)",
+    "build_noop": "no-op rebuild",
+    "render_la": "one LA profile (fallback)",
+    "render_la_quarto": "one LA profile (Quarto)",
+    "render_all": "all LA profiles (fallback, 2 workers)",
+}
+GB = 1_000_000_000
+MB = 1_000_000
+SAMPLE_EVERY_S = 0.02
+
+
+def log(message: str) -> None:
+    """Print progress to stderr, so stdout carries only the final table."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- running one child and measuring it -------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One run of one measure."""
+
+    wall_s: float
+    cpu_s: float
+    max_rss_bytes: int
+    tree_peak_bytes: int
+    kernels_seen: int
+    returncode: int
+
+    @property
+    def peak_bytes(self) -> int:
+        """The larger of the two memory measures."""
+        return max(self.max_rss_bytes, self.tree_peak_bytes)
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as fh:
+                kids.extend(int(k) for k in fh.read().split())
+        except OSError:
+            continue
+    return kids
+
+
+def _rss_bytes(pid: int, page: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * page
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _is_kernel(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"ipykernel" in fh.read()
+    except OSError:
+        return False
+
+
+class TreeSampler(threading.Thread):
+    """Sample the summed RSS of a process and its descendants until stopped.
+
+    Shared pages are counted once per process, so the sum errs high, which is the safe side
+    for a memory target. Also counts distinct report kernels, to check one kernel per worker.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.kernels: set[int] = set()
+        self.checked: set[int] = set()
+        self.done = threading.Event()
+        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def run(self) -> None:
+        """Walk the tree every few milliseconds and keep the largest total."""
+        while not self.done.is_set():
+            total, todo = 0, [self.pid]
+            while todo:
+                pid = todo.pop()
+                total += _rss_bytes(pid, self.page)
+                todo.extend(_children(pid))
+                if pid not in self.checked:
+                    self.checked.add(pid)
+                    if pid != self.pid and _is_kernel(pid):
+                        self.kernels.add(pid)
+            self.peak = max(self.peak, total)
+            self.done.wait(SAMPLE_EVERY_S)
+
+
+def run_child(argv: Sequence[str], env: dict[str, str], cwd: Path, log_file: Path) -> Sample:
+    """Run one command, timing it and measuring its memory; output goes to ``log_file``."""
+    with open(log_file, "ab") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out, stderr=out)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        # wait4 (not Popen.wait) returns this child's own rusage, descendants included.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        sampler.done.set()
+        sampler.join()
+    # ru_maxrss is in KiB on Linux.
+    return Sample(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_bytes=int(usage.ru_maxrss) * 1024,
+        tree_peak_bytes=sampler.peak,
+        kernels_seen=len(sampler.kernels),
+        returncode=proc.returncode,
+    )
+
+
+# --- the floor: runs inside a child -----------------------------------------------------------
+
+
+def read_floor(paths_file: Path) -> None:
+    """Read every listed raw file once with the fastest reader sendstats uses for its format."""
+    import fastexcel
+    import polars as pl
+
+    paths = [Path(p) for p in json.loads(paths_file.read_text(encoding="utf-8"))]
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
+        elif suffix in {".xlsx", ".ods", ".xls"}:
+            book = fastexcel.read_excel(path)
+            for name in book.sheet_names:
+                book.load_sheet(name, header_row=None, dtypes="string").to_polars()
+        else:
+            path.read_bytes()
+
+
+def floor_paths(data: Path) -> list[Path]:
+    """Return the cached paths of every pinned file of the sources the build fetches."""
+    os.environ["SENDSTATS_DATA_DIR"] = str(data)
+    from sendstats import build, catalog, fetch
+
+    paths = []
+    for source_id in dict.fromkeys(s.source_id for s in build.TIDY_STEPS):
+        for rel in catalog.get_source(source_id).releases:
+            for pinned in rel.files:
+                path = fetch.cache_path(source_id, rel.release, pinned)
+                if not path.is_file():
+                    raise SystemExit(f"bench: {path} missing after the setup build")
+                paths.append(path)
+    return paths
+
+
+# --- measures ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """Paths and settings shared by the measures."""
+
+    root: Path
+    archive: Path
+    prepared: Path
+    la: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def env_for(self, data: Path) -> dict[str, str]:
+        """Return the child environment for data dir ``data`` (offline, archive set)."""
+        env = dict(self.env)
+        env.update(
+            SENDSTATS_DATA_DIR=str(data),
+            SENDSTATS_ARCHIVE=str(self.archive),
+            SENDSTATS_OFFLINE="1",
+            SENDSTATS_PROJECT_ROOT=str(REPO),
+        )
+        return env
+
+
+def sendstats_argv(*args: str) -> list[str]:
+    """Return the argv that runs the sendstats CLI under this interpreter."""
+    code = "import sys; from sendstats.cli import main; raise SystemExit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code, *args]
+
+
+def python_argv(code: str) -> list[str]:
+    """Return the argv that runs ``code`` under this interpreter."""
+    return [sys.executable, "-c", code]
+
+
+def fresh_dir(ctx: Context, name: str) -> Path:
+    """Return a new empty folder under the benchmark root."""
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=ctx.root))
+
+
+def copy_prepared(ctx: Context, name: str, *, outputs: bool) -> Path:
+    """Return a copy of the prepared data dir (with or without tidy/metrics outputs)."""
+    data = fresh_dir(ctx, name)
+    shutil.copytree(ctx.prepared, data, dirs_exist_ok=True)
+    if not outputs:
+        for sub in ("tidy", "metrics"):
+            shutil.rmtree(data / sub, ignore_errors=True)
+    return data
+
+
+Plan = Callable[[Context, int], tuple[list[str], Path]]
+
+
+def plan_floor(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan the floor: a child that reads the prepared cache's pinned files."""
+    paths_file = ctx.root / "floor_paths.json"
+    if not paths_file.exists():
+        paths = [str(p) for p in floor_paths(ctx.prepared)]
+        paths_file.write_text(json.dumps(paths), encoding="utf-8")
+    return [sys.executable, str(Path(__file__).resolve()), "--child-floor", str(paths_file)], (
+        ctx.prepared
+    )
+
+
+def plan_build_cold(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan a cold build into an empty data dir."""
+    return sendstats_argv("build", "--offline"), fresh_dir(ctx, f"cold{run}")
+
+
+def plan_build_cold_warm(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan a forced build over a warm raw cache with outputs removed."""
+    data = copy_prepared(ctx, f"warm{run}", outputs=False)
+    return sendstats_argv("build", "--offline", "--force"), data
+
+
+def plan_build_noop(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan a rebuild with nothing changed."""
+    return sendstats_argv("build", "--offline"), copy_prepared(ctx, f"noop{run}", outputs=True)
+
+
+def _render_code(call: str, out: Path) -> str:
+    return (
+        "from pathlib import Path\n"
+        "from sendstats import publish\n"
+        f"result = publish.{call.replace('OUT', f'Path({str(out)!r})')}\n"
+        "print('rendered', len(result) if isinstance(result, list) else result)\n"
+    )
+
+
+def plan_render_la(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan one LA profile with the fallback renderer (data already built)."""
+    out = fresh_dir(ctx, f"site{run}")
+    call = f"render_la_profile({ctx.la!r}, OUT, engine='fallback')"
+    return python_argv(_render_code(call, out)), ctx.prepared
+
+
+def plan_render_la_quarto(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan one LA profile with Quarto (data already built)."""
+    out = fresh_dir(ctx, f"qsite{run}")
+    call = f"render_la_profile({ctx.la!r}, OUT, engine='quarto')"
+    return python_argv(_render_code(call, out)), ctx.prepared
+
+
+def plan_render_all(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan the batch of every LA profile through the fallback renderer."""
+    out = fresh_dir(ctx, f"allsite{run}")
+    call = "render_all_profiles(OUT, engine='fallback', workers=2)"
+    return python_argv(_render_code(call, out)), ctx.prepared
+
+
+PLANS: dict[str, Plan] = {
+    "floor": plan_floor,
+    "build_cold": plan_build_cold,
+    "build_cold_warm": plan_build_cold_warm,
+    "build_noop": plan_build_noop,
+    "render_la": plan_render_la,
+    "render_la_quarto": plan_render_la_quarto,
+    "render_all": plan_render_all,
+}
+
+
+def measure(ctx: Context, name: str, runs: int, logs: Path) -> dict[str, Any]:
+    """Run one measure ``runs`` times and summarise it (median, min, max, peak memory)."""
+    samples: list[Sample] = []
+    notes: list[str] = []
+    for run in range(runs):
+        argv, data = PLANS[name](ctx, run)
+        log_file = logs / f"{name}.log"
+        log(f"{name}: run {run + 1}/{runs}")
+        sample = run_child(argv, ctx.env_for(data), ctx.root, log_file)
+        log(
+            f"{name}: {sample.wall_s:.2f} s, peak {sample.peak_bytes / MB:.0f} MB"
+            + (f", exit {sample.returncode}" if sample.returncode else "")
+        )
+        if sample.returncode:
+            notes.append(f"run {run + 1} exited {sample.returncode}; see {log_file}")
+            break
+        samples.append(sample)
+        if name == "build_noop":
+            text = log_file.read_text(encoding="utf-8", errors="replace")
+            if "rows written" in text.split("build:")[-1]:
+                notes.append("a step was rerun: the no-op build did not skip everything")
+    return summarise(name, samples, notes)
+
+
+def summarise(name: str, samples: list[Sample], notes: list[str]) -> dict[str, Any]:
+    """Return the JSON summary of one measure's samples."""
+    result: dict[str, Any] = {
+        "name": name,
+        "title": TITLES[name],
+        "runs": len(samples),
+        "notes": notes,
+        "samples": [asdict(s) for s in samples],
+    }
+    if samples:
+        walls = [s.wall_s for s in samples]
+        result.update(
+            median_s=statistics.median(walls),
+            min_s=min(walls),
+            max_s=max(walls),
+            peak_bytes=max(s.peak_bytes for s in samples),
+            max_process_rss_bytes=max(s.max_rss_bytes for s in samples),
+            cores_used=statistics.median(s.cpu_s / s.wall_s for s in samples if s.wall_s),
+            kernels_seen=max(s.kernels_seen for s in samples),
+        )
+    return result
+
+
+# --- setup, targets, machine, output ----------------------------------------------------------
+
+
+def prepare(ctx: Context, logs: Path) -> None:
+    """Build once into the shared prepared data dir (not timed)."""
+    log("setup: building the shared data dir (not timed)")
+    sample = run_child(
+        sendstats_argv("build", "--offline"),
+        ctx.env_for(ctx.prepared),
+        ctx.root,
+        logs / "setup_build.log",
+    )
+    if sample.returncode:
+        raise SystemExit(f"bench: setup build failed; see {logs / 'setup_build.log'}")
+
+
+def check(name: str, ok: bool | None, measured: str, target: str) -> dict[str, Any]:
+    """Return one target row; ``ok`` None means not measured."""
+    verdict = "n/a" if ok is None else ("PASS" if ok else "FAIL")
+    return {"target": name, "verdict": verdict, "measured": measured, "goal": target}
+
+
+def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Compare each measure with the issue's targets."""
+    rows = []
+    floor = results.get("floor", {}).get("median_s")
+    for key in ("build_cold", "build_cold_warm"):
+        med = results.get(key, {}).get("median_s")
+        if med is None:
+            continue
+        title = TITLES[key]
+        ratio = None if floor is None else med / floor
+        rows.append(
+            check(
+                f"{title} within 2x floor",
+                None if ratio is None else ratio <= 2,
+                "n/a" if ratio is None else f"{ratio:.1f}x ({med:.2f} s / {floor:.2f} s)",
+                "<= 2x",
+            )
+        )
+        rows.append(check(f"{title} under 10 s", med < 10, f"{med:.2f} s", "< 10 s"))
+    if (med := results.get("build_noop", {}).get("median_s")) is not None:
+        rows.append(check("no-op rebuild under 1 s", med < 1, f"{med:.2f} s", "< 1 s"))
+        notes = results["build_noop"].get("notes", [])
+        rows.append(check("no-op rebuild skips every step", not notes, "; ".join(notes) or "yes", "all skipped"))
+    for key, res in results.items():
+        if (peak := res.get("peak_bytes")) is not None:
+            rows.append(
+                check(f"peak memory: {TITLES[key]}", peak < GB, f"{peak / MB:.0f} MB", "< 1 GB")
+            )
+    if (res := results.get("render_all", {})).get("median_s") is not None:
+        med = res["median_s"]
+        rows.append(check("all LAs under 5 minutes", med < 300, f"{med:.0f} s", "< 300 s"))
+        cores = res["cores_used"]
+        rows.append(check("all LAs use both cores", cores >= 1.5, f"{cores:.2f} cores busy", ">= 1.5"))
+        kernels = res["kernels_seen"]
+        rows.append(
+            check("all LAs: one kernel per worker", 0 < kernels <= 2, f"{kernels} kernels", "2")
+        )
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine the figures were taken on."""
+    cpu, mem = "unknown", 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info: dict[str, Any] = {
+        "nproc": cores,
+        "cpu": cpu,
+        "ram_gib": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "quarto": shutil.which("quarto") is not None,
+    }
+    try:
+        info["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        info["commit"] = ""
+    return info
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    """Return the one-line machine description for README."""
+    return (
+        f"{info['nproc']} cores ({info['cpu']}), {info['ram_gib']} GiB RAM, "
+        f"Python {info['python']}, {info['platform']}, commit {info.get('commit') or '?'}"
+    )
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """Return the readable table of results and targets."""
+    lines = [
+        "# sendstats benchmarks",
+        "",
+        f"Machine: {machine_line(report['machine'])}  ",
+        f"Taken {report['taken']}, {report['runs']} runs per measure (see JSON for each run).",
+        "",
+        "| measure | runs | median s | min s | max s | peak MB (tree) | largest process MB "
+        "| cores busy | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for res in report["results"].values():
+        if "median_s" not in res:
+            lines.append(f"| {res['title']} | 0 | | | | | | | {'; '.join(res['notes'])} |")
+            continue
+        lines.append(
+            f"| {res['title']} | {res['runs']} | {res['median_s']:.2f} | {res['min_s']:.2f} "
+            f"| {res['max_s']:.2f} | {res['peak_bytes'] / MB:.0f} "
+            f"| {res['max_process_rss_bytes'] / MB:.0f} | {res['cores_used']:.2f} "
+            f"| {'; '.join(res['notes'])} |"
+        )
+    lines += ["", "| target | goal | measured | verdict |", "|---|---|---|---|"]
+    for row in report["targets"]:
+        lines.append(f"| {row['target']} | {row['goal']} | {row['measured']} | {row['verdict']} |")
+    lines += [
+        "",
+        "Peak MB (tree) is the largest sampled sum of resident memory over the process and its "
+        "descendants (kernels, pandoc); largest process is the biggest single process (wait4). "
+        "MB = 10^6 bytes. Cores busy = CPU time / wall time.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--runs", type=int, default=3, help="runs per measure (default 3)")
+    p.add_argument(
+        "--batch-runs", type=int, default=None, help="runs of render_all (default: --runs)"
+    )
+    p.add_argument("--quick", action="store_true", help="skip the all-LA batch")
+    p.add_argument(
+        "--only", action="append", choices=MEASURES, metavar="NAME", help="measure only NAME"
+    )
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
+    p.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="raw archive folder")
+    p.add_argument("--la", default="Leeds", help="LA for the one-profile render")
+    p.add_argument("--child-floor", type=Path, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def chosen_measures(args: argparse.Namespace) -> list[str]:
+    """Return the measures to run, in order."""
+    names = list(args.only) if args.only else list(MEASURES)
+    if args.quick and not args.only:
+        names.remove("render_all")
+    return [n for n in MEASURES if n in names]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen measures and write results.json and results.md."""
+    args = parse_args(argv)
+    if args.child_floor is not None:
+        read_floor(args.child_floor)
+        return 0
+    archive = args.archive.resolve()
+    if not archive.is_dir():
+        print(f"bench: raw archive {archive} not found (use --archive)", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    logs = args.out / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="sendstats-bench-") as tmp:
+        root = Path(tmp)
+        ctx = Context(root, archive, root / "prepared", args.la, env=dict(os.environ))
+        ctx.prepared.mkdir()
+        prepare(ctx, logs)
+        for name in chosen_measures(args):
+            if name == "render_la_quarto" and shutil.which("quarto") is None:
+                results[name] = summarise(name, [], ["skipped: quarto not on PATH"])
+                log(f"{name}: skipped (quarto not on PATH)")
+                continue
+            runs = (args.batch_runs or args.runs) if name == "render_all" else args.runs
+            results[name] = measure(ctx, name, runs, logs)
+    report = {
+        "taken": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "runs": args.runs,
+        "machine": machine(),
+        "results": results,
+        "targets": evaluate(results),
+    }
+    (args.out / "results.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    table = to_markdown(report)
+    (args.out / "results.md").write_text(table, encoding="utf-8")
+    print(table)
+    log(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""What every metric table shares: its columns, row builder, ranks and intervals.
+
+One metric table layout serves every theme, so reports, benchmarks and exports read EHC plans,
+tribunal appeals and adult outcomes the same way. Each row carries its value, numerator and
+denominator, the release and file it came from, a series-break flag and note, the LA's national
+rank, and 95% / 99.8% intervals where the metric is a proportion (Wilson) or a count (Byar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from sendstats.stats import Z_95, Z_998, byar_exprs, wilson_exprs
+
+AREA_KEYS = ["geographic_level", "area_code"]
+AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
+PROV = ["release", "source_file", "file_sha256"]
+INTERVALS = ["ci95_low", "ci95_high", "ci998_low", "ci998_high"]
+
+METRIC_COLUMNS = [
+    "metric_id",
+    *AREA_KEYS,
+    *AREA_ATTRS,
+    "year",
+    "period_type",
+    "value",
+    "numerator",
+    "denominator",
+    *PROV,
+    "spans_break",
+    "note",
+    "rank",
+    "n_ranked",
+    *INTERVALS,
+]
+
+
+def make_rows(
+    df: pl.DataFrame,
+    metric_id: str,
+    value: pl.Expr,
+    *,
+    numerator: pl.Expr | None = None,
+    denominator: pl.Expr | None = None,
+    spans_break: pl.Expr | None = None,
+    note: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Select one metric's rows from a frame holding area keys, year, period and provenance."""
+    none = pl.lit(None, pl.Float64)
+    return df.select(
+        pl.lit(metric_id).alias("metric_id"),
+        *AREA_KEYS,
+        *AREA_ATTRS,
+        "year",
+        "period_type",
+        value.cast(pl.Float64).alias("value"),
+        (none if numerator is None else numerator).cast(pl.Float64).alias("numerator"),
+        (none if denominator is None else denominator).cast(pl.Float64).alias("denominator"),
+        *PROV,
+        (pl.lit(False) if spans_break is None else spans_break).alias("spans_break"),
+        (pl.lit(None, pl.Utf8) if note is None else note).cast(pl.Utf8).alias("note"),
+    )
+
+
+def add_ranks(metrics: pl.DataFrame) -> pl.DataFrame:
+    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank."""
+    is_la = (pl.col("geographic_level") == "Local authority") & pl.col("value").is_not_null()
+    rank = pl.col("value").rank(method="min", descending=True).over("metric_id", "year")
+    n = pl.col("value").count().over("metric_id", "year")
+    la = metrics.filter(is_la).with_columns(
+        rank.cast(pl.Int32).alias("rank"), n.cast(pl.Int32).alias("n_ranked")
+    )
+    rest = metrics.filter(~is_la).with_columns(
+        pl.lit(None, pl.Int32).alias("rank"), pl.lit(None, pl.Int32).alias("n_ranked")
+    )
+    return pl.concat([la, rest], how="vertical")
+
+
+def add_intervals(
+    metrics: pl.DataFrame, *, proportions: Sequence[str] = (), counts: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Add 95% and 99.8% intervals: Wilson for proportion metrics (in %), Byar for counts.
+
+    Ratios that are not proportions (growth, indices) get no interval: their uncertainty is
+    not sampling error of one count.
+    """
+    num, den = pl.col("numerator"), pl.col("denominator")
+    is_prop = pl.col("metric_id").is_in(list(proportions))
+    is_count = pl.col("metric_id").is_in(list(counts))
+    cols = []
+    for z, tag in ((Z_95, "95"), (Z_998, "998")):
+        w_lo, w_hi = wilson_exprs(num, den, z)
+        b_lo, b_hi = byar_exprs(pl.col("value"), z)
+        cols.append(
+            pl.when(is_prop).then(w_lo * 100).when(is_count).then(b_lo).alias(f"ci{tag}_low")
+        )
+        cols.append(
+            pl.when(is_prop).then(w_hi * 100).when(is_count).then(b_hi).alias(f"ci{tag}_high")
+        )
+    return metrics.with_columns(cols)
+
+
+def finish(
+    frames: Sequence[pl.DataFrame], *, proportions: Sequence[str] = (), counts: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Stack metric frames, add ranks and intervals, and return them in the standard layout."""
+    metrics = pl.concat(list(frames), how="vertical_relaxed").with_columns(
+        pl.col("spans_break").cast(pl.Boolean)
+    )
+    metrics = add_intervals(add_ranks(metrics), proportions=proportions, counts=counts)
+    return metrics.select(METRIC_COLUMNS).sort("metric_id", "geographic_level", "area_code", "year")
