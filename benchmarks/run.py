@@ -428,7 +428,14 @@ def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if (med := results.get("build_noop", {}).get("median_s")) is not None:
         rows.append(check("no-op rebuild under 1 s", med < 1, f"{med:.2f} s", "< 1 s"))
         notes = results["build_noop"].get("notes", [])
-        rows.append(check("no-op rebuild skips every step", not notes, "; ".join(notes) or "yes", "all skipped"))
+        rows.append(
+            check(
+                "no-op rebuild skips every step",
+                not notes,
+                "; ".join(notes) or "yes",
+                "all skipped",
+            )
+        )
     for key, res in results.items():
         if (peak := res.get("peak_bytes")) is not None:
             rows.append(
@@ -438,7 +445,9 @@ def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         med = res["median_s"]
         rows.append(check("all LAs under 5 minutes", med < 300, f"{med:.0f} s", "< 300 s"))
         cores = res["cores_used"]
-        rows.append(check("all LAs use both cores", cores >= 1.5, f"{cores:.2f} cores busy", ">= 1.5"))
+        rows.append(
+            check("all LAs use both cores", cores >= 1.5, f"{cores:.2f} cores busy", ">= 1.5")
+        )
         kernels = res["kernels_seen"]
         rows.append(
             check("all LAs: one kernel per worker", 0 < kernels <= 2, f"{kernels} kernels", "2")
