@@ -4,7 +4,7 @@ Run by ``nox -s bench`` (``python benchmarks/run.py <posargs>``). Every measurem
 fresh subprocess with its own temporary ``SENDSTATS_DATA_DIR``, so imports, start-up and peak
 memory count for each run. Peak memory is measured two ways: the largest single process
 (``wait4`` rusage of the child, which folds in the descendants it reaped) and the sum of the
-resident set of the child and all its descendants (report kernels, pandoc), sampled from
+proportional set size (PSS) of the child and all its descendants (report kernels, pandoc), sampled from
 ``/proc`` every 20 ms. The targets use the larger of the two.
 
 Measures (``--only`` names):
@@ -106,7 +106,19 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _rss_bytes(pid: int, page: int) -> int:
+def _pss_bytes(pid: int, page: int) -> int:
+    """Return a process's proportional set size (shared pages split between sharers).
+
+    PSS rather than RSS, because a just-forked child (``subprocess.run`` of git) shares all
+    its parent's pages until it execs, and summing RSS would count them twice.
+    """
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
     try:
         with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
             return int(fh.read().split()[1]) * page
@@ -123,10 +135,9 @@ def _is_kernel(pid: int) -> bool:
 
 
 class TreeSampler(threading.Thread):
-    """Sample the summed RSS of a process and its descendants until stopped.
+    """Sample the summed PSS of a process and its descendants until stopped.
 
-    Shared pages are counted once per process, so the sum errs high, which is the safe side
-    for a memory target. Also counts distinct report kernels, to check one kernel per worker.
+    Also counts distinct report kernels, to check one kernel per worker rather than per LA.
     """
 
     def __init__(self, pid: int) -> None:
@@ -144,7 +155,7 @@ class TreeSampler(threading.Thread):
             total, todo = 0, [self.pid]
             while todo:
                 pid = todo.pop()
-                total += _rss_bytes(pid, self.page)
+                total += _pss_bytes(pid, self.page)
                 todo.extend(_children(pid))
                 if pid not in self.checked:
                     self.checked.add(pid)
@@ -521,7 +532,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {row['target']} | {row['goal']} | {row['measured']} | {row['verdict']} |")
     lines += [
         "",
-        "Peak MB (tree) is the largest sampled sum of resident memory over the process and its "
+        "Peak MB (tree) is the largest sampled sum of proportional memory (PSS) over the process and its "
         "descendants (kernels, pandoc); largest process is the biggest single process (wait4). "
         "MB = 10^6 bytes. Cores busy = CPU time / wall time.",
     ]

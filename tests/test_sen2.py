@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 import shutil
 from pathlib import Path
 
@@ -234,3 +235,71 @@ def test_flow_change_into_2023_is_flagged_as_spanning_the_break(metrics: pl.Data
     prev = _value(metrics, metric_id="new_ehc_plans_count", year=2023, geographic_level="National")
     assert row["denominator"] == prev and row["numerator"] == 97_747 - prev
     assert abs(row["value"] - (row["numerator"] / row["denominator"] * 100)) < 1e-9
+
+
+def _corrupt(
+    src: Path, tmp_path: Path, change: Callable[[list[str], list[str]], list[str]]
+) -> Path:
+    lines = src.read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    out = tmp_path / src.name
+    out.write_text("\n".join(change(header, lines)) + "\n", encoding="utf-8")
+    return out
+
+
+def _first_la(header: list[str], lines: list[str]) -> int:
+    level, topic = header.index("geographic_level"), header.index("breakdown_topic")
+    return next(
+        i
+        for i, line in enumerate(lines)
+        if line.split(",")[level] == "Local authority" and line.split(",")[topic] == "New EHC plans"
+    )
+
+
+def _set(header: list[str], lines: list[str], col: str, value: str) -> list[str]:
+    i = _first_la(header, lines)
+    fields = lines[i].split(",")
+    fields[header.index(col)] = value
+    return [*lines[:i], ",".join(fields), *lines[i + 1 :]]
+
+
+BAD_INPUTS: dict[str, tuple[Callable[[list[str], list[str]], list[str]], str]] = {
+    "negative count": (lambda h, ls: _set(h, ls, "new_ehc_plans", "-12"), "negative"),
+    "text in a numeric column": (lambda h, ls: _set(h, ls, "new_ehc_plans", "twelve"), "'twelve'"),
+    "unknown LA code": (lambda h, ls: _set(h, ls, "old_la_code", "999"), "999"),
+    "duplicated LA row": (
+        lambda h, ls: [
+            *ls[: _first_la(h, ls) + 1],
+            ls[_first_la(h, ls)],
+            *ls[_first_la(h, ls) + 1 :],
+        ],
+        "duplicated row",
+    ),
+    "unknown geographic level": (
+        lambda h, ls: _set(h, ls, "geographic_level", "Ward"),
+        "geographic_level",
+    ),
+    "empty file": (lambda h, ls: [""], "empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_inputs_are_refused_naming_the_file(
+    raw_archive: Path, tmp_path: Path, case: str
+) -> None:
+    src = next((raw_archive / EHCP).glob("*_2025/data/newplans.csv"))
+    change, expected = BAD_INPUTS[case]
+    bad = _corrupt(src, tmp_path, change)
+    spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "newplans")
+    with pytest.raises(ValueError) as err:
+        read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
+    assert str(bad) in str(err.value) and expected in str(err.value)
+
+
+def test_latin1_bytes_are_refused_with_offset(raw_archive: Path, tmp_path: Path) -> None:
+    src = next((raw_archive / EHCP).glob("*_2025/data/ceased_plans.csv"))
+    bad = tmp_path / "ceased_plans.csv"
+    bad.write_bytes(src.read_bytes().replace(b"Barnsley", b"Barnsl\xe9y", 1))
+    spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "ceased_plans")
+    with pytest.raises(RawInputError, match="not valid utf-8-sig"):
+        read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)

@@ -153,11 +153,41 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
                 row=row,
                 value=value,
             )
+    for col, measure in spec.measures.items():
+        if not measure.endswith("_count"):
+            continue
+        negative = df.with_row_index("row", offset=1).filter(
+            pl.col(col).str.strip_chars().str.starts_with("-")
+            & (pl.col(col).str.strip_chars() != "-")
+        )
+        if negative.height:
+            raise RawInputError(
+                path,
+                "a count is negative",
+                column=col,
+                row=int(negative["row"][0]),
+                value=str(negative[col][0]),
+            )
     try:
         raw_schema(spec).validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise_schema_errors(path, exc, stage="raw")
     return df
+
+
+def _refuse_duplicates(df: pl.DataFrame, path: Path) -> None:
+    """Refuse a file with two total rows for the same period and area (e.g. a duplicated LA)."""
+    key = ["time_period", "geographic_level", "region_code", "old_la_code", "new_la_code"]
+    dupes = df.filter(pl.struct(key).is_duplicated())
+    if dupes.height:
+        first = dupes.row(1, named=True)
+        raise RawInputError(
+            path,
+            f"duplicated row for {first['la_name'] or first['region_name'] or 'England'} in "
+            f"{first['time_period']}",
+            column="la_name",
+            row=int(first["raw_row"]),
+        )
 
 
 def _parse_year(spec: EesFileSpec) -> pl.Expr:
@@ -181,6 +211,7 @@ def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str
         df = df.filter(pl.col(col) == value)
     if df.height == 0:
         raise RawInputError(path, f"no rows match the totals filter {dict(spec.filters)}")
+    _refuse_duplicates(df, path)
     df = df.with_columns(_parse_year(spec).alias("year"))
     df = _add_areas(df, path)
     df = split_markers(df, spec.measures, spec.markers)
