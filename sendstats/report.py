@@ -496,7 +496,8 @@ def adults_narrative(ctx: LaContext) -> str:
     eng = _row_for(ctx.england_rows, "ascof_1e_ld_paid_employment_pct", year)
     text = [
         f"In {period_label(year, 'financial_year')}, {format_value(_f(row['value']), 'pct')} "
-        f"of adults aged 18-64 with a learning disability supported by {la.la_name} were in paid employment "
+        f"of adults aged 18-64 with a learning disability supported by {la.la_name} were in "
+        "paid employment "
         f"({format_value(_f(row['numerator']), 'count')} of "
         f"{format_value(_f(row['denominator']), 'count')}; 95% interval "
         f"{_interval(row, 'pct') or 'not available'}; rank {row['rank']} of {row['n_ranked']})."
