@@ -3,9 +3,9 @@
 Run by ``nox -s bench`` (``python benchmarks/run.py <posargs>``). Every measurement runs in a
 fresh subprocess with its own temporary ``SENDSTATS_DATA_DIR``, so imports, start-up and peak
 memory count for each run. Peak memory is measured two ways: the largest single process
-(``wait4`` rusage of the child, which folds in the descendants it reaped) and the sum of the
-proportional set size (PSS) of the child and all its descendants (report kernels, pandoc), sampled from
-``/proc`` every 20 ms. The targets use the larger of the two.
+(``wait4`` rusage of the child, which folds in the descendants it reaped) and the sum of
+the proportional set size (PSS) of the child and all its descendants (report kernels,
+pandoc), sampled from ``/proc`` every 20 ms. The targets use the larger of the two.
 
 Measures (``--only`` names):
 
@@ -109,8 +109,7 @@ def _children(pid: int) -> list[int]:
 def _pss_bytes(pid: int, page: int) -> int:
     """Return a process's proportional set size (shared pages split between sharers).
 
-    PSS rather than RSS, because a just-forked child (``subprocess.run`` of git) shares all
-    its parent's pages until it execs, and summing RSS would count them twice.
+    PSS rather than RSS, so pages shared by the processes of one tree count once overall.
     """
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
@@ -151,17 +150,24 @@ class TreeSampler(threading.Thread):
 
     def run(self) -> None:
         """Walk the tree every few milliseconds and keep the largest total."""
+        previous: set[int] = set()
         while not self.done.is_set():
-            total, todo = 0, [self.pid]
+            total, todo, seen = 0, [self.pid], set()
             while todo:
                 pid = todo.pop()
-                total += _pss_bytes(pid, self.page)
+                seen.add(pid)
+                # subprocess starts children by vfork: until exec, the child shares the
+                # parent's memory and would be counted twice, so a process counts from its
+                # second sample on (by then it has exec'd; a 20 ms process is negligible).
+                if pid == self.pid or pid in previous:
+                    total += _pss_bytes(pid, self.page)
                 todo.extend(_children(pid))
                 if pid not in self.checked:
                     self.checked.add(pid)
                     if pid != self.pid and _is_kernel(pid):
                         self.kernels.add(pid)
             self.peak = max(self.peak, total)
+            previous = seen
             self.done.wait(SAMPLE_EVERY_S)
 
 
@@ -532,8 +538,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {row['target']} | {row['goal']} | {row['measured']} | {row['verdict']} |")
     lines += [
         "",
-        "Peak MB (tree) is the largest sampled sum of proportional memory (PSS) over the process and its "
-        "descendants (kernels, pandoc); largest process is the biggest single process (wait4). "
+        "Peak MB (tree) is the largest sampled sum of proportional memory (PSS) over the "
+        "process and its descendants (kernels, pandoc); largest process is the biggest single process (wait4). "
         "MB = 10^6 bytes. Cores busy = CPU time / wall time.",
     ]
     return "\n".join(lines) + "\n"
