@@ -161,11 +161,11 @@ class TreeSampler(threading.Thread):
                 # second sample on (by then it has exec'd; a 20 ms process is negligible).
                 if pid == self.pid or pid in previous:
                     total += _pss_bytes(pid, self.page)
+                    if pid != self.pid and pid not in self.checked:
+                        self.checked.add(pid)
+                        if _is_kernel(pid):
+                            self.kernels.add(pid)
                 todo.extend(_children(pid))
-                if pid not in self.checked:
-                    self.checked.add(pid)
-                    if pid != self.pid and _is_kernel(pid):
-                        self.kernels.add(pid)
             self.peak = max(self.peak, total)
             previous = seen
             self.done.wait(SAMPLE_EVERY_S)
@@ -539,7 +539,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Peak MB (tree) is the largest sampled sum of proportional memory (PSS) over the "
-        "process and its descendants (kernels, pandoc); largest process is the biggest single process (wait4). "
+        "process and its descendants (kernels, pandoc); largest process is the biggest "
+        "single process (wait4). "
         "MB = 10^6 bytes. Cores busy = CPU time / wall time.",
     ]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +23,6 @@ import polars as pl
 from sendstats import __version__, catalog, config, manifest
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
-from sendstats.metrics import adults as adults_metrics
-from sendstats.metrics import ehcp as ehcp_metrics
-from sendstats.metrics import tribunal as tribunal_metrics
-from sendstats.sources import dfe_sen2, moj_send_tribunal, nhs_ascof
 
 STATE_FILE = ".build_state.json"
 
@@ -151,28 +148,32 @@ Paths = dict[tuple[str, str], tuple[Path, str]]
 
 @dataclass(frozen=True)
 class TidyStep:
-    """One source's tidy step: which pinned files it reads and how it makes its table."""
+    """One source's tidy step: its module (imported only when the step must run) and table.
+
+    The module provides ``required_files() -> [(release, name)]`` and ``make(paths)`` returning
+    a frame or (frame, log). A no-op rebuild never imports it: the files the step read last
+    time are kept in the build state, so an unchanged step is recognised by their hashes alone.
+    """
 
     source_id: str
     table: str
-    files: Callable[[], list[tuple[str, str]]]
-    make: Callable[[Paths], pl.DataFrame | tuple[pl.DataFrame, dict[str, Any]]]
+    module: str
+    make: str = "tidy"
 
-
-def _ascof(paths: Paths) -> pl.DataFrame:
-    frames = [nhs_ascof.tidy(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
-    return pl.concat(frames, how="vertical")
+    def load(self) -> Any:
+        """Import the source module."""
+        return importlib.import_module(self.module)
 
 
 #: Every tidy step, in build order. A new source adds one line here.
 TIDY_STEPS: tuple[TidyStep, ...] = (
-    TidyStep(dfe_sen2.SOURCE_ID, dfe_sen2.TABLE, dfe_sen2.required_files, dfe_sen2.tidy),
-    TidyStep(nhs_ascof.SOURCE_ID, nhs_ascof.TABLE, nhs_ascof.required_files, _ascof),
+    TidyStep("dfe_sen2", "dfe_sen2__ehcp", "sendstats.sources.dfe_sen2"),
+    TidyStep("nhs_ascof", "nhs_ascof__ld_employment", "sendstats.sources.nhs_ascof", "tidy_all"),
     TidyStep(
-        moj_send_tribunal.SOURCE_ID,
-        moj_send_tribunal.TABLE,
-        moj_send_tribunal.required_files,
-        moj_send_tribunal.tidy_with_log,
+        "moj_send_tribunal",
+        "moj_send_tribunal__appeals",
+        "sendstats.sources.moj_send_tribunal",
+        "tidy_with_log",
     ),
 )
 
@@ -183,20 +184,26 @@ def _tidy_step(
     by_key = {
         (r.release, r.name): (r.path, r.sha256) for r in results if r.source == step.source_id
     }
-    needed = {k: by_key[k] for k in step.files()}
-    inputs = {f"{step.source_id}/{rel}/{name}": sha for (rel, name), (_, sha) in needed.items()}
+    name = f"tidy:{step.table}"
+    last = [tuple(k.split("/", 1)) for k in state.get(f"{name}#files", "").split(",") if k]
+    if force or not last or any(k not in by_key for k in last):
+        last = [tuple(k) for k in step.load().required_files()]
+    needed = {(rel, f): by_key[(rel, f)] for rel, f in last}
+    inputs = {f"{step.source_id}/{rel}/{f}": sha for (rel, f), (_, sha) in needed.items()}
+    state[f"{name}#files"] = ",".join(f"{rel}/{f}" for rel, f in needed)
     return _run_step(
-        f"tidy:{step.table}",
+        name,
         config.tidy_dir() / f"{step.table}.parquet",
         inputs,
-        lambda: step.make(needed),
+        lambda: getattr(step.load(), step.make)(needed),
         state,
         force=force,
     )
 
 
-def _compute_from(compute: Callable[[pl.DataFrame], pl.DataFrame], src: Path) -> pl.DataFrame:
-    return compute(pl.read_parquet(src))
+def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
+    result: pl.DataFrame = importlib.import_module(module).compute(pl.read_parquet(src), *args)
+    return result
 
 
 def build(
@@ -221,8 +228,8 @@ def build(
             [s.source_id for s in TIDY_STEPS], offline=offline, progress=progress
         )
         steps = [_tidy_step(s, results, state, force=force) for s in TIDY_STEPS]
-        tidy_path = config.tidy_dir() / f"{dfe_sen2.TABLE}.parquet"
-        releases = releases_as_of(dfe_sen2.SOURCE_ID, as_of)
+        tidy_path = config.tidy_dir() / "dfe_sen2__ehcp.parquet"
+        releases = releases_as_of("dfe_sen2", as_of)
         suffix = "" if as_of is None else f"__as_of_{as_of.isoformat()}"
         metrics_path = config.metrics_dir() / f"ehcp{suffix}.parquet"
         metric_inputs = {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)}
@@ -231,16 +238,16 @@ def build(
                 f"metrics:ehcp{suffix}",
                 metrics_path,
                 metric_inputs,
-                lambda: ehcp_metrics.compute(pl.read_parquet(tidy_path), releases),
+                partial(_compute_from, "sendstats.metrics.ehcp", tidy_path, releases),
                 state,
                 force=force,
                 reads=[f"tidy/{tidy_path.name}"],
             )
         )
         if as_of is None:
-            for name, table, compute in (
-                ("tribunal", moj_send_tribunal.TABLE, tribunal_metrics.compute),
-                ("adults", nhs_ascof.TABLE, adults_metrics.compute),
+            for name, table in (
+                ("tribunal", "moj_send_tribunal__appeals"),
+                ("adults", "nhs_ascof__ld_employment"),
             ):
                 src = config.tidy_dir() / f"{table}.parquet"
                 steps.append(
@@ -248,10 +255,10 @@ def build(
                         f"metrics:{name}",
                         config.metrics_dir() / f"{name}.parquet",
                         {"tidy": sio.sha256_file(src)},
-                        partial(_compute_from, compute, src),
+                        partial(_compute_from, f"sendstats.metrics.{name}", src),
                         state,
                         force=force,
                         reads=[f"tidy/{src.name}"],
                     )
                 )
-    return BuildReport(steps=steps, releases={dfe_sen2.SOURCE_ID: releases})
+    return BuildReport(steps=steps, releases={"dfe_sen2": releases})

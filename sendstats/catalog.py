@@ -132,7 +132,8 @@ def load_declaration(path: Path) -> SourceDeclaration:
 
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
         raise DeclarationError(f"{path}: cannot read declaration: {exc}") from exc
     try:

@@ -199,11 +199,14 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; known errors print one clear message and exit 1."""
     args = _parser().parse_args(argv)
-    from sendstats.errors import KNOWN_ERRORS
-
     try:
         return COMMANDS[args.command](args)
-    except KNOWN_ERRORS as exc:
+    except Exception as exc:
+        # Imported only on failure: the error classes pull in heavy modules (pandera, nbclient).
+        from sendstats.errors import KNOWN_ERRORS
+
+        if not isinstance(exc, KNOWN_ERRORS):
+            raise
         print(f"sendstats {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

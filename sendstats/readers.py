@@ -129,6 +129,10 @@ def first_bad_value(
 ) -> tuple[int, str] | None:
     """Return (1-based row, value) of the first cell that is neither a number nor a marker."""
     allowed = set(markers)
+    text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
+    ok = text.is_in(list(allowed)) | text.str.contains(_NUMBER.pattern)
+    if df.select(ok.all()).item():
+        return None  # the common case, checked in one vectorised pass
     for i, raw in enumerate(df.get_column(column).to_list(), start=1):
         value = (raw or "").strip().replace(",", "")
         if value in allowed or _NUMBER.match(value):

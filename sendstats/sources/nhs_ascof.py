@@ -473,3 +473,9 @@ def revised_mapping() -> pl.DataFrame:
             "note": pl.Utf8,
         },
     )
+
+
+def tidy_all(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+    """Tidy every held ASCOF release: paths maps (release, file name) -> (path, sha256)."""
+    frames = [tidy(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
+    return pl.concat(frames, how="vertical")
