@@ -169,6 +169,7 @@ class TidyStep:
 TIDY_STEPS: tuple[TidyStep, ...] = (
     TidyStep("dfe_sen2", "dfe_sen2__ehcp", "sendstats.sources.dfe_sen2"),
     TidyStep("nhs_ascof", "nhs_ascof__ld_employment", "sendstats.sources.nhs_ascof", "tidy_all"),
+    TidyStep("dfe_high_needs", "dfe_high_needs__dsg", "sendstats.sources.dfe_high_needs"),
     TidyStep(
         "moj_send_tribunal",
         "moj_send_tribunal__appeals",
@@ -204,6 +205,17 @@ def _tidy_step(
 def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
     result: pl.DataFrame = importlib.import_module(module).compute(pl.read_parquet(src), *args)
     return result
+
+
+def _derived_rates() -> pl.DataFrame:
+    from sendstats.metrics import rates
+    from sendstats.population import population_by_age_band
+
+    counts = pl.concat(
+        [pl.read_parquet(config.metrics_dir() / f"{n}.parquet") for n in ("ehcp", "tribunal")]
+    )
+    population = population_by_age_band("0_25", include_predecessors=True)
+    return rates.compute(counts, population)
 
 
 def build(
@@ -261,4 +273,18 @@ def build(
                         reads=[f"tidy/{src.name}"],
                     )
                 )
+            steps.append(
+                _run_step(
+                    "metrics:rates",
+                    config.metrics_dir() / "rates.parquet",
+                    {
+                        "ehcp": sio.sha256_file(metrics_path),
+                        "tribunal": sio.sha256_file(config.metrics_dir() / "tribunal.parquet"),
+                    },
+                    _derived_rates,
+                    state,
+                    force=force,
+                    reads=["metrics/ehcp.parquet", "metrics/tribunal.parquet"],
+                )
+            )
     return BuildReport(steps=steps, releases={"dfe_sen2": releases})

@@ -29,6 +29,7 @@ HEADLINE_METRICS = (
     "requests_refused_pct",
     "plans_within_20_weeks_excl_exceptions_pct",
     "plans_within_20_weeks_incl_exceptions_pct",
+    "ehc_plans_per_10k_0_25",
     "tribunal_appeals_count",
     "tribunal_appeal_rate_pct",
     "tribunal_appeal_rate_annual_reviews_pct",
@@ -67,7 +68,7 @@ class LaContext:
 
 
 #: The metric tables a profile reads, one per theme.
-THEMES = ("ehcp", "tribunal", "adults")
+THEMES = ("ehcp", "tribunal", "adults", "rates")
 
 
 def load_metrics(names: Sequence[str] = THEMES) -> pl.DataFrame:
@@ -103,6 +104,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:,.0f}"
     if unit == "pct":
         return f"{value:.1f}%"
+    if unit == "per_10k":
+        return f"{value:.1f} per 10,000"
     return f"{value:.1f}"
 
 

@@ -21,7 +21,7 @@ def built(raw_archive: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_build_writes_tidy_and_metrics_with_provenance(
     built: build.BuildReport, data_dir: Path
 ) -> None:
-    assert [s.skipped for s in built.steps] == [False] * 6
+    assert [s.skipped for s in built.steps] == [False] * 8
     manifest = json.loads((data_dir / "manifest.json").read_text())
     inputs = manifest["inputs"]
     assert inputs["dfe_sen2/2025/caseload"]["route"] == "archive"
@@ -43,7 +43,7 @@ def test_rebuild_with_nothing_changed_skips_every_step(
 ) -> None:
     before = (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns
     again = build.build(offline=True, progress=False)
-    assert [s.skipped for s in again.steps] == [True] * 6
+    assert [s.skipped for s in again.steps] == [True] * 8
     assert (data_dir / "metrics" / "ehcp.parquet").stat().st_mtime_ns == before
 
 
@@ -51,6 +51,7 @@ def test_deleted_output_is_rebuilt(built: build.BuildReport, data_dir: Path) -> 
     (data_dir / "metrics" / "ehcp.parquet").unlink()
     again = build.build(offline=True, progress=False)
     skipped = {s.step: s.skipped for s in again.steps}
+    # metrics:ehcp reruns; rates depend on its sha256, which is unchanged, so they are skipped.
     assert [k for k, v in skipped.items() if not v] == ["metrics:ehcp"]
     assert (data_dir / "metrics" / "ehcp.parquet").is_file()
 
@@ -73,3 +74,23 @@ def test_as_of_uses_only_releases_published_by_then(
 def test_as_of_before_any_release_is_a_clear_error(built: build.BuildReport) -> None:
     with pytest.raises(ValueError, match="no release published by 2020-01-01"):
         build.build(offline=True, progress=False, as_of=dt.date(2020, 1, 1))
+
+
+def test_derived_rates_pool_over_las_and_name_the_population_vintage(
+    built: build.BuildReport, data_dir: Path
+) -> None:
+    rates = pl.read_parquet(data_dir / "metrics" / "rates.parquet")
+    eng = rates.filter(
+        pl.col("metric_id") == "ehc_plans_per_10k_0_25", pl.col("geographic_level") == "National"
+    )
+    las = rates.filter(
+        pl.col("metric_id") == "ehc_plans_per_10k_0_25",
+        pl.col("geographic_level") == "Local authority",
+    )
+    for row in eng.iter_rows(named=True):
+        year = las.filter(pl.col("year") == row["year"])
+        assert row["numerator"] == year["numerator"].sum()
+        assert row["denominator"] == year["denominator"].sum()
+        assert row["value"] == pytest.approx(row["numerator"] / row["denominator"] * 10_000)
+        assert "mid-" in row["note"]
+    assert sorted(eng["year"].to_list()) == [2018, 2019, 2020, 2021]

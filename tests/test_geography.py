@@ -12,6 +12,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from sendstats import population
 from sendstats.geography import (
     LACodeError,
     UnknownLAError,
@@ -192,6 +193,9 @@ def test_on_conflict_name_trusts_the_name_for_tribunal_code_swaps() -> None:
 def test_describe_and_list_are_readable(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENDSTATS_OFFLINE", "1")
     monkeypatch.delenv("SENDSTATS_ARCHIVE", raising=False)
+    # Estimates read by earlier tests in this process are cached: forget them.
+    population.read_mye.cache_clear()
+    population.la_population.cache_clear()
     text = describe_la("Cumbria8")
     assert "Population: not available" in text
     assert text.startswith("Cumbria (DfE 909")

@@ -247,6 +247,19 @@ def test_s251_dsg_line_and_high_needs_lines() -> None:
     )
 
 
+def test_s251_latin1_csv_read_and_tidied(tmp_path: Path) -> None:
+    frame = _s251_frame(country_name=["Engl\u00e1nd"] * 4)
+    path = tmp_path / "s251.csv"
+    path.write_bytes(frame.write_csv().encode("latin-1"))
+    text = s251.read_s251(path)
+    assert text["country_name"][0] == "Engl\u00e1nd"
+    out = hn.finish([s251.tidy_s251(text, path=path, release="r", source_file="s", sha256=SHA)])
+    assert out.filter(pl.col("measure") == s251.DSG_MEASURE)["value"].sort().to_list() == [
+        -1000,
+        -25.5,
+    ]
+
+
 def test_s251_bad_value_names_file_column_row() -> None:
     frame = _s251_frame(gross_expenditure=["-1000", "lots", "7", "9"])
     with pytest.raises(RawInputError) as err:

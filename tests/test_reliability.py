@@ -23,6 +23,8 @@ OUTPUTS = [
     "metrics/ehcp.parquet",
     "metrics/tribunal.parquet",
     "metrics/adults.parquet",
+    "metrics/rates.parquet",
+    "tidy/dfe_high_needs__dsg.parquet",
 ]
 
 
@@ -67,7 +69,7 @@ def test_killed_build_leaves_previous_outputs_and_next_run_completes(
         # Either untouched or replaced whole by an identical rebuild: never half written.
         assert pl.read_parquet(data_dir / rel).equals(pl.read_parquet(io.BytesIO(data)))
     report = build.build(offline=True, progress=False)
-    assert len(report.steps) == 6
+    assert len(report.steps) == 8
     _assert_readable(data_dir)
 
 

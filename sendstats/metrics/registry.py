@@ -69,4 +69,4 @@ def all_metrics() -> list[MetricDef]:
 
 def _load_all() -> None:
     # Importing the theme modules registers their metrics.
-    from sendstats.metrics import adults, ehcp, tribunal  # noqa: F401
+    from sendstats.metrics import adults, ehcp, rates, tribunal  # noqa: F401
