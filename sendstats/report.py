@@ -230,29 +230,70 @@ def _write_figure_csv(figure_id: str, ctx: LaContext, data: pl.DataFrame) -> Pat
     return path
 
 
-def show_trend(ctx: LaContext) -> None:
-    """Display the indexed EHC plan trend (2015 = 100) for the LA, its region and England."""
+@dataclass(frozen=True)
+class TrendSpec:
+    """What a trend figure shows: which metric, its titles, and how its alt text starts."""
+
+    figure_id: str
+    metric_id: str
+    title: str
+    subtitle: str
+    y_title: str
+    alt_lead: str
+    y_zero: bool = False
+
+
+TRENDS = {
+    "ehcp": TrendSpec(
+        "ehcp_trend_indexed",
+        "ehc_plans_index_2015",
+        "EHC plans, indexed (January 2015 = 100)",
+        "Against the region and England",
+        "Index",
+        "Line chart of EHC plans indexed to January 2015 = 100",
+    ),
+    "tribunal": TrendSpec(
+        "tribunal_rate_trend",
+        "tribunal_appeal_rate_pct",
+        "SEND Tribunal appeal rate (%)",
+        "Appeals registered / total appealable decisions (2018 method); region pooled",
+        "% of appealable decisions",
+        "Line chart of the SEND Tribunal appeal rate (% of appealable decisions)",
+        y_zero=True,
+    ),
+}
+
+
+def show_trend(ctx: LaContext, theme_name: str = "ehcp") -> None:
+    """Display a theme's trend for the LA, its region and England, with caption and CSV."""
+    spec = TRENDS[theme_name]
     theme.enable()
-    data = trend_data(ctx)
-    metric = get_metric("ehc_plans_index_2015")
+    data = trend_data(ctx, spec.metric_id)
+    if data.height == 0:
+        _show_markdown(f"*No figures available for {spec.title}.*")
+        return
+    metric = get_metric(spec.metric_id)
     last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
     alt_text = (
-        f"Line chart of EHC plans indexed to January 2015 = 100 for {ctx.la.la_name}, "
-        f"{ctx.la.region_name} and England, January 2015 to January "
-        f"{data['year'].cast(pl.Int64).max()!s}."
+        f"{spec.alt_lead} for {ctx.la.la_name}, {ctx.la.region_name} and England, "
+        f"{data['year'].min()!s} to {data['year'].max()!s}."
     )
     if last.height:
-        alt_text += f" {ctx.la.la_name} reaches {last['value'][-1]:.0f} in {last['year'][-1]}."
+        alt_text += (
+            f" {ctx.la.la_name}: {format_value(float(last['value'][-1]), metric.unit)} in "
+            f"{last['year'][-1]}."
+        )
     chart = charts.trend_chart(
         data.select("series", "year", "value"),
-        title="EHC plans, indexed (January 2015 = 100)",
-        subtitle=f"{ctx.la.la_name} against its region and England",
-        y_title="Index",
+        title=spec.title,
+        subtitle=f"{ctx.la.la_name}: {spec.subtitle}",
+        y_title=spec.y_title,
         alt_text=alt_text,
         series_order=[ctx.la.la_name, f"{ctx.la.region_name} (region)", "England"],
+        y_zero=spec.y_zero,
     )
     _display_chart(chart, alt_text)
-    csv = _write_figure_csv("ehcp_trend_indexed", ctx, data)
+    csv = _write_figure_csv(spec.figure_id, ctx, data)
     _show_markdown(_caption(metric.definition, data, csv))
 
 
@@ -515,33 +556,3 @@ def adults_narrative(ctx: LaContext) -> str:
 def _row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:
     sub = rows.filter((pl.col("metric_id") == metric_id) & (pl.col("year") == year))
     return sub.row(0, named=True) if sub.height else None
-
-
-def show_tribunal_trend(ctx: LaContext) -> None:
-    """Display the appeal rate (2018 method) for the LA, its region (pooled) and England."""
-    theme.enable()
-    metric = get_metric("tribunal_appeal_rate_pct")
-    data = trend_data(ctx, "tribunal_appeal_rate_pct")
-    if data.height == 0:
-        _show_markdown("*No tribunal appeal rates available.*")
-        return
-    last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
-    alt_text = (
-        f"Line chart of the SEND Tribunal appeal rate (% of appealable decisions) for "
-        f"{ctx.la.la_name}, {ctx.la.region_name} (pooled) and England, "
-        f"{data['year'].min()!s} to {data['year'].max()!s}."
-    )
-    if last.height:
-        alt_text += f" {ctx.la.la_name}: {last['value'][-1]:.1f}% in {last['year'][-1]}."
-    chart = charts.trend_chart(
-        data.select("series", "year", "value"),
-        title="SEND Tribunal appeal rate (%)",
-        subtitle="Appeals registered / total appealable decisions (2018 method)",
-        y_title="% of appealable decisions",
-        alt_text=alt_text,
-        series_order=[ctx.la.la_name, f"{ctx.la.region_name} (region)", "England"],
-        y_zero=True,
-    )
-    _display_chart(chart, alt_text)
-    csv = _write_figure_csv("tribunal_rate_trend", ctx, data)
-    _show_markdown(_caption(metric.definition, data, csv))
