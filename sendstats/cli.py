@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     who = r.add_mutually_exclusive_group(required=True)
     who.add_argument("--la", help="LA name, 9-character GSS code or 3-digit DfE code")
     who.add_argument("--all", action="store_true", help="every LA with data (batch, 2 workers)")
-    who.add_argument("--page", choices=["index", "revisions"], help="a site page")
+    who.add_argument("--page", choices=["index", "revisions", "methods"], help="a site page")
     r.add_argument("--to", choices=["html", "pdf"], default="html", help="output format")
     r.add_argument("--out", default="_site", help="output folder (default: _site)")
     r.add_argument(

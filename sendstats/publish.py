@@ -17,7 +17,7 @@ from sendstats import config, geography
 from sendstats.render import render_many, render_report
 
 LA_PROFILE = "la_profile.qmd"
-SITE_PAGES = ("index", "revisions")
+SITE_PAGES = ("index", "revisions", "methods")
 
 
 def profile_slug(la: geography.LocalAuthority) -> str:

@@ -556,3 +556,51 @@ def adults_narrative(ctx: LaContext) -> str:
 def _row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:
     sub = rows.filter((pl.col("metric_id") == metric_id) & (pl.col("year") == year))
     return sub.row(0, named=True) if sub.height else None
+
+
+def methods_markdown() -> str:
+    """Return the methods page body (markdown): sources and pins, metric definitions, caveats.
+
+    Generated from the source declarations and the metric registry, so it is never out of step
+    with what the build read and computed.
+    """
+    from sendstats.metrics.registry import all_metrics
+
+    out = ["## Sources\n"]
+    for decl in catalog.load_catalog().values():
+        out.append(f"\n### {decl.title} (`{decl.id}`)\n")
+        out.append(f"{decl.producer}. Licence: {decl.licence.name}. {decl.licence.attribution}\n")
+        for brk in decl.series_breaks:
+            out.append(f"- Series break: {brk}")
+        out.append("\n| release | published | file | sha256 | bytes | download |")
+        out.append("| --- | --- | --- | --- | ---: | --- |")
+        for rel in decl.releases:
+            for f in rel.files:
+                where = f.url + (f" (zip member `{f.member}`)" if f.member else "")
+                out.append(
+                    f"| {rel.release} | {rel.date_published} | {f.filename} | "
+                    f"`{f.sha256[:16]}…` | {f.bytes:,} | {where} |"
+                )
+        for rel in decl.releases:
+            out.append(f"\n*Citation ({rel.release}):* {rel.citation}")
+    out.append("\n## Metric definitions\n")
+    for m in all_metrics():
+        kind = "official" if m.official else f"derived by sendstats ({m.method})"
+        out.append(f"\n### {m.title}\n\n`{m.id}`: {m.definition}\n")
+        out.append(f"- Unit: {m.unit}; polarity: {m.polarity.replace('_', ' ')}; {kind}.")
+        if m.numerator:
+            out.append(f"- Numerator: {m.numerator}.")
+        if m.denominator:
+            out.append(f"- Denominator: {m.denominator}.")
+        out.append(f"- Sources: {', '.join(m.sources)}.")
+        for text in (*m.series_breaks, *m.caveats):
+            out.append(f"- {text}")
+    out.append(
+        "\n## Known limits\n\n- The s251 outturn reader (DSG carried forward, line 1.9.3, "
+        "negative = deficit; high-needs lines 1.2.x) is built from the publisher's data guidance "
+        "and tested on small inline frames only: it has not yet met a full real file.\n"
+        "- The DfE dashboard's DSG cumulative balance as % of total DSG income is derived, not "
+        "official.\n- Rates per 10,000 residents use ONS mid-year estimates mid-2017 to "
+        "mid-2020 (pre-2021-Census series), the vintage named on every value."
+    )
+    return "\n".join(out)

@@ -108,3 +108,17 @@ def test_profile_tribunal_and_adult_figures_match_metric_tables(site: Path, quer
         assert f"No ASCOF 1E figure is published for {la.la_name}" in page
     for heading in ("SEND Tribunal appeals", "Adults with a learning disability in paid work"):
         assert re.search(rf"<h2[^>]*>{heading}</h2>", page), heading
+
+
+def test_methods_page_lists_every_pin_and_metric() -> None:
+    from sendstats import catalog, report
+    from sendstats.metrics.registry import all_metrics
+
+    text = report.methods_markdown()
+    for decl in catalog.load_catalog().values():
+        for rel in decl.releases:
+            for f in rel.files:
+                assert f.sha256[:16] in text, (decl.id, f.name)
+    for m in all_metrics():
+        assert f"`{m.id}`" in text
+    assert "has not yet met a full real file" in text
