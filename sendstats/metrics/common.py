@@ -17,6 +17,7 @@ from sendstats.stats import Z_95, Z_998, byar_exprs, wilson_exprs
 AREA_KEYS = ["geographic_level", "area_code"]
 AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
 PROV = ["release", "source_file", "file_sha256"]
+ENGLAND_CODE = "E92000001"
 INTERVALS = ["ci95_low", "ci95_high", "ci998_low", "ci998_high"]
 
 METRIC_COLUMNS = [
@@ -61,6 +62,55 @@ def make_rows(
         *PROV,
         (pl.lit(False) if spans_break is None else spans_break).alias("spans_break"),
         (pl.lit(None, pl.Utf8) if note is None else note).cast(pl.Utf8).alias("note"),
+    )
+
+
+def pool(
+    la: pl.DataFrame,
+    sums: Sequence[str],
+    *,
+    level: str,
+    extra: Sequence[pl.Expr] = (),
+) -> pl.DataFrame:
+    """Pool LA rows into region rows (``level="Regional"``) or one England row per year.
+
+    Each column in ``sums`` is summed (pooled: sum / sum later, never a mean of LA ratios).
+    The pooled row cites the provenance of the newest release among the rows it sums;
+    ``extra`` adds further aggregations (e.g. the population vintage).
+    """
+    prov = [pl.col(c).sort_by("release", descending=True).first() for c in PROV]
+    aggs = [*(pl.col(c).sum() for c in sums), *prov, *extra]
+    tail = [*PROV, *sums, *(e.meta.output_name() for e in extra)]
+    if level == "Regional":
+        return (
+            la.group_by("region_code", "region_name", "year", "period_type")
+            .agg(aggs)
+            .select(
+                pl.lit("Regional").alias("geographic_level"),
+                pl.col("region_code").alias("area_code"),
+                pl.col("region_name").alias("area_name"),
+                pl.lit(None, pl.Utf8).alias("la_code_dfe"),
+                "region_code",
+                "region_name",
+                "year",
+                "period_type",
+                *tail,
+            )
+        )
+    return (
+        la.group_by("year", "period_type")
+        .agg(aggs)
+        .select(
+            pl.lit("National").alias("geographic_level"),
+            pl.lit(ENGLAND_CODE).alias("area_code"),
+            pl.lit("England").alias("area_name"),
+            pl.lit(None, pl.Utf8).alias("la_code_dfe"),
+            pl.lit(None, pl.Utf8).alias("region_code"),
+            pl.lit(None, pl.Utf8).alias("region_name"),
+            "year",
+            "period_type",
+            *tail,
+        )
     )
 
 

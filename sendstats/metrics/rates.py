@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import AREA_ATTRS, PROV, finish
+from sendstats.metrics.common import AREA_ATTRS, PROV, finish, pool
 from sendstats.metrics.registry import MetricDef, register
 from sendstats.stats import Z_95, Z_998, byar_exprs
 
@@ -70,61 +70,16 @@ def _rate_rows(counts: pl.DataFrame, pop: pl.DataFrame, metric_id: str, lag: int
     la = la.join(pop, on=["la_code_dfe", "mid_year"], how="inner").filter(
         pl.col("value").is_not_null() & (pl.col("population") > 0)
     )
-    keep = ["year", "period_type", *PROV, "population_vintage"]
-    group = ["year", "period_type"]
-    # A pooled row cites the newest release among the LA rows it sums.
-    prov = [pl.col(c).sort_by("release", descending=True).first() for c in PROV]
-    first_vintage = (
-        pl.col("population_vintage").sort_by(pl.col("population_vintage").str.len_chars()).first()
+    la = la.with_columns(
+        pl.col("value").alias("num"), pl.col("population").cast(pl.Float64).alias("den")
     )
-    la_rows = la.select(
-        "geographic_level",
-        "area_code",
-        *AREA_ATTRS,
-        *keep,
-        pl.col("value").alias("num"),
-        pl.col("population").cast(pl.Float64).alias("den"),
-    )
-    region = (
-        la.group_by("region_code", "region_name", *group)
-        .agg(
-            pl.col("value").sum().alias("num"),
-            pl.col("population").sum().cast(pl.Float64).alias("den"),
-            first_vintage,
-            *prov,
-        )
-        .select(
-            pl.lit("Regional").alias("geographic_level"),
-            pl.col("region_code").alias("area_code"),
-            pl.col("region_name").alias("area_name"),
-            pl.lit(None, pl.Utf8).alias("la_code_dfe"),
-            "region_code",
-            "region_name",
-            *keep,
-            "num",
-            "den",
-        )
-    )
-    england = (
-        la.group_by(*group)
-        .agg(
-            pl.col("value").sum().alias("num"),
-            pl.col("population").sum().cast(pl.Float64).alias("den"),
-            first_vintage,
-            *prov,
-        )
-        .select(
-            pl.lit("National").alias("geographic_level"),
-            pl.lit("E92000001").alias("area_code"),
-            pl.lit("England").alias("area_name"),
-            pl.lit(None, pl.Utf8).alias("la_code_dfe"),
-            pl.lit(None, pl.Utf8).alias("region_code"),
-            pl.lit(None, pl.Utf8).alias("region_name"),
-            *keep,
-            "num",
-            "den",
-        )
-    )
+    cols = ["geographic_level", "area_code", *AREA_ATTRS, "year", "period_type", *PROV]
+    la_rows = la.select(*cols, "num", "den", "population_vintage")
+    # Pooled rows name the plain vintage label (the shortest), not a predecessor's variant.
+    vintage = pl.col("population_vintage").sort_by(pl.col("population_vintage").str.len_chars())
+    extra = [vintage.first()]
+    region = pool(la, ["num", "den"], level="Regional", extra=extra)
+    england = pool(la, ["num", "den"], level="National", extra=extra)
     rows = pl.concat([la_rows, region, england], how="vertical_relaxed")
     return rows.select(
         pl.lit(metric_id).alias("metric_id"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows, pool
 from sendstats.metrics.registry import MetricDef, register
 from sendstats.sources import moj_send_tribunal as src
 from sendstats.sources.moj_send_tribunal_ods import METHOD_2018, METHOD_ANNUAL_REVIEWS
@@ -91,29 +91,7 @@ def _wide(chosen: pl.DataFrame, method: str) -> pl.DataFrame:
 
 def _pooled_regions(la: pl.DataFrame) -> pl.DataFrame:
     ok = la.filter(pl.col("appeals").is_not_null() & pl.col("decisions").is_not_null())
-    return (
-        ok.group_by("region_code", "region_name", "year", "period_type")
-        .agg(
-            pl.col("appeals").sum(),
-            pl.col("decisions").sum(),
-            pl.col("release").max(),
-            pl.col("source_file").first(),
-            pl.col("file_sha256").first(),
-        )
-        .select(
-            pl.lit("Regional").alias("geographic_level"),
-            pl.col("region_code").alias("area_code"),
-            pl.col("region_name").alias("area_name"),
-            pl.lit(None, pl.Utf8).alias("la_code_dfe"),
-            "region_code",
-            "region_name",
-            "year",
-            "period_type",
-            *PROV,
-            "appeals",
-            "decisions",
-        )
-    )
+    return pool(ok, ["appeals", "decisions"], level="Regional")
 
 
 def compute(tidy: pl.DataFrame) -> pl.DataFrame:
