@@ -10,6 +10,10 @@ one row per release, measure, financial year and area:
 - The DfE SEND and AP dashboard's "DSG cumulative balance as a % of the total income" (FY
   2019-20 to 2021-22). It is DERIVED by the dashboard's code from the s251 outturn file, not an
   official publication: its rows carry ``official=False`` and ``derived_by``.
+- The DfE high needs benchmarking tool's "Outturn data" sheet: s251 high-needs outturn lines
+  of FY 2021-22 by LA and the tool's 2-18 population (ONS mid-2021 projection), read by
+  :mod:`sendstats.sources.dfe_high_needs_hnbt` (``basis = "hn_benchmarking_outturn"``; why the
+  outturn is FY 2021-22 and not 2020-21 is set out there).
 - The s251 outturn ("LA and school expenditure") reader lives in
   :mod:`sendstats.sources.dfe_high_needs_s251`; the data file is not held, so no release of it is
   pinned and :func:`tidy` does not read it yet.
@@ -33,6 +37,7 @@ from sendstats.readers import (
     raise_schema_errors,
     split_markers,
 )
+from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
 
@@ -56,6 +61,8 @@ COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
 #: (release, file name) of pinned s251 outturn data files. Empty: the file is not held yet; add
 #: the pair here once the release is pinned in data_sources/dfe_high_needs.yaml.
 S251_FILES: tuple[tuple[str, str], ...] = ()
+HNBT_RELEASE = "hnbt-2021-22"
+HNBT_FILE = "outturn"
 DERIVED_RELEASE = "dashboard-derived"
 DERIVED_FILE = "dsg_balance_pct"
 DERIVED_BY = (
@@ -74,10 +81,17 @@ DERIVED_COLUMNS = {
 #: LA names that mean a new LA from April 2019 (Dorset Council 838, not Dorset county 835).
 POST_2019_NAMES: dict[str, str] = {"Dorset": "838"}
 LEVELS = ("National", "Regional", "Local authority")
-BASES = ("before_recoupment", "after_recoupment", "s251_outturn", "derived_from_s251_outturn")
+BASES = (
+    "before_recoupment",
+    "after_recoupment",
+    "s251_outturn",
+    "derived_from_s251_outturn",
+    hnbt.BASIS,
+)
 MEASURES = (
     *(m for m, _, _ in ods.MEASURE_COLUMNS.values()),
     "dsg_cumulative_balance_pct_of_total_income",
+    *hnbt.MEASURES,
 )
 MEASURE_PATTERN = "|".join([*(f"^{m}$" for m in MEASURES), s251.MEASURE_PATTERN])
 
@@ -92,8 +106,9 @@ class HighNeedsTidy(pa.DataFrameModel):
     raw_row: Series[pl.Int64] = pa.Field(ge=1, description="1-based row in the raw sheet.")
     measure: Series[str] = pa.Field(
         str_matches=MEASURE_PATTERN,
-        description="sendstats measure id: DSG allocation blocks (GBP), derived balance %, or "
-        "s251 outturn lines (dsg_carried_forward_gbp; s251_line_1_2_<n>_net_expenditure_gbp).",
+        description="sendstats measure id: DSG allocation blocks (GBP), derived balance %, "
+        "s251 outturn lines (dsg_carried_forward_gbp; s251_line_1_2_<n>_net_expenditure_gbp), "
+        "or the benchmarking tool's outturn lines (hn_outturn_*_gbp) and 2-18 population.",
     )
     basis: Series[str] = pa.Field(
         isin=list(BASES), description="Before or after recoupment/deductions, or outturn basis."
@@ -110,7 +125,9 @@ class HighNeedsTidy(pa.DataFrameModel):
     region_code: Series[str] = pa.Field(nullable=True, str_matches=r"^E12\d{6}$")
     region_name: Series[str] = pa.Field(nullable=True)
     value: Series[pl.Float64] = pa.Field(
-        nullable=True, description="GBP for *_gbp measures; percent (0-100 scale) for *_pct."
+        nullable=True,
+        description="GBP for *_gbp measures; percent (0-100 scale) for *_pct; people for "
+        "*_count (the benchmarking tool's 2-18 population, a projection with decimals).",
     )
     status: Series[str] = pa.Field(
         isin=["ok", *EES_MARKERS], description="'ok' or the publisher's marker (value null)."
@@ -365,6 +382,8 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
         frames.append(tidy_allocations(path, sha, specs))
     path, sha = paths[(DERIVED_RELEASE, DERIVED_FILE)]
     frames.append(tidy_derived(path, sha))
+    path, sha = paths[(HNBT_RELEASE, HNBT_FILE)]
+    frames.append(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE))
     for release, name in S251_FILES:
         path, sha = paths[(release, name)]
         frames.append(
@@ -377,4 +396,9 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
 
 def required_files() -> list[tuple[str, str]]:
     """Return the (release, file name) pairs :func:`tidy` reads."""
-    return [*allocation_specs(), (DERIVED_RELEASE, DERIVED_FILE), *S251_FILES]
+    return [
+        *allocation_specs(),
+        (DERIVED_RELEASE, DERIVED_FILE),
+        (HNBT_RELEASE, HNBT_FILE),
+        *S251_FILES,
+    ]

@@ -1,0 +1,366 @@
+"""DfE high needs benchmarking tool, "Outturn data" sheet, FY 2021-22 (`Outturn data 202122.xlsx`).
+
+One sheet (``Sheet1``) saved out of the tool's ``values_202122`` sheet and sent to the DfE SEND
+and AP dashboard team by the tool's owner (the dashboard's ``prep/data_preparation.R`` says so
+and reads it as 2021-22). Per LA (region, old 3-digit LA number, name): the 2-18 population
+(ONS mid-2021 projection), EHC plan placements, the s251 high-needs budget block (columns P to
+AP) and the **s251 high-needs outturn block** (columns BI to CI), read here into long rows of
+``dfe_high_needs__dsg`` with ``basis = "hn_benchmarking_outturn"``.
+
+Which financial year is the outturn block? **FY 2021-22**, settled from the file itself:
+
+- North Northamptonshire (940) and West Northamptonshire (941), created on 1 April 2021, carry
+  outturn values while Northamptonshire (928) is ``#N/A``: an FY 2020-21 outturn would have been
+  returned by Northamptonshire. Cumbria (909, abolished 1 April 2023) carries values, so the year
+  is not 2023-24 or later. Both facts are asserted by :func:`check_period_evidence`.
+- The sheet's ``Year`` cell is ``2021-22``; the tool's own per-head table divides this block by
+  the 2-18 population of the ONS mid-2021 projection (cell CZ = BT / E, asserted on every row);
+  the EHC plan counts are January 2021 (Derby 2,613, Leeds 4,689 equal SEN2).
+- The workbook was last saved on 2023-11-23, before the FY 2022-23 outturn was published
+  (LA and school expenditure 2022-23: 25 January 2024); FY 2021-22 was published in 2022.
+- The note over the block ("values for 2016-17 ... 2020-21 ... as data for later years is
+  unavailable") is the template text of the November 2022 tool, which held outturn to 2020-21 and
+  a 2021-22 sheet with the budget only; it was not updated when the outturn was filled in. Its
+  presence is asserted, so a re-issued file is looked at again.
+
+The extract is secondary (its provenance is documented only by the dashboard's code comment);
+every row carries that caveat. There is no England or region row: those are pooled by the
+metrics (sum / sum). Excel errors: ``#N/A`` in the outturn of the four LAs that no longer existed
+(Northamptonshire, Bournemouth, Poole, Dorset county), asserted to be exactly those; ``#REF!`` in
+the NFF columns AR to BG, which are not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+from openpyxl.utils import column_index_from_string
+
+from sendstats import geography
+from sendstats.readers import RawInputError, raise_schema_errors
+
+SHEET = "Sheet1"
+TIME_PERIOD = "2021-22"
+BASIS = "hn_benchmarking_outturn"
+FIRST_ROW = 8
+#: LA rows in the sheet, and those with an outturn (the rest are '#N/A', see NA_LAS).
+LA_ROWS = 154
+OUTTURN_LAS = 150
+#: LAs listed with '#N/A' outturn: abolished before FY 2021-22 (Northamptonshire in April 2021,
+#: Bournemouth, Poole and Dorset county in April 2019).
+NA_LAS = frozenset({"928", "835", "836", "837"})
+EXCEL_NA = "#N/A"
+
+#: Cell -> text it must contain (case-insensitive, spaces collapsed): the layout and the period.
+HEADER_CELLS: dict[str, str] = {
+    "B2": "year",
+    "C2": "2021-22",
+    "BI2": "data for later years is unavailable",
+    "P3": "section 251 budget",
+    "BI3": "section 251 outturn",
+    "B5": "region",
+    "C5": "la code",
+    "D5": "la name",
+    "E5": "2-18 population (ons mid-2021 projection)",
+    "BI4": "place funding",
+    "BJ4": "early years",
+    "BK4": "primary",
+    "BL4": "secondary",
+    "BM4": "special schools and academies",
+    "BN4": "prus and ap academies",
+    "BO4": "post school",
+    "BP4": "top up funding (maintained schools, academies, free schools and colleges)",
+    "BQ4": "early years (1)",
+    "BW4": "income (1)",
+    "BX4": "top up funding (non-maintained and independent schools and colleges)",
+    "BY4": "early years (2)",
+    "CE4": "income (2)",
+    "CF4": "sen support and inclusion services",
+    "CG4": "alternative provision services",
+    "CH4": "hospital education services",
+    "CI4": "therapies and other health related services",
+    "CO4": "table 3b",
+    "CZ6": "special schools and academies (1)",
+}
+
+#: Column letter -> tidy measure id (GBP unless the id says otherwise).
+MEASURE_COLUMNS: dict[str, str] = {
+    "E": "hnbt_population_2_18_count",
+    "BI": "hn_outturn_place_funding_special_ap_gbp",
+    "BJ": "hn_outturn_place_funding_early_years_gbp",
+    "BK": "hn_outturn_place_funding_primary_gbp",
+    "BL": "hn_outturn_place_funding_secondary_gbp",
+    "BM": "hn_outturn_place_funding_special_gbp",
+    "BN": "hn_outturn_place_funding_pru_ap_gbp",
+    "BO": "hn_outturn_place_funding_post_school_gbp",
+    "BP": "hn_outturn_top_up_maintained_gbp",
+    "BX": "hn_outturn_top_up_non_maintained_gbp",
+    "CF": "hn_outturn_sen_support_inclusion_gbp",
+    "CG": "hn_outturn_alternative_provision_gbp",
+    "CH": "hn_outturn_hospital_education_gbp",
+    "CI": "hn_outturn_therapies_health_gbp",
+}
+#: Columns read only to check the sheet's own arithmetic (phases of the top-ups, income, and
+#: the tool's per-head value of maintained special top-ups).
+CHECK_COLUMNS = ("BQ", "BR", "BS", "BT", "BU", "BV", "BW", "BY", "BZ", "CA", "CB", "CC", "CD")
+CHECK_COLUMNS_ALL = (*CHECK_COLUMNS, "CE", "CZ")
+#: measure ids, in the order of MEASURE_COLUMNS.
+MEASURES = tuple(MEASURE_COLUMNS.values())
+#: Place funding by phase: their sum is s251 line 1.0.2 (FBIT's place funding).
+PLACE_FUNDING_PHASES = MEASURES[2:8]
+#: The FBIT high-needs total: 1.0.2 place funding (all phases) and the six 1.2.x groups.
+FBIT_TOTAL_MEASURES = (*PLACE_FUNDING_PHASES, *MEASURES[8:])
+CAVEAT = (
+    "secondary: sheet of the DfE high needs benchmarking tool sent to the DfE SEND/AP dashboard; "
+    "outturn FY 2021-22 settled from the LAs present (see the declaration)"
+)
+#: Last row inside the ranges of the tool's per-head formulas (``$C$8:$C$160``).
+FORMULA_LAST_ROW = 160
+#: Absolute tolerance (GBP) of the sheet's own sums (values carry pence).
+SUM_TOLERANCE = 1.0
+
+
+def _norm(value: object) -> str:
+    return " ".join(str(value if value is not None else "").split()).lower()
+
+
+def _col(letter: str) -> int:
+    return int(column_index_from_string(letter)) - 1
+
+
+def read_grid(path: Path) -> list[tuple[Any, ...]]:
+    """Return the sheet's rows as tuples of cached cell values (formulas give their values).
+
+    Raises:
+        RawInputError: unreadable workbook or no ``Sheet1``.
+
+    """
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zip, XML and value errors alike
+        raise RawInputError(path, f"cannot open workbook: {exc}") from exc
+    try:
+        if SHEET not in book.sheetnames:
+            raise RawInputError(path, f"sheet {SHEET!r} not found; sheets: {book.sheetnames}")
+        return [tuple(r) for r in book[SHEET].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _cell(grid: list[tuple[Any, ...]], ref: str) -> object:
+    letters = ref.rstrip("0123456789")
+    row, col = int(ref[len(letters) :]) - 1, _col(letters)
+    if row >= len(grid) or col >= len(grid[row]):
+        return None
+    return grid[row][col]
+
+
+def check_header(grid: list[tuple[Any, ...]], path: Path) -> None:
+    """Assert every header cell of :data:`HEADER_CELLS` (layout, unit banners, year, note)."""
+    for ref, text in HEADER_CELLS.items():
+        found = _norm(_cell(grid, ref))
+        if text not in found:
+            raise RawInputError(
+                path, f"expected {text!r} in cell {ref}", column=ref, row=None, value=found
+            )
+
+
+def _la_rows(grid: list[tuple[Any, ...]]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    for i in range(FIRST_ROW - 1, len(grid)):
+        row = grid[i]
+        if len(row) > _col("C") and row[_col("C")] is not None:
+            yield i + 1, row
+
+
+def extract_rows(grid: list[tuple[Any, ...]], path: Path) -> pl.DataFrame:
+    """Return one text row per LA: raw row, region, code, name, measures and check columns."""
+    records = []
+    for raw_row, row in _la_rows(grid):
+
+        def text(letter: str, row: tuple[Any, ...] = row) -> str | None:
+            i = _col(letter)
+            value = row[i] if i < len(row) else None
+            return None if value is None else str(value)
+
+        rec: dict[str, object] = {
+            "raw_row": raw_row,
+            "region_raw": _norm(text("B")),
+            "la_code_raw": text("C"),
+            "la_name_raw": " ".join((text("D") or "").split()),
+        }
+        rec |= {letter: text(letter) for letter in (*MEASURE_COLUMNS, *CHECK_COLUMNS_ALL)}
+        records.append(rec)
+    if not records:
+        raise RawInputError(path, "no LA rows", row=FIRST_ROW)
+    schema = {k: pl.Utf8 for k in records[0]} | {"raw_row": pl.Int64}
+    return pl.DataFrame(records, schema=schema)
+
+
+def raw_schema() -> pa.DataFrameSchema:
+    """Drift schema: 3-digit codes, known regions, numbers or '#N/A' in the value columns."""
+    number_or_na = pa.Check.str_matches(r"^(-?\d+(\.\d+)?([eE][-+]?\d+)?|#N/A)$")
+    regions = [r.lower() for r in geography.regions().values() if r != "London"]
+    cols: dict[str, pa.Column] = {
+        "raw_row": pa.Column(pl.Int64),
+        "region_raw": pa.Column(pl.Utf8, pa.Check.isin([*regions, "inner london", "outer london"])),
+        "la_code_raw": pa.Column(pl.Utf8, pa.Check.str_matches(r"^\d{3}$"), unique=True),
+        "la_name_raw": pa.Column(pl.Utf8, pa.Check.str_length(min_value=3)),
+    }
+    cols |= {c: pa.Column(pl.Utf8, number_or_na) for c in (*MEASURE_COLUMNS, *CHECK_COLUMNS)}
+    cols |= {c: pa.Column(pl.Utf8, number_or_na, nullable=True) for c in ("CE", "CZ")}
+    return pa.DataFrameSchema(cols, strict=True, name="dfe_high_needs HNBT outturn (raw)")
+
+
+def validate_raw(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Check drift, the LA count and that exactly the abolished LAs carry '#N/A'."""
+    try:
+        raw_schema().validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise_schema_errors(path, exc, stage="raw")
+    if df.height != LA_ROWS:
+        raise RawInputError(path, f"expected {LA_ROWS} LA rows, found {df.height}")
+    outturn = [c for c in MEASURE_COLUMNS if c != "E"]
+    na_any = df.filter(pl.any_horizontal(pl.col(outturn) == EXCEL_NA))
+    na_all = df.filter(pl.all_horizontal(pl.col(outturn) == EXCEL_NA))
+    if set(na_any["la_code_raw"]) != NA_LAS or na_all.height != na_any.height:
+        odd = sorted(set(na_any["la_code_raw"]) ^ NA_LAS) or sorted(
+            set(na_any["la_code_raw"]) - set(na_all["la_code_raw"])
+        )
+        raise RawInputError(
+            path,
+            f"'#N/A' outturn expected for exactly {sorted(NA_LAS)} (all columns)",
+            column="BI:CI",
+            value=", ".join(odd),
+        )
+    return df
+
+
+def check_period_evidence(df: pl.DataFrame, path: Path) -> None:
+    """Assert what settles the outturn year: 928 '#N/A', 940/941 and 909 with values."""
+    outturn = dict(zip(df["la_code_raw"], df["BP"], strict=True))
+    expect = {"928": False, "940": True, "941": True, "909": True}
+    for code, has_value in expect.items():
+        if (outturn.get(code, EXCEL_NA) != EXCEL_NA) != has_value:
+            raise RawInputError(
+                path,
+                "the LAs present no longer settle the outturn year as FY 2021-22 "
+                f"(LA {code} should {'have' if has_value else 'lack'} an outturn)",
+                column="BP",
+                value=str(outturn.get(code)),
+            )
+
+
+def check_sums(df: pl.DataFrame, path: Path) -> None:
+    """Assert the sheet's own arithmetic on every LA with an outturn.
+
+    Top-ups are their phase columns minus income; the place funding of column BI is special
+    schools plus PRUs/AP (so the s251 line 1.0.2 total is the sum of the phase columns); the
+    tool's per-head cell CZ is BT / E (the outturn is per head of the mid-2021 population),
+    except below the formulas' ranges (York, row 161, is '#N/A' there).
+    """
+    has = df.filter(pl.col("BP") != EXCEL_NA)
+    # The tool's INDEX ranges stop at row FORMULA_LAST_ROW, so a row below it (York) has '#N/A'
+    # in CZ: allowed there only.
+    outside = has.filter((pl.col("CZ") == EXCEL_NA) & (pl.col("raw_row") <= FORMULA_LAST_ROW))
+    if outside.height:
+        raise RawInputError(
+            path, "per-head cell is '#N/A'", column="CZ", row=int(outside["raw_row"][0])
+        )
+    num = has.with_columns(
+        pl.col([*MEASURE_COLUMNS, *CHECK_COLUMNS]).cast(pl.Float64),
+        pl.col("CE").cast(pl.Float64).fill_null(0.0),
+        pl.when(pl.col("CZ") != EXCEL_NA).then(pl.col("CZ")).cast(pl.Float64).alias("CZ"),
+    )
+    checks = {
+        "BP": pl.sum_horizontal("BQ", "BR", "BS", "BT", "BU", "BV") - pl.col("BW"),
+        "BX": pl.sum_horizontal("BY", "BZ", "CA", "CB", "CC", "CD") - pl.col("CE"),
+        "BI": pl.col("BM") + pl.col("BN"),
+    }
+    for column, expected in checks.items():
+        bad = num.filter((pl.col(column) - expected).abs() > SUM_TOLERANCE)
+        if bad.height:
+            raise RawInputError(
+                path,
+                "sheet total is not the sum of its parts",
+                column=column,
+                row=int(bad["raw_row"][0]),
+                value=str(bad[column][0]),
+            )
+    per_head = num.filter(pl.col("CZ").is_not_null())
+    bad = per_head.filter((pl.col("CZ") - pl.col("BT") / pl.col("E")).abs() > 1e-6)
+    if per_head.height < OUTTURN_LAS - 1 or bad.height:
+        raise RawInputError(
+            path,
+            "the tool's per-head cell CZ is not BT / E (2-18 population, mid-2021)",
+            column="CZ",
+            row=int(bad["raw_row"][0]) if bad.height else None,
+        )
+
+
+def check_regions(df: pl.DataFrame, path: Path) -> None:
+    """Assert each LA's region in the sheet is its region in the crosswalk (London split)."""
+    for rec in df.select("raw_row", "region_raw", "la_code_dfe").iter_rows(named=True):
+        expected = geography.region_of(str(rec["la_code_dfe"]))[1].lower()
+        found = "london" if rec["region_raw"].endswith("london") else rec["region_raw"]
+        if found != expected:
+            raise RawInputError(
+                path,
+                f"region differs from the crosswalk ({expected})",
+                column="B",
+                row=int(rec["raw_row"]),
+                value=str(rec["region_raw"]),
+            )
+
+
+def tidy_hnbt(path: Path, sha256: str, *, release: str, source_file: str) -> pl.DataFrame:
+    """Read the sheet into long tidy rows of ``dfe_high_needs__dsg`` (not yet validated).
+
+    Raises:
+        RawInputError: layout or period evidence drifted, a sum does not add up, an LA does
+            not resolve or sits in another region.
+
+    """
+    grid = read_grid(path)
+    check_header(grid, path)
+    df = validate_raw(extract_rows(grid, path), path)
+    check_period_evidence(df, path)
+    check_sums(df, path)
+    df = df.filter(pl.col("BP") != EXCEL_NA).with_columns(
+        pl.lit("Local authority").alias("geographic_level")
+    )
+    df = geography.canonical_codes(
+        df, dfe_col="la_code_raw", gss_col=None, name_col="la_name_raw", source=str(path)
+    )
+    check_regions(df, path)
+    regions = {c: geography.region_of(c) for c in df["la_code_dfe"].to_list()}
+    df = df.with_columns(
+        pl.col("la_code").alias("area_code"),
+        pl.col("la_name").alias("area_name"),
+        pl.col("la_code_dfe")
+        .replace_strict({k: v[0] for k, v in regions.items()})
+        .alias("region_code"),
+        pl.col("la_code_dfe")
+        .replace_strict({k: v[1] for k, v in regions.items()})
+        .alias("region_name"),
+    )
+    index = [c for c in df.columns if c not in MEASURE_COLUMNS]
+    long = df.unpivot(index=index, on=list(MEASURE_COLUMNS), variable_name="col", value_name="v")
+    return long.with_columns(
+        pl.col("col").replace_strict(MEASURE_COLUMNS).alias("measure"),
+        pl.col("v").cast(pl.Float64).alias("value"),
+        pl.lit(release).alias("release"),
+        pl.lit(source_file).alias("source_file"),
+        pl.lit(sha256).alias("file_sha256"),
+        pl.lit(TIME_PERIOD).alias("time_period"),
+        pl.lit(BASIS).alias("basis"),
+        pl.lit("ok").alias("status"),
+        pl.lit(True).alias("official"),
+        pl.lit(None, pl.Utf8).alias("derived_by"),
+        pl.lit(CAVEAT).alias("caveat"),
+    )
