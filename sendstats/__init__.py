@@ -6,6 +6,20 @@ computes metrics and benchmarks for every local authority, and renders Quarto re
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["__version__", "benchmark"]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from sendstats.benchmarking.api import benchmark
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``sendstats.benchmark`` on first use, so plain commands stay light."""
+    if name == "benchmark":
+        from sendstats.benchmarking.api import benchmark
+
+        return benchmark
+    raise AttributeError(f"module 'sendstats' has no attribute {name!r}")

@@ -287,4 +287,33 @@ def build(
                     reads=["metrics/ehcp.parquet", "metrics/tribunal.parquet"],
                 )
             )
+            steps.append(_benchmarks_step(state, force=force))
     return BuildReport(steps=steps, releases={"dfe_sen2": releases})
+
+
+def _benchmarks() -> pl.DataFrame:
+    from sendstats.benchmarking import schema, table
+    from sendstats.metrics import METRIC_TABLES
+
+    out = config.metrics_dir() / "benchmarks.parquet"
+    metrics = pl.concat(
+        [pl.read_parquet(config.metrics_dir() / f"{n}.parquet") for n in METRIC_TABLES],
+        how="vertical",
+    )
+    return schema.validate(table.compute(metrics), out)
+
+
+def _benchmarks_step(state: dict[str, str], *, force: bool) -> StepResult:
+    """Benchmark every metric table: comparators, bands, changes, funnels, significance."""
+    from sendstats.metrics import METRIC_TABLES
+
+    paths = {n: config.metrics_dir() / f"{n}.parquet" for n in METRIC_TABLES}
+    return _run_step(
+        "metrics:benchmarks",
+        config.metrics_dir() / "benchmarks.parquet",
+        {n: sio.sha256_file(p) for n, p in paths.items()},
+        _benchmarks,
+        state,
+        force=force,
+        reads=[f"metrics/{p.name}" for p in paths.values()],
+    )

@@ -37,11 +37,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("sources", help="list declared sources, releases and pinned files")
-    s.add_argument("--files", action="store_true", help="also list every pinned file")
+    s.add_argument(
+        "--files", action="store_true", help="also list every file (pinned, or 'unpinned')"
+    )
 
     f = sub.add_parser("fetch", help="resolve pinned raw files: cache, raw archive, then download")
     f.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
     f.add_argument("--offline", action="store_true", help="never touch the network")
+    f.add_argument(
+        "--release",
+        action="append",
+        metavar="LABEL",
+        help="only this release (repeatable); also fetches its files declared without a pin",
+    )
+    f.add_argument(
+        "--include-unpinned",
+        action="store_true",
+        help="also fetch files declared without a pin (sha256: null) and propose their pins",
+    )
     f.add_argument(
         "--update-pins",
         action="store_true",
@@ -50,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--write-pins",
         action="store_true",
-        help="with --update-pins: write the new sha256/bytes into data_sources/*.yaml",
+        help="write the proposed sha256/bytes (new upstream or unpinned files) into the YAML",
     )
 
     b = sub.add_parser(
@@ -88,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--la", help="only this LA (name or code)")
     d.add_argument("--limit", type=int, default=20, help="rows to print (default 20)")
 
+    c = sub.add_parser("compare", help="an LA's latest value of each metric against comparators")
+    c.add_argument("la", help="LA name, 9-character GSS code or 3-digit DfE code")
+    c.add_argument(
+        "--metric", action="append", metavar="ID", help="metric id (repeatable; default: all)"
+    )
+    c.add_argument("--sn-set", choices=["2021", "2025"], default="2025", help="SN set shown")
+    c.add_argument("--csv", metavar="PATH", help="also write the benchmark rows as CSV")
+
     la = sub.add_parser("la", help="show an LA: codes over time, region, neighbours, population")
     la.add_argument("query", nargs="?", help="LA name or code")
     la.add_argument("--list", action="store_true", help="list all LAs in force on --date")
@@ -98,32 +119,36 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_sources(args: argparse.Namespace) -> int:
     from sendstats import catalog
 
-    for decl in catalog.load_catalog().values():
-        print(f"{decl.id}: {decl.title} ({decl.producer}); licence {decl.licence.name}")
-        for rel in decl.releases:
-            print(
-                f"  release {rel.release} (published {rel.date_published}): {len(rel.files)} files"
-            )
-            if args.files:
-                for f in rel.files:
-                    print(f"    {f.name:<24} {f.bytes:>10,} B  sha256 {f.sha256[:12]}  {f.url}")
+    print(catalog.describe_sources(files=args.files))
     return 0
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from sendstats import fetch
 
-    if args.write_pins and not args.update_pins:
-        print("sendstats fetch: --write-pins goes with --update-pins", file=sys.stderr)
+    if args.write_pins and not (args.update_pins or args.include_unpinned or args.release):
+        print(
+            "sendstats fetch: --write-pins needs --update-pins, --include-unpinned or --release",
+            file=sys.stderr,
+        )
         return 2
     results = fetch.fetch_sources(
         args.sources or None,
+        releases=args.release,
+        include_unpinned=args.include_unpinned,
         offline=args.offline or None,
         update_pins=args.update_pins,
         write_pins=args.write_pins,
     )
     for r in results:
         print(f"{r.route:<8} {r.source}/{r.release}/{r.name}  sha256 {r.sha256[:12]}  {r.path}")
+    _, left_out = fetch.select_files(args.sources or None, args.release)
+    if left_out and not args.include_unpinned:
+        print(
+            f"{len(left_out)} declared file(s) without a pin not fetched (see `sendstats sources "
+            "--files`); fetch them with --include-unpinned or --release LABEL",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -173,6 +198,19 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sendstats import geography
+    from sendstats.benchmarking.api import load_benchmarks
+    from sendstats.benchmarking.text import compare_text
+
+    print(compare_text(args.la, args.metric, args.sn_set))
+    if args.csv:
+        code = geography.resolve_la(args.la).la_code_dfe
+        load_benchmarks(args.metric, code).write_csv(args.csv)
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def _cmd_la(args: argparse.Namespace) -> int:
     from sendstats import geography
 
@@ -193,6 +231,7 @@ COMMANDS = {
     "report": _cmd_report,
     "la": _cmd_la,
     "diff": _cmd_diff,
+    "compare": _cmd_compare,
 }
 
 

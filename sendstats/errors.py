@@ -5,6 +5,7 @@ from __future__ import annotations
 from sendstats.catalog import DeclarationError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.io import LockTimeoutError
+from sendstats.metrics.registry import NoValueError, UnknownMetricError
 from sendstats.readers import RawInputError
 
 
@@ -31,6 +32,8 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     UnknownLAError,
     LACodeError,
     LockTimeoutError,
+    UnknownMetricError,
+    NoValueError,
     FileNotFoundError,
     *_optional(),
 )

@@ -23,3 +23,42 @@ def round_half_up_value(value: float, decimals: int) -> float:
 
     scale = 10.0**decimals
     return math.floor(value * scale + 0.5 + _EPS) / scale
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Format a value for text and tables: counts with separators, % and indices to 1 dp."""
+    if value is None:
+        return "not available"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "gbp":
+        return f"£{value:,.0f}"
+    if unit == "pct":
+        return f"{value:.1f}%"
+    if unit == "per_10k":
+        return f"{value:.1f} per 10,000"
+    return f"{value:.1f}"
+
+
+def format_change(value: float | None, unit: str) -> str:
+    """Format a change with its sign: percentage points for %, the unit otherwise."""
+    if value is None:
+        return "not available"
+    sign = "+" if value > 0 else ("-" if value < 0 else "±")
+    size = abs(value)
+    if unit == "pct":
+        return f"{sign}{size:.1f} pp"
+    if unit == "count":
+        return f"{sign}{size:,.0f}"
+    if unit == "gbp":
+        return f"{sign}£{size:,.0f}"
+    return f"{sign}{size:.1f}"
+
+
+def period_label(year: int, period_type: str) -> str:
+    """Return 'January 2025' for a census, '2024' for a calendar year, '2020-21' for a FY."""
+    if period_type == "academic_year":
+        return f"January {year}"
+    if period_type == "financial_year":
+        return f"{year}-{(year + 1) % 100:02d}"
+    return str(year)

@@ -16,7 +16,9 @@ from typing import Any
 import polars as pl
 
 from sendstats import __version__, catalog, config, geography, manifest
+from sendstats.metrics import METRIC_TABLES
 from sendstats.metrics.registry import get_metric
+from sendstats.numbers import format_value, period_label
 from sendstats.viz import charts, tables, theme
 
 HEADLINE_METRICS = (
@@ -68,7 +70,7 @@ class LaContext:
 
 
 #: The metric tables a profile reads, one per theme.
-THEMES = ("ehcp", "tribunal", "adults", "rates")
+THEMES = METRIC_TABLES
 
 
 def load_metrics(names: Sequence[str] = THEMES) -> pl.DataFrame:
@@ -94,28 +96,6 @@ def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, Any] | None:
     if sub.height == 0:
         return None
     return sub.sort("year").row(-1, named=True)
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """Format a value for text and tables: counts with separators, % and indices to 1 dp."""
-    if value is None:
-        return "not available"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "pct":
-        return f"{value:.1f}%"
-    if unit == "per_10k":
-        return f"{value:.1f} per 10,000"
-    return f"{value:.1f}"
-
-
-def period_label(year: int, period_type: str) -> str:
-    """Return 'January 2025' for a census, '2024' for a calendar year, '2020-21' for a FY."""
-    if period_type == "academic_year":
-        return f"January {year}"
-    if period_type == "financial_year":
-        return f"{year}-{(year + 1) % 100:02d}"
-    return str(year)
 
 
 def _find_file(release: str, name: str) -> tuple[catalog.SourceDeclaration, str]:

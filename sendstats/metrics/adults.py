@@ -37,6 +37,8 @@ register(
             "2014-15: cohort changed to adults receiving long-term support.",
             "2023-24: ASCOF revised and renumbered; the old and new series are kept apart.",
         ),
+        statistic="proportion",
+        break_years=(2014, 2023),
         caveats=("Values far from the distribution are flagged, not dropped.",),
     ),
     MetricDef(
@@ -54,6 +56,8 @@ register(
         numerator="adults 18-64 with a learning disability in their own home or with family",
         denominator="adults 18-64 with a learning disability receiving long-term support",
         series_breaks=("2023-24: ASCOF revised and renumbered.",),
+        statistic="proportion",
+        break_years=(2023,),
     ),
 )
 

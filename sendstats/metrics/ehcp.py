@@ -41,6 +41,7 @@ register(
         period_type="academic_year",
         sources=(SOURCE,),
         series_breaks=("2010-2018 include statements of SEN",),
+        statistic="count",
     ),
     MetricDef(
         id="ehc_plans_change_count",
@@ -112,6 +113,8 @@ register(
         period_type="calendar_year",
         sources=(SOURCE,),
         series_breaks=(FLOW_BREAK,),
+        statistic="count",
+        break_years=(2023,),
         caveats=(
             "2022, Yorkshire and The Humber LAs: the 2025 release's rows carry the regional "
             "total, so the 2023 release's figures are used for them.",
@@ -131,6 +134,7 @@ register(
             official=False,
             method="ratio of published counts",
             series_breaks=(FLOW_BREAK,),
+            break_years=(2023,),
             caveats=("The change into 2023 spans the SEN2 series break and is flagged.",),
         )
         for stem, what in (("new_ehc_plans", "new EHC plans"), ("requests", "initial requests"))
@@ -144,6 +148,8 @@ register(
         period_type="calendar_year",
         sources=(SOURCE,),
         series_breaks=(FLOW_BREAK,),
+        statistic="count",
+        break_years=(2023,),
     ),
     MetricDef(
         id="requests_refused_pct",
@@ -161,6 +167,8 @@ register(
         official=False,
         method="ratio of published counts",
         series_breaks=(FLOW_BREAK,),
+        statistic="proportion",
+        break_years=(2023,),
         caveats=(
             "From 2023 some requests are still awaiting a decision at the year end, so the "
             "published % of requests refused (decisions basis) can differ.",
@@ -183,6 +191,8 @@ register(
             denominator=f"plans_issued_{kind}_exceptions_count",
             method="ratio of published counts (reproduces the published %)",
             series_breaks=(FLOW_BREAK,),
+            statistic="proportion",
+            break_years=(2023,),
             caveats=("2024: Dorset and City of London classed all new plans as exceptions.",),
         )
         for kind in ("excl", "incl")

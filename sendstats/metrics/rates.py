@@ -41,6 +41,7 @@ register(
         denominator=_POP,
         official=False,
         method="count / population x 10,000; regions and England pooled over LAs",
+        statistic="rate",
         caveats=("Only years with a held population estimate (January 2018 to 2021).",),
     ),
     MetricDef(
@@ -58,6 +59,7 @@ register(
         denominator=_POP,
         official=False,
         method="count / population x 10,000; regions and England pooled over LAs",
+        statistic="rate",
         caveats=("Only years with a held population estimate (2017 to 2020).",),
     ),
 )

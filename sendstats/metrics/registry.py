@@ -8,11 +8,24 @@ and the methods page are generated from these definitions, never written by hand
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 Polarity = Literal["high_is_good", "low_is_good", "neither"]
 Unit = Literal["count", "pct", "index", "per_10k", "gbp"]
+#: What kind of number a metric is, which decides its interval and funnel: a proportion of a
+#: denominator (Wilson), a count or a rate per population (Poisson/Byar), or anything else
+#: (growth, indices, money): no sampling interval.
+Statistic = Literal["proportion", "count", "rate", "other"]
+#: The token each unit must show in a metric id, so ids carry their unit.
+UNIT_TOKENS: dict[str, str] = {
+    "count": "_count",
+    "pct": "_pct",
+    "index": "_index",
+    "per_10k": "_per_10k",
+    "gbp": "_gbp",
+}
 
 
 @dataclass(frozen=True)
@@ -32,11 +45,70 @@ class MetricDef:
     method: str = ""
     series_breaks: tuple[str, ...] = ()
     caveats: tuple[str, ...] = field(default_factory=tuple)
+    statistic: Statistic = "other"
+    #: First period of each new series: a change from a period before one of these years to
+    #: one on or after it crosses a break, and the benchmarks say so.
+    break_years: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Refuse a definition that breaks the registry's rules, naming the metric."""
+        problems = check_definition(self)
+        if problems:
+            raise ValueError(f"metric {self.id!r}: " + "; ".join(problems))
+
+    def breaks_between(self, start: int, end: int) -> tuple[int, ...]:
+        """Return the break years ``b`` with ``start < b <= end`` (a change across them)."""
+        return tuple(b for b in self.break_years if start < b <= end)
 
     def caption(self) -> str:
         """One-line caption for charts and tables: title, unit and whose method."""
         who = "published by the producer" if self.official else "derived by sendstats"
         return f"{self.title} ({self.unit}; {who})"
+
+
+def check_definition(d: MetricDef) -> list[str]:
+    """Return what is wrong with a definition (empty when it is valid).
+
+    Rules: snake_case id carrying its unit token; a definition and title; at least one source;
+    proportions and rates name their numerator and denominator; derived metrics say whose
+    method; break years are plausible years, each explained by a series-break text.
+    """
+    problems = []
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", d.id):
+        problems.append("id must be snake_case")
+    if UNIT_TOKENS[d.unit] not in d.id:
+        problems.append(f"id must carry its unit token {UNIT_TOKENS[d.unit]!r}")
+    if not d.title.strip() or len(d.definition.strip()) < 20:
+        problems.append("title and a one-paragraph definition are required")
+    if not d.sources:
+        problems.append("at least one source is required")
+    if d.statistic in ("proportion", "rate") and not (d.numerator and d.denominator):
+        problems.append(f"a {d.statistic} names its numerator and denominator")
+    if d.statistic == "proportion" and d.unit != "pct":
+        problems.append("a proportion is expressed in pct")
+    if not d.official and not d.method:
+        problems.append("a derived metric says whose method it follows")
+    if any(not 1990 <= b <= 2100 for b in d.break_years):
+        problems.append("break years must be years")
+    if d.break_years and not d.series_breaks:
+        problems.append("break years need a series-break text")
+    return problems
+
+
+class UnknownMetricError(KeyError):
+    """A metric id that is not in the registry (the message lists the known ids)."""
+
+    def __str__(self) -> str:
+        """Return the message itself, not KeyError's quoted repr."""
+        return str(self.args[0]) if self.args else "unknown metric"
+
+
+class NoValueError(KeyError):
+    """A metric has no value for the LA and period asked for."""
+
+    def __str__(self) -> str:
+        """Return the message itself, not KeyError's quoted repr."""
+        return str(self.args[0]) if self.args else "no value"
 
 
 _REGISTRY: dict[str, MetricDef] = {}
@@ -56,7 +128,7 @@ def get_metric(metric_id: str) -> MetricDef:
     try:
         return _REGISTRY[metric_id]
     except KeyError:
-        raise KeyError(
+        raise UnknownMetricError(
             f"unknown metric {metric_id!r}; known: {', '.join(sorted(_REGISTRY))}"
         ) from None
 
@@ -68,5 +140,10 @@ def all_metrics() -> list[MetricDef]:
 
 
 def _load_all() -> None:
-    # Importing the theme modules registers their metrics.
-    from sendstats.metrics import adults, ehcp, rates, tribunal  # noqa: F401
+    # Importing each theme module (one per metric table) registers its metrics.
+    import importlib
+
+    from sendstats.metrics import METRIC_TABLES
+
+    for name in METRIC_TABLES:
+        importlib.import_module(f"sendstats.metrics.{name}")

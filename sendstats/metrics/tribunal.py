@@ -32,6 +32,7 @@ register(
         polarity="neither",
         period_type="calendar_year",
         sources=(SOURCE,),
+        statistic="count",
         caveats=(
             "'-' in the tables is zero (the MoJ legend); City of London and Isles of Scilly "
             "have very few appeals, so their rates are unstable.",
@@ -50,6 +51,7 @@ register(
         numerator="tribunal_appeals_count",
         denominator="total appealable decisions (2018 method)",
         method="MoJ/DfE published rate; regions pooled by sendstats (sum / sum)",
+        statistic="proportion",
         series_breaks=("2024: a new method counting annual reviews is published alongside.",),
     ),
     MetricDef(
@@ -66,6 +68,7 @@ register(
         numerator="tribunal_appeals_count",
         denominator="total appealable decisions (annual-reviews method)",
         method="MoJ/DfE published rate; regions pooled by sendstats (sum / sum)",
+        statistic="proportion",
         series_breaks=("Published from 2024 only; not comparable with the 2018 method.",),
     ),
 )
