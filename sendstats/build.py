@@ -218,6 +218,28 @@ def _derived_rates() -> pl.DataFrame:
     return rates.compute(counts, population)
 
 
+def _high_needs() -> pl.DataFrame:
+    from sendstats.metrics import high_needs
+    from sendstats.population import population_by_age_band
+
+    tidy = pl.read_parquet(config.tidy_dir() / "dfe_high_needs__dsg.parquet")
+    return high_needs.compute(tidy, population_by_age_band("2_18", include_predecessors=True))
+
+
+def _high_needs_step(state: dict[str, str], *, force: bool) -> StepResult:
+    """High-needs block, DSG, per head aged 2-18, DSG balance and spend: one metric table."""
+    src = config.tidy_dir() / "dfe_high_needs__dsg.parquet"
+    return _run_step(
+        "metrics:high_needs",
+        config.metrics_dir() / "high_needs.parquet",
+        {"tidy": sio.sha256_file(src)},
+        _high_needs,
+        state,
+        force=force,
+        reads=[f"tidy/{src.name}"],
+    )
+
+
 def build(
     *,
     offline: bool | None = None,
@@ -287,6 +309,7 @@ def build(
                     reads=["metrics/ehcp.parquet", "metrics/tribunal.parquet"],
                 )
             )
+            steps.append(_high_needs_step(state, force=force))
             steps.append(_benchmarks_step(state, force=force))
     return BuildReport(steps=steps, releases={"dfe_sen2": releases})
 
