@@ -87,14 +87,39 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
         nhs_ascof.read_raw(path)
 
 
-def test_old_to_revised_mapping_shape() -> None:
+def test_old_to_revised_mapping_is_sourced_and_always_marks_the_break() -> None:
     links = nhs_ascof.revised_mapping()
-    assert links.columns == ["old_code", "old_measure", "revised_code", "break_marker", "note"]
+    assert links.columns == [
+        "old_code",
+        "old_measure",
+        "revised_code",
+        "revised_part",
+        "break_marker",
+        "note",
+        "source",
+    ]
     assert set(links["old_code"]) == {"1E", "1G"}
+    # Every link, confirmed or not, carries the break marker: a link is never a splice.
     assert set(links["break_marker"]) == {"series_break_2023_24"}
     assert links["note"].str.len_chars().min() > 40  # type: ignore[operator]
-    # No revised code is asserted until checked: the series must not be spliced by a guess.
-    assert links["revised_code"].null_count() == links.height
+    assert links["source"].str.len_chars().min() > 40  # type: ignore[operator]
+    by_old = {r["old_code"]: r for r in links.iter_rows(named=True)}
+    # 1G -> 2E is confirmed by DHSC's own code ("ASCOF 2E (formerly 1G)"), cited on the link.
+    assert by_old["1G"]["revised_code"] == "2E"
+    assert (
+        "DataS-DHSC" in by_old["1G"]["source"]
+        and "learning-disability" in by_old["1G"]["revised_part"]
+    )
+    # The successor of 1E is not confirmed: no code is guessed.
+    assert by_old["1E"]["revised_code"] is None and by_old["1E"]["revised_part"] == ""
+
+
+def test_revised_years_are_not_read_into_the_old_series(tmp_path: Path) -> None:
+    # The revised releases are declared (not pinned) but the reader knows only old-series years.
+    assert all(int(rel[:4]) < 2023 for rel in nhs_ascof.RELEASES)
+    rows = _rows("111", "Hartlepool", "Council", "E06000001", "65", "292", "22.3")
+    with pytest.raises(RawInputError, match="unknown ASCOF release '2023-24'"):
+        nhs_ascof.tidy(_write_csv(tmp_path, rows), SHA, release="2023-24")
 
 
 def test_declaration_pins_the_held_file(raw_archive: Path) -> None:
@@ -176,3 +201,17 @@ def test_wilson_interval_for_every_la_value(real: pl.DataFrame) -> None:
     no_counts = la.filter(pl.col("count_status") != "ok")
     assert set(no_counts["area_name"]) == {"Isles of Scilly"}
     assert (no_counts["caveat"] == nhs_ascof.SUPPRESSED_CAVEAT).all()
+
+
+def test_tidy_table_refuses_a_revised_series_row(real: pl.DataFrame) -> None:
+    # A revised-framework row cannot enter the old-series table unnoticed: the schema refuses it.
+    import pandera.errors
+
+    spliced = real.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("ascof_revised_2023_24"))
+        .otherwise(pl.col("series"))
+        .alias("series")
+    )
+    with pytest.raises(pandera.errors.SchemaErrors, match="series"):
+        nhs_ascof.AscofTidy.validate(spliced, lazy=True)

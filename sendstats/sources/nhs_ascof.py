@@ -19,7 +19,8 @@ Quirks handled here:
 - "Council Type" rows (shire counties, unitaries ...) are groupings, not areas: dropped.
 - Isles of Scilly publishes a percentage with suppressed counts, so it has no interval.
 - ASCOF was revised from 2023-24: the old and revised series are never spliced;
-  :data:`OLD_TO_REVISED` is the only documented link, and it carries a break marker.
+  :data:`OLD_TO_REVISED` is the only documented link, and it carries a break marker. Only the
+  old series is read (:data:`RELEASES`); the tidy schema admits no other series.
 
 ``year`` is the calendar year in which the financial year starts (2020 for ``2020-21``),
 and ``time_period`` keeps the published label.
@@ -99,37 +100,65 @@ OLD_SERIES = "ascof_to_2022_23"
 
 @dataclass(frozen=True)
 class SeriesLink:
-    """A documented link between an old (to 2022-23) and a revised (2023-24 on) ASCOF measure."""
+    """A documented link between an old (to 2022-23) and a revised (2023-24 on) ASCOF measure.
+
+    A link never makes one series: the two stay apart and every link carries ``break_marker``.
+    ``revised_code`` is None where the successor could not be confirmed from the publisher.
+    """
 
     old_code: str
     old_measure: str
     revised_code: str | None
+    revised_part: str
     break_marker: str
     note: str
+    source: str
 
 
-#: The only bridge between the two series. Revised codes are left None until checked against
-#: the DHSC ASCOF 2023-24 handbook: a guessed code would splice two series silently.
+BREAK_2023_24 = "series_break_2023_24"
+
+#: The only bridge between the two series. A revised code is filled in only when a publisher's
+#: own material confirms it: a guessed code would splice two series silently.
 OLD_TO_REVISED: tuple[SeriesLink, ...] = (
     SeriesLink(
         old_code="1E",
         old_measure="ascof_1e",
         revised_code=None,
-        break_marker="series_break_2023_24",
+        revised_part="",
+        break_marker=BREAK_2023_24,
         note=(
-            "Revised ASCOF (DHSC, from 2023-24) renumbers the paid-employment measure and changes "
-            "its definition and data source (Client Level Data replaced SALT); not comparable "
-            "with 1E. Confirm the revised code in the DHSC handbook before linking."
+            "Successor not confirmed offline. The revised framework (DHSC, from 2023-24) changed "
+            "the data source (Client Level Data replaced SALT from April 2024) and, from 2024-25, "
+            "also reports people aged 65 and over; DHSC's published CLD code covers 2A-2E and 3D "
+            "only. Confirm the revised code in the DHSC handbook before linking."
+        ),
+        source=(
+            "DHSC, The adult social care outcomes framework 2023 to 2024: handbook of "
+            "definitions (gov.uk, updated 21 December 2023) - text not available offline"
         ),
     ),
     SeriesLink(
         old_code="1G",
         old_measure="ascof_1g",
-        revised_code=None,
-        break_marker="series_break_2023_24",
+        revised_code="2E",
+        revised_part=(
+            "the learning-disability part of 2E: adults aged 18-64 with a primary support "
+            "reason of learning disability receiving long-term support (DHSC's code labels it "
+            "'ASCOF 2E LD'); 2E also has all-client parts for 18-64 and 65+"
+        ),
+        break_marker=BREAK_2023_24,
         note=(
-            "Revised ASCOF renumbers the living-at-home measure; not comparable with 1G. Confirm "
-            "the revised code in the DHSC handbook before linking."
+            "2E 'The proportion of people who receive long-term support who live in their home "
+            "or with family' replaced 1G. For 2023-24 it is still computed from SALT on the "
+            "original definition; from 2024-25 from Client Level Data (accommodation status at "
+            "the end of the year), so 2024-25 on is not comparable with 1G. How the published "
+            "CSV codes the learning-disability part is to be checked when that file is pinned."
+        ),
+        source=(
+            "DHSC, github.com/DataS-DHSC/ASC-CLD-LA-Dashboard, ASCOF_measures/"
+            "Create_ASCOF_2E.sql: 'ASCOF 2E (formerly 1G)', @LD_Filter = 1 selects the 18-64 "
+            "learning-disability cohort; NHS England, 'Reproducing ASCOF metrics from CLD: "
+            "ASCOF 2E' (SALT-based for 2023-24)"
         ),
     ),
 )
@@ -469,8 +498,10 @@ def revised_mapping() -> pl.DataFrame:
             "old_code": pl.Utf8,
             "old_measure": pl.Utf8,
             "revised_code": pl.Utf8,
+            "revised_part": pl.Utf8,
             "break_marker": pl.Utf8,
             "note": pl.Utf8,
+            "source": pl.Utf8,
         },
     )
 
