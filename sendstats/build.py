@@ -187,8 +187,12 @@ def _tidy_step(
     }
     name = f"tidy:{step.table}"
     last = [tuple(k.split("/", 1)) for k in state.get(f"{name}#files", "").split(",") if k]
-    if force or not last or any(k not in by_key for k in last):
+    # The remembered file list is only good for the code that listed it: a code change (e.g.
+    # a new file read) asks the source module again.
+    stale = state.get(f"{name}#code") != code_fingerprint()
+    if force or stale or not last or any(k not in by_key for k in last):
         last = [tuple(k) for k in step.load().required_files()]
+        state[f"{name}#code"] = code_fingerprint()
     needed = {(rel, f): by_key[(rel, f)] for rel, f in last}
     inputs = {f"{step.source_id}/{rel}/{f}": sha for (rel, f), (_, sha) in needed.items()}
     state[f"{name}#files"] = ",".join(f"{rel}/{f}" for rel, f in needed)

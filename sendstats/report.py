@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from sendstats import __version__, catalog, config, geography, manifest
+from sendstats.figures.base import FigureContext, export_csv, get_figure
 from sendstats.metrics import METRIC_TABLES
 from sendstats.metrics.registry import get_metric
-from sendstats.numbers import format_value, period_label
+from sendstats.numbers import format_change, format_value, period_label
 from sendstats.viz import charts, tables, theme
 
 HEADLINE_METRICS = (
@@ -49,6 +50,22 @@ class LaContext:
 
     la: geography.LocalAuthority
     metrics: pl.DataFrame  # every metric row for England, the LA's region and all LAs
+    bench: pl.DataFrame = field(default_factory=pl.DataFrame)  # benchmark rows, every LA
+
+    def figure_context(self) -> FigureContext:
+        """Return the context registered figures draw from."""
+        return FigureContext(self.la, self.metrics, self.bench)
+
+    def bench_row(self, metric_id: str, year: object | None = None) -> dict[str, Any] | None:
+        """Return the LA's benchmark row of a metric (latest with a value, or of ``year``)."""
+        rows = self.bench.filter(
+            (pl.col("metric_id") == metric_id)
+            & (pl.col("la_code_dfe") == self.la.la_code_dfe)
+            & pl.col("value").is_not_null()
+        )
+        if year is not None:
+            rows = rows.filter(pl.col("year") == year)
+        return rows.sort("year").row(-1, named=True) if rows.height else None
 
     @property
     def la_rows(self) -> pl.DataFrame:
@@ -86,8 +103,17 @@ def load_metrics(names: Sequence[str] = THEMES) -> pl.DataFrame:
 
 def load_la_context(la: str) -> LaContext:
     """Resolve ``la`` (name, GSS or 3-digit code) and load the metrics the profile needs."""
+    from sendstats.benchmarking.api import load_benchmarks
+
     resolved = geography.resolve_la(la)
-    return LaContext(la=resolved, metrics=load_metrics())
+    return LaContext(la=resolved, metrics=load_metrics(), bench=load_benchmarks())
+
+
+def load_england_context() -> FigureContext:
+    """Load what the England overview draws from: every metric and benchmark row, no LA."""
+    from sendstats.benchmarking.api import load_benchmarks
+
+    return FigureContext(None, load_metrics(), load_benchmarks())
 
 
 def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, Any] | None:
@@ -156,6 +182,25 @@ def narrative(ctx: LaContext) -> str:
             f"(England: {format_value(_f(eng_cagr['value']), 'pct')}; rank {cagr['rank']} of "
             f"{cagr['n_ranked']})."
         )
+        text.append(benchmark_sentence(ctx, "ehc_plans_cagr_5y_pct", cagr["year"]))
+    rate = ctx.bench_row("ehc_plans_per_10k_0_25")
+    if rate is not None:
+        text.append(
+            f"Per 10,000 residents aged 0-25, {la.la_name} maintained "
+            f"{format_value(rate['value'], 'per_10k')} plans in January {rate['year']} "
+            f"(England {format_value(rate['england_value'], 'per_10k')}; rank {rate['rank']} of "
+            f"{rate['n_ranked']}; the latest year with a held population estimate). "
+            + benchmark_sentence(ctx, "ehc_plans_per_10k_0_25", rate["year"])
+        )
+    refused = ctx.bench_row("requests_refused_pct")
+    if refused is not None:
+        text.append(
+            f"In {refused['year']}, {format_value(refused['value'], 'pct')} of initial requests "
+            f"for an assessment were refused ({format_value(refused['numerator'], 'count')} of "
+            f"{format_value(refused['denominator'], 'count')}; England "
+            f"{format_value(refused['england_value'], 'pct')}). "
+            + benchmark_sentence(ctx, "requests_refused_pct", refused["year"])
+        )
     timely = latest(ctx.la_rows, "plans_within_20_weeks_excl_exceptions_pct")
     eng_timely = latest(ctx.england_rows, "plans_within_20_weeks_excl_exceptions_pct")
     if timely is not None and eng_timely is not None:
@@ -164,6 +209,9 @@ def narrative(ctx: LaContext) -> str:
             f"({format_value(_f(timely['numerator']), 'count')} of "
             f"{format_value(_f(timely['denominator']), 'count')}) were issued within 20 weeks, "
             f"excluding exceptions (England: {format_value(_f(eng_timely['value']), 'pct')})."
+        )
+        text.append(
+            benchmark_sentence(ctx, "plans_within_20_weeks_excl_exceptions_pct", timely["year"])
         )
         if (_f(timely["denominator"]) or 0) < SMALL_DENOMINATOR:
             text.append(
@@ -223,58 +271,40 @@ class TrendSpec:
     y_zero: bool = False
 
 
-TRENDS = {
-    "ehcp": TrendSpec(
-        "ehcp_trend_indexed",
-        "ehc_plans_index_2015",
-        "EHC plans, indexed (January 2015 = 100)",
-        "Against the region and England",
-        "Index",
-        "Line chart of EHC plans indexed to January 2015 = 100",
-    ),
-    "tribunal": TrendSpec(
-        "tribunal_rate_trend",
-        "tribunal_appeal_rate_pct",
-        "SEND Tribunal appeal rate (%)",
-        "Appeals registered / total appealable decisions (2018 method); region pooled",
-        "% of appealable decisions",
-        "Line chart of the SEND Tribunal appeal rate (% of appealable decisions)",
-        y_zero=True,
-    ),
-}
+#: The trend figure of each theme (kept for ``show_trend``; figures live in sendstats.figures).
+TRENDS = {"ehcp": "ehcp_trend_indexed", "tribunal": "tribunal_rate_trend"}
 
 
 def show_trend(ctx: LaContext, theme_name: str = "ehcp") -> None:
-    """Display a theme's trend for the LA, its region and England, with caption and CSV."""
-    spec = TRENDS[theme_name]
-    theme.enable()
-    data = trend_data(ctx, spec.metric_id)
-    if data.height == 0:
-        _show_markdown(f"*No figures available for {spec.title}.*")
+    """Display a theme's trend for the LA against region, neighbours and England."""
+    show_figure(ctx, TRENDS[theme_name])
+
+
+def show_figure(ctx: LaContext | FigureContext, figure_id: str) -> None:
+    """Display a registered figure with alt text, its recipe, source note and CSV link.
+
+    The CSV (the rows plotted, with the release, file and sha256 of each) is written to the
+    folder named by ``SENDSTATS_FIGURE_DIR`` when it is set, as the renderers do.
+    """
+    fctx = ctx.figure_context() if isinstance(ctx, LaContext) else ctx
+    fig = get_figure(figure_id)
+    data = fig.data(fctx)
+    if data.height == 0 or "value" not in data.columns or data["value"].is_null().all():
+        _show_markdown(f"*No figures are published for: {fig.title}.*")
         return
-    metric = get_metric(spec.metric_id)
-    last = data.filter(pl.col("series") == ctx.la.la_name).sort("year")
-    alt_text = (
-        f"{spec.alt_lead} for {ctx.la.la_name}, {ctx.la.region_name} and England, "
-        f"{data['year'].min()!s} to {data['year'].max()!s}."
+    theme.enable()
+    alt_text = fig.alt_text(fctx, data)
+    _display_chart(fig.chart(fctx, data), alt_text)
+    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
+    csv = export_csv(fig, fctx, data, Path(folder)) if folder else None
+    with_prov = (
+        data.filter(pl.col("file_sha256").is_not_null())
+        if "file_sha256" in data.columns
+        else data.clear()
     )
-    if last.height:
-        alt_text += (
-            f" {ctx.la.la_name}: {format_value(float(last['value'][-1]), metric.unit)} in "
-            f"{last['year'][-1]}."
-        )
-    chart = charts.trend_chart(
-        data.select("series", "year", "value"),
-        title=spec.title,
-        subtitle=f"{ctx.la.la_name}: {spec.subtitle}",
-        y_title=spec.y_title,
-        alt_text=alt_text,
-        series_order=[ctx.la.la_name, f"{ctx.la.region_name} (region)", "England"],
-        y_zero=spec.y_zero,
-    )
-    _display_chart(chart, alt_text)
-    csv = _write_figure_csv(spec.figure_id, ctx, data)
-    _show_markdown(_caption(metric.definition, data, csv))
+    note = source_note(with_prov) if with_prov.height else ""
+    link = f" Data: [{csv.name}](figures/{csv.name})." if csv else ""
+    _show_markdown(f"*{fig.title}.* {fig.recipe(fctx)} {note}{link}")
 
 
 def _show(obj: object, *, raw: bool = False) -> None:
@@ -296,7 +326,7 @@ def _display_chart(chart: Any, alt_text: str) -> None:
 
 
 def _caption(definition: str, rows: pl.DataFrame, csv: Path | None) -> str:
-    data_link = f" Data: [{csv.name}]({csv.name})." if csv else ""
+    data_link = f" Data: [{csv.name}](figures/{csv.name})." if csv else ""
     return f"*{definition}* {source_note(rows)}{data_link}"
 
 
@@ -308,41 +338,92 @@ def _interval(row: dict[str, Any], unit: str) -> str:
 
 
 def summary_rows(ctx: LaContext, metric_ids: Sequence[str] = HEADLINE_METRICS) -> pl.DataFrame:
-    """Return the summary table's rows: latest LA value, rank, region and England per metric."""
+    """Return the summary table's rows: latest value, band, rank, comparators, significance.
+
+    Every cell is preformatted text, so the table shows exactly what the narratives say.
+    """
     out = []
     for mid in metric_ids:
         metric = get_metric(mid)
-        la_row = latest(ctx.la_rows, mid)
-        if la_row is None:
+        row = ctx.bench_row(mid)
+        if row is None:
             continue
-        year = la_row["year"]
-        reg = ctx.region_rows.filter((pl.col("metric_id") == mid) & (pl.col("year") == year))
-        eng = ctx.england_rows.filter((pl.col("metric_id") == mid) & (pl.col("year") == year))
+        change = (
+            format_change(row["change_prev"], metric.unit) if row["change_prev"] is not None else ""
+        )
+        if row["change_prev_spans_break"]:
+            change += " (series break)"
         out.append(
             {
                 "Metric": metric.title,
-                "Period": period_label(int(str(year)), str(la_row["period_type"])),
-                "LA": format_value(_f(la_row["value"]), metric.unit),
-                "Rank": f"{la_row['rank']} of {la_row['n_ranked']}" if la_row["rank"] else "",
-                "Region": format_value(reg["value"][0] if reg.height else None, metric.unit),
-                "England": format_value(eng["value"][0] if eng.height else None, metric.unit),
-                "95% interval": _interval(la_row, metric.unit),
-                "Note": str(la_row["note"] or ""),
+                "Period": period_label(int(row["year"]), str(row["period_type"])),
+                "LA": format_value(row["value"], metric.unit),
+                "95% interval": _interval(row, metric.unit),
+                "Band": row["band"] or "",
+                "Rank": f"{row['rank']} of {row['n_ranked']}" if row["rank"] else "",
+                "vs England": row["significance"],
+                "Neighbours": format_value(row["sn2025_value"], metric.unit),
+                "Region": format_value(row["region_value"], metric.unit),
+                "England": format_value(row["england_value"], metric.unit),
+                "Change": change,
+                "metric_id": mid,
             }
         )
     return pl.DataFrame(out)
 
 
 def show_summary_table(ctx: LaContext) -> None:
-    """Display the summary table of headline metrics (great-tables)."""
+    """Display the one-screen summary of headline metrics (great-tables) and export it."""
     rows = summary_rows(ctx)
-    used = ctx.la_rows.filter(pl.col("metric_id").is_in(list(HEADLINE_METRICS)))
+    used = ctx.bench.filter(
+        pl.col("metric_id").is_in(list(HEADLINE_METRICS))
+        & (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
+    )
     _write_figure_csv("summary_table", ctx, rows)
     _show(
         tables.metrics_summary_table(
-            rows, title=f"{ctx.la.la_name} at a glance", source_note=source_note(used)
+            rows.drop("metric_id"),
+            title=f"{ctx.la.la_name} at a glance",
+            source_note=source_note(used),
+            legend=SUMMARY_LEGEND,
         )
     )
+
+
+SUMMARY_LEGEND = (
+    "Band: LAIT quartile band among all LAs (A = highest quarter; for a measure where low is "
+    "good, A = lowest). Rank: 1 = highest value. vs England: the LA's 95% interval against the "
+    "England value (Better/Worse where the measure has a direction, Higher/Lower where it has "
+    "none; counts and growth are not compared). Neighbours: unweighted mean of the 10 DfE "
+    "statistical neighbours (May 2025 set). Region and England: pooled (sum of numerators / "
+    "sum of denominators). Change: on the previous period, in percentage points for %."
+)
+
+
+def benchmark_sentence(ctx: LaContext, metric_id: str, year: object | None = None) -> str:
+    """Return one sentence placing the LA's value: band, neighbours, interval and England."""
+    row = ctx.bench_row(metric_id, year)
+    if row is None:
+        return ""
+    m = get_metric(metric_id)
+    parts = [f"Quartile band {row['band']}" if row["band"] else ""]
+    if row["sn2025_value"] is not None:
+        parts.append(
+            f"its 10 statistical neighbours average {format_value(row['sn2025_value'], m.unit)} "
+            f"(unweighted mean, {row['sn2025_n']} with a value)"
+        )
+    sig = row["significance"]
+    if sig != "Not compared" and row["ci95_low"] is not None:
+        verdict = {
+            "Similar": "not distinguishable from England",
+            "Higher": "higher than England",
+            "Lower": "lower than England",
+            "Better": "better than England",
+            "Worse": "worse than England",
+        }[sig]
+        parts.append(f"the 95% interval {_interval(row, m.unit)} is {verdict}")
+    text = "; ".join(p for p in parts if p)
+    return f"{text}." if text else ""
 
 
 def footer() -> str:
@@ -364,49 +445,9 @@ def title_block(ctx: LaContext) -> str:
     )
 
 
-def show_growth_strip(ctx: LaContext, metric_id: str = "ehc_plans_cagr_5y_pct") -> None:
+def show_growth_strip(ctx: LaContext) -> None:
     """Display every LA's five-year growth in EHC plans as a strip, this LA marked."""
-    theme.enable()
-    metric = get_metric(metric_id)
-    rows = ctx.metrics.filter(
-        (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == "Local authority")
-    )
-    if rows.height == 0:
-        _show_markdown("*No growth figures available.*")
-        return
-    year = int(rows["year"].max())  # type: ignore[arg-type]
-    data = rows.filter(pl.col("year") == year).select(
-        "area_name",
-        "la_code_dfe",
-        "value",
-        "numerator",
-        "denominator",
-        "rank",
-        "n_ranked",
-        "release",
-        "source_file",
-        "file_sha256",
-    )
-    mine = data.filter(pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-    alt_text = (
-        f"Strip of {data.height} LAs' compound annual growth in EHC plans, {year - 5} to {year}."
-    )
-    if mine.height:
-        alt_text += (
-            f" {ctx.la.la_name}: {mine['value'][0]:.1f}% a year, rank {mine['rank'][0]} of "
-            f"{mine['n_ranked'][0]}."
-        )
-    chart = charts.bar_rank_chart(
-        data.select("area_name", "value"),
-        highlight=ctx.la.la_name,
-        title=f"Growth in EHC plans, January {year - 5} to January {year}",
-        subtitle="Compound annual growth, % a year; each tick is one LA",
-        x_title="% a year",
-        alt_text=alt_text,
-    )
-    _display_chart(chart, alt_text)
-    csv = _write_figure_csv(f"{metric_id}_strip", ctx, data)
-    _show_markdown(_caption(metric.definition, data, csv))
+    show_figure(ctx, "ehcp_growth_strip")
 
 
 def caveats(ctx: LaContext) -> str:
@@ -418,7 +459,21 @@ def caveats(ctx: LaContext) -> str:
             by_text.setdefault(text, []).append(m.title)
     lines = [f"- {text} ({'; '.join(titles)})" for text, titles in by_text.items()]
     notes = ctx.la_rows.filter(pl.col("note").is_not_null())["note"].unique().sort().to_list()
-    lines += [f"- {n[0].upper()}{n[1:]}: see the Note column of the summary table." for n in notes]
+    mine = ctx.bench.filter(
+        (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
+        & pl.col("metric_id").is_in(list(HEADLINE_METRICS))
+    )
+    for text in mine["change_note"].drop_nulls().unique().sort().to_list():
+        lines.append(f"- Change figures: {text} (flagged, not hidden).")
+    for mid, text in (
+        mine.filter(pl.col("funnel_note").is_not_null())
+        .group_by("metric_id")
+        .agg(pl.col("funnel_note").last())
+        .sort("metric_id")
+        .iter_rows()
+    ):
+        lines.append(f"- {get_metric(mid).title}: {text}")
+    lines += [f"- {n[0].upper()}{n[1:]}." for n in notes]
     return "::: {.callout-note}\n" + "\n".join(lines) + "\n:::\n"
 
 
@@ -499,6 +554,7 @@ def tribunal_narrative(ctx: LaContext) -> str:
             f"England: {format_value(_f(eng['value']), 'pct')}; {la.region_name}, pooled: "
             f"{format_value(_f(reg['value']), 'pct')}."
         )
+    text.append(benchmark_sentence(ctx, "tribunal_appeal_rate_pct", year))
     new = latest(ctx.la_rows, "tribunal_appeal_rate_annual_reviews_pct")
     if new is not None:
         eng_new = _row_for(ctx.england_rows, "tribunal_appeal_rate_annual_reviews_pct", new["year"])
@@ -528,6 +584,7 @@ def adults_narrative(ctx: LaContext) -> str:
     ]
     if eng is not None:
         text.append(f"England: {format_value(_f(eng['value']), 'pct')}.")
+    text.append(benchmark_sentence(ctx, "ascof_1e_ld_paid_employment_pct", year))
     if row["note"]:
         text.append(f"Caveat: {row['note']}")
     return " ".join(text)

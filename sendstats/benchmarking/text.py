@@ -52,6 +52,8 @@ def compare_text(la: str, metric_ids: Sequence[str] | None = None, sn_set: str =
     """Return the comparison as a readable terminal table with its legend."""
     resolved = geography.resolve_la(la)
     table = compare_rows(la, metric_ids, sn_set)
+    if table.height == 0:
+        return f"No benchmark values for {resolved.la_name} in the metrics asked for."
     with pl.Config(
         tbl_rows=-1,
         tbl_cols=-1,

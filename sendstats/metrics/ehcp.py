@@ -14,7 +14,9 @@ import polars as pl
 
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
 from sendstats.metrics.common import make_rows as _rows
+from sendstats.metrics.needs import NEED_METRICS, TOTAL_MEASURE, need_metric_id
 from sendstats.metrics.registry import MetricDef, register
+from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS
 
 SOURCE = "dfe_sen2"
 STATEMENTS_END_YEAR = 2019  # January 2019 is the first census with no statements of SEN left
@@ -358,12 +360,17 @@ def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.Dat
 
     """
     chosen = choose_releases(tidy, releases)
-    frames = _caseload_metrics(chosen) + _flow_metrics(chosen)
+    needs = [
+        _ratio(chosen, need_metric_id(code), f"primary_need_{code}_count", TOTAL_MEASURE)
+        for code in PRIMARY_NEEDS
+    ]
+    frames = _caseload_metrics(chosen) + _flow_metrics(chosen) + needs
     return finish(
         frames,
         proportions=[
             "requests_refused_pct",
             "plans_within_20_weeks_excl_exceptions_pct",
             "plans_within_20_weeks_incl_exceptions_pct",
+            *NEED_METRICS,
         ],
     )

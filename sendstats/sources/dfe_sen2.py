@@ -29,6 +29,24 @@ from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
 SOURCE_ID = "dfe_sen2"
 TABLE = "dfe_sen2__ehcp"
 
+#: Primary need codes in ``sen_needs_all_plans.csv`` (column ``number_<code>``) and their names
+#: as the data guidance gives them. Down syndrome is counted under "other" (guidance note 1).
+PRIMARY_NEEDS: dict[str, str] = {
+    "asd": "Autistic spectrum disorder",
+    "slcn": "Speech, language and communication needs",
+    "semh": "Social, emotional and mental health",
+    "mld": "Moderate learning difficulty",
+    "sld": "Severe learning difficulty",
+    "pd": "Physical disability",
+    "spld": "Specific learning difficulty",
+    "hi": "Hearing impairment",
+    "pmld": "Profound and multiple learning difficulty",
+    "oth": "Other difficulty or disability",
+    "vi": "Visual impairment",
+    "msi": "Multi-sensory impairment",
+    "need_unknown": "Primary need not recorded",
+}
+
 #: Per-file read specs: the "all" rows and the measures kept, with sendstats names.
 FILE_SPECS: tuple[EesFileSpec, ...] = (
     EesFileSpec(
@@ -114,6 +132,17 @@ FILE_SPECS: tuple[EesFileSpec, ...] = (
         filters={"breakdown_topic": "All ceased EHC plans", "breakdown": "All ceased EHC plans"},
         measures={"total_ceased": "ceased_plans_count", "needs_met": "ceased_needs_met_count"},
         totals_add_up=("ceased_plans_count",),
+    ),
+    EesFileSpec(
+        release="2025",
+        name="sen_needs_all_plans",
+        period_type="academic_year",
+        filters={"breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"},
+        measures={
+            "ehc_plans": "need_all_plans_count",
+            **{f"number_{code}": f"primary_need_{code}_count" for code in PRIMARY_NEEDS},
+        },
+        totals_add_up=("need_all_plans_count",),
     ),
     EesFileSpec(
         release="2022",

@@ -1,0 +1,143 @@
+"""Figures as data: each figure is registered once with its data, chart, alt text and recipe.
+
+A figure is rebuildable: :func:`figure_data` returns exactly the rows it plots (plus their
+provenance columns), :func:`export_csv` writes them, and the figure's recipe says in words
+which rows of which metric table were taken and what arithmetic was done, so
+``sendstats figure <id> --la X`` can hand a journalist the CSV and the method together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sendstats import geography
+
+#: Provenance columns every figure's data carries, so each plotted value names its file.
+PROVENANCE = ("release", "source_file", "file_sha256")
+
+
+@dataclass(frozen=True)
+class FigureContext:
+    """What a figure draws from: the LA (None for England-wide figures) and the tables."""
+
+    la: geography.LocalAuthority | None
+    metrics: pl.DataFrame
+    bench: pl.DataFrame
+
+    @property
+    def la_name(self) -> str:
+        """Return the LA's name, or 'England' for an England-wide figure."""
+        return self.la.la_name if self.la else "England"
+
+    def la_bench(self, metric_id: str) -> pl.DataFrame:
+        """Return the LA's benchmark rows of one metric, by year."""
+        if self.la is None:
+            return self.bench.clear()
+        code = self.la.la_code_dfe
+        rows = self.bench.filter(
+            (pl.col("metric_id") == metric_id) & (pl.col("la_code_dfe") == code)
+        )
+        return rows.sort("year")
+
+    def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
+        """Return the metric rows of one level (``National``, ``Regional``, LA), by year."""
+        rows = self.metrics.filter(
+            (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == level)
+        )
+        return rows.sort("year")
+
+
+def first_year(data: pl.DataFrame) -> int:
+    """Return the first ``year`` in a figure's rows."""
+    return int(str(data["year"].min()))
+
+
+def last_year(data: pl.DataFrame) -> int:
+    """Return the last ``year`` in a figure's rows."""
+    return int(str(data["year"].max()))
+
+
+class UnknownFigureError(KeyError):
+    """A figure id that is not registered (the message lists the known ids)."""
+
+    def __str__(self) -> str:
+        """Return the message itself."""
+        return str(self.args[0]) if self.args else "unknown figure"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: what it shows, the rows behind it, how it is drawn and described.
+
+    Attributes:
+        id: stable id, used for the CSV name and ``sendstats figure``.
+        title: the chart title.
+        metric_ids: registry ids the figure draws on (their definitions caption it).
+        data: the plotted rows (with provenance columns), from a context.
+        chart: draws the rows (returns an altair chart).
+        alt_text: states what the chart shows, with the numbers a reader needs.
+        recipe: the filter and arithmetic, in words.
+        needs_la: False for England-wide figures.
+
+    """
+
+    id: str
+    title: str
+    metric_ids: tuple[str, ...]
+    data: Callable[[FigureContext], pl.DataFrame]
+    chart: Callable[[FigureContext, pl.DataFrame], Any]
+    alt_text: Callable[[FigureContext, pl.DataFrame], str]
+    recipe: Callable[[FigureContext], str]
+    needs_la: bool = True
+
+
+_FIGURES: dict[str, Figure] = {}
+
+
+def register_figure(fig: Figure) -> Figure:
+    """Register a figure; an id may be registered once."""
+    if fig.id in _FIGURES and _FIGURES[fig.id] is not fig:
+        raise ValueError(f"figure id {fig.id!r} registered twice")
+    _FIGURES[fig.id] = fig
+    return fig
+
+
+def _load_all() -> None:
+    from sendstats.figures import england, la  # noqa: F401
+
+
+def get_figure(figure_id: str) -> Figure:
+    """Return a registered figure, or raise listing the known ids."""
+    _load_all()
+    try:
+        return _FIGURES[figure_id]
+    except KeyError:
+        known = ", ".join(sorted(_FIGURES))
+        raise UnknownFigureError(f"unknown figure {figure_id!r}; known: {known}") from None
+
+
+def all_figures() -> list[Figure]:
+    """Return every registered figure, sorted by id."""
+    _load_all()
+    return [_FIGURES[k] for k in sorted(_FIGURES)]
+
+
+def csv_name(fig: Figure, ctx: FigureContext) -> str:
+    """Return the CSV file name of a figure: ``<dfe code>__<id>.csv`` or ``england__<id>.csv``."""
+    who = ctx.la.la_code_dfe if ctx.la is not None and fig.needs_la else "england"
+    return f"{who}__{fig.id}.csv"
+
+
+def export_csv(fig: Figure, ctx: FigureContext, data: pl.DataFrame, folder: Path) -> Path:
+    """Write a figure's data as CSV into ``folder`` (through a temp file) and return its path."""
+    from sendstats import io as sio
+
+    path = folder / csv_name(fig, ctx)
+    folder.mkdir(parents=True, exist_ok=True)
+    sio.atomic_write_text(path, data.write_csv())
+    return path

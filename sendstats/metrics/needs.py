@@ -1,0 +1,50 @@
+"""Primary need of EHC plans: each need's share of all plans at January, per LA.
+
+Input is the SEN2 tidy table (2025 release, ``sen_needs_all_plans.csv``, "All EHC plans"
+rows): a count of plans per primary need and the total. Each share is a proportion of the
+published total with a Wilson interval; shares are not ranked as good or bad.
+"""
+
+from __future__ import annotations
+
+from sendstats.metrics.registry import MetricDef, register
+from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS, SOURCE_ID
+
+TOTAL_MEASURE = "need_all_plans_count"
+
+
+def need_metric_id(code: str) -> str:
+    """Return the metric id of a primary need's share, e.g. ``ehc_plans_need_asd_pct``."""
+    return f"ehc_plans_need_{code.removeprefix('need_')}_pct"
+
+
+NEED_METRICS: dict[str, str] = {need_metric_id(code): name for code, name in PRIMARY_NEEDS.items()}
+
+register(
+    *(
+        MetricDef(
+            id=need_metric_id(code),
+            title=f"EHC plans with primary need: {name} (%)",
+            definition=(
+                f"EHC plans at January whose primary need is {name.lower()}, as a % of all EHC "
+                "plans the LA maintains (published from January 2025)."
+            ),
+            unit="pct",
+            polarity="neither",
+            period_type="academic_year",
+            sources=(SOURCE_ID,),
+            numerator=f"primary_need_{code}_count",
+            denominator=TOTAL_MEASURE,
+            official=False,
+            method="ratio of published counts (the publisher also prints the % to 1 dp)",
+            statistic="proportion",
+            caveats=(
+                "Down syndrome is counted under 'other difficulty or disability' (DfE data "
+                "guidance, note 1).",
+            )
+            if code == "oth"
+            else (),
+        )
+        for code, name in PRIMARY_NEEDS.items()
+    )
+)
