@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import fastexcel
@@ -15,9 +16,15 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
+from sendstats import geography, report
 from sendstats.catalog import load_declaration
+from sendstats.metrics import high_needs as hnm
+from sendstats.metrics.registry import get_metric
+from sendstats.population import population_by_age_band
 from sendstats.readers import RawInputError
+from sendstats.sections import high_needs as high_needs_section
 from sendstats.sources import dfe_high_needs as hn
+from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
 
@@ -346,3 +353,318 @@ def test_real_derived_rows_labelled_and_england_values(real: pl.DataFrame) -> No
     assert real.filter(pl.col("release") != hn.DERIVED_RELEASE)["official"].all()
     measure = "dsg_cumulative_balance_pct_of_total_income"
     assert _england(real, hn.DERIVED_RELEASE, "2021-22", measure) == -2.26
+
+
+# --- the high needs benchmarking tool's outturn sheet (FY 2021-22) -------------------------------
+
+HNBT_FILE = "Outturn data 202122.xlsx"
+
+
+@pytest.fixture(scope="module")
+def hnbt_grid(raw_archive: Path) -> tuple[Path, list[tuple[object, ...]]]:
+    path = raw_archive / HN / HNBT_FILE
+    return path, hnbt.read_grid(path)
+
+
+def test_real_hnbt_outturn_is_fy_2021_22_for_the_las_of_april_2021(real: pl.DataFrame) -> None:
+    rows = real.filter(pl.col("basis") == hnbt.BASIS)
+    assert rows["time_period"].unique().to_list() == ["2021-22"]
+    assert rows.group_by("measure").len()["len"].unique().to_list() == [hnbt.OUTTURN_LAS]
+    las = set(rows["la_code_dfe"].to_list())
+    assert {"940", "941", "909", "816"} <= las  # North/West Northants, Cumbria, York (row 161)
+    assert not las & {"928", "835", "836", "837", "201", "420"}
+    derby = dict(rows.filter(pl.col("la_code_dfe") == "831").select("measure", "value").iter_rows())
+    assert derby["hn_outturn_top_up_maintained_gbp"] == 24_514_310
+    assert derby["hn_outturn_top_up_non_maintained_gbp"] == 12_587_654
+    assert derby["hnbt_population_2_18_count"] == pytest.approx(57_263.85)
+    assert rows["official"].all()
+    assert rows["caveat"].str.contains("secondary").all()
+
+
+def test_hnbt_refuses_a_file_whose_las_no_longer_settle_the_year(
+    hnbt_grid: tuple[Path, list[tuple[object, ...]]],
+) -> None:
+    path, grid = hnbt_grid
+    df = hnbt.extract_rows(grid, path)
+    hnbt.check_period_evidence(df, path)
+    as_2020 = df.with_columns(
+        pl.when(pl.col("la_code_raw") == "928")
+        .then(pl.lit("1000"))
+        .otherwise(pl.col("BP"))
+        .alias("BP")
+    )
+    with pytest.raises(RawInputError, match="no longer settle the outturn year"):
+        hnbt.check_period_evidence(as_2020, path)
+
+
+def test_hnbt_header_and_sum_drift_refused_with_cell_and_row(
+    hnbt_grid: tuple[Path, list[tuple[object, ...]]],
+) -> None:
+    path, grid = hnbt_grid
+    edited = [list(r) for r in grid]
+    edited[4][4] = "2-18 Population (ONS mid-2022 projection)"  # cell E5
+    with pytest.raises(RawInputError, match="mid-2021 projection") as err:
+        hnbt.check_header([tuple(r) for r in edited], path)
+    assert err.value.column == "E5"
+    df = hnbt.extract_rows(grid, path)
+    broken = df.with_columns(
+        pl.when(pl.col("la_code_raw") == "831")
+        .then(pl.lit("24514410"))
+        .otherwise(pl.col("BP"))
+        .alias("BP")
+    )
+    with pytest.raises(RawInputError, match="not the sum of its parts") as err:
+        hnbt.check_sums(broken, path)
+    assert (err.value.column, err.value.row) == ("BP", 8)
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ons(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Resolve the pinned ONS workbooks from the raw archive into a throwaway cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+        mp.setenv("SENDSTATS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        mp.setenv("SENDSTATS_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def metrics(real: pl.DataFrame, ons: None) -> pl.DataFrame:
+    return hnm.compute(real, population_by_age_band("2_18", include_predecessors=True))
+
+
+def _m(df: pl.DataFrame, metric_id: str, level: str, year: int) -> pl.DataFrame:
+    return df.filter(
+        (pl.col("metric_id") == metric_id)
+        & (pl.col("geographic_level") == level)
+        & (pl.col("year") == year)
+    )
+
+
+def test_real_block_england_is_the_published_row_and_the_sum_of_las(metrics: pl.DataFrame) -> None:
+    england = _m(metrics, hnm.HNB, "National", 2023).row(0, named=True)
+    # The ESFA per-year file wins over the compilation's earlier vintage (9,953,984,391).
+    assert (england["value"], england["release"]) == (9_952_172_126, "2023-24")
+    fy1920 = _m(metrics, hnm.HNB, "National", 2019).row(0, named=True)
+    assert (fy1920["release"], fy1920["note"]) == (
+        hn.COMPILATION_RELEASE,
+        hnm.COMPILATION_NOTE,
+    )
+    for metric_id in (hnm.HNB, hnm.TOTAL):
+        for year in range(2019, 2024):
+            published = _m(metrics, metric_id, "National", year)["value"][0]
+            las = _m(metrics, metric_id, "Local authority", year)
+            regions = _m(metrics, metric_id, "Regional", year)
+            tolerance = 100 if year == 2019 else 0.5  # 2019-20 is GBP million rounded to pounds
+            assert abs(las["value"].sum() - published) <= tolerance, (metric_id, year)
+            assert regions["value"].sum() == pytest.approx(las["value"].sum(), abs=1e-3)
+            assert las.height == {2019: 149, 2020: 149, 2021: 150, 2022: 150, 2023: 151}[year]
+    assert (
+        metrics.filter(pl.col("metric_id") == hnm.HNB).group_by("area_code", "year").len()["len"]
+        == 1
+    ).all()
+
+
+def test_per_head_block_hand_worked_ratio_pooled_never_summed() -> None:
+    # FY 2020-21 (year 2020) uses mid-2020: Camden 100 / 4 = 25, Greenwich 50 / 1 = 50.
+    # London and England pool: 150 / 5 = 30 (not the mean 37.5, not the sum 75).
+    tidy = _inline_tidy()
+    population = pl.DataFrame(
+        {
+            "la_code_dfe": ["202", "203", "202"],
+            "mid_year": [2020, 2020, 2021],
+            "population": [4, 1, 1000],
+            "population_vintage": ["ONS mid-2020 (test)"] * 2 + ["ONS mid-2021 (test)"],
+        }
+    )
+    out = hnm.compute(tidy, population)
+    per_head = out.filter(pl.col("metric_id") == hnm.HNB_PER_HEAD)
+    values = dict(per_head.select("area_code", "value").iter_rows())
+    assert values == {"E09000007": 25.0, "E09000011": 50.0, "E12000007": 30.0, "E92000001": 30.0}
+    assert per_head["year"].unique().to_list() == [2020]
+    london = per_head.filter(pl.col("area_code") == "E12000007").row(0, named=True)
+    assert (london["numerator"], london["denominator"]) == (150.0, 5.0)
+    assert "sum / sum" in london["note"] and "mid-2020" in london["note"]
+    camden = per_head.filter(pl.col("area_code") == "E09000007").row(0, named=True)
+    assert camden["note"] == "denominator: ONS mid-2020 (test), aged 2-18"
+    # The dashboard's balance % keeps its published region and England rows: never summed.
+    balance = dict(
+        out.filter(pl.col("metric_id") == hnm.BALANCE_PCT).select("area_code", "value").iter_rows()
+    )
+    assert (balance["E12000007"], balance["E92000001"]) == (-3.5, -1.0)
+    block = dict(
+        out.filter(pl.col("metric_id") == hnm.HNB).select("area_code", "value").iter_rows()
+    )
+    assert (block["E12000007"], block["E92000001"]) == (150.0, 150.0)
+
+
+def test_real_per_head_regions_and_england_pool_their_las(metrics: pl.DataFrame) -> None:
+    for metric_id, years in ((hnm.HNB_PER_HEAD, (2019, 2020)), (hnm.SPEND_PER_HEAD, (2021,))):
+        assert sorted(metrics.filter(pl.col("metric_id") == metric_id)["year"].unique()) == list(
+            years
+        )
+        for year in years:
+            las = _m(metrics, metric_id, "Local authority", year)
+            for level in ("Regional", "National"):
+                for row in _m(metrics, metric_id, level, year).iter_rows(named=True):
+                    mine = (
+                        las
+                        if level == "National"
+                        else las.filter(pl.col("region_code") == row["area_code"])
+                    )
+                    pooled = float(mine["numerator"].sum()) / float(mine["denominator"].sum())
+                    assert row["value"] == pytest.approx(pooled), (
+                        metric_id,
+                        year,
+                        row["area_code"],
+                    )
+                    assert row["value"] != pytest.approx(mine["value"].sum())
+    note = _m(metrics, hnm.HNB_PER_HEAD, "Local authority", 2019)["note"].unique().to_list()
+    assert note == [
+        "denominator: ONS mid-2019 population estimates (April 2020 local authority boundaries), "
+        "aged 2-18"
+    ]
+
+
+def test_real_fbit_spend_per_head_hand_worked_for_derby(metrics: pl.DataFrame) -> None:
+    # Derby, FY 2021-22: place funding by phase 0 + 24,000 + 210,000 + 900,000 + 1,000,000 + 0,
+    # top-ups 24,514,310 + 12,587,654, SEN support 1,142,668, AP 0, hospital 384,890, therapies 0.
+    total = 2_134_000 + 24_514_310 + 12_587_654 + 1_142_668 + 0 + 384_890 + 0
+    derby = _m(metrics, hnm.SPEND_PER_HEAD, "Local authority", 2021).filter(
+        pl.col("la_code_dfe") == "831"
+    )
+    row = derby.row(0, named=True)
+    assert row["numerator"] == pytest.approx(total)
+    assert row["value"] == pytest.approx(total / 57_263.85, rel=1e-9)
+    assert round(row["value"], 2) == 711.85
+    england = _m(metrics, hnm.SPEND_PER_HEAD, "National", 2021).row(0, named=True)
+    # No England row in the sheet: column E over its 150 LAs with an outturn (all 154 rows sum to
+    # 11,727,208.46, less Northamptonshire's 167,161.64; Bournemouth, Poole, Dorset county are 0).
+    assert england["denominator"] == pytest.approx(11_560_046.82, abs=0.01)
+    assert round(england["value"], 2) == 656.40
+
+
+def test_derived_metrics_are_labelled_not_official(metrics: pl.DataFrame) -> None:
+    derived = (
+        hnm.BALANCE_PCT,
+        hnm.HNB_PER_HEAD,
+        hnm.SPEND_PER_HEAD,
+        hnm.BALANCE_OF_HNB,
+        hnm.BALANCE_S251_PCT,
+        hnm.BALANCE_DIFFERENCE,
+    )
+    for metric_id in derived:
+        definition = get_metric(metric_id)
+        assert not definition.official and definition.method, metric_id
+    assert "DfE SEND and AP dashboard" in get_metric(hnm.BALANCE_PCT).method
+    assert get_metric(hnm.HNB).official and get_metric(hnm.TOTAL).official
+    rows = metrics.filter(pl.col("metric_id") == hnm.BALANCE_PCT)
+    assert rows.height == 149 + 149 + 150 + 3 * 10
+    assert rows["note"].eq(hnm.DASHBOARD_NOTE).all()
+    # Not computed from held data: no GBP balance exists (the s251 file is not held).
+    assert (
+        metrics.filter(pl.col("metric_id").is_in([hnm.BALANCE_OF_HNB, hnm.BALANCE_S251])).height
+        == 0
+    )
+
+
+def test_s251_balance_kept_beside_the_dashboards_with_their_difference() -> None:
+    tidy = _inline_tidy(s251_balances={"202": -10.0, "203": 5.0})
+    out = hnm.compute(tidy, pl.DataFrame(schema=_POP_SCHEMA))
+    by = {(m, a): v for m, a, v in out.select("metric_id", "area_code", "value").iter_rows()}
+    assert by[(hnm.BALANCE_S251, "E09000007")] == -10.0
+    assert by[(hnm.BALANCE_OF_HNB, "E09000007")] == pytest.approx(-10.0)  # -10 / 100
+    assert by[(hnm.BALANCE_OF_HNB, "E09000011")] == pytest.approx(10.0)  # 5 / 50
+    assert by[(hnm.BALANCE_OF_HNB, "E12000007")] == pytest.approx(-5 / 150 * 100)  # pooled
+    assert by[(hnm.BALANCE_S251_PCT, "E09000007")] == pytest.approx(-1.0)  # -10 / 1,000
+    assert by[(hnm.BALANCE_PCT, "E09000007")] == -2.0  # the dashboard's figure, kept
+    assert by[(hnm.BALANCE_DIFFERENCE, "E09000007")] == pytest.approx(1.0)  # -1.0 - (-2.0)
+
+
+# --- the profile section -------------------------------------------------------------------------
+
+
+def test_narrative_states_block_per_head_balance_and_who_derived_it(metrics: pl.DataFrame) -> None:
+    kent = report.LaContext(la=geography.resolve_la("Kent"), metrics=metrics)
+    text = high_needs_section.high_needs_narrative(kent)
+    assert "**£311.7 million**" in text and "rank 1 of 151 LAs" in text
+    assert "ESFA allocations published 20 July 2023" in text
+    assert "£675 per resident aged 2-18 in 2020-21 (England £616" in text
+    assert "**-6.83%** of its total DSG income (a deficit; rank 130 of 150" in text
+    assert "England -2.26%" in text and "derived by the DfE dashboard" in text
+    assert "the deficit grew as a share of DSG income every year" in text
+    assert "cannot be computed from the data held" in text
+    city = report.LaContext(la=geography.resolve_la("City of London"), metrics=metrics)
+    assert "funded differently" in high_needs_section.high_needs_narrative(city)
+
+
+_POP_SCHEMA = {
+    "la_code_dfe": pl.Utf8,
+    "mid_year": pl.Int64,
+    "population": pl.Int64,
+    "population_vintage": pl.Utf8,
+}
+
+_AREAS = {
+    # area_code: (level, name, la_code_dfe, region_code, region_name)
+    "E09000007": ("Local authority", "Camden", "202", "E12000007", "London"),
+    "E09000011": ("Local authority", "Greenwich", "203", "E12000007", "London"),
+    "E12000007": ("Regional", "London", None, "E12000007", "London"),
+    "E92000001": ("National", "England", None, None, None),
+}
+
+
+def _inline_tidy(s251_balances: dict[str, float] | None = None) -> pl.DataFrame:
+    """A tiny dfe_high_needs__dsg table for FY 2020-21 (year 2020) or 2021-22 with s251."""
+    year = 2021 if s251_balances else 2020
+    period = f"{year}-{(year + 1) % 100:02d}"
+    values = {
+        "high_needs_block_before_recoupment_gbp": {"202": 100.0, "203": 50.0, "E": 150.0},
+        "total_dsg_before_recoupment_gbp": {"202": 1000.0, "203": 500.0, "E": 1500.0},
+    }
+    rows = []
+    for area, (level, name, dfe, rcode, rname) in _AREAS.items():
+        base = {
+            "geographic_level": level,
+            "area_code": area,
+            "area_name": name,
+            "la_code_dfe": dfe,
+            "region_code": rcode,
+            "region_name": rname,
+            "year": year,
+            "period_type": "financial_year",
+            "time_period": period,
+            "source_file": "f",
+            "file_sha256": SHA,
+            "official": True,
+            "basis": "before_recoupment",
+        }
+        key = dfe or ("E" if level == "National" else None)
+        for measure, by_area in values.items():
+            if key in by_area:
+                rows.append(base | {"measure": measure, "value": by_area[key], "release": period})
+        balance = {"202": -2.0, "203": -4.0, "E12000007": -3.5, "E92000001": -1.0}[dfe or area]
+        rows.append(
+            base
+            | {
+                "measure": "dsg_cumulative_balance_pct_of_total_income",
+                "value": balance,
+                "release": hn.DERIVED_RELEASE,
+                "official": False,
+                "basis": "derived_from_s251_outturn",
+            }
+        )
+        if s251_balances and dfe in s251_balances:
+            rows.append(
+                base
+                | {
+                    "measure": s251.DSG_MEASURE,
+                    "value": s251_balances[dfe],
+                    "release": "s251-2021-22",
+                    "basis": "s251_outturn",
+                }
+            )
+    return pl.DataFrame(rows).with_columns(pl.col("year").cast(pl.Int32))
