@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     who = r.add_mutually_exclusive_group(required=True)
     who.add_argument("--la", help="LA name, 9-character GSS code or 3-digit DfE code")
     who.add_argument("--all", action="store_true", help="every LA with data (batch, 2 workers)")
-    who.add_argument("--page", choices=["index", "revisions", "methods"], help="a site page")
+    who.add_argument(
+        "--page", choices=["index", "england_overview", "revisions", "methods"], help="a site page"
+    )
     r.add_argument("--to", choices=["html", "pdf"], default="html", help="output format")
     r.add_argument("--out", default="_site", help="output folder (default: _site)")
     r.add_argument(
@@ -108,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--sn-set", choices=["2021", "2025"], default="2025", help="SN set shown")
     c.add_argument("--csv", metavar="PATH", help="also write the benchmark rows as CSV")
+
+    g = sub.add_parser("figure", help="write a figure's data as CSV and print how it was made")
+    g.add_argument("figure_id", nargs="?", help="figure id (see --list)")
+    g.add_argument("--la", help="LA name, GSS or 3-digit DfE code")
+    g.add_argument("--out", default=".", help="folder for the CSV (default: here)")
+    g.add_argument("--list", action="store_true", help="list every figure id")
 
     la = sub.add_parser("la", help="show an LA: codes over time, region, neighbours, population")
     la.add_argument("query", nargs="?", help="LA name or code")
@@ -173,6 +181,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.all:
         outs = publish.render_all_profiles(Path(args.out), engine=args.engine, to=args.to)
         print(f"wrote {len(outs)} profiles to {Path(args.out) / 'la'}")
+        if args.to == "html":
+            for page in publish.SITE_PAGES:
+                print(f"wrote {publish.render_page(page, Path(args.out), engine=args.engine)}")
         return 0
     out = publish.render_la_profile(args.la, Path(args.out), engine=args.engine, to=args.to)
     print(f"wrote {out}")
@@ -211,6 +222,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_figure(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sendstats.figures import export
+
+    if args.list or not args.figure_id:
+        print(export.list_figures())
+        return 0
+    _, text = export.write_figure(args.figure_id, args.la, Path(args.out))
+    print(text)
+    return 0
+
+
 def _cmd_la(args: argparse.Namespace) -> int:
     from sendstats import geography
 
@@ -232,6 +256,7 @@ COMMANDS = {
     "la": _cmd_la,
     "diff": _cmd_diff,
     "compare": _cmd_compare,
+    "figure": _cmd_figure,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sendstats.catalog import DeclarationError
+from sendstats.figures.base import FigureError, UnknownFigureError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.io import LockTimeoutError
 from sendstats.metrics.registry import NoValueError, UnknownMetricError
@@ -33,6 +34,8 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     LACodeError,
     LockTimeoutError,
     UnknownMetricError,
+    UnknownFigureError,
+    FigureError,
     NoValueError,
     FileNotFoundError,
     *_optional(),

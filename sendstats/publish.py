@@ -17,7 +17,7 @@ from sendstats import config, geography
 from sendstats.render import render_many, render_report
 
 LA_PROFILE = "la_profile.qmd"
-SITE_PAGES = ("index", "revisions", "methods")
+SITE_PAGES = ("index", "england_overview", "revisions", "methods")
 
 
 def profile_slug(la: geography.LocalAuthority) -> str:

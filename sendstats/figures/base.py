@@ -62,6 +62,10 @@ def last_year(data: pl.DataFrame) -> int:
     return int(str(data["year"].max()))
 
 
+class FigureError(ValueError):
+    """A figure that cannot be drawn as asked (no LA given where one is needed, no data)."""
+
+
 class UnknownFigureError(KeyError):
     """A figure id that is not registered (the message lists the known ids)."""
 

@@ -329,6 +329,7 @@ register_figure(
         _funnel_chart,
         _funnel_alt,
         lambda ctx: _FUNNEL_RECIPE,
+        needs_la=False,
     )
 )
 
@@ -401,6 +402,7 @@ register_figure(
             "= adults 18-64 with a learning disability in paid employment / those receiving "
             "long-term support x 100; 95% Wilson score interval from the same two counts."
         ),
+        needs_la=False,
     )
 )
 
@@ -464,5 +466,6 @@ register_figure(
             "Metric `ehc_plans_cagr_5y_pct`, every LA row of the latest January: ((plans now / "
             "plans five Januaries earlier)^(1/5) - 1) x 100."
         ),
+        needs_la=False,
     )
 )

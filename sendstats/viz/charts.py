@@ -37,7 +37,7 @@ def trend_chart(
     """
     n = len(series_order)
     enc_scale = alt.Scale(domain=series_order, range=OKABE_ITO[:n])
-    legend = alt.Legend(title=None, orient="bottom", symbolStrokeWidth=2.5)
+    legend = alt.Legend(title=None, orient="bottom", symbolStrokeWidth=2.5, labelLimit=320)
     base = alt.Chart(data, description=alt_text).encode(
         x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=y_zero)),
