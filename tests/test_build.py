@@ -22,7 +22,8 @@ def test_build_writes_tidy_and_metrics_with_provenance(
     built: build.BuildReport, data_dir: Path
 ) -> None:
     assert not any(s.skipped for s in built.steps)
-    assert {"metrics:ehcp", "metrics:rates", "metrics:benchmarks"} <= {s.step for s in built.steps}
+    steps = {s.step for s in built.steps}
+    assert {"metrics:ehcp", "metrics:rates", "metrics:high_needs", "metrics:benchmarks"} <= steps
     manifest = json.loads((data_dir / "manifest.json").read_text())
     inputs = manifest["inputs"]
     assert inputs["dfe_sen2/2025/caseload"]["route"] == "archive"
