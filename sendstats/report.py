@@ -595,6 +595,40 @@ def _row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any]
     return sub.row(0, named=True) if sub.height else None
 
 
+#: Tables described in the data dictionary: (file, schema module, schema class).
+DICTIONARY_TABLES = (
+    ("tidy/dfe_sen2__ehcp.parquet", "sendstats.sources.dfe_sen2", "Sen2Tidy"),
+    (
+        "tidy/moj_send_tribunal__appeals.parquet",
+        "sendstats.sources.moj_send_tribunal",
+        "TribunalTidy",
+    ),
+    ("tidy/nhs_ascof__ld_employment.parquet", "sendstats.sources.nhs_ascof", "AscofTidy"),
+    ("tidy/dfe_high_needs__dsg.parquet", "sendstats.sources.dfe_high_needs", "HighNeedsTidy"),
+    ("metrics/benchmarks.parquet", "sendstats.benchmarking.schema", "BenchmarksTable"),
+)
+
+
+def data_dictionary_markdown() -> str:
+    """Return the data dictionary (markdown): every column of every table, from its schema.
+
+    The descriptions are the pandera ``Field(description=...)`` of each column, so the page is
+    the contract the build validates against, not a copy of it.
+    """
+    import importlib
+
+    out = ["\n## Data dictionary\n"]
+    for path, module, cls in DICTIONARY_TABLES:
+        schema = getattr(importlib.import_module(module), cls).to_schema()
+        out.append(f"\n### `{path}`\n\n{(schema.description or '').strip()}\n")
+        out.append("| column | type | nullable | description |")
+        out.append("| --- | --- | --- | --- |")
+        for name, col in schema.columns.items():
+            desc = (col.description or "").replace("|", "/")
+            out.append(f"| `{name}` | {col.dtype} | {'yes' if col.nullable else 'no'} | {desc} |")
+    return "\n".join(out)
+
+
 def methods_markdown() -> str:
     """Return the methods page body (markdown): sources and pins, metric definitions, caveats.
 
@@ -632,6 +666,7 @@ def methods_markdown() -> str:
         out.append(f"- Sources: {', '.join(m.sources)}.")
         for text in (*m.series_breaks, *m.caveats):
             out.append(f"- {text}")
+    out.append(data_dictionary_markdown())
     out.append(
         "\n## Known limits\n\n- The s251 outturn reader (DSG carried forward, line 1.9.3, "
         "negative = deficit; high-needs lines 1.2.x) is built from the publisher's data guidance "

@@ -49,11 +49,20 @@ def test_profile_shows_the_tidy_value_and_rank(site: Path, query: str) -> None:
 
 @pytest.mark.parametrize("query", LAS)
 def test_profile_has_sections_source_notes_alt_text_and_footer(site: Path, query: str) -> None:
-    page = _html(site, query)
-    for heading in ("EHC plans", "Summary", "Caveats"):
+    page = re.sub(r"\s+", " ", _html(site, query))
+    for heading in (
+        "At a glance",
+        "EHC plans",
+        "High needs and the Dedicated Schools Grant",
+        "SEND Tribunal appeals",
+        "Adults with a learning disability in paid work",
+        "Caveats",
+    ):
         assert re.search(rf"<h2[^>]*>{heading}</h2>", page), heading
     svgs = re.findall(r"<svg[^>]*>", page)
-    assert len(svgs) >= 2 and all('aria-label="' in s for s in svgs)
+    assert len(svgs) >= 8
+    labels = [re.search(r'aria-label="([^"]*)"', s) for s in svgs]
+    assert all(m and len(m.group(1)) > 40 for m in labels), "every chart states what it shows"
     assert "sha256 c1c5448407d1" in page  # caseload.csv, 2025 release
     assert "Open Government Licence v3.0" in page
     assert "Made with sendstats" in page
@@ -122,3 +131,113 @@ def test_methods_page_lists_every_pin_and_metric() -> None:
     for m in all_metrics():
         assert f"`{m.id}`" in text
     assert "has not yet met a full real file" in text
+
+
+PROFILE_FIGURES = [
+    "ehcp_trend_indexed",
+    "ehcp_rate_per_10k",
+    "requests_refused_trend",
+    "timeliness_trend",
+    "primary_need_mix",
+    "ehcp_growth_strip",
+    "tribunal_rate_trend",
+    "tribunal_funnel",
+    "adults_ld_employment_intervals",
+]
+
+
+def _records(rows: list[dict[str, object]], cols: list[str]) -> list[tuple[object, ...]]:
+    def norm(v: object) -> object:
+        if v in (None, ""):
+            return None
+        try:
+            return round(float(str(v)), 6)
+        except ValueError:
+            return str(v)
+
+    return sorted((tuple(norm(r.get(c)) for c in cols) for r in rows), key=repr)
+
+
+@pytest.mark.parametrize("figure_id", PROFILE_FIGURES)
+def test_each_figure_csv_holds_exactly_the_plotted_data(site: Path, figure_id: str) -> None:
+    from sendstats.figures.base import get_figure
+    from sendstats.figures.export import figure_context
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SENDSTATS_DATA_DIR", str(site / "data"))
+    try:
+        ctx = figure_context("Kent")
+        fig = get_figure(figure_id)
+        data = fig.data(ctx)
+        spec = fig.chart(ctx, data).to_dict()
+    finally:
+        mp.undo()
+    path = site / "_site" / "la" / "figures" / f"886__{figure_id}.csv"
+    exported = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert exported, figure_id
+    compared = 0
+    for records in spec.get("datasets", {}).values():
+        cols = [c for c in records[0] if c in exported[0]]
+        if not cols:
+            continue  # a reference line drawn from a constant, not from the data
+        layer_rows = exported
+        if "layer" in cols:  # the funnel's points and limit lines share one table
+            layers = {r["layer"] for r in records}
+            layer_rows = [r for r in exported if r["layer"] in layers]
+        assert _records(records, cols) == _records(layer_rows, cols), figure_id
+        compared += 1
+    assert compared >= 1
+
+
+@pytest.mark.parametrize("query", LAS)
+def test_summary_table_shows_band_rank_and_significance_from_benchmarks(
+    site: Path, query: str
+) -> None:
+    la = geography.resolve_la(query)
+    bench = pl.read_parquet(site / "data" / "metrics" / "benchmarks.parquet").filter(
+        pl.col("la_code_dfe") == la.la_code_dfe,
+        pl.col("metric_id") == "tribunal_appeal_rate_pct",
+        pl.col("value").is_not_null(),
+    )
+    row = bench.sort("year").row(-1, named=True)
+    summary = site / "_site" / "la" / "figures" / f"{la.la_code_dfe}__summary_table.csv"
+    rows = {r["metric_id"]: r for r in csv.DictReader(summary.open(encoding="utf-8"))}
+    shown = rows["tribunal_appeal_rate_pct"]
+    assert shown["Band"] == row["band"]
+    assert shown["Rank"] == f"{row['rank']} of {row['n_ranked']}"
+    assert shown["vs England"] == row["significance"]
+    page = re.sub(r"\s+", " ", _html(site, query))
+    assert f"{row['rank']} of {row['n_ranked']}" in page
+    assert row["significance"] in page
+
+
+def test_england_overview_rebuilds_the_quoted_figures(site: Path) -> None:
+    out = publish.render_page("england_overview", site / "_site", engine="fallback")
+    page = re.sub(r"\s+", " ", out.read_text(encoding="utf-8"))
+    # DfE: 638,745 EHC plans in January 2025; 240,183 in January 2015. MoJ/DfE: appeals 4,108
+    # (2014) and 22,276 (2024).
+    for text in ("638,745", "240,183", "2.66 times", "22,276 / 4,108", "5.42 times"):
+        assert text in page, text
+    svgs = re.findall(r"<svg[^>]*>", page)
+    assert len(svgs) >= 10 and all('aria-label="' in s for s in svgs)
+    quoted = site / "_site" / "figures" / "england__quoted_figures.csv"
+    rows = list(csv.DictReader(quoted.open(encoding="utf-8")))
+    assert all(len(r["file_sha256"]) == 64 for r in rows)
+
+
+def test_figure_command_writes_csv_and_prints_the_method(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sendstats.cli import main
+
+    assert main(["figure", "tribunal_funnel", "--la", "Leeds", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "filter and arithmetic" in out and "sha256 3a0d9e0c3b8d" in out
+    rows = list(csv.DictReader((tmp_path / "383__tribunal_funnel.csv").open(encoding="utf-8")))
+    leeds = [r for r in rows if r["la_code_dfe"] == "383"]
+    assert len(leeds) == 1
+    assert float(leeds[0]["value"]) == pytest.approx(
+        float(leeds[0]["numerator"]) / float(leeds[0]["denominator"]) * 100
+    )
+    assert main(["figure", "ehcp_trend_indexed"]) == 1  # needs an LA: a clear error, no trace
+    assert "give --la" in capsys.readouterr().err

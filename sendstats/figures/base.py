@@ -132,9 +132,9 @@ def all_figures() -> list[Figure]:
 
 
 def csv_name(fig: Figure, ctx: FigureContext) -> str:
-    """Return the CSV file name of a figure: ``<dfe code>__<id>.csv`` or ``england__<id>.csv``."""
-    who = ctx.la.la_code_dfe if ctx.la is not None and fig.needs_la else "england"
-    return f"{who}__{fig.id}.csv"
+    """Return a figure's CSV name: ``<dfe code>__<id>.csv`` with an LA marked, else ``england__``."""
+    who = ctx.la.la_code_dfe if ctx.la is not None else "england"
+    return f"{who}__{fig.id.removeprefix('england_')}.csv"
 
 
 def export_csv(fig: Figure, ctx: FigureContext, data: pl.DataFrame, folder: Path) -> Path:
