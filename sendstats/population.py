@@ -149,28 +149,45 @@ def read_mye(mid_year: int) -> pl.DataFrame:
     """
     layout = _layout(mid_year)
     path = _raw_path(SOURCE_ID, layout.release, layout.file)
-    book = xlrd.open_workbook(str(path), on_demand=True)
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:  # xlrd raises its own, OLE, struct and value errors alike
+        raise PopulationFileError(f"{path}: cannot open the .xls workbook: {exc}") from exc
     if layout.sheet not in book.sheet_names():
         raise PopulationFileError(f"{path.name}: no sheet {layout.sheet!r} ({book.sheet_names()})")
     sheet = book.sheet_by_name(layout.sheet)
     where = f"{path.name}, sheet {layout.sheet!r}"
-    _check_header(sheet.row_values(layout.header_row), f"{where}, row {layout.header_row + 1}")
+    header = sheet.row_values(layout.header_row)
+    _check_header(header, f"{where}, row {layout.header_row + 1}")
+    labels = [str(h).strip().removesuffix(".0") for h in header]
     records: list[tuple[str, str, str, int, int]] = []
+    seen: dict[str, int] = {}
     for i in range(layout.header_row + 1, sheet.nrows):
         row = sheet.row_values(i)
         code = str(row[0]).strip()
         if not _AREA_CODE.match(code):
             continue  # blank lines and footnotes below the table
-        try:
-            values = [round(float(v)) for v in row[3:95]]
-        except ValueError as exc:
-            raise PopulationFileError(f"{where}, row {i + 1} ({code}): {exc}") from None
+        at = f"{where}, row {i + 1}"
+        if code in seen:
+            raise PopulationFileError(
+                f"{at}, column 'Code': {code} listed twice (row {seen[code]})"
+            )
+        seen[code] = i + 1
+        values = [
+            _count(row[j], f"{at}, column {labels[j]!r} ({code})")
+            for j in range(3, min(95, len(row)))
+        ]
         if sum(values[1:]) != values[0]:
             total = sum(values[1:])
             raise PopulationFileError(
                 f"{where}, row {i + 1} ({code}): ages sum to {total}, All ages {values[0]}"
             )
         geo, name = str(row[2]).strip(), str(row[1]).strip()
+        if code.startswith("E") and geo in UPPER_TIER and not match_codes(code):
+            raise PopulationFileError(
+                f"{at}, column 'Code': upper-tier code {code!r} ({name}) is not an LA of the "
+                "crosswalk"
+            )
         records.extend((code, name, geo, age, pop) for age, pop in enumerate(values[1:]))
     return pl.DataFrame(
         records,
@@ -183,6 +200,17 @@ def read_mye(mid_year: int) -> pl.DataFrame:
         },
         orient="row",
     )
+
+
+def _count(value: object, where: str) -> int:
+    """Return a cell as a whole number of people, refusing text and negative numbers."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise PopulationFileError(f"{where}: not a number: {value!r}") from None
+    if number < 0:
+        raise PopulationFileError(f"{where}: a population is negative: {value!r}")
+    return round(number)
 
 
 def _dfe_code(gss: str, where: str) -> str:

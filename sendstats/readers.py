@@ -9,7 +9,7 @@ null plus a status value (:func:`split_markers`), never 0.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandera.errors
@@ -35,8 +35,9 @@ _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 class RawInputError(ValueError):
     """A raw file does not look as the publisher's layout says it should.
 
-    The message always names the file and, where it can, the column, the row (1-based data
-    row, header excluded) and the offending value, so the user can open the file and look.
+    The message always names the file and, where it can, the sheet, the column, the row
+    (1-based data row, header excluded, for a CSV; the row number the spreadsheet shows, for a
+    sheet) and the offending value, so the user can open the file and look.
     """
 
     def __init__(
@@ -47,13 +48,18 @@ class RawInputError(ValueError):
         column: str | None = None,
         row: int | None = None,
         value: str | None = None,
+        sheet: str | None = None,
     ) -> None:
         """Build the message from its parts."""
         self.path = str(path)
+        self.problem = problem
         self.column = column
         self.row = row
         self.value = value
+        self.sheet = sheet
         where = [f"file {self.path}"]
+        if sheet is not None:
+            where.append(f"sheet {sheet!r}")
         if column is not None:
             where.append(f"column {column!r}")
         if row is not None:
@@ -61,6 +67,19 @@ class RawInputError(ValueError):
         if value is not None:
             where.append(f"value {value!r}")
         super().__init__(f"{problem} ({', '.join(where)})")
+
+    def in_sheet(self, sheet: str) -> RawInputError:
+        """Return the same error naming ``sheet`` (for a reader that only saw a grid)."""
+        if self.sheet is not None:
+            return self
+        return RawInputError(
+            self.path,
+            self.problem,
+            column=self.column,
+            row=self.row,
+            value=self.value,
+            sheet=sheet,
+        )
 
 
 def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
@@ -74,15 +93,7 @@ def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
         data = path.read_bytes()
     except OSError as exc:
         raise RawInputError(path, f"cannot read file: {exc}") from exc
-    if not data.strip():
-        raise RawInputError(path, "file is empty")
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise RawInputError(
-            path, f"not valid {encoding}: byte {data[exc.start]:#x} at offset {exc.start}"
-        ) from exc
-    text = text.removeprefix("\ufeff")
+    text = decode_text(path, data, encoding)
     try:
         df = pl.read_csv(
             text.encode("utf-8"),
@@ -93,6 +104,36 @@ def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
         raise RawInputError(path, f"not a well-formed CSV: {exc}") from exc
     _check_complete_rows(path, text, df)
     return df
+
+
+def decode_text(
+    path: Path, data: bytes, encoding: str = "utf-8-sig", *, header_lines: int = 1
+) -> str:
+    """Decode a text file, refusing an empty file or bytes not in ``encoding``.
+
+    A UTF-8 BOM is removed. A decoding error names the byte, its offset, its line and its row
+    (the line number minus ``header_lines``: the 1-based data row of a CSV with one header).
+
+    Raises:
+        RawInputError: empty file, UTF-16/32 text, or bytes not valid in ``encoding``.
+
+    """
+    if not data.strip():
+        raise RawInputError(path, "file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise RawInputError(
+            path, f"file starts with a UTF-16/32 byte-order mark; expected {encoding} text"
+        )
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RawInputError(
+            path,
+            f"not valid {encoding}: byte {data[exc.start]:#x} at offset {exc.start} (line {line})",
+            row=line - header_lines if line > header_lines else None,
+        ) from exc
+    return text.removeprefix("\ufeff")
 
 
 def _check_complete_rows(path: Path, text: str, df: pl.DataFrame) -> None:
@@ -141,11 +182,20 @@ def first_bad_value(
     return None
 
 
-def raise_schema_errors(path: Path, exc: pandera.errors.SchemaErrors, *, stage: str) -> None:
+def raise_schema_errors(
+    path: Path,
+    exc: pandera.errors.SchemaErrors,
+    *,
+    stage: str,
+    rows: Sequence[int] | None = None,
+    sheet: str | None = None,
+) -> None:
     """Re-raise pandera's lazy validation errors as one RawInputError naming file, column, row.
 
     Pandera reports every failure at once; the message lists up to ten, each with its column,
-    check, row and value, and says how many there were in all.
+    check, row and value, and says how many there were in all. ``rows`` maps pandera's 0-based
+    index to the row number to report (a sheet's own row numbers); without it the row is the
+    1-based data row.
     """
     cases = exc.failure_cases
     lines: list[str] = []
@@ -155,7 +205,9 @@ def raise_schema_errors(path: Path, exc: pandera.errors.SchemaErrors, *, stage: 
     for rec in records[:10]:
         col = rec.get("column")
         idx = rec.get("index")
-        row = int(idx) + 1 if idx is not None and str(idx) != "nan" else None
+        row: int | None = None
+        if idx is not None and str(idx) != "nan":
+            row = rows[int(idx)] if rows is not None and int(idx) < len(rows) else int(idx) + 1
         first_col = first_col or (str(col) if col is not None else None)
         if first_row is None and row is not None:
             first_row = row
@@ -169,4 +221,5 @@ def raise_schema_errors(path: Path, exc: pandera.errors.SchemaErrors, *, stage: 
         f"{stage} schema check failed:\n" + "\n".join(lines) + more,
         column=first_col,
         row=first_row,
+        sheet=sheet,
     ) from exc

@@ -27,14 +27,15 @@ class LACodeError(ValueError):
     """An LA code or name in a table does not resolve, or its code and name disagree."""
 
 
-def _fail(source: str, column: str, row: int, value: object, why: str) -> LACodeError:
-    return LACodeError(f"{source}: column {column!r}, data row {row + 1}: value {value!r} {why}")
+def _fail(source: str, column: str, row: int | str, value: object, why: str) -> LACodeError:
+    where = f"row {row}" if isinstance(row, str) else f"data row {row + 1}"
+    return LACodeError(f"{source}: column {column!r}, {where}: value {value!r} {why}")
 
 
 def _resolve_combo(
     values: dict[str, str | None],
     cols: dict[str, str | None],
-    row: int,
+    row: int | str,
     source: str,
     on_conflict: Literal["raise", "name"],
 ) -> str:
@@ -73,6 +74,7 @@ def canonical_codes(
     source: str = "<file>",
     level_col: str | None = "geographic_level",
     on_conflict: Literal["raise", "name"] = "raise",
+    row_col: str | None = None,
 ) -> pl.DataFrame:
     """Add or overwrite ``la_code_dfe``, ``la_code`` and ``la_name`` on the LA rows of ``df``.
 
@@ -95,6 +97,8 @@ def canonical_codes(
             rows; others get nulls. Without it every row is an LA row.
         on_conflict: ``"name"`` trusts an unambiguous name when the code disagrees (MoJ
             tribunal tables swap Nottingham 892 and Nottinghamshire 891); default raises.
+        row_col: a column holding each row's number in the raw file (e.g. ``raw_row``), named
+            in errors instead of the row's position in ``df`` (which a filter may have changed).
 
     Raises:
         LACodeError: naming ``source``, the column, the 1-based data row and the value.
@@ -116,16 +120,22 @@ def canonical_codes(
     keys = [pl.col(c).cast(pl.Utf8).alias(f"__{k}") for k, c in used.items()]
     combos = (
         work.filter(pl.col("__is_la"))
-        .select("__row", *keys)
+        .select("__row", *keys, *([row_col] if row_col else []))
         .group_by([f"__{k}" for k in used], maintain_order=True)
-        .agg(pl.col("__row").min())
+        .agg(
+            pl.col("__row").min(),
+            (
+                pl.col(row_col).sort_by("__row").first().cast(pl.Utf8) if row_col else pl.lit(None)
+            ).alias("__raw_row"),
+        )
     )
     resolved: list[str] = []
     for rec in combos.iter_rows(named=True):
         values = {k: rec[f"__{k}"] for k in used}
-        resolved.append(_resolve_combo(values, cols, rec["__row"], source, on_conflict))
+        row = rec["__raw_row"] if rec["__raw_row"] is not None else rec["__row"]
+        resolved.append(_resolve_combo(values, cols, row, source, on_conflict))
     recs = _records()
-    lookup = combos.drop("__row").with_columns(
+    lookup = combos.drop("__row", "__raw_row").with_columns(
         la_code_dfe=pl.Series(resolved, dtype=pl.Utf8),
         la_code=pl.Series([recs[c].la_code for c in resolved], dtype=pl.Utf8),
         la_name=pl.Series([recs[c].la_name for c in resolved], dtype=pl.Utf8),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fastexcel
 import pandera.errors
 import pandera.polars as pa
 import polars as pl
@@ -34,6 +35,7 @@ from sendstats import geography
 from sendstats.readers import (
     EES_MARKERS,
     RawInputError,
+    first_bad_value,
     raise_schema_errors,
     split_markers,
 )
@@ -69,6 +71,8 @@ DERIVED_BY = (
     "DfE SEND and AP dashboard code (dfe-analytical-services/SEND-AP-Inclusion-Dashboard) from "
     "the s251 outturn file; not an official statistic"
 )
+#: The derived file's one sheet (openxlsx's default name in the dashboard's R code).
+DERIVED_SHEET = "Sheet 1"
 DERIVED_COLUMNS = {
     "time_period": "time_period",
     "geographic_level": "geographic_level",
@@ -224,18 +228,33 @@ def tidy_allocations(path: Path, sha256: str, specs: list[ods.SheetSpec]) -> pl.
 def read_derived(path: Path) -> pl.DataFrame:
     """Read the dashboard's derived DSG balance file (one sheet) with every column as text.
 
+    The sheet is :data:`DERIVED_SHEET`; a workbook with one sheet of another name is read too
+    (a one-sheet export's sheet name carries nothing), but with several sheets the declared
+    one must be there. The header must be row 1.
+
     Raises:
-        RawInputError: unreadable workbook or a missing column.
+        RawInputError: unreadable workbook, missing sheet or a missing column.
 
     """
     try:
-        df = pl.read_excel(path, engine="calamine", infer_schema_length=0)
-    except Exception as exc:  # calamine raises several error types for one failure
+        book = fastexcel.read_excel(path)
+    except Exception as exc:  # fastexcel raises several error types for one failure
         raise RawInputError(path, f"cannot open workbook: {exc}") from exc
+    names = book.sheet_names
+    if DERIVED_SHEET not in names and len(names) != 1:
+        raise RawInputError(
+            path, f"sheet {DERIVED_SHEET!r} not found; sheets: {names}", sheet=DERIVED_SHEET
+        )
+    sheet = DERIVED_SHEET if DERIVED_SHEET in names else names[0]
+    df = book.load_sheet_by_name(sheet, dtypes="string").to_polars()
     missing = [c for c in DERIVED_COLUMNS if c not in df.columns]
     if missing:
         raise RawInputError(
-            path, f"expected column(s) missing; has {df.columns}", column=missing[0]
+            path,
+            f"expected column(s) missing from the header row; has {df.columns}",
+            column=missing[0],
+            row=1,
+            sheet=sheet,
         )
     return (
         df.select(list(DERIVED_COLUMNS)).rename(DERIVED_COLUMNS).with_row_index("raw_row", offset=2)
@@ -243,15 +262,38 @@ def read_derived(path: Path) -> pl.DataFrame:
 
 
 def check_derived(df: pl.DataFrame, path: Path) -> None:
-    """Assert levels, periods, and that ``deficit`` is the balance with the sign flipped."""
+    """Assert levels, periods, numbers, one row per area and year, and deficit = -balance."""
     for col, allowed in (("geographic_level", LEVELS), ("financial_year", None)):
         for i, value in enumerate(df.get_column(col).to_list()):
             ok = value in allowed if allowed else bool(value and len(value) == 7)
             if not ok:
                 raise RawInputError(path, "unexpected value", column=col, row=i + 2, value=value)
-    bad = df.filter(
-        (pl.col("deficit").cast(pl.Float64) + pl.col("balance_pct").cast(pl.Float64)).abs() > 1e-9
-    )
+    published = {v: k for k, v in DERIVED_COLUMNS.items()}
+    for col in ("deficit", "balance_pct"):
+        found = first_bad_value(df, col, EES_MARKERS)
+        if found is not None:
+            raise RawInputError(
+                path,
+                f"neither a number nor a known marker {sorted(EES_MARKERS)}",
+                column=published[col],
+                row=found[0] + 1,
+                value=found[1],
+            )
+    key = ["financial_year", "geographic_level", "region_name_raw", "la_name_raw"]
+    dupes = df.filter(pl.struct(key).is_duplicated())
+    if dupes.height:
+        second = dupes.filter(pl.struct(key) == dupes.select(pl.struct(key)).item(0, 0)).row(
+            1, named=True
+        )
+        raise RawInputError(
+            path,
+            f"duplicated row for {second['la_name_raw'] or second['region_name_raw']} in "
+            f"{second['financial_year']}",
+            column="la_name",
+            row=int(second["raw_row"]),
+        )
+    number = {c: pl.col(c).cast(pl.Float64, strict=False) for c in ("deficit", "balance_pct")}
+    bad = df.filter((number["deficit"] + number["balance_pct"]).abs() > 1e-9)
     if bad.height:
         raise RawInputError(
             path,

@@ -222,7 +222,7 @@ def validate_raw(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     try:
         raw_schema().validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(path, exc, stage="raw")
+        raise_schema_errors(path, exc, stage="raw", rows=df["raw_row"].to_list(), sheet=SHEET)
     if df.height != LA_ROWS:
         raise RawInputError(path, f"expected {LA_ROWS} LA rows, found {df.height}")
     outturn = [c for c in MEASURE_COLUMNS if c != "E"]
@@ -335,7 +335,12 @@ def tidy_hnbt(path: Path, sha256: str, *, release: str, source_file: str) -> pl.
         pl.lit("Local authority").alias("geographic_level")
     )
     df = geography.canonical_codes(
-        df, dfe_col="la_code_raw", gss_col=None, name_col="la_name_raw", source=str(path)
+        df,
+        dfe_col="la_code_raw",
+        gss_col=None,
+        name_col="la_name_raw",
+        source=str(path),
+        row_col="raw_row",
     )
     check_regions(df, path)
     regions = {c: geography.region_of(c) for c in df["la_code_dfe"].to_list()}

@@ -31,6 +31,7 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
+from sendstats import geography
 from sendstats.readers import RawInputError, raise_schema_errors
 
 #: LAs absent from every DSG allocation file by design (they are funded differently).
@@ -88,7 +89,9 @@ def read_sheets(path: Path, sheets: list[str]) -> dict[str, pd.DataFrame]:
         raise RawInputError(path, f"cannot open .ods workbook: {exc}") from exc
     missing = [s for s in sheets if s not in found]
     if missing:
-        raise RawInputError(path, f"sheet(s) {missing} not found; sheets: {list(found)}")
+        raise RawInputError(
+            path, f"sheet(s) {missing} not found; sheets: {list(found)}", sheet=missing[0]
+        )
     return {s: found[s] for s in sheets}
 
 
@@ -103,39 +106,50 @@ def _cell(grid: pd.DataFrame, row: int, col: int) -> str:
 
 
 def check_header(grid: pd.DataFrame, spec: SheetSpec, path: Path) -> None:
-    """Assert the column letters, block names, before/after banners and unit of the sheet."""
-    where = f"{path.name} sheet {spec.sheet}"
+    """Assert the column letters, block names, before/after banners and unit of the sheet.
+
+    The header is expected in rows 1 to 4 and ENGLAND in row 5, as in every held file: rows
+    inserted above it (a moved header) are refused, not searched for.
+    """
+    moved = " (header rows 1-4 not where expected: rows inserted or removed above them?)"
     for col, letter in LETTERS.items():
         if _cell(grid, 2, col) != letter:
             raise RawInputError(
-                where,
-                f"expected column letter {letter}",
+                path,
+                f"expected column letter {letter}" + moved,
                 column=f"col {col}",
                 row=3,
                 value=_cell(grid, 2, col),
+                sheet=spec.sheet,
             )
     for col, (_, _, text) in MEASURE_COLUMNS.items():
         header = _cell(grid, 1, col).lower()
         unit_ok = "million" in header if spec.unit == "gbp_million" else "(£s)" in header
         if text not in header or not unit_ok:
             raise RawInputError(
-                where,
+                path,
                 f"expected a {text!r} header in {spec.unit}",
                 column=LETTERS[col],
                 row=2,
                 value=_cell(grid, 1, col),
+                sheet=spec.sheet,
             )
     if "prior to" not in _cell(grid, 0, 2).lower() and "before" not in _cell(grid, 0, 2).lower():
-        raise RawInputError(where, "expected the 'before recoupment' banner", column="[A]", row=1)
+        raise RawInputError(
+            path, "expected the 'before recoupment' banner", column="[A]", row=1, sheet=spec.sheet
+        )
     if "after" not in _cell(grid, 0, 7).lower():
-        raise RawInputError(where, "expected the 'after deductions' banner", column="[F]", row=1)
+        raise RawInputError(
+            path, "expected the 'after deductions' banner", column="[F]", row=1, sheet=spec.sheet
+        )
     if _cell(grid, ENGLAND_ROW, 0).upper() != "ENGLAND":
         raise RawInputError(
-            where,
-            "expected the ENGLAND row",
+            path,
+            "expected the ENGLAND row" + moved,
             column="col 0",
             row=ENGLAND_ROW + 1,
             value=_cell(grid, ENGLAND_ROW, 0),
+            sheet=spec.sheet,
         )
 
 
@@ -154,7 +168,7 @@ def extract_rows(grid: pd.DataFrame, spec: SheetSpec, path: Path) -> pl.DataFram
         records.append(rec)
         row += 1
     if not records:
-        raise RawInputError(f"{path.name} sheet {spec.sheet}", "no data rows", row=ENGLAND_ROW + 1)
+        raise RawInputError(path, "no data rows", row=ENGLAND_ROW + 1, sheet=spec.sheet)
     return pl.DataFrame(records, schema={k: pl.Utf8 for k in records[0]} | {"raw_row": pl.Int64})
 
 
@@ -171,30 +185,65 @@ def raw_schema() -> pa.DataFrameSchema:
 
 
 def validate_raw(df: pl.DataFrame, spec: SheetSpec, path: Path) -> pl.DataFrame:
-    """Check drift, the LA count and the exclusion of City of London and Isles of Scilly."""
-    where = Path(f"{path.name} sheet {spec.sheet}")
+    """Check drift, duplicates, signs, LA codes, the LA count and the excluded LAs.
+
+    Every problem is reported with the sheet's own row number (``raw_row``).
+    """
     try:
         raw_schema().validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(where, exc, stage="raw")
+        raise_schema_errors(path, exc, stage="raw", rows=df["raw_row"].to_list(), sheet=spec.sheet)
     las = df.filter(pl.col("la_code_raw") != "ENGLAND")
-    if las.height != spec.la_rows:
-        raise RawInputError(where, f"expected {spec.la_rows} LA rows, found {las.height}")
-    present = set(las.get_column("la_code_raw").to_list()) & set(EXCLUDED_LAS)
-    if present:
-        raise RawInputError(
-            where,
-            f"LA(s) {sorted(present)} should be absent from DSG allocations by design",
-            column="col 0",
-        )
     dupes = las.filter(pl.col("la_code_raw").is_duplicated())
     if dupes.height:
+        second = dupes.filter(pl.col("la_code_raw") == dupes["la_code_raw"][0]).row(1, named=True)
         raise RawInputError(
-            where,
+            path,
             "LA code listed twice",
             column="col 0",
-            row=int(dupes["raw_row"][0]),
-            value=str(dupes["la_code_raw"][0]),
+            row=int(second["raw_row"]),
+            value=str(second["la_code_raw"]),
+            sheet=spec.sheet,
+        )
+    present = las.filter(pl.col("la_code_raw").is_in(list(EXCLUDED_LAS)))
+    if present.height:
+        raise RawInputError(
+            path,
+            f"LA(s) {sorted(present['la_code_raw'])} should be absent from DSG allocations by "
+            "design",
+            column="col 0",
+            row=int(present["raw_row"][0]),
+            value=str(present["la_code_raw"][0]),
+            sheet=spec.sheet,
+        )
+    for col, (measure, _, _) in MEASURE_COLUMNS.items():
+        negative = df.filter(pl.col(measure).str.starts_with("-"))
+        if negative.height:
+            raise RawInputError(
+                path,
+                f"a DSG allocation ({measure}) is negative",
+                column=LETTERS[col],
+                row=int(negative["raw_row"][0]),
+                value=str(negative[measure][0]),
+                sheet=spec.sheet,
+            )
+    unknown = [
+        rec
+        for rec in las.select("raw_row", "la_code_raw").iter_rows(named=True)
+        if not geography.match_codes(str(rec["la_code_raw"]))
+    ]
+    if unknown:
+        raise RawInputError(
+            path,
+            "LA code does not resolve through the geography crosswalk",
+            column="col 0",
+            row=int(unknown[0]["raw_row"]),
+            value=str(unknown[0]["la_code_raw"]),
+            sheet=spec.sheet,
+        )
+    if las.height != spec.la_rows:
+        raise RawInputError(
+            path, f"expected {spec.la_rows} LA rows, found {las.height}", sheet=spec.sheet
         )
     return df
 
@@ -215,10 +264,11 @@ def check_england_sum(df: pl.DataFrame, spec: SheetSpec, path: Path) -> None:
         total = df.filter(pl.col("la_code_raw") != "ENGLAND").get_column(measure).sum()
         if abs(england - total) > tol:
             raise RawInputError(
-                f"{path.name} sheet {spec.sheet}",
+                path,
                 f"England {england:,.0f} is not the sum of LA rows {total:,.0f} (tolerance {tol})",
                 column=measure,
                 row=ENGLAND_ROW + 1,
+                sheet=spec.sheet,
             )
 
 

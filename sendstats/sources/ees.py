@@ -265,7 +265,12 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     la = df.filter(pl.col("geographic_level") == "Local authority")
     other = df.filter(pl.col("geographic_level") != "Local authority")
     la = geography.canonical_codes(
-        la, dfe_col="old_la_code", gss_col="new_la_code", name_col="la_name", source=str(path)
+        la,
+        dfe_col="old_la_code",
+        gss_col="new_la_code",
+        name_col="la_name",
+        source=str(path),
+        row_col="raw_row",
     )
     la = la.with_columns(pl.col("la_code").alias("area_code"), pl.col("la_name").alias("area_name"))
     other = other.with_columns(

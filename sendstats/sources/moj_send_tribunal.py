@@ -231,7 +231,21 @@ def tidy_with_log(
 
 
 def read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Read one declared file into long rows, run its checks and count its rows."""
+    """Read one declared file into long rows, run its checks and count its rows.
+
+    Raises:
+        RawInputError: naming the file and, for an .ods, the sheet the problem is in.
+
+    """
+    try:
+        return _read_file(path, spec, sha)
+    except RawInputError as exc:
+        if spec.sheet is None or exc.sheet is not None:
+            raise
+        raise exc.in_sheet(spec.sheet) from exc
+
+
+def _read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dict[str, Any]]:
     grid = layout.read_grid(path, spec.fmt, spec.sheet)
     wide = layout.read_wide(
         path,
@@ -321,7 +335,11 @@ def check_rates(long: pl.DataFrame, spec: TableSpec, path: Path) -> None:
 
 
 def _check_national_sheet(path: Path, spec: TableSpec, long: pl.DataFrame) -> None:
-    series = layout.read_national_series(path, layout.read_grid(path, "ods", spec.national_sheet))
+    sheet = str(spec.national_sheet)
+    try:
+        series = layout.read_national_series(path, layout.read_grid(path, "ods", sheet))
+    except RawInputError as exc:
+        raise exc.in_sheet(sheet) from exc
     nat = wide_measures(long.filter(pl.col("geographic_level") == "National"))
     for rec in nat.iter_rows(named=True):
         got = series.get(rec["year"])

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import fastexcel
 import polars as pl
 
 from sendstats import geography
 from sendstats.geography.crosswalk import normalise_dfe_code
-from sendstats.readers import STATUS_OK, RawInputError
+from sendstats.readers import STATUS_OK, RawInputError, decode_text
 
 Grid = list[list[str]]
 
@@ -41,6 +42,13 @@ AREA_COLUMNS = (
 ZERO_MARKER = "-"
 NULL_MARKERS = {"..": "not available", "x": "suppressed", "~": "suppressed", "": "blank"}
 STATUS_BLANK = "blank"
+
+#: Measure -> the publisher's header label (named when a year lacks the column).
+MEASURE_LABELS = {
+    "appeals_registered_count": "Appeals registered",
+    "appealable_decisions_count": "Total Appealable Decisions",
+    "appeal_rate_pct": "SEND Tribunal Appeal Rate",
+}
 
 _FOOTNOTE_TAIL = re.compile(r"[\d,\s]+$")
 _YEAR = re.compile(r"^(20[12]\d)$")
@@ -103,22 +111,47 @@ def read_grid(path: Path, fmt: Literal["csv", "ods"], sheet: str | None = None) 
     """Read a CSV or one .ods sheet as a grid of stripped text cells ('' for empty).
 
     Raises:
-        RawInputError: the file cannot be read or decoded, or the sheet is missing.
+        RawInputError: the file is empty, cannot be read or decoded, is cut mid-row, or the
+            sheet is missing.
 
     """
     if fmt == "csv":
         try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RawInputError(path, f"cannot read as UTF-8 CSV: {exc}") from exc
-        return [[c.strip() for c in rec] for rec in csv.reader(io.StringIO(text))]
+            data = path.read_bytes()
+        except OSError as exc:
+            raise RawInputError(path, f"cannot read file: {exc}") from exc
+        # Rows are reported as physical CSV records, so no header line is subtracted.
+        text = decode_text(path, data, header_lines=0)
+        grid = [[c.strip() for c in rec] for rec in csv.reader(io.StringIO(text))]
+        # The publisher pads every record to the table's width; a download cut off mid-row
+        # leaves a short last record and no final line break.
+        if grid and not text.endswith(("\n", "\r")) and len(grid[-1]) < max(map(len, grid)):
+            raise RawInputError(path, "file ends mid-row (truncated download?)", row=len(grid))
+        return grid
     try:
+        # Empty rows are kept so that a row number is the one the spreadsheet shows.
         df = pl.read_excel(
-            path, sheet_name=sheet, engine="calamine", has_header=False, infer_schema_length=0
+            path,
+            sheet_name=sheet,
+            engine="calamine",
+            has_header=False,
+            infer_schema_length=0,
+            drop_empty_rows=False,
         )
     except Exception as exc:  # calamine raises several types; all mean "not this sheet"
-        raise RawInputError(path, f"cannot read sheet {sheet!r}: {exc}") from exc
+        raise RawInputError(path, _sheet_problem(path, sheet, exc), sheet=sheet) from exc
     return [[(c or "").strip() for c in row] for row in df.rows()]
+
+
+def _sheet_problem(path: Path, sheet: str | None, exc: Exception) -> str:
+    """Say why a sheet could not be read: a missing sheet (listing those present) or the file."""
+    try:
+        names = fastexcel.read_excel(path).sheet_names
+    except Exception as book_exc:  # not a readable workbook at all (empty, truncated zip ...)
+        return f"cannot open workbook: {book_exc}"
+    if sheet not in names:
+        return f"sheet {sheet!r} not found; sheets: {names}"
+    return f"cannot read sheet: {exc}"
 
 
 def clean_label(text: str) -> str:
@@ -152,6 +185,9 @@ def parse_cell(
             row=row,
             value=text,
         )
+    if number.startswith("-"):
+        # Appeals, decisions and rates are never negative; the zero marker is a bare '-'.
+        raise RawInputError(path, "a count or rate is negative", column=column, row=row, value=text)
     return float(number) * scale, STATUS_OK
 
 
@@ -215,11 +251,15 @@ def parse_columns(path: Path, grid: Grid, year_row: int, default_method: str) ->
                 value=label,
             )
         columns.append(Column(j, year, kind[0], kind[1], label))
-    for y in {c.year for c in columns}:
+    for y in sorted({c.year for c in columns}):
         found = {c.measure for c in columns if c.year == y}
         if len(found) != 3:
+            lacking = [label for m, label in MEASURE_LABELS.items() if m not in found]
             raise RawInputError(
-                path, f"year {y} lacks a measure column (found {sorted(found)})", row=year_row + 2
+                path,
+                f"year {y} lacks a measure column (found {sorted(found)})",
+                column=lacking[0],
+                row=year_row + 2,
             )
     return columns
 
@@ -343,7 +383,9 @@ def resolve_areas(
             raise RawInputError(
                 path,
                 f"LA {dfe} appears twice (rows {seen[dfe]} and {row.raw_row})",
+                column="Local Authority",
                 row=row.raw_row,
+                value=row.name,
             )
         seen[dfe] = row.raw_row
         code = normalise_dfe_code(row.code) if row.code else None

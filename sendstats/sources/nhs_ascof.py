@@ -76,6 +76,17 @@ COLUMN_ALIASES: dict[str, str] = {
     "measure value": "measure_value",
 }
 RAW_COLUMNS = tuple(dict.fromkeys(COLUMN_ALIASES.values()))
+#: Internal column name -> header as printed in the 2020-21 file (named in errors).
+PUBLISHED_HEADERS: dict[str, str] = {
+    "geo_code": "Geographical Code",
+    "geo_name": "Geographical Description",
+    "geo_level": "Geographical Level",
+    "ons_code": "ONS Code",
+    "measure_code": "ASCOF Measure Code",
+    "disaggregation": "Disaggregation Level",
+    "measure_type": "Measure Type",
+    "measure_value": "Measure Value",
+}
 
 #: ASCOF measure code -> (sendstats measure, disaggregation).
 MEASURES: dict[str, tuple[str, str]] = {
@@ -255,11 +266,16 @@ def read_raw(path: Path) -> pl.DataFrame:
         for c in df.columns
         if _normalise_header(c) in COLUMN_ALIASES
     }
+    present = list(df.columns)
     df = df.rename(renames)
     missing = [c for c in RAW_COLUMNS if c not in df.columns]
     if missing:
         raise RawInputError(
-            path, f"expected column(s) missing; columns present: {df.columns}", column=missing[0]
+            path,
+            f"expected column(s) {missing} missing from the header row; columns present: {present}",
+            column=PUBLISHED_HEADERS[missing[0]],
+            row=1,
+            sheet=SHEET if path.suffix.lower() == ".xlsx" else None,
         )
     return df.select(RAW_COLUMNS).with_columns(pl.col(RAW_COLUMNS).str.strip_chars())
 
@@ -270,7 +286,9 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
     except Exception as exc:  # fastexcel raises its own error types per failure
         raise RawInputError(path, f"cannot open workbook: {exc}") from exc
     if SHEET not in book.sheet_names:
-        raise RawInputError(path, f"sheet {SHEET!r} not found; sheets: {book.sheet_names}")
+        raise RawInputError(
+            path, f"sheet {SHEET!r} not found; sheets: {book.sheet_names}", sheet=SHEET
+        )
     return book.load_sheet_by_name(SHEET, dtypes="string").to_polars()
 
 
@@ -302,6 +320,17 @@ def validate_raw(df: pl.DataFrame, path: Path) -> pl.DataFrame:
             row=bad[0],
             value=bad[1],
         )
+    negative = df.with_row_index("row", offset=1).filter(
+        pl.col("measure_value").str.starts_with("-")
+    )
+    if negative.height:
+        raise RawInputError(
+            path,
+            "a count or percentage is negative",
+            column="Measure Value",
+            row=int(negative["row"][0]),
+            value=str(negative["measure_value"][0]),
+        )
     try:
         raw_schema().validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -323,11 +352,13 @@ def _to_wide(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     dupes = df.filter(pl.len().over(key) > 1)
     if dupes.height:
         first = dupes.row(0, named=True)
+        again = max(dupes.filter(*(pl.col(k) == first[k] for k in key))["raw_row"].to_list())
         raise RawInputError(
             path,
-            f"two rows for {first['geo_code']} {first['measure_code']} {first['measure_type']}",
+            f"two rows for {first['geo_code']} {first['measure_code']} {first['measure_type']} "
+            f"(rows {first['raw_row']} and {again})",
             column="Measure Value",
-            row=int(first["raw_row"]),
+            row=int(again),
         )
     df = split_markers(df, ["measure_value"], ASCOF_MARKERS)
     index = ["geo_level", "geo_code", "geo_name", "ons_code", "measure_code", "disaggregation"]
@@ -336,7 +367,7 @@ def _to_wide(df: pl.DataFrame, path: Path) -> pl.DataFrame:
         index=index,
         values=["measure_value", "measure_value_status"],
         aggregate_function=None,
-    )
+    ).join(df.group_by(index).agg(pl.col("raw_row").min()), on=index, how="left", nulls_equal=True)
     renames: dict[str, str] = {}
     for raw_type, name in KEPT_TYPES.items():
         renames[f"measure_value_{raw_type}"] = name
@@ -353,7 +384,12 @@ def _add_areas(wide: pl.DataFrame, path: Path) -> pl.DataFrame:
     """Give each row sendstats area columns; every council must resolve to a crosswalk LA."""
     wide = wide.with_columns(pl.col("geo_level").replace_strict(LEVELS).alias("geographic_level"))
     coded = geography.canonical_codes(
-        wide, dfe_col=None, gss_col="ons_code", name_col="geo_name", source=str(path)
+        wide,
+        dfe_col=None,
+        gss_col="ons_code",
+        name_col="geo_name",
+        source=str(path),
+        row_col="raw_row",
     )
     regions = {
         dfe: geography.region_of(dfe)
