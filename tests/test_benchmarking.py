@@ -351,3 +351,43 @@ def test_every_schema_column_is_described() -> None:
     described = schema.data_dictionary()
     assert [c for c, _, _ in described] == table.BENCHMARK_COLUMNS
     assert all(desc for _, _, desc in described)
+
+
+def test_primary_need_shares_reproduce_every_published_percentage(
+    built: Path, raw_archive: Path
+) -> None:
+    # DfE prints each need's % of all plans to 1 dp (sen_needs_all_plans.csv, 2025 release);
+    # ours is number_<need> / ehc_plans x 100, rounded half up.
+    from sendstats.metrics.needs import need_metric_id
+    from sendstats.numbers import round_half_up
+    from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS
+
+    raw = pl.read_csv(
+        raw_archive / "ehcp/education-health-and-care-plans_2025/data/sen_needs_all_plans.csv",
+        encoding="utf8-lossy",
+        infer_schema=False,
+    ).filter(
+        pl.col("breakdown_topic") == "All EHC plans",
+        pl.col("geographic_level") == "Local authority",
+    )
+    ours = pl.read_parquet(built / "metrics" / "ehcp.parquet")
+    checked = 0
+    # Surrey (936): the published SLD and SpLD percentages (7.8, 0.1) do not follow from the
+    # published counts (595 and 665 of 16,069 plans): a publisher inconsistency, asserted so a
+    # corrected file is noticed. sendstats computes from the counts.
+    known = {("sld", "936"): 7.8, ("spld", "936"): 0.1}
+    for code in PRIMARY_NEEDS:
+        col = "unknown_pc" if code == "need_unknown" else f"{code}_pc"
+        published = raw.select(
+            pl.col("old_la_code").alias("la_code_dfe"), pl.col(col).cast(pl.Float64).alias("pub")
+        )
+        mine = ours.filter(pl.col("metric_id") == need_metric_id(code), pl.col("year") == 2025)
+        joined = mine.join(published, on="la_code_dfe", how="inner").with_columns(
+            round_half_up(pl.col("value"), 1).alias("ours")
+        )
+        assert joined.height == 153, code
+        bad = joined.filter((pl.col("ours") - pl.col("pub")).abs() > 1e-9)
+        found = {(code, la): pub for la, pub in bad.select("la_code_dfe", "pub").iter_rows()}
+        assert found == {k: v for k, v in known.items() if k[0] == code}, found
+        checked += joined.height
+    assert checked == 153 * 13

@@ -132,7 +132,7 @@ def all_figures() -> list[Figure]:
 
 
 def csv_name(fig: Figure, ctx: FigureContext) -> str:
-    """Return a figure's CSV name: ``<dfe code>__<id>.csv`` with an LA marked, else ``england__``."""
+    """Return a figure's CSV name: ``<dfe code>__<id>.csv`` (LA marked) or ``england__<id>``."""
     who = ctx.la.la_code_dfe if ctx.la is not None else "england"
     return f"{who}__{fig.id.removeprefix('england_')}.csv"
 

@@ -18,6 +18,20 @@ def need_metric_id(code: str) -> str:
     return f"ehc_plans_need_{code.removeprefix('need_')}_pct"
 
 
+_SURREY = (
+    "Surrey, January 2025: the published % for severe (7.8) and specific (0.1) learning "
+    "difficulty do not follow from the published counts (595 and 665 of 16,069 plans); "
+    "sendstats computes both from the counts (3.7% and 4.1%)."
+)
+CAVEATS: dict[str, tuple[str, ...]] = {
+    "oth": (
+        "Down syndrome is counted under 'other difficulty or disability' (DfE data guidance, "
+        "note 1).",
+    ),
+    "sld": (_SURREY,),
+    "spld": (_SURREY,),
+}
+
 NEED_METRICS: dict[str, str] = {need_metric_id(code): name for code, name in PRIMARY_NEEDS.items()}
 
 register(
@@ -38,12 +52,7 @@ register(
             official=False,
             method="ratio of published counts (the publisher also prints the % to 1 dp)",
             statistic="proportion",
-            caveats=(
-                "Down syndrome is counted under 'other difficulty or disability' (DfE data "
-                "guidance, note 1).",
-            )
-            if code == "oth"
-            else (),
+            caveats=CAVEATS.get(code, ()),
         )
         for code, name in PRIMARY_NEEDS.items()
     )
