@@ -40,7 +40,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import polars as pl
 import pytest
 import xlrd
@@ -147,18 +146,16 @@ class Real:
         return csv_records(self.data)[0]
 
     def sheet(self, name: str | None = None) -> list[list[str]]:
-        """Rows of one sheet as text ('' for empty), 0-based, as the readers see them."""
+        """Rows of one sheet as text ('' for empty), 0-based, blank rows kept (calamine)."""
         if name not in self._sheets:
-            if self.path.suffix == ".ods":
-                df = pd.read_excel(self.path, sheet_name=name, engine="odf", header=None, dtype=str)
-                assert isinstance(df, pd.DataFrame)
-                grid = [["" if pd.isna(v) else str(v) for v in row] for row in df.to_numpy()]
-            else:
-                frame = pl.read_excel(
-                    self.path, sheet_name=name, has_header=False, infer_schema_length=0
-                )
-                grid = [[c or "" for c in row] for row in frame.rows()]
-            self._sheets[name] = grid
+            frame = pl.read_excel(
+                self.path,
+                sheet_name=name,
+                has_header=False,
+                infer_schema_length=0,
+                drop_empty_rows=False,
+            )
+            self._sheets[name] = [[c or "" for c in row] for row in frame.rows()]
         return self._sheets[name]
 
     @cached_property
@@ -656,6 +653,19 @@ def _hnbt_set(col: int, value: str | float, *expect: str) -> Callable[[Real], Va
     return _xlsx_edit(edit)
 
 
+def _hnbt_header(edit: Callable[[Xlsx], None], cell: str, text: str) -> Callable[[Real], Variant]:
+    def run(book: Xlsx, _: Real) -> tuple[str, ...]:
+        edit(book)
+        return (f"expected {text!r} in cell {cell}", f"column {cell!r}")
+
+    return _xlsx_edit(run)
+
+
+def _hnbt_duplicated(book: Xlsx, _: Real) -> tuple[str, ...]:
+    new = book.append_copy_of_row(HNBT_FIRST_LA)
+    return ("column 'la_code_raw'", f"row {new}", "sheet 'Sheet1'")
+
+
 def _hnbt_renamed_sheet(real: Real) -> Variant:
     book = Xlsx(real.data)
     book.rename_sheet(hnbt.SHEET, "Outturn")
@@ -668,6 +678,19 @@ def _hnbt_moved(book: Xlsx, _: Real) -> tuple[str, ...]:
 
 
 HNBT_CASES = [
+    Case(
+        "hnbt",
+        "renamed column",
+        _hnbt_header(lambda b: b.set_cell(4, hnbt._col("BJ"), "Nursery"), "BJ4", "early years"),
+    ),
+    Case(
+        "hnbt",
+        "missing column",
+        _hnbt_header(lambda b: b.delete_column(hnbt._col("BK")), "BK4", "primary"),
+    ),
+    Case("hnbt", "new marker", _hnbt_set(HNBT_PLACE, "[x]", "column 'BI'", "'[x]'")),
+    Case("hnbt", "duplicated LA row", _xlsx_edit(_hnbt_duplicated)),
+    Case("hnbt", "negative count", _hnbt_set(hnbt._col("E"), -2500.0, "column 'E'", "negative")),
     Case("hnbt", "text in a numeric column", _hnbt_set(HNBT_PLACE, "twelve", "'twelve'")),
     Case("hnbt", "unknown LA code", _hnbt_set(2, "999", "'999'"), LACodeError),
     Case("hnbt", "empty file", lambda real: Variant(b"", ("cannot open workbook",))),
@@ -941,13 +964,30 @@ def test_derived_single_sheet_renamed_is_read(real: Callable[[str], Real], tmp_p
 
 # --- a refused input replaces no output --------------------------------------------------------
 
-#: One case per source, run through a whole build.
-BUILD_CASES: dict[str, tuple[str, str, tuple[str, str]]] = {
-    "dfe_sen2": ("sen2", "negative count", ("2023", "sen2_mi")),
-    "moj_send_tribunal": ("tribunal_ods", "duplicated LA row", ("2022", "appeal_rate_table")),
-    "dfe_high_needs": ("dsg_final", "moved header row", ("2023-24", "allocations")),
-    "nhs_ascof": ("ascof", "renamed sheet", ("2020-21", "open_data")),
-    "ons_population": ("ons_mye", "text in a numeric column", ("mid-2020", "mye")),
+#: One case per source, run through a whole build: (reader, case, file the case is applied to,
+#: its (release, name) in the declaration). The file is the first its step reads, so the
+#: refused build stops early; it has the layout of the reader's own file.
+BUILD_CASES: dict[str, tuple[str, str, str, tuple[str, str]]] = {
+    "dfe_sen2": ("sen2", "negative count", READERS["sen2"].file, ("2023", "sen2_mi")),
+    "moj_send_tribunal": (
+        "tribunal_ods",
+        "duplicated LA row",
+        "tribunal/SEND_Appeal_Rate_Table_2021.ods",
+        ("2021", "appeal_rate_table"),
+    ),
+    "dfe_high_needs": (
+        "dsg_final",
+        "moved header row",
+        "high_needs/dedicated-schools-grant_2021_11_18.ods",
+        ("2020-21", "allocations"),
+    ),
+    "nhs_ascof": ("ascof", "renamed sheet", READERS["ascof"].file, ("2020-21", "open_data")),
+    "ons_population": (
+        "ons_mye",
+        "text in a numeric column",
+        READERS["ons_mye"].file,
+        ("mid-2020", "mye"),
+    ),
 }
 
 
@@ -977,14 +1017,15 @@ def _snapshot(data: Path) -> dict[str, bytes]:
 def test_refused_input_replaces_no_output(
     source_id: str,
     built: tuple[Path, dict[str, bytes]],
+    raw_archive: Path,
     real: Callable[[str], Real],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data, before = built
-    reader, name, (release, file_name) = BUILD_CASES[source_id]
+    reader, name, file, (release, file_name) = BUILD_CASES[source_id]
     case = next(c for c in CASES if (c.reader, c.name) == (reader, name))
-    source = real(reader)
+    source = real(reader) if file == READERS[reader].file else Real(raw_archive / file)
     bad = _write(tmp_path, source, case.make(source).data)
     sha = hashlib.sha256(bad.read_bytes()).hexdigest()
     monkeypatch.setenv("SENDSTATS_DATA_DIR", str(data))

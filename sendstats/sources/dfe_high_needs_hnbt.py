@@ -223,6 +223,16 @@ def validate_raw(df: pl.DataFrame, path: Path) -> pl.DataFrame:
         raw_schema().validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise_schema_errors(path, exc, stage="raw", rows=df["raw_row"].to_list(), sheet=SHEET)
+    negative = df.filter(pl.col("E").str.starts_with("-"))
+    if negative.height:
+        raise RawInputError(
+            path,
+            "the 2-18 population is negative",
+            column="E",
+            row=int(negative["raw_row"][0]),
+            value=str(negative["E"][0]),
+            sheet=SHEET,
+        )
     if df.height != LA_ROWS:
         raise RawInputError(path, f"expected {LA_ROWS} LA rows, found {df.height}")
     outturn = [c for c in MEASURE_COLUMNS if c != "E"]
