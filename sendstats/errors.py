@@ -7,6 +7,7 @@ from sendstats.figures.base import FigureError, UnknownFigureError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.io import LockTimeoutError
 from sendstats.metrics.registry import NoValueError, UnknownMetricError
+from sendstats.population import PopulationFileError
 from sendstats.readers import RawInputError
 
 
@@ -30,6 +31,7 @@ def _optional() -> tuple[type[BaseException], ...]:
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     DeclarationError,
     RawInputError,
+    PopulationFileError,
     UnknownLAError,
     LACodeError,
     LockTimeoutError,
