@@ -37,6 +37,9 @@ HEADLINE_METRICS = (
     "tribunal_appeal_rate_pct",
     "tribunal_appeal_rate_annual_reviews_pct",
     "ascof_1e_ld_paid_employment_pct",
+    "high_needs_block_per_head_2_18_gbp",
+    "high_needs_spend_per_head_2_18_gbp",
+    "dsg_balance_of_total_income_pct",
 )
 
 
@@ -373,16 +376,33 @@ def summary_rows(ctx: LaContext, metric_ids: Sequence[str] = HEADLINE_METRICS) -
 
 
 def show_summary_table(ctx: LaContext) -> None:
-    """Display the one-screen summary of headline metrics (great-tables) and export it."""
+    """Display the one-screen summary of headline metrics (great-tables) and export it.
+
+    The page shows eight columns so it fits an A4 page; the CSV beside it also has the region
+    and the change on the previous period.
+    """
     rows = summary_rows(ctx)
     used = ctx.bench.filter(
         pl.col("metric_id").is_in(list(HEADLINE_METRICS))
         & (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
     )
     _write_figure_csv("summary_table", ctx, rows)
+    shown = rows.select(
+        "Metric",
+        "Period",
+        pl.when(pl.col("95% interval") != "")
+        .then(pl.col("LA") + pl.lit(" (") + pl.col("95% interval") + pl.lit(")"))
+        .otherwise(pl.col("LA"))
+        .alias("LA (95% interval)"),
+        "Band",
+        "Rank",
+        "vs England",
+        "Neighbours",
+        "England",
+    )
     _show(
         tables.metrics_summary_table(
-            rows.drop("metric_id"),
+            shown,
             title=f"{ctx.la.la_name} at a glance",
             source_note=source_note(used),
             legend=SUMMARY_LEGEND,
@@ -395,8 +415,8 @@ SUMMARY_LEGEND = (
     "good, A = lowest). Rank: 1 = highest value. vs England: the LA's 95% interval against the "
     "England value (Better/Worse where the measure has a direction, Higher/Lower where it has "
     "none; counts and growth are not compared). Neighbours: unweighted mean of the 10 DfE "
-    "statistical neighbours (May 2025 set). Region and England: pooled (sum of numerators / "
-    "sum of denominators). Change: on the previous period, in percentage points for %."
+    "statistical neighbours (May 2025 set). England: pooled (sum of numerators / sum of "
+    "denominators). The CSV of this table adds the region and the change on the previous period."
 )
 
 
@@ -656,7 +676,7 @@ def methods_markdown() -> str:
             out.append(f"\n*Citation ({rel.release}):* {rel.citation}")
     out.append("\n## Metric definitions\n")
     for m in all_metrics():
-        kind = "official" if m.official else f"derived by sendstats ({m.method})"
+        kind = "official" if m.official else f"derived by {m.derived_by} ({m.method})"
         out.append(f"\n### {m.title}\n\n`{m.id}`: {m.definition}\n")
         out.append(f"- Unit: {m.unit}; polarity: {m.polarity.replace('_', ' ')}; {kind}.")
         if m.numerator:

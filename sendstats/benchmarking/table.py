@@ -27,7 +27,8 @@ ENGLAND_RULE = (
 )
 REGION_RULE = "Region figure: " + AVERAGING_RULES["pooled"] + " (as published, or summed over LAs)"
 SN_RULE = AVERAGING_RULES["mean"] + " of the 10 statistical neighbours (LAIT's convention)"
-#: Units whose England and region figures are totals, not comparable with one LA's value.
+#: Units whose England and region figures are totals, not comparable with one LA's value,
+#: unless the metric is per head (``_per_`` in its id, e.g. GBP per resident aged 2-18).
 TOTAL_UNITS = ("count", "gbp")
 SN_KEYS = tuple(f"sn{s}" for s in SN_SETS)
 
@@ -248,7 +249,7 @@ def compute(metrics: pl.DataFrame) -> pl.DataFrame:
         how="left",
     )
     la = la.join(_sn_means(la), on=KEY, how="left")
-    is_total = pl.col("unit").is_in(TOTAL_UNITS)
+    is_total = pl.col("unit").is_in(TOTAL_UNITS) & ~pl.col("metric_id").str.contains("_per_")
     la = la.with_columns(
         pl.lit(ENGLAND_RULE).alias("england_rule"),
         pl.lit(REGION_RULE).alias("region_rule"),

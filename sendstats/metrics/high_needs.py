@@ -165,6 +165,7 @@ register(
             "year (FY 2019-20: the DfE compilation), per the dashboard's code"
         ),
         official=False,
+        derived_by="the DfE SEND and AP dashboard",
         method=(
             f"derived by the {DASHBOARD}, prep/data_preparation.R: -100 x line 1.9.3 / total DSG "
             "allocation, rounded to 2 dp; England and regions as the dashboard gives them "

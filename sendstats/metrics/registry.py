@@ -42,6 +42,8 @@ class MetricDef:
     numerator: str | None = None
     denominator: str | None = None
     official: bool = True
+    #: Who derived a non-official metric: sendstats, or a named third party (e.g. a dashboard).
+    derived_by: str = "sendstats"
     method: str = ""
     series_breaks: tuple[str, ...] = ()
     caveats: tuple[str, ...] = field(default_factory=tuple)
@@ -62,7 +64,7 @@ class MetricDef:
 
     def caption(self) -> str:
         """One-line caption for charts and tables: title, unit and whose method."""
-        who = "published by the producer" if self.official else "derived by sendstats"
+        who = "published by the producer" if self.official else f"derived by {self.derived_by}"
         return f"{self.title} ({self.unit}; {who})"
 
 

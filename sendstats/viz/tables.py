@@ -27,7 +27,7 @@ def metrics_summary_table(
     table = (
         table.tab_source_note(source_note)
         .cols_align(align="right", columns=list[str | int](numeric))
-        .tab_style(style=style.text(weight="bold"), locations=loc.body(columns="LA"))
+        .tab_style(style=style.text(weight="bold"), locations=loc.body(columns=numeric[:1]))
         .opt_row_striping()
     )
     return table
