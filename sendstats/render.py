@@ -25,14 +25,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from nbformat import NotebookNode
-from tqdm import tqdm
 
 from sendstats.render_qmd import (
     Block,
@@ -42,6 +42,7 @@ from sendstats.render_qmd import (
     notebook_blocks,
     parse_qmd,
 )
+from sendstats.render_templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
 
 __all__ = [
     "RenderError",
@@ -185,13 +186,21 @@ def _yaml_scalar(value: ParamValue) -> str:
 
 
 def _render_with_quarto(
-    qmd: Path, params: Mapping[str, ParamValue], output: Path, to: Target, timeout: int
+    qmd: Path,
+    params: Mapping[str, ParamValue],
+    output: Path,
+    to: Target,
+    timeout: int,
+    extra: Sequence[str] = (),
 ) -> Path:
-    """Run Quarto beside the document, then move its output to ``output`` atomically."""
+    """Run Quarto beside the document, then move its output to ``output`` atomically.
+
+    ``extra`` is appended to Quarto's command line (the batch's ``--execute-daemon``).
+    """
     # A name of our own, so no other render's file is ever taken for this one.
     name = f"{qmd.stem}.sendstats-{os.getpid()}-{threading.get_ident()}"
     name += ".pdf" if to == "pdf" else ".html"
-    argv = quarto_argv(qmd, params, name, to)
+    argv = [*quarto_argv(qmd, params, name, to), *extra]
     argv[0] = shutil.which("quarto") or "quarto"
     # Quarto's Python and the kernel it starts ("python3" may say plain "python") should both
     # be this interpreter, which has sendstats installed.
@@ -275,15 +284,44 @@ def _render_with_fallback(
     timeout: int,
 ) -> Path:
     """Execute the document in ``session``'s kernel and write HTML or PDF to ``output``."""
+    nb = execute_document(session, qmd, params, timeout)
+    return convert_document(nb, qmd, params, output, to)
+
+
+def execute_document(
+    session: KernelSession,
+    qmd: Path,
+    params: Mapping[str, ParamValue],
+    timeout: int,
+    parsed: NotebookNode | None = None,
+) -> NotebookNode:
+    """Run the document (``parsed``, else read from ``qmd``) in ``session``'s kernel.
+
+    Raises:
+        RenderError: the document cannot be read, or a cell failed (named in the error).
+
+    """
     try:
-        nb = session.run(parse_qmd(qmd), params, qmd.parent, timeout)
-        content = (
-            _notebook_to_pdf(nb, qmd.parent) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
-        )
+        return session.run(parsed or parse_qmd(qmd), params, qmd.parent, timeout)
     except QmdError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
     except CellError as exc:
         raise RenderError(qmd, params, exc.detail, cell=exc.cell) from exc
+
+
+def convert_document(
+    nb: NotebookNode, qmd: Path, params: Mapping[str, ParamValue], output: Path, to: Target
+) -> Path:
+    """Write an executed document to ``output`` as HTML or PDF (replaced only on success).
+
+    Raises:
+        RenderError: pandoc or typst failed (naming the document and its parameters).
+
+    """
+    try:
+        content = (
+            _notebook_to_pdf(nb, qmd.parent) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
+        )
     except _ConversionError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
     _write_atomic(output, content)
@@ -305,6 +343,7 @@ def _settings(nb: NotebookNode, fmt: str) -> dict[str, Any]:
     return {**front, "lang": lang, "date": date}
 
 
+@cache
 def _pandoc() -> str | None:
     """Return a pandoc binary: pypandoc_binary's, else one on PATH, else None."""
     try:
@@ -414,6 +453,17 @@ def _inline_svg(svg: str, prefix: str, label: str) -> str:
     return svg
 
 
+# A fragment that loads something from outside the page (pandoc's --embed-resources would
+# inline it, or refuse a remote one): an element with a src/href/data attribute that is not a
+# data: URI or a #fragment, or a CSS url()/@import.
+_EXTERNAL_RESOURCE = re.compile(
+    r"<(?:img|script|link|iframe|frame|source|video|audio|track|embed|object|image|feimage|input)"
+    r"""\b[^>]*?\s(?:src|href|xlink:href|data|poster)\s*=\s*["']?(?!data:|#)"""
+    r"""|url\(\s*["']?(?!data:|#)|@import""",
+    re.IGNORECASE,
+)
+
+
 def _html_with_pandoc(
     pandoc: str, blocks: list[Block], settings: Mapping[str, Any], base: Path
 ) -> str:
@@ -421,18 +471,30 @@ def _html_with_pandoc(
 
     One run gives one TOC and one set of heading ids; ``--embed-resources`` inlines local
     images and fails on any remote resource, so the page is self-contained.
+
+    Figures and tables that load nothing from outside (inline SVG, data URIs: nearly all of
+    the page's bytes) reach pandoc as a placeholder comment each and are put back in its
+    output: --embed-resources re-parses every byte of the page it writes, which made pandoc
+    take four times as long. A fragment that does load something goes through pandoc as is.
     """
     parts = []
+    fragments: dict[str, str] = {}
+    token = uuid.uuid4().hex
     for index, block in enumerate(blocks):
         if block.kind == "markdown":
             parts.append(_markdown(block.text, "html"))
         elif block.kind == "code" and block.lang == "python":
             parts.append(_fenced(block.text, "python"))
         else:
-            parts.append(_fenced(_html_fragment(block, index), "{=html}"))
+            fragment = _html_fragment(block, index)
+            if not _EXTERNAL_RESOURCE.search(fragment):
+                key = f"<!--sendstats-{token}-{index}-->"
+                fragments[key] = fragment
+                fragment = key
+            parts.append(_fenced(fragment, "{=html}"))
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
         tmp = Path(name)
-        (tmp / "page.html").write_text(_HTML_TEMPLATE.replace("/*CSS*/", _CSS), encoding="utf-8")
+        (tmp / "page.html").write_text(HTML_TEMPLATE.replace("/*CSS*/", CSS), encoding="utf-8")
         args = [
             "-f",
             "markdown",
@@ -444,7 +506,13 @@ def _html_with_pandoc(
             f"--resource-path={base}",
             *_meta_args(settings, tmp),
         ]
-        return _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
+        page = _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
+    if not fragments:
+        return page
+    pattern = re.compile("|".join(map(re.escape, fragments)))
+    if len(pattern.findall(page)) != len(fragments):
+        raise _ConversionError("pandoc did not pass every figure and table through")
+    return pattern.sub(lambda match: fragments[match[0]], page)
 
 
 def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: Path) -> str:
@@ -480,7 +548,7 @@ def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: P
     return (
         f'<!DOCTYPE html>\n<html lang="{esc["lang"]}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f'<header id="title-block-header">{head}</header>\n{nav}\n<main>\n{body}\n</main>\n'
         "</body>\n</html>\n"
     )
@@ -525,7 +593,7 @@ def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
         tmp = Path(name)
         parts = [_typst_part(pandoc, block, i, tmp) for i, block in enumerate(blocks)]
-        (tmp / "page.typ").write_text(_TYPST_TEMPLATE, encoding="utf-8")
+        (tmp / "page.typ").write_text(TYPST_TEMPLATE, encoding="utf-8")
         args = ["-f", "markdown", "-t", "typst", "--template", str(tmp / "page.typ")]
         args += [f"--variable={key}:{value}" for key, value in variables.items()]
         args += ["-o", "report.typ", *_meta_args(settings, tmp), *_heading_shift(blocks)]
@@ -594,12 +662,13 @@ def render_many(
     to: Target = "html",
     timeout: int = 600,
 ) -> list[Path]:
-    """Render several ``(qmd, params, output)`` jobs; stop at the first failure.
+    """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
 
-    The fallback runs ``workers`` threads, each holding one kernel that it reuses for all its
-    documents (``%reset -f`` between them), so a batch of 150 LAs starts 2 kernels, not 150.
-    Quarto renders one job at a time: it writes intermediate files beside the document, which
-    two renders of the same ``.qmd`` would share.
+    The fallback keeps one kernel per worker for all its documents (``%reset``-style between
+    them), so a batch of 150 LAs starts 2 kernels, not 150, and converts each executed document
+    (pandoc, typst) while its kernel already runs the next one. Quarto renders each worker's
+    documents from a private copy of the document's folder, keeping that copy's kernel alive
+    between them (:mod:`sendstats.render_batch`).
 
     Returns:
         The outputs, in the order of ``jobs``.
@@ -609,158 +678,8 @@ def render_many(
             yet are skipped; outputs already written stay.
 
     """
-    if not jobs:
-        return []
-    resolved = [
-        (Path(q).resolve(), check_params(Path(q), p), Path(o).resolve()) for q, p, o in jobs
-    ]
-    for qmd, params, _ in resolved:
-        if not qmd.is_file():
-            raise RenderError(qmd, params, "document not found")
-    chosen = _choose_engine(resolved[0][0], resolved[0][1], engine)
-    stop = threading.Event()
-    local = threading.local()
-    sessions: list[KernelSession] = []
-    errors: list[tuple[int, BaseException]] = []
-    lock = threading.Lock()
-    bar = tqdm(total=len(jobs), desc="rendering", unit="report", disable=not progress)
+    from sendstats.render_batch import run_batch
 
-    def run_job(index: int) -> Path | None:
-        if stop.is_set():
-            return None
-        qmd, params, output = resolved[index]
-        try:
-            if chosen == "quarto":
-                path = _render_with_quarto(qmd, params, output, to, timeout)
-            else:
-                if not hasattr(local, "session"):
-                    local.session = KernelSession()
-                    with lock:
-                        sessions.append(local.session)
-                path = _render_with_fallback(local.session, qmd, params, output, to, timeout)
-        except BaseException as exc:
-            stop.set()
-            with lock:
-                errors.append((index, exc))
-            return None
-        bar.update(1)
-        return path
-
-    size = 1 if chosen == "quarto" else max(1, min(workers, len(jobs)))
-    try:
-        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="render") as pool:
-            results = list(pool.map(run_job, range(len(jobs))))
-    finally:
-        bar.close()
-        for session in sessions:
-            session.close()
-    if errors:
-        raise min(errors, key=lambda e: e[0])[1]
-    return [path for path in results if path is not None]
-
-
-# --- templates --------------------------------------------------------------------------------
-
-_CSS = """
-:root { color-scheme: light; --ink: #1b1b1b; --muted: #505a5f; --rule: #b1b4b6; --link: #1d4f91; }
-html { font-size: 100%; }
-body { margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 3rem; color: var(--ink);
-  background: #fff; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
-  line-height: 1.55; font-size: 1.0625rem; }
-h1, h2, h3, h4 { line-height: 1.25; margin: 1.8em 0 0.6em; }
-h1.title { margin-top: 0.5em; font-size: 2rem; }
-header .date, header .subtitle { color: var(--muted); margin: 0.2em 0; }
-a { color: var(--link); text-decoration: underline; text-underline-offset: 0.15em; }
-a:focus-visible { outline: 3px solid #fd0; outline-offset: 1px; background: #fd0; color: #0b0c0c; }
-nav#TOC { border-left: 4px solid var(--rule); padding: 0.2rem 1rem; margin: 1.5rem 0; }
-nav#TOC ul { padding-left: 1.2rem; margin: 0.3rem 0; }
-nav#TOC h2 { margin: 0.6em 0 0.3em; font-size: 1.2rem; }
-table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums;
-  font-size: 0.95rem; max-width: 100%; }
-caption { text-align: left; font-weight: 600; padding-bottom: 0.4rem; }
-th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid var(--rule); text-align: left;
-  vertical-align: top; }
-thead th { border-bottom: 2px solid var(--ink); }
-tbody tr:nth-child(even) { background: #f3f2f1; }
-figure { margin: 1.5rem 0; }
-figcaption { color: var(--muted); font-size: 0.95rem; margin-top: 0.4rem; }
-img, svg { max-width: 100%; height: auto; }
-pre { background: #f3f2f1; padding: 0.75rem 1rem; overflow-x: auto; font-size: 0.9rem;
-  border-left: 3px solid var(--rule); }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-blockquote { border-left: 4px solid var(--rule); margin-left: 0; padding-left: 1rem;
-  color: var(--muted); }
-.callout-note, .callout-warning, .callout-important, .callout-tip, .callout-caution {
-  border-left: 5px solid var(--link); background: #f3f7fb; padding: 0.5rem 1rem; margin: 1rem 0; }
-.callout-warning, .callout-important, .callout-caution { border-left-color: #d4351c; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10.5pt; }
-  nav#TOC { display: none; }
-  a { color: inherit; }
-  figure, table, pre { break-inside: avoid; }
-  h2, h3 { break-after: avoid; }
-  .page-break { break-after: page; }
-}
-"""
-
-_HTML_TEMPLATE = """<!DOCTYPE html>
-<html lang="$lang$">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="sendstats fallback renderer (pandoc)">
-$if(date-meta)$<meta name="dcterms.date" content="$date-meta$">
-$endif$<title>$pagetitle$</title>
-<style>/*CSS*/
-$if(highlighting-css)$$highlighting-css$$endif$
-</style>
-</head>
-<body>
-<header id="title-block-header">
-$if(title)$<h1 class="title">$title$</h1>
-$endif$$if(subtitle)$<p class="subtitle">$subtitle$</p>
-$endif$$for(author)$<p class="author">$author$</p>
-$endfor$$if(date)$<p class="date">$date$</p>
-$endif$</header>
-$if(toc)$<nav id="TOC" role="doc-toc" aria-labelledby="toc-title">
-<h2 id="toc-title">$toc-title$</h2>
-$table-of-contents$
-</nav>
-$endif$<main>
-$body$
-</main>
-</body>
-</html>
-"""
-
-_TYPST_TEMPLATE = """#let horizontalrule = line(start: (25%, 0%), end: (75%, 0%),
-  stroke: 0.5pt + luma(60%))
-#let fitimage(path, alt: none) = layout(size => {
-  let img = image(path, alt: alt)
-  if measure(img).width > size.width { image(path, alt: alt, width: 100%) } else { img }
-})
-$if(title)$#set document(title: [$title$])
-$endif$#set page(paper: "$papersize$", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm),
-  footer: context {
-  set text(size: 8pt, fill: luma(30%))
-  [$footer-date$]
-  h(1fr)
-  [Page #counter(page).display() of #counter(page).final().first()]
-})
-#set text(lang: "$typst-lang$", region: "$typst-region$", size: 10.5pt)
-#set par(justify: false, leading: 0.7em)
-$if(section-numbering)$#set heading(numbering: "1.1")
-$endif$#show heading: set block(above: 1.4em, below: 0.8em)
-#set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else {
-  (bottom: 0.3pt + luma(75%))
-})
-#show link: set text(fill: rgb("#1d4f91"))
-$if(title)$#block(below: 1.2em)[
-  #text(size: 1.8em, weight: "bold")[$title$]
-$if(subtitle)$  #linebreak() #text(size: 1.2em)[$subtitle$]
-$endif$$if(date)$  #linebreak() #text(fill: luma(30%))[$date$]
-$endif$]
-$endif$$if(toc)$#outline(title: [$toc-title$], depth: $toc-depth$)
-$endif$
-$body$
-"""
+    return run_batch(
+        jobs, engine=engine, workers=workers, progress=progress, to=to, timeout=timeout
+    )

@@ -16,6 +16,7 @@ import pytest
 
 from sendstats import render
 from sendstats.render import RenderError, quarto_argv, render_many, render_report
+from sendstats.render_batch import private_copy
 from sendstats.render_qmd import QmdError, parse_qmd, prepare_notebook
 
 REPORT = """\
@@ -77,6 +78,7 @@ HTML("<table><tr><th>Area</th></tr><tr><td>one</td></tr></table>")
 
 
 def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
 
@@ -424,14 +426,52 @@ def test_quarto_engine_refused_when_missing(
         render_report(write(tmp_path / "a.qmd", "x\n"), {}, tmp_path / "a.html", engine="quarto")
 
 
-def test_quarto_render_many_runs_one_job_at_a_time(tmp_path: Path, fake_quarto: Path) -> None:
+def test_quarto_render_many_runs_workers_from_private_copies(
+    tmp_path: Path, fake_quarto: Path
+) -> None:
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: website\n")
+    qmd = write(tmp_path / "reports" / "la.qmd", "x\n")
+    codes = ["201", "202", "203", "204", "205"]
+    jobs = [(qmd, {"la": c}, tmp_path / "out" / f"{c}.html") for c in codes]
+    paths = render_many(jobs, engine="quarto", workers=2, progress=False)
+    assert paths == [tmp_path / "out" / f"{c}.html" for c in codes]
+    for code, path in zip(codes, paths, strict=True):
+        assert path.read_text().startswith(f"<html>fake -P la:'{code}' --to html --output ")
+    log = calls(fake_quarto)
+    assert sorted(c["argv"][3] for c in log) == [f"la:'{c}'" for c in codes]
+    # Each worker renders its own copy of the document (Quarto writes beside it) and keeps
+    # that copy's kernel alive between its renders.
+    copies = {str(c["argv"][1]) for c in log}
+    assert str(qmd) not in copies and 1 <= len(copies) <= 2
+    assert all(Path(c).name == "la.qmd" and Path(c).parent.name == "reports" for c in copies)
+    assert all(c["argv"][-2:] == ["--execute-daemon", "60"] for c in log)
+    assert sorted(p.name for p in qmd.parent.iterdir()) == ["la.qmd"]
+    assert not any(Path(c).exists() for c in copies)
+
+
+def test_quarto_render_many_failure_names_the_document(
+    tmp_path: Path, fake_quarto: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     qmd = write(tmp_path / "la.qmd", "x\n")
-    jobs = [(qmd, {"la": c}, tmp_path / "out" / f"{c}.html") for c in ["201", "202", "203"]]
-    paths = render_many(jobs, engine="quarto", workers=4, progress=False)
-    assert [p.read_text() for p in paths] == [
-        f"<html>fake -P la:'{c}' --to html --output {call['argv'][-1]}</html>"
-        for c, call in zip(["201", "202", "203"], calls(fake_quarto), strict=True)
-    ]
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
+    jobs = [(qmd, {"la": c}, tmp_path / f"{c}.html") for c in ["201", "202"]]
+    with pytest.raises(RenderError) as caught:
+        render_many(jobs, engine="quarto", workers=2, progress=False)
+    assert caught.value.document == qmd and "name 'la_nme' is not defined" in str(caught.value)
+    assert caught.value.params == {"la": "201"}
+
+
+def test_private_copy_keeps_the_project_layout(tmp_path: Path) -> None:
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: website\n")
+    qmd = write(tmp_path / "reports" / "la.qmd", "x\n")
+    write(tmp_path / "reports" / "img" / "logo.svg", "<svg/>")
+    write(tmp_path / "reports" / "la.quarto_ipynb", "{}")
+    (tmp_path / "reports" / "la_files").mkdir()
+    copy = private_copy(qmd, tmp_path / "w0")
+    assert copy == tmp_path / "w0" / "reports" / "la.qmd" and copy.read_text() == "x\n"
+    assert (tmp_path / "w0" / "_quarto.yml").is_file()
+    assert (tmp_path / "w0" / "reports" / "img" / "logo.svg").is_file()
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["img", "la.qmd"]
 
 
 # --- details ----------------------------------------------------------------------------------
