@@ -228,29 +228,6 @@ def _f(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
-def trend_data(ctx: LaContext, metric_id: str = "ehc_plans_index_2015") -> pl.DataFrame:
-    """Return the plotted data of the trend chart: LA, region and England by year."""
-    series = [
-        (ctx.la.la_name, ctx.la_rows),
-        (f"{ctx.la.region_name} (region)", ctx.region_rows),
-        ("England", ctx.england_rows),
-    ]
-    frames = [
-        rows.filter(pl.col("metric_id") == metric_id).select(
-            pl.lit(name).alias("series"),
-            "year",
-            "value",
-            "numerator",
-            "denominator",
-            "release",
-            "source_file",
-            "file_sha256",
-        )
-        for name, rows in series
-    ]
-    return pl.concat(frames).sort("series", "year")
-
-
 def _write_figure_csv(figure_id: str, ctx: LaContext, data: pl.DataFrame) -> Path | None:
     folder = os.environ.get("SENDSTATS_FIGURE_DIR")
     if not folder:
@@ -259,19 +236,6 @@ def _write_figure_csv(figure_id: str, ctx: LaContext, data: pl.DataFrame) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     data.write_csv(path)
     return path
-
-
-@dataclass(frozen=True)
-class TrendSpec:
-    """What a trend figure shows: which metric, its titles, and how its alt text starts."""
-
-    figure_id: str
-    metric_id: str
-    title: str
-    subtitle: str
-    y_title: str
-    alt_lead: str
-    y_zero: bool = False
 
 
 #: The trend figure of each theme (kept for ``show_trend``; figures live in sendstats.figures).
@@ -326,11 +290,6 @@ def _show_markdown(text: str) -> None:
 def _display_chart(chart: Any, alt_text: str) -> None:
     """Show a chart as inline SVG with its alt text (no JavaScript, works in HTML and PDF)."""
     _show({"image/svg+xml": charts.to_svg(chart, alt_text)}, raw=True)
-
-
-def _caption(definition: str, rows: pl.DataFrame, csv: Path | None) -> str:
-    data_link = f" Data: [{csv.name}](figures/{csv.name})." if csv else ""
-    return f"*{definition}* {source_note(rows)}{data_link}"
 
 
 def _interval(row: dict[str, Any], unit: str) -> str:

@@ -143,6 +143,8 @@ PROFILE_FIGURES = [
     "tribunal_rate_trend",
     "tribunal_funnel",
     "adults_ld_employment_intervals",
+    "high_needs_dsg_balance_trend",
+    "high_needs_block_per_head_trend",
 ]
 
 

@@ -44,6 +44,20 @@ class FigureContext:
         )
         return rows.sort("year")
 
+    def latest_la_rows(self, metric_id: str) -> pl.DataFrame:
+        """Return every LA's benchmark row of a metric in its latest period with values."""
+        rows = self.bench.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
+        if rows.height == 0:
+            return rows
+        return rows.filter(pl.col("year") == rows["year"].max())
+
+    def own_row(self, data: pl.DataFrame) -> dict[str, Any] | None:
+        """Return the context LA's row of a figure's data (by ``la_code_dfe``), if any."""
+        if self.la is None or "la_code_dfe" not in data.columns:
+            return None
+        mine = data.filter(pl.col("la_code_dfe") == self.la.la_code_dfe)
+        return mine.row(0, named=True) if mine.height else None
+
     def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
         """Return the metric rows of one level (``National``, ``Regional``, LA), by year."""
         rows = self.metrics.filter(

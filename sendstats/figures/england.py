@@ -169,11 +169,7 @@ def variation_figure(figure_id: str, metric_id: str, x_title: str) -> Figure:
     metric = get_metric(metric_id)
 
     def rows(ctx: FigureContext) -> pl.DataFrame:
-        data = ctx.bench.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
-        if data.height == 0:
-            return pl.DataFrame()
-        year = int(data["year"].max())  # type: ignore[arg-type]
-        return data.filter(pl.col("year") == year).select(
+        return ctx.latest_la_rows(metric_id).select(
             "area_name",
             "la_code_dfe",
             "year",

@@ -54,9 +54,13 @@ def trend_rows(ctx: FigureContext, metric_id: str) -> pl.DataFrame:
         _series(la, names[2], "sn2025_value"),
         _series(ctx.area_rows(metric_id, "National"), names[3]),
     ]
-    return pl.concat([f.select(_COLS) for f in frames], how="vertical_relaxed").sort(
-        "series", "year"
-    )
+    period_type = get_metric(metric_id).period_type
+    rows = pl.concat([f.select(_COLS) for f in frames], how="vertical_relaxed")
+    return rows.with_columns(
+        pl.col("year")
+        .map_elements(lambda y: period_label(int(y), period_type), return_dtype=pl.Utf8)
+        .alias("period")
+    ).sort("series", "year")
 
 
 def _trend_recipe(metric_id: str) -> Any:
@@ -104,14 +108,17 @@ def trend_figure(
     def chart(ctx: FigureContext, data: pl.DataFrame) -> Any:
         names = series_names(ctx)
         present = [n for n in names if n in set(data["series"])]
+        # Financial years read as 2021-22 on the axis (the ``period`` column); others by year.
+        x_field = "period" if get_metric(metric_id).period_type == "financial_year" else "year"
         return charts.trend_chart(
-            data.select("series", "year", "value"),
+            data.select("series", x_field, "value"),
             title=title,
             subtitle=f"{names[0]} against its region, statistical neighbours and England",
             y_title=y_title,
             alt_text=_trend_alt(metric_id, lead)(ctx, data),
             series_order=present,
             y_zero=y_zero,
+            x_field=x_field,
         )
 
     return register_figure(
@@ -156,6 +163,23 @@ TIMELINESS = trend_figure(
     "New EHC plans issued within 20 weeks, excluding exceptions (%)",
     "% of new plans",
     "Line chart of the % of new EHC plans issued within 20 weeks, excluding exceptions",
+    y_zero=True,
+)
+HIGH_NEEDS_BALANCE = trend_figure(
+    "high_needs_dsg_balance_trend",
+    "dsg_balance_of_total_income_pct",
+    "DSG cumulative balance as % of total DSG income (DfE dashboard, derived)",
+    "% of total DSG income (below 0 = deficit)",
+    "Line chart of the DSG cumulative balance as % of total DSG income, derived by the DfE "
+    "SEND and AP dashboard,",
+    y_zero=True,
+)
+HIGH_NEEDS_PER_HEAD = trend_figure(
+    "high_needs_block_per_head_trend",
+    "high_needs_block_per_head_2_18_gbp",
+    "High-needs block per resident aged 2-18 (cash)",
+    "£ per resident aged 2-18",
+    "Line chart of the high-needs block allocation per resident aged 2-18, cash terms,",
     y_zero=True,
 )
 TRIBUNAL_TREND = trend_figure(
@@ -290,14 +314,11 @@ def _funnel_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
         f"their appealable decisions, with 95% and 99.8% limits around England ({eng:.1f}%). "
         f"{above} LAs lie above and {below} below the 99.8% limits."
     )
-    if ctx.la is not None:
-        mine = pts.filter(pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-        if mine.height:
-            r = mine.row(0, named=True)
-            text += (
-                f" {ctx.la.la_name}: {r['value']:.1f}% of {r['denominator']:,.0f}, "
-                f"{r['funnel_position']}."
-            )
+    r = ctx.own_row(pts)
+    if r is not None:
+        text += (
+            f" {ctx.la_name}: {r['value']:.1f}% of {r['denominator']:,.0f}, {r['funnel_position']}."
+        )
     return text
 
 
@@ -341,11 +362,7 @@ ASCOF_1E = "ascof_1e_ld_paid_employment_pct"
 
 def caterpillar_rows(ctx: FigureContext, metric_id: str = ASCOF_1E) -> pl.DataFrame:
     """Return every LA's latest value with its 95% interval, in rank order."""
-    rows = ctx.bench.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
-    if rows.height == 0:
-        return pl.DataFrame()
-    year = int(rows["year"].max())  # type: ignore[arg-type]
-    rows = rows.filter(pl.col("year") == year).sort("value", descending=True)
+    rows = ctx.latest_la_rows(metric_id).sort("value", descending=True)
     return rows.select(
         pl.int_range(1, pl.len() + 1).alias("position"),
         "area_name",
@@ -369,14 +386,12 @@ def _caterpillar_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
         f"{period_label(int(data['year'][0]), 'financial_year')}, {data.height} councils in "
         f"order with 95% intervals, against England ({eng:.1f}%)."
     )
-    if ctx.la is not None:
-        mine = data.filter(pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-        if mine.height:
-            r = mine.row(0, named=True)
-            text += (
-                f" {ctx.la.la_name}: {r['value']:.1f}% (95% interval {r['ci95_low']:.1f} to "
-                f"{r['ci95_high']:.1f}), {r['significance'].lower()} compared with England."
-            )
+    r = ctx.own_row(data)
+    if r is not None:
+        text += (
+            f" {ctx.la_name}: {r['value']:.1f}% (95% interval {r['ci95_low']:.1f} to "
+            f"{r['ci95_high']:.1f}), {r['significance'].lower()} compared with England."
+        )
     return text
 
 
@@ -414,9 +429,7 @@ GROWTH = "ehc_plans_cagr_5y_pct"
 
 def growth_rows(ctx: FigureContext) -> pl.DataFrame:
     """Return every LA's five-year compound growth in EHC plans, latest year."""
-    rows = ctx.bench.filter((pl.col("metric_id") == GROWTH) & pl.col("value").is_not_null())
-    year = int(rows["year"].max())  # type: ignore[arg-type]
-    return rows.filter(pl.col("year") == year).select(
+    return ctx.latest_la_rows(GROWTH).select(
         "area_name",
         "la_code_dfe",
         "year",
@@ -430,20 +443,16 @@ def growth_rows(ctx: FigureContext) -> pl.DataFrame:
 
 
 def _growth_title(data: pl.DataFrame) -> str:
-    year = int(data["year"].max())  # type: ignore[arg-type]
+    year = last_year(data)
     return f"Growth in EHC plans, January {year - 5} to January {year}"
 
 
 def _growth_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
-    year = int(data["year"].max())  # type: ignore[arg-type]
+    year = last_year(data)
     text = f"Strip of {data.height} LAs' compound annual growth in EHC plans, {year - 5} to {year}."
-    if ctx.la is not None:
-        mine = data.filter(pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-        if mine.height:
-            r = mine.row(0, named=True)
-            text += (
-                f" {ctx.la.la_name}: {r['value']:.1f}% a year, rank {r['rank']} of {r['n_ranked']}."
-            )
+    r = ctx.own_row(data)
+    if r is not None:
+        text += f" {ctx.la_name}: {r['value']:.1f}% a year, rank {r['rank']} of {r['n_ranked']}."
     return text
 
 

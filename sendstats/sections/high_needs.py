@@ -3,7 +3,8 @@
 :func:`high_needs_narrative` states the LA's latest high-needs block, the block per resident aged
 2-18 and high-needs spend per resident against England and the region, and the DSG balance as a
 % of total DSG income (derived by the DfE dashboard) with its rank, England and direction over
-the years. :func:`show_high_needs_trend` draws that balance for the LA, its region and England.
+the years. :func:`show_high_needs_trend` draws that balance and the block per head for the LA
+against its region, statistical neighbours and England (registered figures).
 Both read the ``high_needs`` metric table through :class:`sendstats.report.LaContext`.
 """
 
@@ -16,23 +17,10 @@ import polars as pl
 
 from sendstats import catalog, report
 from sendstats.metrics import high_needs as hn
-from sendstats.metrics.registry import get_metric
 from sendstats.numbers import period_label
-from sendstats.report import LaContext, TrendSpec
+from sendstats.report import LaContext
 from sendstats.sources import dfe_high_needs as src
 from sendstats.sources.dfe_high_needs_ods import EXCLUDED_LAS
-from sendstats.viz import charts, theme
-
-TREND = TrendSpec(
-    "high_needs_dsg_balance_trend",
-    hn.BALANCE_PCT,
-    "DSG cumulative balance as % of total DSG income",
-    "derived by the DfE SEND and AP dashboard (not an official statistic); below 0 = deficit",
-    "% of total DSG income",
-    "Line chart of the DSG cumulative balance as % of total DSG income, derived by the DfE "
-    "SEND and AP dashboard,",
-    y_zero=True,
-)
 
 
 def _fy(year: object) -> str:
@@ -195,39 +183,7 @@ def high_needs_narrative(ctx: LaContext) -> str:
     return " ".join([*_block_sentences(ctx), *_per_head_sentences(ctx), *_balance_sentences(ctx)])
 
 
-def trend_rows(ctx: LaContext) -> pl.DataFrame:
-    """Return the plotted data: DSG balance % for the LA, region and England, FY labelled."""
-    data = report.trend_data(ctx, TREND.metric_id)
-    return data.with_columns(
-        pl.col("year").map_elements(_fy, return_dtype=pl.Utf8).alias("financial_year")
-    )
-
-
 def show_high_needs_trend(ctx: LaContext) -> None:
-    """Display the DSG balance % for the LA, its region and England, with caption and CSV."""
-    theme.enable()
-    data = trend_rows(ctx)
-    if data.height == 0:
-        report._show_markdown(f"*No figures available for {TREND.title}.*")
-        return
-    metric = get_metric(TREND.metric_id)
-    la_name, region = ctx.la.la_name, f"{ctx.la.region_name} (region)"
-    mine = data.filter(pl.col("series") == la_name).sort("year")
-    alt_text = (
-        f"{TREND.alt_lead} for {la_name}, {ctx.la.region_name} and England, "
-        f"{_fy(data['year'].min())} to {_fy(data['year'].max())}."
-    )
-    if mine.height:
-        alt_text += f" {la_name}: {_pct2(mine['value'][-1])} in {_fy(mine['year'][-1])}."
-    chart = charts.trend_chart(
-        data.select("series", pl.col("financial_year").alias("year"), "value"),
-        title=TREND.title,
-        subtitle=f"{la_name}: {TREND.subtitle}",
-        y_title=TREND.y_title,
-        alt_text=alt_text,
-        series_order=[la_name, region, "England"],
-        y_zero=TREND.y_zero,
-    )
-    report._display_chart(chart, alt_text)
-    csv = report._write_figure_csv(TREND.figure_id, ctx, data)
-    report._show_markdown(report._caption(metric.definition, data, csv))
+    """Display the DSG balance % and the block per head for the LA against its comparators."""
+    report.show_figure(ctx, "high_needs_dsg_balance_trend")
+    report.show_figure(ctx, "high_needs_block_per_head_trend")

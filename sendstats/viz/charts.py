@@ -27,8 +27,11 @@ def trend_chart(
     alt_text: str,
     series_order: list[str],
     y_zero: bool = False,
+    x_field: str = "year",
 ) -> alt.Chart:
     """Line chart of ``value`` by ``year`` for each ``series``, distinguishable without colour.
+
+    ``x_field`` names another period column for the axis (e.g. ``period`` = "2021-22").
 
     Args:
         data: columns ``series`` (str), ``year`` (int) and ``value`` (float).
@@ -39,7 +42,7 @@ def trend_chart(
     enc_scale = alt.Scale(domain=series_order, range=OKABE_ITO[:n])
     legend = alt.Legend(title=None, orient="bottom", symbolStrokeWidth=2.5, labelLimit=320)
     base = alt.Chart(data, description=alt_text).encode(
-        x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X(f"{x_field}:O", title=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=y_zero)),
         color=alt.Color("series:N", scale=enc_scale, sort=series_order, legend=legend),
         strokeDash=alt.StrokeDash(
@@ -48,7 +51,7 @@ def trend_chart(
         shape=alt.Shape(
             "series:N", scale=alt.Scale(domain=series_order, range=SHAPES[:n]), legend=legend
         ),
-        tooltip=["series:N", "year:O", alt.Tooltip("value:Q", format=",.1f")],
+        tooltip=["series:N", f"{x_field}:O", alt.Tooltip("value:Q", format=",.1f")],
     )
     chart = (base.mark_line() + base.mark_point()).properties(
         title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=280

@@ -18,15 +18,14 @@ def metrics_summary_table(
         legend: how to read the columns (bands, significance, averaging rules).
 
     """
-    numeric = [
-        c for c in ("LA", "Rank", "Neighbours", "Region", "England", "Change") if c in rows.columns
-    ]
+    right = ("LA", "LA (95% interval)", "Rank", "Neighbours", "Region", "England", "Change")
+    numeric: list[str | int] = [c for c in right if c in rows.columns]
     table = GT(rows).tab_header(title=title)
     if legend:
         table = table.tab_source_note(legend)
     table = (
         table.tab_source_note(source_note)
-        .cols_align(align="right", columns=list[str | int](numeric))
+        .cols_align(align="right", columns=numeric)
         .tab_style(style=style.text(weight="bold"), locations=loc.body(columns=numeric[:1]))
         .opt_row_striping()
     )
