@@ -230,13 +230,34 @@ def _high_needs() -> pl.DataFrame:
     return high_needs.compute(tidy, population_by_age_band("2_18", include_predecessors=True))
 
 
+def _population_pins() -> dict[str, str]:
+    """Return the pinned sha256 of every ONS workbook the population tables read.
+
+    Steps that divide by a population put these in their fingerprint, so a new population pin
+    reruns them. Read from the layout map and the declaration (no heavy imports: a no-op
+    rebuild stays fast).
+    """
+    import csv
+
+    layouts = config.PACKAGE_DIR / "maps" / "ons_mye_layouts.csv"
+    with layouts.open(encoding="utf-8") as fh:
+        wanted = {(r["release"], r["file"]) for r in csv.DictReader(fh)}
+    decl = catalog.get_source("ons_population")
+    return {
+        f"ons_population/{rel.release}/{f.name}": f.sha256 or ""
+        for rel in decl.releases
+        for f in rel.files
+        if (rel.release, f.name) in wanted
+    }
+
+
 def _high_needs_step(state: dict[str, str], *, force: bool) -> StepResult:
     """High-needs block, DSG, per head aged 2-18, DSG balance and spend: one metric table."""
     src = config.tidy_dir() / "dfe_high_needs__dsg.parquet"
     return _run_step(
         "metrics:high_needs",
         config.metrics_dir() / "high_needs.parquet",
-        {"tidy": sio.sha256_file(src)},
+        {"tidy": sio.sha256_file(src), **_population_pins()},
         _high_needs,
         state,
         force=force,
@@ -306,6 +327,7 @@ def build(
                     {
                         "ehcp": sio.sha256_file(metrics_path),
                         "tribunal": sio.sha256_file(config.metrics_dir() / "tribunal.parquet"),
+                        **_population_pins(),
                     },
                     _derived_rates,
                     state,
