@@ -58,6 +58,13 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def site(session: nox.Session) -> None:
+    """Render every LA profile and the site pages into _site (posargs go to `report --all`)."""
+    _install(session)
+    session.run("sendstats", "report", "--all", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Measure build and render speed and memory on the real raw archive (slow)."""
     _install(session)
