@@ -391,3 +391,13 @@ def test_primary_need_shares_reproduce_every_published_percentage(
         assert found == {k: v for k, v in known.items() if k[0] == code}, found
         checked += joined.height
     assert checked == 153 * 13
+
+
+def test_region_comparator_equals_the_published_regional_total(bench: pl.DataFrame) -> None:
+    # DfE publishes regional rows in caseload.csv; the LAs of each region sum to them exactly.
+    rows = bench.filter((pl.col("metric_id") == "ehc_plans_count") & (pl.col("year") == 2025))
+    by_region = rows.group_by("region_code").agg(
+        pl.col("value").sum().alias("summed"), pl.col("region_value").first()
+    )
+    assert by_region.height == 9
+    assert (by_region["summed"] == by_region["region_value"]).all()
