@@ -90,6 +90,9 @@ $endif$#set page(paper: "$papersize$", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.
 #set par(justify: false, leading: 0.7em)
 $if(section-numbering)$#set heading(numbering: "1.1")
 $endif$#show heading: set block(above: 1.4em, below: 0.8em)
+// Long tables (the summary, the data dictionary) flow across pages instead of overflowing one.
+#show figure.where(kind: table): set block(breakable: true)
+#show table: set text(size: 9pt)
 #set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else {
   (bottom: 0.3pt + luma(75%))
 })
