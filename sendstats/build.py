@@ -132,6 +132,11 @@ def _run_step(
         return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
     made = make()
     df, details = made if isinstance(made, tuple) else (made, None)
+    if step.startswith("metrics:") and step != "metrics:benchmarks":
+        # Every theme's table meets one contract before it may replace the last good one.
+        from sendstats.metrics.schema import validate
+
+        df = validate(df, output)
     sio.write_parquet_atomic(df, output)
     manifest.record_output(
         output, step=step, inputs=sorted(reads or inputs), rows=df.height, details=details

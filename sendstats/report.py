@@ -584,6 +584,7 @@ DICTIONARY_TABLES = (
     ),
     ("tidy/nhs_ascof__ld_employment.parquet", "sendstats.sources.nhs_ascof", "AscofTidy"),
     ("tidy/dfe_high_needs__dsg.parquet", "sendstats.sources.dfe_high_needs", "HighNeedsTidy"),
+    ("metrics/<theme>.parquet", "sendstats.metrics.schema", "MetricsTable"),
     ("metrics/benchmarks.parquet", "sendstats.benchmarking.schema", "BenchmarksTable"),
 )
 

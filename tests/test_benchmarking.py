@@ -401,3 +401,26 @@ def test_region_comparator_equals_the_published_regional_total(bench: pl.DataFra
     )
     assert by_region.height == 9
     assert (by_region["summed"] == by_region["region_value"]).all()
+
+
+def test_metric_tables_meet_their_contract_and_a_broken_one_is_refused(
+    built: Path, tmp_path: Path
+) -> None:
+    from sendstats.metrics import METRIC_TABLES
+    from sendstats.metrics import schema as metric_schema
+
+    for name in METRIC_TABLES:
+        metric_schema.validate(pl.read_parquet(built / "metrics" / f"{name}.parquet"), tmp_path)
+    table = pl.read_parquet(built / "metrics" / "tribunal.parquet")
+    broken = table.with_columns(
+        pl.when(pl.int_range(pl.len()) == 9)
+        .then(pl.lit("XYZ"))
+        .otherwise(pl.col("area_code"))
+        .alias("area_code")
+    )
+    with pytest.raises(RawInputError, match=r"area_code.*row 10"):
+        metric_schema.validate(broken, tmp_path / "tribunal.parquet")
+    with pytest.raises(ValueError, match="not in the registry"):
+        metric_schema.validate(
+            table.with_columns(pl.lit("made_up_pct").alias("metric_id")), tmp_path
+        )
