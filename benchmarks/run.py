@@ -9,8 +9,8 @@ pandoc), sampled from ``/proc`` every 20 ms. The targets use the larger of the t
 
 Measures (``--only`` names):
 
-- ``floor``: read every pinned raw file of the sources the build fetches once, with the
-  fastest reader sendstats uses (polars for CSV, fastexcel/calamine for spreadsheets).
+- ``floor``: read every pinned raw file the build reads once, with the fastest reader
+  sendstats uses (polars for CSV, fastexcel/calamine for spreadsheets).
 - ``build_cold``: ``sendstats build --offline`` into an empty data dir (raw cache filled from
   the archive counts as part of it).
 - ``build_cold_warm``: the same with the raw cache warm and tidy/metrics outputs removed
@@ -199,7 +199,14 @@ def run_child(argv: Sequence[str], env: dict[str, str], cwd: Path, log_file: Pat
 
 
 def read_floor(paths_file: Path) -> None:
-    """Read every listed raw file once with the fastest reader sendstats uses for its format."""
+    """Read every listed raw file once with the fastest reader sendstats uses for its format.
+
+    CSV: polars. Spreadsheets (.xlsx, .xls, .ods): calamine (fastexcel), every sheet as text;
+    an .ods written without its ``mimetype`` entry (the ESFA DSG files), which calamine
+    refuses, gets the entry added in memory first: that is still the fastest way to read its
+    cells (the build itself reads those with :func:`sendstats.readers.read_ods_sheets`, which
+    keeps every digit but is slower). Anything else: its bytes.
+    """
     import fastexcel
     import polars as pl
 
@@ -209,26 +216,50 @@ def read_floor(paths_file: Path) -> None:
         if suffix == ".csv":
             pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
         elif suffix in {".xlsx", ".ods", ".xls"}:
-            book = fastexcel.read_excel(path)
+            book = fastexcel.read_excel(_with_ods_mimetype(path) if suffix == ".ods" else path)
             for name in book.sheet_names:
                 book.load_sheet(name, header_row=None, dtypes="string").to_polars()
         else:
             path.read_bytes()
 
 
+def _with_ods_mimetype(path: Path) -> Path | bytes:
+    """Return ``path``, or the file's bytes with the ``mimetype`` entry calamine needs first."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        if "mimetype" in book.namelist():
+            return path
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as fixed:
+            kind = b"application/vnd.oasis.opendocument.spreadsheet"
+            fixed.writestr(zipfile.ZipInfo("mimetype"), kind, compress_type=zipfile.ZIP_STORED)
+            for info in book.infolist():
+                fixed.writestr(info, book.read(info))
+        return out.getvalue()
+
+
 def floor_paths(data: Path) -> list[Path]:
-    """Return the cached paths of every pinned file of the sources the build fetches."""
+    """Return the cached paths of every pinned file the build read into ``data``.
+
+    That is every pinned file of the sources the tidy steps fetch, plus the pinned files of
+    other sources that the build resolved on the way (the ONS population workbooks behind the
+    derived rates): each is in the raw cache once the setup build has run.
+    """
     os.environ["SENDSTATS_DATA_DIR"] = str(data)
     from sendstats import build, catalog, fetch
 
+    tidy_sources = set(dict.fromkeys(s.source_id for s in build.TIDY_STEPS))
     paths = []
-    for source_id in dict.fromkeys(s.source_id for s in build.TIDY_STEPS):
-        for rel in catalog.get_source(source_id).releases:
+    for source_id, decl in catalog.load_catalog().items():
+        for rel in decl.releases:
             for pinned in rel.files:
                 path = fetch.cache_path(source_id, rel.release, pinned)
-                if not path.is_file():
+                if path.is_file():
+                    paths.append(path)
+                elif source_id in tidy_sources:
                     raise SystemExit(f"bench: {path} missing after the setup build")
-                paths.append(path)
     return paths
 
 
