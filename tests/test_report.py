@@ -120,10 +120,10 @@ def test_profile_tribunal_and_adult_figures_match_metric_tables(site: Path, quer
 
 
 def test_methods_page_lists_every_pin_and_metric() -> None:
-    from sendstats import catalog, report
+    from sendstats import catalog, pages
     from sendstats.metrics.registry import all_metrics
 
-    text = report.methods_markdown()
+    text = pages.methods_markdown()
     for decl in catalog.load_catalog().values():
         for rel in decl.releases:
             for f in rel.files:
