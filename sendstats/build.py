@@ -16,13 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from sendstats import __version__, catalog, config, manifest
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
+
+if TYPE_CHECKING:
+    from sendstats.tidy_worker import TidyWorker
 
 STATE_FILE = ".build_state.json"
 
@@ -109,6 +112,14 @@ def _save_state(state: dict[str, str]) -> None:
     )
 
 
+def _must_run(
+    step: str, output: Path, inputs: dict[str, str], state: dict[str, str], *, force: bool
+) -> bool:
+    """Return True unless the step's fingerprint matches its last run and its output is there."""
+    fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
+    return force or state.get(step) != fp or not output.is_file()
+
+
 def _run_step(
     step: str,
     output: Path,
@@ -127,7 +138,7 @@ def _run_step(
 
     """
     fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
-    if not force and state.get(step) == fp and output.is_file():
+    if not _must_run(step, output, inputs, state, force=force):
         rows = pl.scan_parquet(output).select(pl.len()).collect().item()
         return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
     made = make()
@@ -184,9 +195,21 @@ TIDY_STEPS: tuple[TidyStep, ...] = (
 )
 
 
-def _tidy_step(
+@dataclass
+class TidyPlan:
+    """What one tidy step will read and whether its inputs changed since its last run."""
+
+    step: TidyStep
+    name: str
+    output: Path
+    inputs: dict[str, str]
+    needed: dict[tuple[str, str], tuple[Path, str]]
+    runs: bool
+
+
+def _plan_tidy(
     step: TidyStep, results: list[fetch_mod.FetchResult], state: dict[str, str], *, force: bool
-) -> StepResult:
+) -> TidyPlan:
     by_key = {
         (r.release, r.name): (r.path, r.sha256) for r in results if r.source == step.source_id
     }
@@ -201,14 +224,45 @@ def _tidy_step(
     needed = {(rel, f): by_key[(rel, f)] for rel, f in last}
     inputs = {f"{step.source_id}/{rel}/{f}": sha for (rel, f), (_, sha) in needed.items()}
     state[f"{name}#files"] = ",".join(f"{rel}/{f}" for rel, f in needed)
-    return _run_step(
-        name,
-        config.tidy_dir() / f"{step.table}.parquet",
-        inputs,
-        lambda: getattr(step.load(), step.make)(needed),
-        state,
-        force=force,
-    )
+    output = config.tidy_dir() / f"{step.table}.parquet"
+    runs = _must_run(name, output, inputs, state, force=force)
+    return TidyPlan(step, name, output, inputs, needed, runs)
+
+
+def _tidy_steps(
+    plans: list[TidyPlan], worker: TidyWorker, state: dict[str, str], *, force: bool
+) -> list[StepResult]:
+    """Run the tidy steps in order; with two cores, all but the first to run in ``worker``.
+
+    The first step that must run (SEN2, the heaviest) is computed here while the worker
+    computes the others; then the ONS workbooks are read here too if the derived rates will
+    need them, before the worker's results are taken in order.
+    """
+    from sendstats.tidy_worker import run_tidy, useful
+
+    running = [p for p in plans if p.runs]
+    offloaded = running[1:] if useful(len(running)) else []
+    worker.submit([(p.name, p.step.module, p.step.make, p.needed) for p in offloaded])
+    steps = []
+    for plan in plans:
+        if offloaded and plan is offloaded[0]:
+            _warm_population(state, force=force)
+        make = (
+            worker.maker(plan.name)
+            if plan.name in worker
+            else partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
+        )
+        steps.append(_run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
+    return steps
+
+
+def _warm_population(state: dict[str, str], *, force: bool) -> None:
+    """Read the ONS workbooks (cached per process) while the worker computes tidy tables."""
+    if force or any(f"metrics:{n}" not in state for n in ("rates", "high_needs")):
+        from sendstats.population import la_population, mye_layouts
+
+        for year in sorted(mye_layouts()):
+            la_population(year)
 
 
 def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
@@ -286,12 +340,17 @@ def build(
         progress: show download progress.
 
     """
-    with sio.data_lock():
+    from sendstats.tidy_worker import TidyWorker, useful
+
+    with sio.data_lock(), TidyWorker([s.module for s in TIDY_STEPS[1:]]) as worker:
         state = _load_state()
+        if useful(sum(force or f"tidy:{s.table}" not in state for s in TIDY_STEPS)):
+            worker.start()  # a first build: the worker imports its modules while we fetch
         results = fetch_mod.fetch_sources(
             [s.source_id for s in TIDY_STEPS], offline=offline, progress=progress
         )
-        steps = [_tidy_step(s, results, state, force=force) for s in TIDY_STEPS]
+        plans = [_plan_tidy(s, results, state, force=force) for s in TIDY_STEPS]
+        steps = _tidy_steps(plans, worker, state, force=force)
         tidy_path = config.tidy_dir() / "dfe_sen2__ehcp.parquet"
         releases = releases_as_of("dfe_sen2", as_of)
         suffix = "" if as_of is None else f"__as_of_{as_of.isoformat()}"

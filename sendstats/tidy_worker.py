@@ -1,0 +1,160 @@
+"""A second process that computes tidy tables while the build computes others (2 cores).
+
+The build hands this worker the tidy steps it will reach last; the worker only reads the raw
+files it is given and returns the frames. Everything that writes (the tables, the manifest, the
+build state) stays in the build's own process, under its data-directory lock, so the worker
+changes nothing about atomic writes or provenance. A failure in the worker is not trusted to
+cross the process boundary (an exception whose constructor takes several arguments does not
+survive pickling): the build runs the failed step again itself, which raises the real error
+with its file, column and row.
+
+The worker is a fresh interpreter (``python -m sendstats.tidy_worker``) fed pickled jobs on
+its stdin and answering on its stdout: forking a process whose polars thread pool runs can
+deadlock, and multiprocessing's ``spawn`` would re-import the caller's main script. Its
+start-up (importing polars, pandera and the source modules) runs on the second core while the
+build works on the first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import IO, Any
+
+Job = tuple[str, str, str, Any]  # (step name, module, function, argument)
+
+
+def run_tidy(module: str, function: str, argument: Any) -> Any:
+    """Import a source module and call its tidy function (in whichever process runs this)."""
+    return getattr(importlib.import_module(module), function)(argument)
+
+
+def useful(jobs: int) -> bool:
+    """Return True when a second process would pay: two or more steps to run, two cores.
+
+    ``SENDSTATS_WORKERS=1`` keeps the build in one process.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return jobs >= 2 and (cores or 1) >= 2 and os.environ.get("SENDSTATS_WORKERS") != "1"
+
+
+class TidyWorker:
+    """Run some tidy steps in one worker process; hand back each result when asked for it.
+
+    The worker may be started before the jobs are known (``preload`` names the modules it
+    imports meanwhile); :meth:`submit` sends the jobs once. Use as a context manager: leaving
+    it stops the worker (at once after a failure, or if no job was ever sent).
+    """
+
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        self._jobs: dict[str, tuple[str, str, Any]] = {}
+        self._results: dict[str, tuple[str, Any]] = {}
+        self._arrived = threading.Condition()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._preload = list(preload)
+
+    def start(self) -> None:
+        """Start the worker process (it imports the preload modules while it waits for jobs)."""
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "sendstats.tidy_worker", *self._preload],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+
+    def submit(self, jobs: Sequence[Job]) -> None:
+        """Send the jobs (once), starting the worker if it is not running yet."""
+        if not jobs:
+            return
+        self.start()
+        assert self._proc is not None and self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        for name, module, function, argument in jobs:
+            self._jobs[name] = (module, function, argument)
+            pickle.dump(
+                (name, module, function, argument),
+                self._proc.stdin,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        self._proc.stdin.close()  # no more jobs: the worker exits after the last one
+        reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
+        reader.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        """Take in the worker's answers as they come, so it never waits on a full pipe."""
+        while True:
+            try:
+                name, status, value = pickle.load(stream)
+            except Exception:  # EOF, or the worker died mid-answer
+                with self._arrived:
+                    for name in self._jobs:
+                        self._results.setdefault(name, ("error", "the worker stopped"))
+                    self._arrived.notify_all()
+                return
+            with self._arrived:
+                self._results[name] = (status, value)
+                self._arrived.notify_all()
+
+    def __enter__(self) -> TidyWorker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None and (exc is not None or not self._jobs):
+                self._proc.kill()
+            if self._proc.stdin is not None and not self._proc.stdin.closed:
+                self._proc.stdin.close()
+            self._proc.wait()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._jobs
+
+    def maker(self, name: str) -> Callable[[], Any]:
+        """Return a function that waits for step ``name``'s result (computed here on failure)."""
+
+        def result() -> Any:
+            with self._arrived:
+                self._arrived.wait_for(lambda: name in self._results)
+                status, value = self._results.pop(name)
+            if status == "ok":
+                return value
+            return run_tidy(*self._jobs[name])  # raises the step's own error, or succeeds
+
+        return result
+
+
+def _serve(jobs: IO[bytes], answers: IO[bytes]) -> None:
+    """Run each pickled job from ``jobs`` and write ``(name, status, value)`` to ``answers``."""
+    while True:
+        try:
+            name, module, function, argument = pickle.load(jobs)
+        except EOFError:
+            return
+        try:
+            answer = pickle.dumps(
+                (name, "ok", run_tidy(module, function, argument)),
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        except Exception as exc:  # reported as text: the build reruns the step to raise it
+            answer = pickle.dumps((name, "error", f"{type(exc).__name__}: {exc}"))
+        answers.write(answer)
+        answers.flush()
+
+
+if __name__ == "__main__":
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything a source module prints must not enter the answers
+    for _module in sys.argv[1:]:  # imported while the build fetches and plans
+        importlib.import_module(_module)
+    _serve(stdin, stdout)
