@@ -230,30 +230,40 @@ def _plan_tidy(
 
 
 def _tidy_steps(
-    plans: list[TidyPlan], worker: TidyWorker, state: dict[str, str], *, force: bool
-) -> list[StepResult]:
+    plans: list[TidyPlan],
+    worker: TidyWorker,
+    state: dict[str, str],
+    *,
+    force: bool,
+    after_first: Callable[[], StepResult],
+    population: bool,
+) -> tuple[list[StepResult], StepResult]:
     """Run the tidy steps in order; with two cores, all but the first to run in ``worker``.
 
     The first step that must run (SEN2, the heaviest) is computed here while the worker
-    computes the others; then the ONS workbooks are read here too if the derived rates will
-    need them, before the worker's results are taken in order.
+    computes the others. While the worker is still busy this process then runs
+    ``after_first`` (the EHC plan metrics, which need only the first table) and, if the
+    derived rates will need them (``population``), reads the ONS workbooks, before it takes the
+    worker's results in order. Returns the tidy steps and what ``after_first`` returned.
     """
     from sendstats.tidy_worker import run_tidy, useful
 
     running = [p for p in plans if p.runs]
     offloaded = running[1:] if useful(len(running)) else []
     worker.submit([(p.name, p.step.module, p.step.make, p.needed) for p in offloaded])
-    steps = []
+    steps: list[StepResult] = []
     for plan in plans:
-        if offloaded and plan is offloaded[0]:
-            _warm_population(state, force=force)
         make = (
             worker.maker(plan.name)
             if plan.name in worker
             else partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
         )
         steps.append(_run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
-    return steps
+        if plan is plans[0]:
+            first = after_first()
+            if offloaded and population:
+                _warm_population(state, force=force)
+    return steps, first
 
 
 def _warm_population(state: dict[str, str], *, force: bool) -> None:
@@ -350,23 +360,31 @@ def build(
             [s.source_id for s in TIDY_STEPS], offline=offline, progress=progress
         )
         plans = [_plan_tidy(s, results, state, force=force) for s in TIDY_STEPS]
-        steps = _tidy_steps(plans, worker, state, force=force)
         tidy_path = config.tidy_dir() / "dfe_sen2__ehcp.parquet"
         releases = releases_as_of("dfe_sen2", as_of)
         suffix = "" if as_of is None else f"__as_of_{as_of.isoformat()}"
         metrics_path = config.metrics_dir() / f"ehcp{suffix}.parquet"
-        metric_inputs = {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)}
-        steps.append(
-            _run_step(
+
+        def ehcp_metrics() -> StepResult:
+            return _run_step(
                 f"metrics:ehcp{suffix}",
                 metrics_path,
-                metric_inputs,
+                {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)},
                 partial(_compute_from, "sendstats.metrics.ehcp", tidy_path, releases),
                 state,
                 force=force,
                 reads=[f"tidy/{tidy_path.name}"],
             )
+
+        steps, ehcp = _tidy_steps(
+            plans,
+            worker,
+            state,
+            force=force,
+            after_first=ehcp_metrics,
+            population=as_of is None,
         )
+        steps.append(ehcp)
         if as_of is None:
             for name, table in (
                 ("tribunal", "moj_send_tribunal__appeals"),
