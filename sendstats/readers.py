@@ -274,8 +274,13 @@ def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, pd.DataFrame
 
 
 def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[object]]]:
-    """Return the grid of each wanted table (every table's name is a key, others empty)."""
+    """Return the grid of each wanted table (other tables met on the way: empty).
+
+    Parsing stops once every wanted table is read; when one is missing, every table's name is
+    a key, for the error message.
+    """
     tables: dict[str, list[list[object]]] = {}
+    remaining = set(wanted)
     table: list[list[object]] | None = None
     row: list[tuple[object, int]] = []
     width, empty_rows = 0, 0
@@ -313,6 +318,9 @@ def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[obj
                 cells.extend([""] * (width - len(cells)))
                 cells[:] = [_as_pandas_text(v) for v in cells]
             table = None
+            remaining.discard(name)
+            if not remaining:
+                break
     return tables
 
 
