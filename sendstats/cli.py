@@ -110,6 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--sn-set", choices=["2021", "2025"], default="2025", help="SN set shown")
     c.add_argument("--csv", metavar="PATH", help="also write the benchmark rows as CSV")
+    c.add_argument(
+        "--group",
+        metavar="LAS",
+        help="also compare with these LAs (comma-separated names or codes)",
+    )
+    c.add_argument(
+        "--averaging",
+        choices=["pooled", "mean", "median"],
+        default="pooled",
+        help="how --group is averaged (default: pooled, sum / sum)",
+    )
 
     g = sub.add_parser("figure", help="write a figure's data as CSV and print how it was made")
     g.add_argument("figure_id", nargs="?", help="figure id (see --list)")
@@ -214,7 +225,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from sendstats.benchmarking.api import load_benchmarks
     from sendstats.benchmarking.text import compare_text
 
-    print(compare_text(args.la, args.metric, args.sn_set))
+    group = None
+    if args.group:
+        from sendstats.neighbours import custom_group
+
+        names = [q.strip() for q in args.group.split(",") if q.strip()]
+        group = custom_group(names, f"Group ({args.averaging})", args.averaging)
+    print(compare_text(args.la, args.metric, args.sn_set, group))
     if args.csv:
         code = geography.resolve_la(args.la).la_code_dfe
         load_benchmarks(args.metric, code).write_csv(args.csv)

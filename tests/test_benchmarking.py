@@ -424,3 +424,22 @@ def test_metric_tables_meet_their_contract_and_a_broken_one_is_refused(
         metric_schema.validate(
             table.with_columns(pl.lit("made_up_pct").alias("metric_id")), tmp_path
         )
+
+
+def test_compare_command_with_a_user_group(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sendstats.cli import main
+
+    args = ["compare", "Kent", "--metric", "tribunal_appeal_rate_pct"]
+    assert main([*args, "--group", "Surrey, Essex", "--averaging", "pooled"]) == 0
+    out = capsys.readouterr().out
+    # Surrey and Essex 2024, pooled: their appeals / their appealable decisions.
+    rows = pl.read_parquet(built / "metrics" / "tribunal.parquet").filter(
+        pl.col("metric_id") == "tribunal_appeal_rate_pct",
+        pl.col("year") == 2024,
+        pl.col("la_code_dfe").is_in(["936", "881"]),
+    )
+    pooled = rows["numerator"].sum() / rows["denominator"].sum() * 100
+    assert f"{pooled:.1f}% (2 LAs)" in out
+    assert "Surrey, Essex; pooled" in out
+    assert main(["compare", "Kent", "--metric", "no_such_pct"]) == 1
+    assert "unknown metric" in capsys.readouterr().err

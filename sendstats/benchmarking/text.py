@@ -7,17 +7,36 @@ from collections.abc import Sequence
 import polars as pl
 
 from sendstats import geography
-from sendstats.benchmarking.api import load_benchmarks
+from sendstats.benchmarking.api import group_value, load_benchmarks
 from sendstats.metrics.registry import all_metrics, get_metric
+from sendstats.neighbours import ComparatorGroup
 from sendstats.numbers import format_change, format_value, period_label
 
 
+def _group_cell(group: ComparatorGroup, metric_id: str, year: int, metrics: pl.DataFrame) -> str:
+    m = get_metric(metric_id)
+    rows = metrics.filter(
+        (pl.col("metric_id") == metric_id)
+        & (pl.col("year") == year)
+        & (pl.col("geographic_level") == "Local authority")
+    )
+    try:
+        value, n = group_value(rows, group, m)
+    except ValueError:
+        return "n/a (pooled needs a proportion, rate or count)"
+    return f"{format_value(value, m.unit)} ({n} LAs)" if value is not None else ""
+
+
 def compare_rows(
-    la: str, metric_ids: Sequence[str] | None = None, sn_set: str = "2025"
+    la: str,
+    metric_ids: Sequence[str] | None = None,
+    sn_set: str = "2025",
+    group: ComparatorGroup | None = None,
 ) -> pl.DataFrame:
     """Return one row per metric: the LA's latest value, band, rank, comparators, change.
 
-    Every cell is preformatted text, so the terminal shows what the reports show.
+    Every cell is preformatted text, so the terminal shows what the reports show. ``group``
+    adds a column for a user-supplied comparator group, averaged by its own rule.
     """
     resolved = geography.resolve_la(la)
     ids = list(metric_ids) if metric_ids else [m.id for m in all_metrics()]
@@ -25,6 +44,11 @@ def compare_rows(
         get_metric(mid)  # unknown ids fail early, listing the known ones
     rows = load_benchmarks(ids, resolved.la_code_dfe).filter(pl.col("value").is_not_null())
     latest = rows.sort("year").group_by("metric_id", maintain_order=True).last()
+    metrics = None
+    if group is not None:
+        from sendstats.report import load_metrics
+
+        metrics = load_metrics()
     out = []
     for r in latest.sort("metric_id").iter_rows(named=True):
         m = get_metric(r["metric_id"])
@@ -45,13 +69,20 @@ def compare_rows(
                 "change": change,
             }
         )
+        if group is not None and metrics is not None:
+            out[-1][group.label] = _group_cell(group, r["metric_id"], int(r["year"]), metrics)
     return pl.DataFrame(out)
 
 
-def compare_text(la: str, metric_ids: Sequence[str] | None = None, sn_set: str = "2025") -> str:
+def compare_text(
+    la: str,
+    metric_ids: Sequence[str] | None = None,
+    sn_set: str = "2025",
+    group: ComparatorGroup | None = None,
+) -> str:
     """Return the comparison as a readable terminal table with its legend."""
     resolved = geography.resolve_la(la)
-    table = compare_rows(la, metric_ids, sn_set)
+    table = compare_rows(la, metric_ids, sn_set, group)
     if table.height == 0:
         return f"No benchmark values for {resolved.la_name} in the metrics asked for."
     with pl.Config(
@@ -74,4 +105,7 @@ def compare_text(la: str, metric_ids: Sequence[str] | None = None, sn_set: str =
     )
     r = resolved
     head = f"{r.la_name} (DfE {r.la_code_dfe}, {r.la_code}), {r.region_name}"
+    if group is not None:
+        members = ", ".join(geography.get_la(c).la_name for c in group.members or ())
+        legend += f" {group.label}: {members}; {group.rule}."
     return f"{head}\n\n{body}\n\n{legend}"
