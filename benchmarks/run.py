@@ -18,6 +18,7 @@ Measures (``--only`` names):
 - ``build_noop``: the build again with nothing changed (every step must be skipped by hash).
 - ``render_la`` / ``render_la_quarto``: one LA profile with the fallback renderer / Quarto.
 - ``render_all``: every LA profile through the fallback renderer (2 workers).
+- ``render_all_quarto``: every LA profile through Quarto (2 workers; skipped without Quarto).
 
 The script measures; it never fails on a missed target (exit status 0 unless it cannot run).
 """
@@ -51,6 +52,7 @@ MEASURES = (
     "render_la",
     "render_la_quarto",
     "render_all",
+    "render_all_quarto",
 )
 TITLES = {
     "floor": "floor: read every pinned raw file once",
@@ -60,6 +62,7 @@ TITLES = {
     "render_la": "one LA profile (fallback)",
     "render_la_quarto": "one LA profile (Quarto)",
     "render_all": "all LA profiles (fallback, 2 workers)",
+    "render_all_quarto": "all LA profiles (Quarto, 2 workers)",
 }
 GB = 1_000_000_000
 MB = 1_000_000
@@ -374,6 +377,13 @@ def plan_render_all(ctx: Context, run: int) -> tuple[list[str], Path]:
     return python_argv(_render_code(call, out)), ctx.prepared
 
 
+def plan_render_all_quarto(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan the batch of every LA profile through Quarto."""
+    out = fresh_dir(ctx, f"qallsite{run}")
+    call = "render_all_profiles(OUT, engine='quarto', workers=2)"
+    return python_argv(_render_code(call, out)), ctx.prepared
+
+
 PLANS: dict[str, Plan] = {
     "floor": plan_floor,
     "build_cold": plan_build_cold,
@@ -382,6 +392,7 @@ PLANS: dict[str, Plan] = {
     "render_la": plan_render_la,
     "render_la_quarto": plan_render_la_quarto,
     "render_all": plan_render_all,
+    "render_all_quarto": plan_render_all_quarto,
 }
 
 
@@ -389,6 +400,7 @@ def measure(ctx: Context, name: str, runs: int, logs: Path) -> dict[str, Any]:
     """Run one measure ``runs`` times and summarise it (median, min, max, peak memory)."""
     samples: list[Sample] = []
     notes: list[str] = []
+    documents = 0
     for run in range(runs):
         argv, data = PLANS[name](ctx, run)
         log_file = logs / f"{name}.log"
@@ -402,11 +414,17 @@ def measure(ctx: Context, name: str, runs: int, logs: Path) -> dict[str, Any]:
             notes.append(f"run {run + 1} exited {sample.returncode}; see {log_file}")
             break
         samples.append(sample)
+        if name.startswith("render_all"):
+            printed = log_file.read_text(encoding="utf-8", errors="replace").split("rendered ")
+            documents = int(printed[-1].split()[0]) if len(printed) > 1 else 0
         if name == "build_noop":
             text = log_file.read_text(encoding="utf-8", errors="replace")
             if "rows written" in text.split("build:")[-1]:
                 notes.append("a step was rerun: the no-op build did not skip everything")
-    return summarise(name, samples, notes)
+    result = summarise(name, samples, notes)
+    if documents:
+        result["documents"] = documents
+    return result
 
 
 def summarise(name: str, samples: list[Sample], notes: list[str]) -> dict[str, Any]:
@@ -500,6 +518,25 @@ def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append(
             check("all LAs: one kernel per worker", 0 < kernels <= 2, f"{kernels} kernels", "2")
         )
+    if (res := results.get("render_all_quarto", {})).get("median_s") is not None:
+        med, cores = res["median_s"], res["cores_used"]
+        rows.append(check("all LAs (Quarto) under 5 minutes", med < 300, f"{med:.0f} s", "< 300 s"))
+        rows.append(
+            check("all LAs (Quarto) use both cores", cores >= 1.5, f"{cores:.2f}", ">= 1.5")
+        )
+        one = results.get("render_la_quarto", {}).get("median_s")
+        docs = res.get("documents") or 0
+        if one is not None and docs:
+            # Two workers: a batch that pays no more than Quarto's own cost per document takes
+            # at most (one render) x documents / 2.
+            rows.append(
+                check(
+                    "all LAs (Quarto): no more than one render's cost per document",
+                    med <= one * docs / 2,
+                    f"{med / docs:.2f} s per document x 2 workers vs {one:.2f} s for one",
+                    "<= one render",
+                )
+            )
     return rows
 
 
@@ -584,7 +621,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--batch-runs", type=int, default=None, help="runs of render_all (default: --runs)"
     )
-    p.add_argument("--quick", action="store_true", help="skip the all-LA batch")
+    p.add_argument("--quick", action="store_true", help="skip the all-LA batches")
     p.add_argument(
         "--only", action="append", choices=MEASURES, metavar="NAME", help="measure only NAME"
     )
@@ -600,6 +637,7 @@ def chosen_measures(args: argparse.Namespace) -> list[str]:
     names = list(args.only) if args.only else list(MEASURES)
     if args.quick and not args.only:
         names.remove("render_all")
+        names.remove("render_all_quarto")
     return [n for n in MEASURES if n in names]
 
 
@@ -624,11 +662,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.prepared.mkdir()
         prepare(ctx, logs)
         for name in chosen_measures(args):
-            if name == "render_la_quarto" and shutil.which("quarto") is None:
+            if name.endswith("_quarto") and shutil.which("quarto") is None:
                 results[name] = summarise(name, [], ["skipped: quarto not on PATH"])
                 log(f"{name}: skipped (quarto not on PATH)")
                 continue
-            runs = (args.batch_runs or args.runs) if name == "render_all" else args.runs
+            runs = (args.batch_runs or args.runs) if name.startswith("render_all") else args.runs
             results[name] = measure(ctx, name, runs, logs)
     report = {
         "taken": time.strftime("%Y-%m-%d %H:%M %Z"),
