@@ -387,10 +387,16 @@ def _caterpillar_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
         f"order with 95% intervals, against England ({eng:.1f}%)."
     )
     r = ctx.own_row(data)
-    if r is not None:
+    if r is not None and r["value"] is not None:
+        # No interval where the counts behind the % are not published (Isles of Scilly).
+        interval = (
+            f" (95% interval {r['ci95_low']:.1f} to {r['ci95_high']:.1f})"
+            if r["ci95_low"] is not None and r["ci95_high"] is not None
+            else " (no interval: its counts are not published)"
+        )
         text += (
-            f" {ctx.la_name}: {r['value']:.1f}% (95% interval {r['ci95_low']:.1f} to "
-            f"{r['ci95_high']:.1f}), {r['significance'].lower()} compared with England."
+            f" {ctx.la_name}: {r['value']:.1f}%{interval}, {r['significance'].lower()} "
+            "compared with England."
         )
     return text
 
