@@ -84,16 +84,7 @@ def render_all_profiles(
 
     The failure names the LA (its DfE code is the only parameter) and the failing cell.
     """
-    import polars as pl
-
-    from sendstats.report import load_metrics
-
-    metrics = load_metrics()
-    codes = sorted(
-        metrics.filter(pl.col("geographic_level") == "Local authority")["la_code_dfe"]
-        .unique()
-        .to_list()
-    )
+    codes = _profile_codes()
     out_dir = out_dir.resolve()
     jobs = []
     for code in codes:
@@ -102,6 +93,29 @@ def render_all_profiles(
         jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
     with _report_env(out_dir / "la" / "figures"):
         return render_many(jobs, engine=engine, workers=workers, to=to)
+
+
+def _profile_codes() -> list[str]:
+    """Return the DfE codes of every LA with a metric row, read from the metric tables.
+
+    Only two columns are read, and the report module (altair, great-tables, vl-convert) is not
+    imported: the batch's own process stays small beside its report kernels.
+    """
+    import polars as pl
+
+    from sendstats.metrics import METRIC_TABLES
+
+    paths = [config.metrics_dir() / f"{name}.parquet" for name in METRIC_TABLES]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
+    codes = (
+        pl.concat([pl.scan_parquet(p).select("geographic_level", "la_code_dfe") for p in paths])
+        .filter(pl.col("geographic_level") == "Local authority")
+        .select(pl.col("la_code_dfe").unique())
+        .collect()
+    )
+    return sorted(codes["la_code_dfe"].to_list())
 
 
 def render_page(
