@@ -1,11 +1,12 @@
 """Render many parameterised documents at once, keeping every core busy (``render_many``).
 
 The fallback runs ``workers`` kernel threads, each owning one kernel that it reuses for all its
-documents, and hands each executed document to a pool of ``workers`` conversion threads (pandoc,
-typst: separate processes or native code), so a kernel starts its next document while the last
-one is converted. Kernels and converters together keep both cores of a 2-core machine busy; a
+documents, and hands each executed document to one conversion thread (pandoc, typst: separate
+processes or native code), so a kernel starts its next document while the last one is
+converted. Kernels and the converter together keep both cores of a 2-core machine busy; a
 kernel waits only when ``workers`` executed documents are already queued for conversion, which
-bounds the memory held.
+bounds the memory held. One converter is enough (pandoc takes a fifth of a kernel's time per
+document) and keeps the batch under 1 GB: each pandoc process holds about 170 MB.
 
 Quarto renders ``workers`` documents at once, each worker from its own private copy of the
 document's folder (and the project's ``_quarto.yml``): Quarto writes intermediate files beside
@@ -145,7 +146,7 @@ def _run_threads(target: Callable[[int], None], size: int, batch: _Batch) -> Non
 
 
 def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
-    """Execute in ``size`` kernels; convert in ``size`` threads beside them."""
+    """Execute in ``size`` kernels; convert in one thread beside them."""
     parsed: dict[Path, NotebookNode] = {}
     queued = threading.BoundedSemaphore(size)
 
@@ -176,7 +177,7 @@ def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, tim
                 queued.acquire()
                 converters.submit(convert, index, nb)
 
-    with ThreadPoolExecutor(max_workers=size, thread_name_prefix="convert") as converters:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="convert") as converters:
         _run_threads(kernel_worker, size, batch)
 
 
