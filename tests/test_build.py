@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -96,3 +97,47 @@ def test_derived_rates_pool_over_las_and_name_the_population_vintage(
         assert row["value"] == pytest.approx(row["numerator"] / row["denominator"] * 10_000)
         assert "mid-" in row["note"]
     assert sorted(eng["year"].to_list()) == [2018, 2019, 2020, 2021]
+
+
+def test_tidy_worker_writes_what_one_process_writes(
+    built: build.BuildReport, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cold build above computed three tidy tables in the worker process; a build kept in
+    # one process must write the same tables.
+    alone = tmp_path / "alone"
+    monkeypatch.setenv("SENDSTATS_DATA_DIR", str(alone))
+    monkeypatch.setenv("SENDSTATS_WORKERS", "1")
+    build.build(offline=True, progress=False)
+    for table in sorted((data_dir / "tidy").glob("*.parquet")):
+        other = pl.read_parquet(alone / "tidy" / table.name)
+        assert pl.read_parquet(table).equals(other), table.name
+
+
+def test_failure_in_the_tidy_worker_raises_the_steps_own_error(
+    built: build.BuildReport, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sendstats import fetch
+    from sendstats.readers import RawInputError
+
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    fetch_sources = fetch.fetch_sources
+
+    def corrupted(*args: object, **kwargs: object) -> list[fetch.FetchResult]:
+        results = fetch_sources(*args, **kwargs)  # type: ignore[arg-type]
+        return [
+            dataclasses.replace(r, path=empty, sha256="0" * 64)
+            if (r.source, r.name) == ("moj_send_tribunal", "appeal_rate_2014_2024")
+            else r
+            for r in results
+        ]
+
+    monkeypatch.setattr(fetch, "fetch_sources", corrupted)
+    before = {p.name: p.read_bytes() for p in (data_dir / "tidy").glob("*.parquet")}
+    # --force: every tidy step runs, the tribunal one in the worker.
+    with pytest.raises(RawInputError, match=r"file is empty \(file .*empty\.csv\)"):
+        build.build(offline=True, progress=False, force=True)
+    after = {p.name: p.read_bytes() for p in (data_dir / "tidy").glob("*.parquet")}
+    assert (
+        after["moj_send_tribunal__appeals.parquet"] == before["moj_send_tribunal__appeals.parquet"]
+    )
