@@ -51,6 +51,21 @@ class FigureContext:
             return rows
         return rows.filter(pl.col("year") == rows["year"].max())
 
+    def strip_rows(self, metric_id: str) -> pl.DataFrame:
+        """Return every LA's latest value with its rank and England's, for a strip of LAs."""
+        return self.latest_la_rows(metric_id).select(
+            "area_name",
+            "la_code_dfe",
+            "year",
+            "value",
+            "numerator",
+            "denominator",
+            "rank",
+            "n_ranked",
+            "england_value",
+            *PROVENANCE,
+        )
+
     def own_row(self, data: pl.DataFrame) -> dict[str, Any] | None:
         """Return the context LA's row of a figure's data (by ``la_code_dfe``), if any."""
         if self.la is None or "la_code_dfe" not in data.columns:

@@ -169,18 +169,7 @@ def variation_figure(figure_id: str, metric_id: str, x_title: str) -> Figure:
     metric = get_metric(metric_id)
 
     def rows(ctx: FigureContext) -> pl.DataFrame:
-        return ctx.latest_la_rows(metric_id).select(
-            "area_name",
-            "la_code_dfe",
-            "year",
-            "value",
-            "numerator",
-            "denominator",
-            "rank",
-            "n_ranked",
-            "england_value",
-            *PROVENANCE,
-        )
+        return ctx.strip_rows(metric_id)
 
     def alt_text(ctx: FigureContext, data: pl.DataFrame) -> str:
         top, bottom = data.sort("value").row(-1, named=True), data.sort("value").row(0, named=True)

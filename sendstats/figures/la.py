@@ -435,17 +435,7 @@ GROWTH = "ehc_plans_cagr_5y_pct"
 
 def growth_rows(ctx: FigureContext) -> pl.DataFrame:
     """Return every LA's five-year compound growth in EHC plans, latest year."""
-    return ctx.latest_la_rows(GROWTH).select(
-        "area_name",
-        "la_code_dfe",
-        "year",
-        "value",
-        "numerator",
-        "denominator",
-        "rank",
-        "n_ranked",
-        *PROVENANCE,
-    )
+    return ctx.strip_rows(GROWTH)
 
 
 def _growth_title(data: pl.DataFrame) -> str:
