@@ -112,11 +112,12 @@ def _save_state(state: dict[str, str]) -> None:
     )
 
 
-def _must_run(
-    step: str, output: Path, inputs: dict[str, str], state: dict[str, str], *, force: bool
-) -> bool:
+def _inputs_fingerprint(inputs: dict[str, str]) -> str:
+    return _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
+
+
+def _must_run(step: str, output: Path, fp: str, state: dict[str, str], *, force: bool) -> bool:
     """Return True unless the step's fingerprint matches its last run and its output is there."""
-    fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
     return force or state.get(step) != fp or not output.is_file()
 
 
@@ -137,8 +138,8 @@ def _run_step(
         reads: manifest ids of what it reads (defaults to the keys of ``inputs``).
 
     """
-    fp = _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
-    if not _must_run(step, output, inputs, state, force=force):
+    fp = _inputs_fingerprint(inputs)
+    if not _must_run(step, output, fp, state, force=force):
         rows = pl.scan_parquet(output).select(pl.len()).collect().item()
         return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
     made = make()
@@ -225,7 +226,7 @@ def _plan_tidy(
     inputs = {f"{step.source_id}/{rel}/{f}": sha for (rel, f), (_, sha) in needed.items()}
     state[f"{name}#files"] = ",".join(f"{rel}/{f}" for rel, f in needed)
     output = config.tidy_dir() / f"{step.table}.parquet"
-    runs = _must_run(name, output, inputs, state, force=force)
+    runs = _must_run(name, output, _inputs_fingerprint(inputs), state, force=force)
     return TidyPlan(step, name, output, inputs, needed, runs)
 
 
@@ -282,11 +283,10 @@ def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
 
 def _derived_rates() -> pl.DataFrame:
     from sendstats.metrics import rates
+    from sendstats.metrics.tables import load_metrics
     from sendstats.population import population_by_age_band
 
-    counts = pl.concat(
-        [pl.read_parquet(config.metrics_dir() / f"{n}.parquet") for n in ("ehcp", "tribunal")]
-    )
+    counts = load_metrics(("ehcp", "tribunal"))
     population = population_by_age_band("0_25", include_predecessors=True)
     return rates.compute(counts, population)
 
@@ -424,14 +424,10 @@ def build(
 
 def _benchmarks() -> pl.DataFrame:
     from sendstats.benchmarking import schema, table
-    from sendstats.metrics import METRIC_TABLES
+    from sendstats.metrics.tables import load_metrics
 
     out = config.metrics_dir() / "benchmarks.parquet"
-    metrics = pl.concat(
-        [pl.read_parquet(config.metrics_dir() / f"{n}.parquet") for n in METRIC_TABLES],
-        how="vertical",
-    )
-    return schema.validate(table.compute(metrics), out)
+    return schema.validate(table.compute(load_metrics()), out)
 
 
 def _benchmarks_step(state: dict[str, str], *, force: bool) -> StepResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from sendstats import catalog, geography
-from sendstats.report import load_metrics
+from sendstats.metrics.tables import load_metrics
 
 
 def la_index_markdown() -> str:

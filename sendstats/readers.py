@@ -12,7 +12,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from xml.etree import ElementTree
 
 import pandera.errors
@@ -229,6 +229,34 @@ def raise_schema_errors(
         row=first_row,
         sheet=sheet,
     ) from exc
+
+
+class SchemaLike(Protocol):
+    """A pandera schema or model: anything with ``validate(frame, lazy=...)``."""
+
+    def validate(self, *args: Any, **kwargs: Any) -> Any:
+        """Validate a frame (pandera's signature)."""
+
+
+def validate_frame(
+    schema: SchemaLike,
+    df: pl.DataFrame,
+    path: Path,
+    *,
+    stage: str,
+    rows: Sequence[int] | None = None,
+    sheet: str | None = None,
+) -> pl.DataFrame:
+    """Validate ``df`` lazily (every failure at once) and return it, or raise one clear error.
+
+    The error is :func:`raise_schema_errors`'s: it names the file, the column and the row (and
+    the sheet), for a raw drift check and a tidy meaning check alike.
+    """
+    try:
+        return cast(pl.DataFrame, schema.validate(df, lazy=True))
+    except pandera.errors.SchemaErrors as exc:
+        raise_schema_errors(path, exc, stage=stage, rows=rows, sheet=sheet)
+        raise  # unreachable: raise_schema_errors always raises
 
 
 # --- OpenDocument spreadsheets, read as pandas' odf engine does, without odfpy ----------------

@@ -7,19 +7,24 @@ a figure folder (``SENDSTATS_FIGURE_DIR``), writes the data behind it as CSV the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from sendstats import __version__, catalog, config, geography, manifest
-from sendstats.figures.base import FigureContext, export_csv, get_figure
-from sendstats.metrics import METRIC_TABLES
+from sendstats import __version__, geography, manifest
+from sendstats.figures.base import (
+    FigureContext,
+    export_csv,
+    figure_dir,
+    get_figure,
+    load_figure_context,
+    write_csv,
+)
 from sendstats.metrics.registry import get_metric
 from sendstats.numbers import format_change, format_value, period_label
+from sendstats.provenance import source_note
 from sendstats.viz import charts, tables, theme
 
 HEADLINE_METRICS = (
@@ -89,34 +94,16 @@ class LaContext:
         return self.metrics.filter(pl.col("geographic_level") == "National")
 
 
-#: The metric tables a profile reads, one per theme.
-THEMES = METRIC_TABLES
-
-
-def load_metrics(names: Sequence[str] = THEMES) -> pl.DataFrame:
-    """Read metric tables from ``data/metrics`` (one layout); say to build first if missing."""
-    frames = []
-    for name in names:
-        path = config.metrics_dir() / f"{name}.parquet"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
-        frames.append(pl.read_parquet(path))
-    return pl.concat(frames, how="vertical")
-
-
 def load_la_context(la: str) -> LaContext:
     """Resolve ``la`` (name, GSS or 3-digit code) and load the metrics the profile needs."""
-    from sendstats.benchmarking.api import load_benchmarks
-
-    resolved = geography.resolve_la(la)
-    return LaContext(la=resolved, metrics=load_metrics(), bench=load_benchmarks())
+    fctx = load_figure_context(geography.resolve_la(la))
+    assert fctx.la is not None
+    return LaContext(la=fctx.la, metrics=fctx.metrics, bench=fctx.bench)
 
 
 def load_england_context() -> FigureContext:
     """Load what the England overview draws from: every metric and benchmark row, no LA."""
-    from sendstats.benchmarking.api import load_benchmarks
-
-    return FigureContext(None, load_metrics(), load_benchmarks())
+    return load_figure_context(None)
 
 
 def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, Any] | None:
@@ -125,36 +112,6 @@ def latest(rows: pl.DataFrame, metric_id: str) -> dict[str, Any] | None:
     if sub.height == 0:
         return None
     return sub.sort("year").row(-1, named=True)
-
-
-def _find_file(release: str, name: str) -> tuple[catalog.SourceDeclaration, str]:
-    """Return the declaration and the published file name of a (release, file) pair."""
-    for decl in catalog.load_catalog().values():
-        for rel in decl.releases:
-            if rel.release == release:
-                for f in rel.files:
-                    if f.name == name:
-                        return decl, f.filename
-    raise KeyError(f"no declared file {name!r} in any release {release!r}")
-
-
-def source_note(rows: pl.DataFrame) -> str:
-    """Build the source note for the rows shown: producer, release, files, short sha256, licence."""
-    used = rows.select("release", "source_file", "file_sha256").unique()
-    by_release: dict[tuple[str, str], list[str]] = {}
-    producers: dict[str, str] = {}
-    for release, name, sha in used.sort("release", "source_file").iter_rows():
-        decl, filename = _find_file(str(release), str(name))
-        title = decl.release(str(release)).title
-        by_release.setdefault((decl.id, title), []).append(f"{filename} (sha256 {str(sha)[:12]})")
-        producers[decl.id] = decl.producer
-    parts = [f"{title}: {', '.join(files)}" for (_, title), files in by_release.items()]
-    who = "; ".join(sorted(set(producers.values())))
-    return (
-        f"Source: {who}. "
-        + "; ".join(parts)
-        + ". Open Government Licence v3.0. Built with sendstats."
-    )
 
 
 def narrative(ctx: LaContext) -> str:
@@ -228,23 +185,7 @@ def _f(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
-def _write_figure_csv(figure_id: str, ctx: LaContext, data: pl.DataFrame) -> Path | None:
-    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
-    if not folder:
-        return None
-    path = Path(folder) / f"{ctx.la.la_code_dfe}__{figure_id}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data.write_csv(path)
-    return path
-
-
-#: The trend figure of each theme (kept for ``show_trend``; figures live in sendstats.figures).
 TRENDS = {"ehcp": "ehcp_trend_indexed", "tribunal": "tribunal_rate_trend"}
-
-
-def show_trend(ctx: LaContext, theme_name: str = "ehcp") -> None:
-    """Display a theme's trend for the LA against region, neighbours and England."""
-    show_figure(ctx, TRENDS[theme_name])
 
 
 def show_figure(ctx: LaContext | FigureContext, figure_id: str) -> None:
@@ -262,14 +203,9 @@ def show_figure(ctx: LaContext | FigureContext, figure_id: str) -> None:
     theme.enable()
     alt_text = fig.alt_text(fctx, data)
     _display_chart(fig.chart(fctx, data), alt_text)
-    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
-    csv = export_csv(fig, fctx, data, Path(folder)) if folder else None
-    with_prov = (
-        data.filter(pl.col("file_sha256").is_not_null())
-        if "file_sha256" in data.columns
-        else data.clear()
-    )
-    note = source_note(with_prov) if with_prov.height else ""
+    folder = figure_dir()
+    csv = export_csv(fig, fctx, data, folder) if folder else None
+    note = source_note(data)
     link = f" Data: [{csv.name}](figures/{csv.name})." if csv else ""
     _show_markdown(f"*{fig.title}.* {fig.recipe(fctx)} {note}{link}")
 
@@ -345,7 +281,9 @@ def show_summary_table(ctx: LaContext) -> None:
         pl.col("metric_id").is_in(list(HEADLINE_METRICS))
         & (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
     )
-    _write_figure_csv("summary_table", ctx, rows)
+    folder = figure_dir()
+    if folder:
+        write_csv(rows, folder / f"{ctx.la.la_code_dfe}__summary_table.csv")
     shown = rows.select(
         "Metric",
         "Period",
@@ -424,11 +362,6 @@ def title_block(ctx: LaContext) -> str:
     )
 
 
-def show_growth_strip(ctx: LaContext) -> None:
-    """Display every LA's five-year growth in EHC plans as a strip, this LA marked."""
-    show_figure(ctx, "ehcp_growth_strip")
-
-
 def caveats(ctx: LaContext) -> str:
     """Return the caveats box (markdown): each series break or caveat once, with its metrics."""
     by_text: dict[str, list[str]] = {}
@@ -463,8 +396,8 @@ def tribunal_narrative(ctx: LaContext) -> str:
     if rate is None:
         return f"No SEND Tribunal appeal rates are published for {la.la_name}."
     year = rate["year"]
-    eng = _row_for(ctx.england_rows, "tribunal_appeal_rate_pct", year)
-    reg = _row_for(ctx.region_rows, "tribunal_appeal_rate_pct", year)
+    eng = row_for(ctx.england_rows, "tribunal_appeal_rate_pct", year)
+    reg = row_for(ctx.region_rows, "tribunal_appeal_rate_pct", year)
     text = [
         f"In {year}, {format_value(_f(rate['numerator']), 'count')} SEND Tribunal appeals were "
         f"registered against {la.la_name}: {format_value(_f(rate['value']), 'pct')} of "
@@ -480,7 +413,7 @@ def tribunal_narrative(ctx: LaContext) -> str:
     text.append(benchmark_sentence(ctx, "tribunal_appeal_rate_pct", year))
     new = latest(ctx.la_rows, "tribunal_appeal_rate_annual_reviews_pct")
     if new is not None:
-        eng_new = _row_for(ctx.england_rows, "tribunal_appeal_rate_annual_reviews_pct", new["year"])
+        eng_new = row_for(ctx.england_rows, "tribunal_appeal_rate_annual_reviews_pct", new["year"])
         text.append(
             f"Counting annual reviews as appealable decisions (the method published from 2024), "
             f"the rate in {new['year']} was {format_value(_f(new['value']), 'pct')}"
@@ -496,7 +429,7 @@ def adults_narrative(ctx: LaContext) -> str:
     if row is None:
         return f"No ASCOF 1E figure is published for {la.la_name}."
     year = int(row["year"])
-    eng = _row_for(ctx.england_rows, "ascof_1e_ld_paid_employment_pct", year)
+    eng = row_for(ctx.england_rows, "ascof_1e_ld_paid_employment_pct", year)
     text = [
         f"In {period_label(year, 'financial_year')}, {format_value(_f(row['value']), 'pct')} "
         f"of adults aged 18-64 with a learning disability supported by {la.la_name} were in "
@@ -513,6 +446,7 @@ def adults_narrative(ctx: LaContext) -> str:
     return " ".join(text)
 
 
-def _row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:
+def row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:
+    """Return the row of a metric in one period, or None."""
     sub = rows.filter((pl.col("metric_id") == metric_id) & (pl.col("year") == year))
     return sub.row(0, named=True) if sub.height else None

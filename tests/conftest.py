@@ -35,3 +35,17 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     d.mkdir()
     monkeypatch.setenv("SENDSTATS_DATA_DIR", str(d))
     yield d
+
+
+@pytest.fixture(scope="module")
+def built_root(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder whose ``data/`` holds a full offline build; the env points at it for the module."""
+    from sendstats import build
+
+    root = tmp_path_factory.mktemp("built")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SENDSTATS_DATA_DIR", str(root / "data"))
+    mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+    build.build(offline=True, progress=False)
+    yield root
+    mp.undo()

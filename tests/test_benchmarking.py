@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sendstats
-from sendstats import build
 from sendstats.benchmarking import api, bands, funnel, schema, table, text
 from sendstats.metrics.registry import MetricDef, NoValueError, UnknownMetricError, get_metric
 from sendstats.neighbours import custom_group, neighbours
@@ -216,14 +215,8 @@ def test_funnel_limits_contain_england(p0: float, n: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("bench")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SENDSTATS_DATA_DIR", str(root / "data"))
-    mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
-    build.build(offline=True, progress=False)
-    yield root / "data"
-    mp.undo()
+def built(built_root: Path) -> Path:
+    return built_root / "data"
 
 
 @pytest.fixture(scope="module")

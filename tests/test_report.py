@@ -9,22 +9,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sendstats import build, config, geography, publish
+from sendstats import config, geography, publish
 
 LAS = ["Kent", "E09000012", "942"]  # a large county, a London borough (Hackney), Cumberland (2023)
 
 
 @pytest.fixture(scope="module")
-def site(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("site")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SENDSTATS_DATA_DIR", str(root / "data"))
-    mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
-    build.build(offline=True, progress=False)
+def site(built_root: Path) -> Path:
     for la in LAS:
-        publish.render_la_profile(la, root / "_site", engine="fallback")
-    yield root
-    mp.undo()
+        publish.render_la_profile(la, built_root / "_site", engine="fallback")
+    return built_root
 
 
 def _html(site: Path, query: str) -> str:

@@ -18,6 +18,7 @@ import polars as pl
 
 from sendstats import config, geography
 from sendstats.metrics.registry import MetricDef, NoValueError, get_metric
+from sendstats.metrics.tables import load_metrics
 from sendstats.neighbours import SN_SETS, ComparatorGroup
 from sendstats.numbers import period_label
 
@@ -172,12 +173,20 @@ def group_value(
     return float(agg), ok.height  # type: ignore[arg-type]
 
 
-def _custom_comparator(
-    group: ComparatorGroup, metric: MetricDef, year: int, value: float | None
+def group_comparator(
+    group: ComparatorGroup,
+    metric: MetricDef,
+    year: int,
+    value: float | None,
+    metrics: pl.DataFrame,
 ) -> ComparatorValue:
-    from sendstats.report import load_metrics
+    """Average a group's LA rows of one metric and period (from the metric tables) by its rule.
 
-    rows = load_metrics().filter(
+    Raises:
+        ValueError: pooled averaging asked of a metric that cannot be pooled.
+
+    """
+    rows = metrics.filter(
         (pl.col("metric_id") == metric.id)
         & (pl.col("year") == year)
         & (pl.col("geographic_level") == "Local authority")
@@ -219,8 +228,10 @@ def benchmark(
         raise NoValueError(f"no {metric_id} value for {resolved.la_name} {when}")
     row = rows.sort("year").row(-1, named=True)
     year = int(row["year"])
+    groups = [c for c in comparators if isinstance(c, ComparatorGroup)]
+    metrics = load_metrics() if groups else pl.DataFrame()  # read once for every group
     comps = tuple(
-        _custom_comparator(c, metric, year, row["value"])
+        group_comparator(c, metric, year, row["value"], metrics)
         if isinstance(c, ComparatorGroup)
         else _stored_comparator(row, c, resolved)
         for c in comparators

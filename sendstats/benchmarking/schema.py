@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats.benchmarking.bands import BANDS
 from sendstats.benchmarking.funnel import FUNNEL_POSITIONS, SIGNIFICANCE_LABELS
-from sendstats.readers import raise_schema_errors
+from sendstats.metrics.schema import interval_contains_value
+from sendstats.readers import validate_frame
 
 
 def _num(description: str, ge: float | None = None, le: float | None = None) -> Series[pl.Float64]:
@@ -118,11 +118,7 @@ class BenchmarksTable(pa.DataFrameModel):
     @pa.dataframe_check
     def intervals_contain_value(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
         """Check that each interval contains its value (a little float slack)."""
-        v = pl.col("value")
-        return data.lazyframe.select(
-            pl.col("ci95_low").is_null()
-            | ((pl.col("ci95_low") <= v + 1e-9) & (v <= pl.col("ci95_high") + 1e-9))
-        )
+        return data.lazyframe.select(interval_contains_value())
 
     @pa.dataframe_check
     def comparators_named(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
@@ -134,11 +130,7 @@ class BenchmarksTable(pa.DataFrameModel):
 
 def validate(df: pl.DataFrame, where: Path) -> pl.DataFrame:
     """Validate the benchmarks table, raising one error that names column and row."""
-    try:
-        return BenchmarksTable.validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(where, exc, stage="benchmarks")
-        raise  # unreachable: raise_schema_errors always raises
+    return validate_frame(BenchmarksTable, df, where, stage="benchmarks")
 
 
 def data_dictionary() -> list[tuple[str, str, str]]:

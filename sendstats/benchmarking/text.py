@@ -7,24 +7,20 @@ from collections.abc import Sequence
 import polars as pl
 
 from sendstats import geography
-from sendstats.benchmarking.api import group_value, load_benchmarks
+from sendstats.benchmarking.api import group_comparator, load_benchmarks
 from sendstats.metrics.registry import all_metrics, get_metric
+from sendstats.metrics.tables import load_metrics
 from sendstats.neighbours import ComparatorGroup
 from sendstats.numbers import format_change, format_value, period_label
 
 
 def _group_cell(group: ComparatorGroup, metric_id: str, year: int, metrics: pl.DataFrame) -> str:
     m = get_metric(metric_id)
-    rows = metrics.filter(
-        (pl.col("metric_id") == metric_id)
-        & (pl.col("year") == year)
-        & (pl.col("geographic_level") == "Local authority")
-    )
     try:
-        value, n = group_value(rows, group, m)
+        c = group_comparator(group, m, year, None, metrics)
     except ValueError:
         return "n/a (pooled needs a proportion, rate or count)"
-    return f"{format_value(value, m.unit)} ({n} LAs)" if value is not None else ""
+    return f"{format_value(c.value, m.unit)} ({c.n_las} LAs)" if c.value is not None else ""
 
 
 def compare_rows(
@@ -44,11 +40,7 @@ def compare_rows(
         get_metric(mid)  # unknown ids fail early, listing the known ones
     rows = load_benchmarks(ids, resolved.la_code_dfe).filter(pl.col("value").is_not_null())
     latest = rows.sort("year").group_by("metric_id", maintain_order=True).last()
-    metrics = None
-    if group is not None:
-        from sendstats.report import load_metrics
-
-        metrics = load_metrics()
+    metrics = load_metrics() if group is not None else None
     out = []
     for r in latest.sort("metric_id").iter_rows(named=True):
         m = get_metric(r["metric_id"])

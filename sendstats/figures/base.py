@@ -8,6 +8,7 @@ which rows of which metric table were taken and what arithmetic was done, so
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,8 @@ from typing import Any
 import polars as pl
 
 from sendstats import geography
-
-#: Provenance columns every figure's data carries, so each plotted value names its file.
-PROVENANCE = ("release", "source_file", "file_sha256")
+from sendstats.metrics.registry import LookupMessageError
+from sendstats.provenance import PROVENANCE
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,8 @@ class FigureError(ValueError):
     """A figure that cannot be drawn as asked (no LA given where one is needed, no data)."""
 
 
-class UnknownFigureError(KeyError):
+class UnknownFigureError(LookupMessageError):
     """A figure id that is not registered (the message lists the known ids)."""
-
-    def __str__(self) -> str:
-        """Return the message itself."""
-        return str(self.args[0]) if self.args else "unknown figure"
 
 
 @dataclass(frozen=True)
@@ -166,11 +162,29 @@ def csv_name(fig: Figure, ctx: FigureContext) -> str:
     return f"{who}__{fig.id.removeprefix('england_')}.csv"
 
 
-def export_csv(fig: Figure, ctx: FigureContext, data: pl.DataFrame, folder: Path) -> Path:
-    """Write a figure's data as CSV into ``folder`` (through a temp file) and return its path."""
+def figure_dir() -> Path | None:
+    """Return the folder named by ``SENDSTATS_FIGURE_DIR`` (set by the renderers), if any."""
+    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
+    return Path(folder) if folder else None
+
+
+def write_csv(data: pl.DataFrame, path: Path) -> Path:
+    """Write a figure's or table's rows as CSV (through a temp file) and return the path."""
     from sendstats import io as sio
 
-    path = folder / csv_name(fig, ctx)
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     sio.atomic_write_text(path, data.write_csv())
     return path
+
+
+def export_csv(fig: Figure, ctx: FigureContext, data: pl.DataFrame, folder: Path) -> Path:
+    """Write a figure's data as CSV into ``folder`` and return its path."""
+    return write_csv(data, folder / csv_name(fig, ctx))
+
+
+def load_figure_context(la: geography.LocalAuthority | None) -> FigureContext:
+    """Load every metric and benchmark row, for one LA's figures or (``None``) England's."""
+    from sendstats.benchmarking.api import load_benchmarks
+    from sendstats.metrics.tables import load_metrics
+
+    return FigureContext(la, load_metrics(), load_benchmarks())

@@ -7,7 +7,6 @@ from typing import Any
 import polars as pl
 
 from sendstats.figures.base import (
-    PROVENANCE,
     Figure,
     FigureContext,
     first_year,
@@ -16,6 +15,7 @@ from sendstats.figures.base import (
 )
 from sendstats.metrics.registry import get_metric
 from sendstats.numbers import format_value, period_label
+from sendstats.provenance import PROVENANCE
 from sendstats.viz import charts
 
 #: The January from which the caseload counts EHC plans only (statements ended in 2018).

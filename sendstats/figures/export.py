@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
-
 from sendstats.figures.base import (
     FigureContext,
     FigureError,
     all_figures,
     export_csv,
     get_figure,
+    load_figure_context,
 )
+from sendstats.provenance import source_note
 
 
 def figure_context(la: str | None) -> FigureContext:
     """Load the tables a figure draws from, for one LA or (``None``) for England."""
     from sendstats import geography
-    from sendstats.benchmarking.api import load_benchmarks
-    from sendstats.report import load_metrics
 
-    resolved = geography.resolve_la(la) if la else None
-    return FigureContext(resolved, load_metrics(), load_benchmarks())
+    return load_figure_context(geography.resolve_la(la) if la else None)
 
 
 def list_figures() -> str:
@@ -45,8 +42,6 @@ def write_figure(figure_id: str, la: str | None, out_dir: Path) -> tuple[Path, s
         FigureError: the figure needs an LA and none was given, or it has no data.
 
     """
-    from sendstats.report import source_note
-
     fig = get_figure(figure_id)
     if fig.needs_la and not la:
         raise FigureError(f"figure {figure_id!r} shows one LA: give --la NAME-OR-CODE")
@@ -55,18 +50,13 @@ def write_figure(figure_id: str, la: str | None, out_dir: Path) -> tuple[Path, s
     if data.height == 0:
         raise FigureError(f"figure {figure_id!r} has no data for {ctx.la_name}")
     path = export_csv(fig, ctx, data, out_dir)
-    prov = (
-        data.filter(pl.col("file_sha256").is_not_null())
-        if "file_sha256" in data.columns
-        else data.clear()
-    )
     text = "\n".join(
         [
             f"{fig.title} ({fig.id}) for {ctx.la_name}",
             f"wrote {path} ({data.height} rows, columns: {', '.join(data.columns)})",
             f"filter and arithmetic: {fig.recipe(ctx)}",
             f"alt text: {fig.alt_text(ctx, data)}",
-            source_note(prov) if prov.height else "",
+            source_note(data),
         ]
     )
     return path, text

@@ -9,7 +9,6 @@ import polars as pl
 
 from sendstats.benchmarking import funnel
 from sendstats.figures.base import (
-    PROVENANCE,
     Figure,
     FigureContext,
     first_year,
@@ -19,6 +18,7 @@ from sendstats.figures.base import (
 from sendstats.metrics.needs import NEED_METRICS
 from sendstats.metrics.registry import get_metric
 from sendstats.numbers import format_value, period_label
+from sendstats.provenance import PROVENANCE
 from sendstats.viz import charts
 
 SN_LABEL = "Statistical neighbours (mean, 2025 set)"

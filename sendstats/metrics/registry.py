@@ -97,20 +97,20 @@ def check_definition(d: MetricDef) -> list[str]:
     return problems
 
 
-class UnknownMetricError(KeyError):
+class LookupMessageError(KeyError):
+    """A lookup that failed with a message for the user (printed as is, not KeyError's repr)."""
+
+    def __str__(self) -> str:
+        """Return the message itself, not KeyError's quoted repr."""
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class UnknownMetricError(LookupMessageError):
     """A metric id that is not in the registry (the message lists the known ids)."""
 
-    def __str__(self) -> str:
-        """Return the message itself, not KeyError's quoted repr."""
-        return str(self.args[0]) if self.args else "unknown metric"
 
-
-class NoValueError(KeyError):
+class NoValueError(LookupMessageError):
     """A metric has no value for the LA and period asked for."""
-
-    def __str__(self) -> str:
-        """Return the message itself, not KeyError's quoted repr."""
-        return str(self.args[0]) if self.args else "no value"
 
 
 _REGISTRY: dict[str, MetricDef] = {}

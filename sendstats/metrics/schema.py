@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.readers import raise_schema_errors
+from sendstats.readers import validate_frame
+
+
+def interval_contains_value() -> pl.Expr:
+    """Return True where the 95% interval is absent or contains the value (float slack 1e-9)."""
+    v = pl.col("value")
+    return (
+        pl.col("ci95_low").is_null()
+        | v.is_null()
+        | ((pl.col("ci95_low") <= v + 1e-9) & (v <= pl.col("ci95_high") + 1e-9))
+    )
 
 
 class MetricsTable(pa.DataFrameModel):
@@ -76,12 +85,7 @@ class MetricsTable(pa.DataFrameModel):
     @pa.dataframe_check
     def intervals_contain_value(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
         """Check that each 95% interval contains its value (a little float slack)."""
-        v = pl.col("value")
-        return data.lazyframe.select(
-            pl.col("ci95_low").is_null()
-            | v.is_null()
-            | ((pl.col("ci95_low") <= v + 1e-9) & (v <= pl.col("ci95_high") + 1e-9))
-        )
+        return data.lazyframe.select(interval_contains_value())
 
 
 def validate(df: pl.DataFrame, where: Path) -> pl.DataFrame:
@@ -97,8 +101,4 @@ def validate(df: pl.DataFrame, where: Path) -> pl.DataFrame:
     unknown = set(df["metric_id"].unique()) - {m.id for m in all_metrics()}
     if unknown:
         raise ValueError(f"{where}: metrics not in the registry: {', '.join(sorted(unknown))}")
-    try:
-        return MetricsTable.validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(where, exc, stage="metrics")
-        raise  # unreachable: raise_schema_errors always raises
+    return validate_frame(MetricsTable, df, where, stage="metrics")

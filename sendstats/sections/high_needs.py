@@ -17,7 +17,7 @@ import polars as pl
 
 from sendstats import catalog, report
 from sendstats.metrics import high_needs as hn
-from sendstats.numbers import period_label
+from sendstats.numbers import format_value, period_label
 from sendstats.report import LaContext
 from sendstats.sources import dfe_high_needs as src
 from sendstats.sources.dfe_high_needs_ods import EXCLUDED_LAS
@@ -33,7 +33,7 @@ def _money(value: object) -> str:
 
 
 def _per_head(value: object) -> str:
-    return f"£{float(str(value)):,.0f}"
+    return format_value(float(str(value)), "gbp")
 
 
 def _pct2(value: object) -> str:
@@ -43,11 +43,6 @@ def _pct2(value: object) -> str:
 def _rows(rows: pl.DataFrame, metric_id: str) -> list[dict[str, Any]]:
     sub = rows.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
     return sub.sort("year").to_dicts()
-
-
-def _at(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:
-    sub = rows.filter((pl.col("metric_id") == metric_id) & (pl.col("year") == year))
-    return sub.row(0, named=True) if sub.height else None
 
 
 def _vintage(row: dict[str, Any]) -> str:
@@ -86,8 +81,8 @@ def _block_sentences(ctx: LaContext) -> list[str]:
     ]
     if len(series) > 1:
         first = series[0]
-        eng_first = _at(ctx.england_rows, hn.HNB, first["year"])
-        eng_last = _at(ctx.england_rows, hn.HNB, last["year"])
+        eng_first = report.row_for(ctx.england_rows, hn.HNB, first["year"])
+        eng_last = report.row_for(ctx.england_rows, hn.HNB, last["year"])
         change = (float(last["value"]) / float(first["value"]) - 1) * 100
         verb = _direction([float(r["value"]) for r in series])
         how = f"{verb} in every year" if verb else "changed"
@@ -112,8 +107,8 @@ def _per_head_sentences(ctx: LaContext) -> list[str]:
         row = report.latest(ctx.la_rows, metric_id)
         if row is None:
             continue
-        eng = _at(ctx.england_rows, metric_id, row["year"])
-        reg = _at(ctx.region_rows, metric_id, row["year"])
+        eng = report.row_for(ctx.england_rows, metric_id, row["year"])
+        reg = report.row_for(ctx.region_rows, metric_id, row["year"])
         comparators = [
             f"England {_per_head(eng['value'])}" if eng else None,
             f"{la.region_name} {_per_head(reg['value'])}" if reg else None,
@@ -146,8 +141,8 @@ def _balance_sentences(ctx: LaContext) -> list[str]:
     last = series[-1]
     value = float(last["value"])
     state = "a deficit" if value < 0 else ("a surplus" if value > 0 else "nil")
-    eng = _at(ctx.england_rows, hn.BALANCE_PCT, last["year"])
-    reg = _at(ctx.region_rows, hn.BALANCE_PCT, last["year"])
+    eng = report.row_for(ctx.england_rows, hn.BALANCE_PCT, last["year"])
+    reg = report.row_for(ctx.region_rows, hn.BALANCE_PCT, last["year"])
     comparators = [
         f"England {_pct2(eng['value'])}" if eng else None,
         f"{la.region_name} {_pct2(reg['value'])}" if reg else None,

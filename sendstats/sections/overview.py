@@ -7,15 +7,14 @@ metric tables. Claims are worded as the numbers allow, nothing more.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
-from sendstats.figures.base import FigureContext
+from sendstats.figures.base import FigureContext, figure_dir, write_csv
 from sendstats.metrics.registry import get_metric
 from sendstats.numbers import format_value, period_label
+from sendstats.provenance import source_note
 
 
 @dataclass(frozen=True)
@@ -111,13 +110,9 @@ def show_quoted_figures(ctx: FigureContext) -> None:
     from sendstats import report
 
     data = quoted_figures(ctx)
-    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
+    folder = figure_dir()
     if folder:
-        from sendstats import io as sio
-
-        path = Path(folder) / "england__quoted_figures.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sio.atomic_write_text(path, data.write_csv())
+        write_csv(data, folder / "england__quoted_figures.csv")
     shown = data.select(
         pl.col("claim").alias("Figure"),
         pl.col("period").alias("Period"),
@@ -128,7 +123,7 @@ def show_quoted_figures(ctx: FigureContext) -> None:
     table = (
         GT(shown)
         .tab_header(title="Figures the SEND debate quotes, rebuilt from source")
-        .tab_source_note(report.source_note(data))
+        .tab_source_note(source_note(data))
         .cols_align(align="right", columns="Value")
     )
     report._show(table)

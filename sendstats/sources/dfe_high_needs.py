@@ -26,7 +26,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import fastexcel
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
@@ -36,8 +35,8 @@ from sendstats.readers import (
     EES_MARKERS,
     RawInputError,
     first_bad_value,
-    raise_schema_errors,
     split_markers,
+    validate_frame,
 )
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
@@ -400,11 +399,7 @@ def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
         how="vertical",
     )
     out = out.sort("measure", "release", "year", "geographic_level", "area_code")
-    try:
-        return HighNeedsTidy.validate(out, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(Path(TABLE), exc, stage="tidy")
-        raise  # unreachable: raise_schema_errors always raises
+    return validate_frame(HighNeedsTidy, out, Path(TABLE), stage="tidy")
 
 
 def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:

@@ -37,13 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from openpyxl.utils import column_index_from_string
 
 from sendstats import geography
-from sendstats.readers import RawInputError, raise_schema_errors
+from sendstats.readers import RawInputError, validate_frame
 
 SHEET = "Sheet1"
 TIME_PERIOD = "2021-22"
@@ -219,10 +218,7 @@ def raw_schema() -> pa.DataFrameSchema:
 
 def validate_raw(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     """Check drift, the LA count and that exactly the abolished LAs carry '#N/A'."""
-    try:
-        raw_schema().validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(path, exc, stage="raw", rows=df["raw_row"].to_list(), sheet=SHEET)
+    validate_frame(raw_schema(), df, path, stage="raw", rows=df["raw_row"].to_list(), sheet=SHEET)
     negative = df.filter(pl.col("E").str.starts_with("-"))
     if negative.height:
         raise RawInputError(

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
 from sendstats import geography
-from sendstats.readers import RawInputError, raise_schema_errors, read_ods_sheets
+from sendstats.readers import RawInputError, read_ods_sheets, validate_frame
 
 #: LAs absent from every DSG allocation file by design (they are funded differently).
 EXCLUDED_LAS: dict[str, str] = {"201": "City of London", "420": "Isles of Scilly"}
@@ -181,10 +180,9 @@ def validate_raw(df: pl.DataFrame, spec: SheetSpec, path: Path) -> pl.DataFrame:
 
     Every problem is reported with the sheet's own row number (``raw_row``).
     """
-    try:
-        raw_schema().validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(path, exc, stage="raw", rows=df["raw_row"].to_list(), sheet=spec.sheet)
+    validate_frame(
+        raw_schema(), df, path, stage="raw", rows=df["raw_row"].to_list(), sheet=spec.sheet
+    )
     las = df.filter(pl.col("la_code_raw") != "ENGLAND")
     dupes = las.filter(pl.col("la_code_raw").is_duplicated())
     if dupes.height:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.readers import raise_schema_errors
+from sendstats.readers import validate_frame
 from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
 
 SOURCE_ID = "dfe_sen2"
@@ -268,11 +267,7 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
         frames.append(read_tidy(path, spec, source_id=SOURCE_ID, file_sha256=sha))
     out = pl.concat(frames, how="vertical").select(TIDY_COLUMNS)
     out = out.sort("measure", "release", "year", "geographic_level", "area_code")
-    try:
-        return Sen2Tidy.validate(out, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(Path(TABLE), exc, stage="tidy")
-        raise  # unreachable: raise_schema_errors always raises
+    return validate_frame(Sen2Tidy, out, Path(TABLE), stage="tidy")
 
 
 def required_files() -> list[tuple[str, str]]:

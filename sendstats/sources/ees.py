@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
@@ -22,9 +21,9 @@ from sendstats.readers import (
     STATUS_OK,
     RawInputError,
     first_bad_value,
-    raise_schema_errors,
     read_csv_text,
     split_markers,
+    validate_frame,
 )
 
 PeriodType = Literal["academic_year", "calendar_year", "financial_year"]
@@ -168,10 +167,7 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
                 row=int(negative["row"][0]),
                 value=str(negative[col][0]),
             )
-    try:
-        raw_schema(spec).validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(path, exc, stage="raw")
+    validate_frame(raw_schema(spec), df, path, stage="raw")
     return df
 
 

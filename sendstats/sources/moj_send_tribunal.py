@@ -36,13 +36,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats.numbers import round_half_up
-from sendstats.readers import STATUS_OK, RawInputError, raise_schema_errors
+from sendstats.readers import STATUS_OK, RawInputError, validate_frame
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.moj_send_tribunal_ods import (
     ENGLAND_CODE,
@@ -212,11 +211,7 @@ def tidy_with_log(
         files[f"{spec.release}/{spec.name}"] = file_log
     out = pl.concat(frames, how="vertical").select(TIDY_COLUMNS)
     out = out.sort("release", "source_file", "measure", "method", "year", "area_code")
-    try:
-        out = TribunalTidy.validate(out, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(Path(TABLE), exc, stage="tidy")
-        raise  # unreachable: raise_schema_errors always raises
+    out = validate_frame(TribunalTidy, out, Path(TABLE), stage="tidy")
     disagreements = compare_overlaps(out)
     log: dict[str, Any] = {
         "source_id": SOURCE_ID,

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fastexcel
-import pandera.errors
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
@@ -42,9 +41,9 @@ from sendstats import geography, stats
 from sendstats.readers import (
     RawInputError,
     first_bad_value,
-    raise_schema_errors,
     read_csv_text,
     split_markers,
+    validate_frame,
 )
 
 SOURCE_ID = "nhs_ascof"
@@ -331,10 +330,7 @@ def validate_raw(df: pl.DataFrame, path: Path) -> pl.DataFrame:
             row=int(negative["row"][0]),
             value=str(negative["measure_value"][0]),
         )
-    try:
-        raw_schema().validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(path, exc, stage="raw")
+    validate_frame(raw_schema(), df, path, stage="raw")
     codes = set(df.get_column("measure_code").unique().to_list())
     if "1E" not in codes:
         raise RawInputError(path, "measure 1E not found", column="ASCOF Measure Code")
@@ -514,11 +510,7 @@ def tidy(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
     check_published_values(out, path)
     out = _add_outliers(_add_intervals(out)).select(TIDY_COLUMNS)
     out = out.sort("measure", "disaggregation", "year", "geographic_level", "area_code")
-    try:
-        return AscofTidy.validate(out, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(Path(TABLE), exc, stage="tidy")
-        raise  # unreachable: raise_schema_errors always raises
+    return validate_frame(AscofTidy, out, Path(TABLE), stage="tidy")
 
 
 def required_files() -> list[tuple[str, str]]:
