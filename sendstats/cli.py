@@ -279,6 +279,9 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; known errors print one clear message and exit 1."""
+    from sendstats import lean
+
+    lean.install()  # pandera without its pandas API: 0.45 s off every validating command
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
