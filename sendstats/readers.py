@@ -8,18 +8,16 @@ null plus a status value (:func:`split_markers`), never 0.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast
+from typing import IO, Any, Protocol, cast
 from xml.etree import ElementTree
 
 import pandera.errors
 import polars as pl
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: Status written for a value that was published as a number.
 STATUS_OK = "ok"
@@ -265,26 +263,33 @@ def validate_frame(
         raise  # unreachable: raise_schema_errors always raises
 
 
-# --- OpenDocument spreadsheets, read as pandas' odf engine does, without odfpy ----------------
+# --- OpenDocument spreadsheets, read as pandas' odf engine does, without odfpy or pandas ------
 
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _CELLS = (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell")
-#: Text pandas reads as missing (its default ``na_values``), kept so the grids match its own.
+#: Text pandas reads as missing (its default ``na_values``): read as an empty cell, so the grids
+#: stay those pandas gave (where these were NaN).
 _PANDAS_NA = frozenset(
     {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
     | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 )
 
 
-def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, pd.DataFrame]:
+def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, list[list[str]]]:
     """Read sheets of an .ods file as text grids, with or without its ``mimetype`` entry.
 
-    The grids are those of ``pandas.read_excel(path, sheet_name=..., engine="odf",
-    header=None, dtype=str)`` (same cells, same text of numbers, NaN where empty), read from
-    ``content.xml`` with the standard library's C XML parser: odfpy builds a DOM of every
-    element of the workbook and took 2 to 3 s a file, this takes a tenth of that. calamine
+    Each grid is a list of rows, all of one width, of text: the cells of
+    ``pandas.read_excel(path, sheet_name=..., engine="odf", header=None, dtype=str)`` (same
+    shape, same text of numbers and dates), with ``""`` where pandas had NaN: an empty cell,
+    an Excel error ``#N/A``, or text pandas reads as missing by default (``NA``, ``n/a``,
+    ``NULL``, ... :data:`_PANDAS_NA`; kept so the grids, and the values built from them, are
+    those of the odfpy reader this replaced). A time cell is read from its value, where pandas
+    parsed its displayed text (no held file has one). It is read from ``content.xml`` with the
+    standard library's C XML parser: odfpy builds a DOM of every element of the workbook and
+    took 2 to 3 s a file, this takes a tenth of that; plain lists rather than pandas frames, so
+    the build imports no pandas for them (the cold build's speed target, issue 10). calamine
     (fastexcel) is faster still but refuses a file without ``mimetype`` and writes floats
     with fewer digits than the file holds.
 
@@ -292,8 +297,6 @@ def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, pd.DataFrame
         RawInputError: the file cannot be opened or read, or a sheet is missing.
 
     """
-    import pandas as pd
-
     try:
         with zipfile.ZipFile(path) as book, book.open("content.xml") as content:
             grids = _ods_tables(content, set(sheets))
@@ -304,18 +307,18 @@ def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, pd.DataFrame
         raise RawInputError(
             path, f"sheet(s) {missing} not found; sheets: {list(grids)}", sheet=missing[0]
         )
-    return {s: pd.DataFrame(grids[s], dtype=object) for s in sheets}
+    return {s: grids[s] for s in sheets}
 
 
-def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[object]]]:
-    """Return the grid of each wanted table (other tables met on the way: empty).
+def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[str]]]:
+    """Return the text grid of each wanted table (other tables met on the way: empty).
 
     Parsing stops once every wanted table is read; when one is missing, every table's name is
     a key, for the error message.
     """
-    tables: dict[str, list[list[object]]] = {}
+    tables: dict[str, list[list[str]]] = {}
     remaining = set(wanted)
-    table: list[list[object]] | None = None
+    table: list[list[Any]] | None = None  # cells are made text when the table ends
     row: list[tuple[object, int]] = []
     width, empty_rows = 0, 0
     for event, el in ElementTree.iterparse(content, events=("start", "end")):
@@ -350,7 +353,7 @@ def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[obj
         elif tag == f"{_TABLE}table":
             for cells in table:
                 cells.extend([""] * (width - len(cells)))
-                cells[:] = [_as_pandas_text(v) for v in cells]
+                cells[:] = [_as_text(v) for v in cells]
             table = None
             remaining.discard(name)
             if not remaining:
@@ -373,7 +376,11 @@ def _ods_row(cells: list[tuple[object, int]]) -> list[object]:
 
 
 def _ods_value(cell: ElementTree.Element) -> object:
-    """Return a cell's value as pandas' odf reader does (int for a whole float, and so on)."""
+    """Return a cell's value as pandas' odf reader does (int for a whole float, and so on).
+
+    ``#N/A`` is NaN, as there, so that it counts as a cell (not a trailing empty one) when the
+    grid's width is set; :func:`_as_text` makes it ``""``.
+    """
     if "".join(cell.itertext()) == "#N/A":
         return float("nan")
     kind = cell.get(f"{_OFFICE}value-type")
@@ -388,13 +395,25 @@ def _ods_value(cell: ElementTree.Element) -> object:
         return _ods_string(cell)
     if kind == "boolean":
         return "".join(cell.itertext()) == "TRUE"
-    if kind in ("date", "time"):
-        import pandas as pd
-
-        if kind == "date":
-            return pd.Timestamp(cell.get(f"{_OFFICE}date-value", ""))
-        return pd.Timestamp("".join(cell.itertext())).time()
+    if kind == "date":  # str() as pandas' Timestamp: 2020-01-31 00:00:00
+        return dt.datetime.fromisoformat(cell.get(f"{_OFFICE}date-value", ""))
+    if kind == "time":
+        return _ods_time(cell.get(f"{_OFFICE}time-value", ""))
     raise ValueError(f"unrecognised cell value-type {kind!r}")
+
+
+_ODS_TIME = re.compile(r"^PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S$")
+
+
+def _ods_time(value: str) -> dt.time:
+    """Return a time cell's ``office:time-value`` (``PT13H30M00S``) as a time of day."""
+    m = _ODS_TIME.match(value)
+    if m is None:
+        raise ValueError(f"unrecognised time value {value!r}")
+    seconds = float(m.group(3))
+    whole = int(seconds)
+    micro = min(round((seconds - whole) * 1_000_000), 999_999)
+    return dt.time(int(m.group(1)), int(m.group(2)), whole, micro)
 
 
 def _ods_string(el: ElementTree.Element) -> str:
@@ -416,9 +435,9 @@ def _ods_string(el: ElementTree.Element) -> str:
     return "".join(parts)
 
 
-def _as_pandas_text(value: object) -> object:
-    """Return a cell as ``dtype=str`` leaves it: text, or NaN for what pandas reads as missing."""
+def _as_text(value: object) -> str:
+    """Return a cell as pandas' ``dtype=str`` text, ``""`` where pandas gave NaN (missing)."""
     if isinstance(value, float) and value != value:
-        return value
+        return ""
     text = str(value)
-    return float("nan") if text in _PANDAS_NA else text
+    return "" if text in _PANDAS_NA else text

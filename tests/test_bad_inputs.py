@@ -13,10 +13,10 @@ Readers and files (one file per reader; the others of the same reader share its 
 - ``tribunal_csv``: the DfE supporting CSV "SEND Tribunals and appeal rate 2014-2024"
   (:func:`sendstats.sources.moj_send_tribunal.read_file`); plus the 2024-2025 CSV (cut mid-row).
 - ``tribunal_ods``: MoJ SEND Appeal Rate Table 2022 (.ods, sheets SEND_2 and SEND_1).
-- ``dsg_final``: ESFA DSG allocations 2023-24 (.ods without a mimetype entry, odfpy).
+- ``dsg_final``: ESFA DSG allocations 2023-24 (.ods without a mimetype entry: its content.xml).
 - ``dsg_compilation``: the DfE compilation of DSG summary sheets (.ods, five sheets).
 - ``dsg_derived``: the SEND/AP dashboard's derived DSG balance % (.xlsx).
-- ``hnbt``: the high needs benchmarking tool's outturn sheet (.xlsx, openpyxl).
+- ``hnbt``: the high needs benchmarking tool's outturn sheet (.xlsx, python-calamine).
 - ``ascof``: NHS Digital ASCOF 2020-21 open data (.xlsx, 49,000 rows).
 - ``ons_mye``: ONS mid-2020 population estimates (.xls, sheet "MYE2 - Persons").
 
@@ -639,7 +639,7 @@ DERIVED_CASES = [
 ]
 
 
-# High needs benchmarking tool outturn (.xlsx, openpyxl): rows as the sheet shows them.
+# High needs benchmarking tool outturn (.xlsx, python-calamine): rows as the sheet shows them.
 
 HNBT_FIRST_LA = hnbt.FIRST_ROW
 HNBT_PLACE = hnbt._col("BI")
