@@ -25,7 +25,7 @@ from sendstats import fetch as fetch_mod
 from sendstats import io as sio
 
 if TYPE_CHECKING:
-    from sendstats.tidy_worker import TidyWorker
+    from sendstats.tidy_worker import FollowUp, Job, TidyWorker
 
 STATE_FILE = ".build_state.json"
 
@@ -170,12 +170,17 @@ class TidyStep:
     The module provides ``required_files() -> [(release, name)]`` and ``make(paths)`` returning
     a frame or (frame, log). A no-op rebuild never imports it: the files the step read last
     time are kept in the build state, so an unchanged step is recognised by their hashes alone.
+    ``metric`` names the metric table made from this tidy table alone
+    (:data:`sendstats.metric_steps.FROM_TIDY`), if any. ``offload``: with two cores, the step
+    runs in the worker process (the split balances the two: measured in ``nox -s bench``).
     """
 
     source_id: str
     table: str
     module: str
     make: str = "tidy"
+    metric: str | None = None
+    offload: bool = False
 
     def load(self) -> Any:
         """Import the source module."""
@@ -185,13 +190,27 @@ class TidyStep:
 #: Every tidy step, in build order. A new source adds one line here.
 TIDY_STEPS: tuple[TidyStep, ...] = (
     TidyStep("dfe_sen2", "dfe_sen2__ehcp", "sendstats.sources.dfe_sen2"),
-    TidyStep("nhs_ascof", "nhs_ascof__ld_employment", "sendstats.sources.nhs_ascof", "tidy_all"),
-    TidyStep("dfe_high_needs", "dfe_high_needs__dsg", "sendstats.sources.dfe_high_needs"),
     TidyStep(
         "moj_send_tribunal",
         "moj_send_tribunal__appeals",
         "sendstats.sources.moj_send_tribunal",
         "tidy_with_log",
+        metric="tribunal",
+        offload=True,
+    ),
+    TidyStep(
+        "nhs_ascof",
+        "nhs_ascof__ld_employment",
+        "sendstats.sources.nhs_ascof",
+        "tidy_all",
+        metric="adults",
+    ),
+    TidyStep(
+        "dfe_high_needs",
+        "dfe_high_needs__dsg",
+        "sendstats.sources.dfe_high_needs",
+        metric="high_needs",
+        offload=True,
     ),
 )
 
@@ -230,50 +249,97 @@ def _plan_tidy(
     return TidyPlan(step, name, output, inputs, needed, runs)
 
 
-def _tidy_steps(
+def _worker_jobs(offloaded: list[TidyPlan], *, full: bool) -> list[Job]:
+    """Return the worker's jobs, in the order this process will want them.
+
+    Each offloaded tidy step, with its metric table as a follow-up in a full build; and, after
+    the first of them, the population aged 0-25 the derived rates divide by (read from the
+    ONS workbooks this process has fetched: the worker must not take the data lock).
+    """
+    jobs: list[Job] = []
+    workbooks: dict[tuple[str, str], Path] = {}
+    if full and offloaded:
+        from sendstats.population import workbooks as ons_workbooks
+
+        workbooks = ons_workbooks()  # fetched here, under the lock
+    for plan in offloaded:
+        metric = plan.step.metric
+        follow_ups: tuple[FollowUp, ...] = ()
+        if full and metric:
+            kwargs = {"workbooks": workbooks} if metric == "high_needs" else {}
+            follow_ups = ((f"metrics:{metric}", "sendstats.metric_steps", metric, kwargs),)
+        jobs.append((plan.name, plan.step.module, plan.step.make, plan.needed, follow_ups))
+        if full and len(jobs) == 1:
+            jobs.append(
+                (RATES_POPULATION, "sendstats.metric_steps", "rates_population", workbooks, ())
+            )
+    return jobs
+
+
+#: The worker job that reads the population the derived rates divide by.
+RATES_POPULATION = "population:0_25"
+
+
+def _source_steps(
     plans: list[TidyPlan],
     worker: TidyWorker,
     state: dict[str, str],
     *,
     force: bool,
-    after_first: Callable[[], StepResult],
-    population: bool,
-) -> tuple[list[StepResult], StepResult]:
-    """Run the tidy steps in order; with two cores, all but the first to run in ``worker``.
+    ehcp_metrics: Callable[[], StepResult],
+    full: bool,
+) -> list[StepResult]:
+    """Run the tidy steps in order, each followed by the metric steps it makes possible.
 
-    The first step that must run (SEN2, the heaviest) is computed here while the worker
-    computes the others. While the worker is still busy this process then runs
-    ``after_first`` (the EHC plan metrics, which need only the first table) and, if the
-    derived rates will need them (``population``), reads the ONS workbooks, before it takes the
-    worker's results in order. Returns the tidy steps and what ``after_first`` returned.
+    With two cores and two or more steps to run, the ``offload`` steps go to ``worker``, which
+    in a full build also computes each one's metric table (and the population for the rates)
+    straight after it. Meanwhile this process computes SEN2 and the EHC plan metrics, takes
+    the tribunal tables (so the derived rates run while the worker is still busy), computes
+    ASCOF, then takes the high-needs tables.
+    Returns every step in the order it ran; the benchmarks come after.
     """
     from sendstats.tidy_worker import run_tidy, useful
 
     running = [p for p in plans if p.runs]
-    offloaded = running[1:] if useful(len(running)) else []
-    worker.submit([(p.name, p.step.module, p.step.make, p.needed) for p in offloaded])
+    offloaded = [p for p in running if p.step.offload] if useful(len(running)) else []
+    worker.submit(_worker_jobs(offloaded, full=full))
     steps: list[StepResult] = []
     for plan in plans:
-        make = (
-            worker.maker(plan.name)
-            if plan.name in worker
-            else partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
-        )
+        make: Callable[[], Any] = partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
+        if plan.name in worker:
+            make = worker.maker(plan.name, make)
         steps.append(_run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
         if plan is plans[0]:
-            first = after_first()
-            if offloaded and population:
-                _warm_population(state, force=force)
-    return steps, first
+            steps.append(ehcp_metrics())
+        if full and plan.step.metric:
+            steps.append(
+                _metric_step(plan.step.metric, plan.step.table, state, worker, force=force)
+            )
+        if full and plan.step.metric == "tribunal":
+            steps.append(_rates_step(state, worker, force=force))
+    return steps
 
 
-def _warm_population(state: dict[str, str], *, force: bool) -> None:
-    """Read the ONS workbooks (cached per process) while the worker computes tidy tables."""
-    if force or any(f"metrics:{n}" not in state for n in ("rates", "high_needs")):
-        from sendstats.population import la_population, mye_layouts
+def _rates_step(state: dict[str, str], worker: TidyWorker, *, force: bool) -> StepResult:
+    """EHC plans and tribunal appeals per 10,000 aged 0-25 (needs both metric tables)."""
+    from sendstats.metric_steps import rates_population
 
-        for year in sorted(mye_layouts()):
-            la_population(year)
+    population: Callable[[], pl.DataFrame] = partial(rates_population, {})
+    if RATES_POPULATION in worker:
+        population = worker.maker(RATES_POPULATION, population)
+    return _run_step(
+        "metrics:rates",
+        config.metrics_dir() / "rates.parquet",
+        {
+            "ehcp": sio.sha256_file(config.metrics_dir() / "ehcp.parquet"),
+            "tribunal": sio.sha256_file(config.metrics_dir() / "tribunal.parquet"),
+            **_population_pins(),
+        },
+        partial(_derived_rates, population),
+        state,
+        force=force,
+        reads=["metrics/ehcp.parquet", "metrics/tribunal.parquet"],
+    )
 
 
 def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
@@ -281,22 +347,11 @@ def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
     return result
 
 
-def _derived_rates() -> pl.DataFrame:
+def _derived_rates(population: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     from sendstats.metrics import rates
     from sendstats.metrics.tables import load_metrics
-    from sendstats.population import population_by_age_band
 
-    counts = load_metrics(("ehcp", "tribunal"))
-    population = population_by_age_band("0_25", include_predecessors=True)
-    return rates.compute(counts, population)
-
-
-def _high_needs() -> pl.DataFrame:
-    from sendstats.metrics import high_needs
-    from sendstats.population import population_by_age_band
-
-    tidy = pl.read_parquet(config.tidy_dir() / "dfe_high_needs__dsg.parquet")
-    return high_needs.compute(tidy, population_by_age_band("2_18", include_predecessors=True))
+    return rates.compute(load_metrics(("ehcp", "tribunal")), population())
 
 
 def _population_pins() -> dict[str, str]:
@@ -320,14 +375,26 @@ def _population_pins() -> dict[str, str]:
     }
 
 
-def _high_needs_step(state: dict[str, str], *, force: bool) -> StepResult:
-    """High-needs block, DSG, per head aged 2-18, DSG balance and spend: one metric table."""
-    src = config.tidy_dir() / "dfe_high_needs__dsg.parquet"
+def _metric_step(
+    name: str, table: str, state: dict[str, str], worker: TidyWorker, *, force: bool
+) -> StepResult:
+    """One metric table made from one tidy table (by the worker if it computed it already).
+
+    High needs divides by the population aged 2-18, so its fingerprint holds the ONS pins.
+    """
+    from sendstats.metric_steps import compute_from_file
+
+    src = config.tidy_dir() / f"{table}.parquet"
+    step = f"metrics:{name}"
+    make: Callable[[], pl.DataFrame] = partial(compute_from_file, name, src)
+    if step in worker:
+        make = worker.maker(step, make)
+    pins = _population_pins() if name == "high_needs" else {}
     return _run_step(
-        "metrics:high_needs",
-        config.metrics_dir() / "high_needs.parquet",
-        {"tidy": sio.sha256_file(src), **_population_pins()},
-        _high_needs,
+        step,
+        config.metrics_dir() / f"{name}.parquet",
+        {"tidy": sio.sha256_file(src), **pins},
+        make,
         state,
         force=force,
         reads=[f"tidy/{src.name}"],
@@ -352,7 +419,7 @@ def build(
     """
     from sendstats.tidy_worker import TidyWorker, useful
 
-    with sio.data_lock(), TidyWorker([s.module for s in TIDY_STEPS[1:]]) as worker:
+    with sio.data_lock(), TidyWorker([s.module for s in TIDY_STEPS if s.offload]) as worker:
         state = _load_state()
         if useful(sum(force or f"tidy:{s.table}" not in state for s in TIDY_STEPS)):
             worker.start()  # a first build: the worker imports its modules while we fetch
@@ -376,48 +443,15 @@ def build(
                 reads=[f"tidy/{tidy_path.name}"],
             )
 
-        steps, ehcp = _tidy_steps(
+        steps = _source_steps(
             plans,
             worker,
             state,
             force=force,
-            after_first=ehcp_metrics,
-            population=as_of is None,
+            ehcp_metrics=ehcp_metrics,
+            full=as_of is None,
         )
-        steps.append(ehcp)
         if as_of is None:
-            for name, table in (
-                ("tribunal", "moj_send_tribunal__appeals"),
-                ("adults", "nhs_ascof__ld_employment"),
-            ):
-                src = config.tidy_dir() / f"{table}.parquet"
-                steps.append(
-                    _run_step(
-                        f"metrics:{name}",
-                        config.metrics_dir() / f"{name}.parquet",
-                        {"tidy": sio.sha256_file(src)},
-                        partial(_compute_from, f"sendstats.metrics.{name}", src),
-                        state,
-                        force=force,
-                        reads=[f"tidy/{src.name}"],
-                    )
-                )
-            steps.append(
-                _run_step(
-                    "metrics:rates",
-                    config.metrics_dir() / "rates.parquet",
-                    {
-                        "ehcp": sio.sha256_file(metrics_path),
-                        "tribunal": sio.sha256_file(config.metrics_dir() / "tribunal.parquet"),
-                        **_population_pins(),
-                    },
-                    _derived_rates,
-                    state,
-                    force=force,
-                    reads=["metrics/ehcp.parquet", "metrics/tribunal.parquet"],
-                )
-            )
-            steps.append(_high_needs_step(state, force=force))
             steps.append(_benchmarks_step(state, force=force))
     return BuildReport(steps=steps, releases={"dfe_sen2": releases})
 

@@ -61,8 +61,25 @@ class _PanderaLoader(importlib.abc.Loader):
         sys.meta_path.insert(0, hider)
         try:
             self._inner.exec_module(module)
+            _settle_check_dispatch()
         finally:
             sys.meta_path.remove(hider)
+
+
+def _settle_check_dispatch() -> None:
+    """Let pandera's check dispatch record "no pandas API", as in a pandas-free install.
+
+    At the first check it runs, pandera tries once to import its pandas type helpers (which
+    import pandas) and caches the outcome (``register_checks._load_get_backend_types_from_mro``).
+    Made here, with pandas hidden, that attempt fails as it does without pandas, so the first
+    validation does not load pandas either.
+    """
+    try:
+        from pandera.backends import register_checks
+
+        register_checks._load_get_backend_types_from_mro()
+    except (ImportError, AttributeError):  # another pandera layout: pandas may load later
+        pass
 
 
 class _FirstPanderaImport(importlib.abc.MetaPathFinder):

@@ -121,8 +121,34 @@ def _layout(mid_year: int) -> MyeLayout:
     return layouts[mid_year]
 
 
+#: Workbook paths already resolved by another process (see :func:`use_workbooks`).
+_RESOLVED: dict[tuple[str, str], Path] = {}
+
+
+def workbooks() -> dict[tuple[str, str], Path]:
+    """Resolve every ONS workbook the population tables read: (release, file) -> local path.
+
+    Fetches (cache, raw archive or download, under the data-directory lock) what is missing.
+    """
+    return {
+        (layout.release, layout.file): _raw_path(SOURCE_ID, layout.release, layout.file)
+        for layout in mye_layouts().values()
+    }
+
+
+def use_workbooks(paths: dict[tuple[str, str], Path]) -> None:
+    """Read the ONS workbooks from ``paths`` (from :func:`workbooks`) instead of fetching.
+
+    For a process that must not fetch: the build's worker, whose build process holds the
+    data-directory lock and has resolved (and verified) the files already.
+    """
+    _RESOLVED.update(paths)
+
+
 def _raw_path(source_id: str, release: str, name: str) -> Path:
     """Return the local path of a pinned file (cache, archive or download, via fetch)."""
+    if source_id == SOURCE_ID and (release, name) in _RESOLVED:
+        return _RESOLVED[(release, name)]
     from sendstats import fetch
 
     return fetch.resolve_file(source_id, release, name)

@@ -173,16 +173,33 @@ def first_bad_value(
     df: pl.DataFrame, column: str, markers: Iterable[str]
 ) -> tuple[int, str] | None:
     """Return (1-based row, value) of the first cell that is neither a number nor a marker."""
+    bad = first_bad_cell(df, [column], markers)
+    return None if bad is None else bad[1:]
+
+
+def first_bad_cell(
+    df: pl.DataFrame, columns: Sequence[str], markers: Iterable[str]
+) -> tuple[str, int, str] | None:
+    """Return (column, 1-based row, value) of the first cell neither a number nor a marker.
+
+    Columns are searched in the order given. Every column is checked in one vectorised query
+    (the common case: all good); only a column that fails is scanned for its first bad row.
+    """
     allowed = set(markers)
-    text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
-    ok = text.is_in(list(allowed)) | text.str.contains(_NUMBER.pattern)
-    if df.select(ok.all()).item():
-        return None  # the common case, checked in one vectorised pass
-    for i, raw in enumerate(df.get_column(column).to_list(), start=1):
-        value = (raw or "").strip().replace(",", "")
-        if value in allowed or _NUMBER.match(value):
+
+    def ok(column: str) -> pl.Expr:
+        text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
+        return (text.is_in(list(allowed)) | text.str.contains(_NUMBER.pattern)).all()
+
+    verdicts = df.select(ok(c).alias(str(i)) for i, c in enumerate(columns)).row(0)
+    for column, good in zip(columns, verdicts, strict=True):
+        if good:
             continue
-        return i, raw if raw is not None else ""
+        for i, raw in enumerate(df.get_column(column).to_list(), start=1):
+            value = (raw or "").strip().replace(",", "")
+            if value in allowed or _NUMBER.match(value):
+                continue
+            return column, i, raw if raw is not None else ""
     return None
 
 

@@ -24,10 +24,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import IO, Any
 
-Job = tuple[str, str, str, Any]  # (step name, module, function, argument)
+#: A follow-up of a job: (step name, module, function, keyword arguments), the function called
+#: with the job's frame and those arguments.
+FollowUp = tuple[str, str, str, dict[str, Any]]
+#: (step name, module, function, argument, follow-ups)
+Job = tuple[str, str, str, Any, tuple[FollowUp, ...]]
 
 
 def run_tidy(module: str, function: str, argument: Any) -> Any:
@@ -48,12 +53,14 @@ class TidyWorker:
     """Run some tidy steps in one worker process; hand back each result when asked for it.
 
     The worker may be started before the jobs are known (``preload`` names the modules it
-    imports meanwhile); :meth:`submit` sends the jobs once. Use as a context manager: leaving
-    it stops the worker (at once after a failure, or if no job was ever sent).
+    imports meanwhile); :meth:`submit` sends the jobs once. A job may carry follow-ups: steps
+    computed from its frame while it is still in the worker's memory (the metric tables of
+    one tidy table). Each result is answered as soon as it is made. Use as a context manager:
+    leaving it stops the worker (at once after a failure, or if no job was ever sent).
     """
 
     def __init__(self, preload: Sequence[str] = ()) -> None:
-        self._jobs: dict[str, tuple[str, str, Any]] = {}
+        self._jobs: set[str] = set()
         self._results: dict[str, tuple[str, Any]] = {}
         self._arrived = threading.Condition()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -75,13 +82,10 @@ class TidyWorker:
         self.start()
         assert self._proc is not None and self._proc.stdin is not None
         assert self._proc.stdout is not None
-        for name, module, function, argument in jobs:
-            self._jobs[name] = (module, function, argument)
-            pickle.dump(
-                (name, module, function, argument),
-                self._proc.stdin,
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
+        for job in jobs:
+            self._jobs.add(job[0])
+            self._jobs.update(follow[0] for follow in job[4])
+            pickle.dump(job, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self._proc.stdin.close()  # no more jobs: the worker exits after the last one
         reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
         reader.start()
@@ -120,36 +124,55 @@ class TidyWorker:
     def __contains__(self, name: object) -> bool:
         return name in self._jobs
 
-    def maker(self, name: str) -> Callable[[], Any]:
-        """Return a function that waits for step ``name``'s result (computed here on failure)."""
+    def maker(self, name: str, here: Callable[[], Any]) -> Callable[[], Any]:
+        """Return a function that waits for step ``name``'s result from the worker.
+
+        If the worker failed, ``here`` computes the step in this process instead: it raises
+        the step's own error (with its file, column and row), or succeeds.
+        """
 
         def result() -> Any:
             with self._arrived:
                 self._arrived.wait_for(lambda: name in self._results)
                 status, value = self._results.pop(name)
-            if status == "ok":
-                return value
-            return run_tidy(*self._jobs[name])  # raises the step's own error, or succeeds
+            return value if status == "ok" else here()
 
         return result
 
 
+def _answer(answers: IO[bytes], name: str, make: Callable[[], Any]) -> Any:
+    """Write ``(name, status, value)`` for one step; return its value (None if it failed)."""
+    try:
+        value = make()
+        answer = pickle.dumps((name, "ok", value), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # reported as text: the build reruns the step to raise it
+        value = None
+        answer = pickle.dumps((name, "error", f"{type(exc).__name__}: {exc}"))
+    answers.write(answer)
+    answers.flush()
+    return value
+
+
 def _serve(jobs: IO[bytes], answers: IO[bytes]) -> None:
-    """Run each pickled job from ``jobs`` and write ``(name, status, value)`` to ``answers``."""
+    """Run each pickled job from ``jobs``, then its follow-ups, answering each on ``answers``."""
     while True:
         try:
-            name, module, function, argument = pickle.load(jobs)
+            name, module, function, argument, follow_ups = pickle.load(jobs)
         except EOFError:
             return
-        try:
-            answer = pickle.dumps(
-                (name, "ok", run_tidy(module, function, argument)),
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-        except Exception as exc:  # reported as text: the build reruns the step to raise it
-            answer = pickle.dumps((name, "error", f"{type(exc).__name__}: {exc}"))
-        answers.write(answer)
-        answers.flush()
+        value = _answer(answers, name, partial(run_tidy, module, function, argument))
+        frame = value[0] if isinstance(value, tuple) else value
+        for step, follow_module, follow_function, kwargs in follow_ups:
+            if frame is None:  # the job failed: the build computes its follow-ups itself
+                _answer(answers, step, partial(_raise, f"{name} failed"))
+            else:
+                function = getattr(importlib.import_module(follow_module), follow_function)
+                _answer(answers, step, partial(function, frame, **kwargs))
+
+
+def _raise(message: str) -> Any:
+    """Fail a follow-up whose job failed (the build then computes it, and raises the error)."""
+    raise RuntimeError(message)
 
 
 if __name__ == "__main__":

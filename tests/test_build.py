@@ -102,14 +102,16 @@ def test_derived_rates_pool_over_las_and_name_the_population_vintage(
 def test_tidy_worker_writes_what_one_process_writes(
     built: build.BuildReport, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The cold build above computed three tidy tables in the worker process; a build kept in
-    # one process must write the same tables.
+    # The cold build above computed two tidy tables, their metric tables and the rates'
+    # population in the worker process; a build kept in one process must write the same.
     alone = tmp_path / "alone"
     monkeypatch.setenv("SENDSTATS_DATA_DIR", str(alone))
     monkeypatch.setenv("SENDSTATS_WORKERS", "1")
     build.build(offline=True, progress=False)
-    for table in sorted((data_dir / "tidy").glob("*.parquet")):
-        other = pl.read_parquet(alone / "tidy" / table.name)
+    tables = sorted([*data_dir.glob("tidy/*.parquet"), *data_dir.glob("metrics/*.parquet")])
+    assert len(tables) == 10
+    for table in tables:
+        other = pl.read_parquet(alone / table.relative_to(data_dir))
         assert pl.read_parquet(table).equals(other), table.name
 
 

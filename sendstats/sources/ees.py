@@ -20,7 +20,7 @@ from sendstats.readers import (
     EES_MARKERS,
     STATUS_OK,
     RawInputError,
-    first_bad_value,
+    first_bad_cell,
     read_csv_text,
     split_markers,
     validate_frame,
@@ -131,6 +131,11 @@ def _escape(marker: str) -> str:
     return re.escape(marker)
 
 
+def _negative(col: str) -> pl.Expr:
+    text = pl.col(col).str.strip_chars()
+    return text.str.starts_with("-") & (text != "-")
+
+
 def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFrame:
     """Check the raw frame against its drift schema; raise RawInputError naming column and row."""
     missing = [c for c in spec.required_columns if c not in df.columns]
@@ -141,32 +146,29 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
             f"expected column(s) missing: {', '.join(missing)}; columns present include {close}",
             column=missing[0],
         )
-    for col in spec.measures:
-        bad = first_bad_value(df, col, spec.markers)
-        if bad is not None:
-            row, value = bad
-            raise RawInputError(
-                path,
-                f"neither a number nor a known marker {sorted(spec.markers)}",
-                column=col,
-                row=row,
-                value=value,
-            )
-    for col, measure in spec.measures.items():
-        if not measure.endswith("_count"):
-            continue
-        negative = df.with_row_index("row", offset=1).filter(
-            pl.col(col).str.strip_chars().str.starts_with("-")
-            & (pl.col(col).str.strip_chars() != "-")
+    bad = first_bad_cell(df, list(spec.measures), spec.markers)
+    if bad is not None:
+        col, row, value = bad
+        raise RawInputError(
+            path,
+            f"neither a number nor a known marker {sorted(spec.markers)}",
+            column=col,
+            row=row,
+            value=value,
         )
-        if negative.height:
-            raise RawInputError(
-                path,
-                "a count is negative",
-                column=col,
-                row=int(negative["row"][0]),
-                value=str(negative[col][0]),
-            )
+    counts = [col for col, measure in spec.measures.items() if measure.endswith("_count")]
+    negative = [_negative(col) for col in counts]
+    if counts and df.select(pl.any_horizontal(e.any() for e in negative)).item():
+        for col, is_negative in zip(counts, negative, strict=True):
+            found = df.with_row_index("row", offset=1).filter(is_negative)
+            if found.height:
+                raise RawInputError(
+                    path,
+                    "a count is negative",
+                    column=col,
+                    row=int(found["row"][0]),
+                    value=str(found[col][0]),
+                )
     validate_frame(raw_schema(spec), df, path, stage="raw")
     return df
 
@@ -313,29 +315,39 @@ def _melt(df: pl.DataFrame, spec: EesFileSpec) -> pl.DataFrame:
 
 
 def check_totals(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> None:
-    """Assert that LA rows sum to the National row for the measures the publisher adds up."""
-    for measure in spec.totals_add_up:
-        rows = long.filter(pl.col("measure") == measure)
-        la = (
-            rows.filter(pl.col("geographic_level") == "Local authority")
-            .group_by("year")
-            .agg(
-                pl.col("value").sum().alias("la_sum"),
-                (pl.col("status") != STATUS_OK).sum().alias("n_marked"),
-            )
+    """Assert that LA rows sum to the National row for the measures the publisher adds up.
+
+    All the measures are summed in one grouped query; the failure reported is that of the
+    first measure in the spec's order, and its first year as the National rows list them.
+    """
+    if not spec.totals_add_up:
+        return
+    order = {m: i for i, m in enumerate(spec.totals_add_up)}
+    rows = long.filter(pl.col("measure").is_in(list(order)))
+    la = (
+        rows.filter(pl.col("geographic_level") == "Local authority")
+        .group_by("measure", "year")
+        .agg(
+            pl.col("value").sum().alias("la_sum"),
+            (pl.col("status") != STATUS_OK).sum().alias("n_marked"),
         )
-        nat = rows.filter(pl.col("geographic_level") == "National").select(
-            "year", pl.col("value").alias("national")
+    )
+    nat = (
+        rows.filter(pl.col("geographic_level") == "National")
+        .with_row_index("national_row")
+        .select("measure", "year", "national_row", pl.col("value").alias("national"))
+    )
+    bad = (
+        nat.join(la, on=["measure", "year"], how="left")
+        .filter((pl.col("n_marked") == 0) & ((pl.col("la_sum") - pl.col("national")).abs() > 0.5))
+        .sort(pl.col("measure").replace_strict(order, return_dtype=pl.Int64), "national_row")
+    )
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise RawInputError(
+            path,
+            f"LA rows do not sum to the England total for {first['measure']} in "
+            f"{first['year']}: sum of LAs {first['la_sum']:,.0f} vs England "
+            f"{first['national']:,.0f}",
+            column=first["measure"],
         )
-        joined = nat.join(la, on="year", how="left")
-        bad = joined.filter(
-            (pl.col("n_marked") == 0) & ((pl.col("la_sum") - pl.col("national")).abs() > 0.5)
-        )
-        if bad.height:
-            first = bad.row(0, named=True)
-            raise RawInputError(
-                path,
-                f"LA rows do not sum to the England total for {measure} in {first['year']}: "
-                f"sum of LAs {first['la_sum']:,.0f} vs England {first['national']:,.0f}",
-                column=measure,
-            )
