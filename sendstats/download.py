@@ -18,11 +18,13 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from tqdm import tqdm
+
+if TYPE_CHECKING:  # httpx is imported where a download runs: a build from cache never needs it
+    import httpx
 
 MAX_DOWNLOAD_BYTES = 4 * 1024**3
 _CHUNK = 1 << 16
@@ -209,6 +211,8 @@ def _write_body(
 def _stream_once(
     client: httpx.Client, url: str, tmp: Path, limit: int, kind: str, label: str, progress: bool
 ) -> tuple[str, int]:
+    import httpx
+
     try:
         with client.stream("GET", url) as resp:
             _check_response(resp, limit, label)

@@ -32,9 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Final, Literal
 
 from sendstats import __version__, catalog, config, manifest
 from sendstats.archives import clear_archive_index, find_in_archives
@@ -55,6 +53,9 @@ from sendstats.download import (
 )
 from sendstats.io import data_lock, publish_file, sha256_file, temp_path_in
 from sendstats.pins import format_pin_diff, write_pin_updates
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -188,6 +189,8 @@ class Fetcher:
     def client(self) -> httpx.Client:
         """The HTTP client, created on first use (never in offline mode)."""
         if self._client is None:
+            import httpx  # only when downloading: a build from cache or archive never needs it
+
             self._client = httpx.Client(
                 timeout=httpx.Timeout(
                     self.policy.read_timeout, connect=self.policy.connect_timeout

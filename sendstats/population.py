@@ -372,17 +372,22 @@ def population_by_age_band(
 def _with_predecessors(table: pl.DataFrame) -> pl.DataFrame:
     """Add abolished LAs that are the exact sum of LAs in ``table`` (splits reversed)."""
     present = set(table["la_code_dfe"].to_list())
-    added = []
-    for la in all_las():
-        if la.la_code_dfe in present or la.valid_to is None:
-            continue
-        old = harmonise_to_vintage(
+    abolished = [la for la in all_las() if la.la_code_dfe not in present and la.valid_to]
+    # One harmonisation per abolition date serves every LA abolished on it.
+    on_vintage = {
+        vintage: harmonise_to_vintage(
             table,
             value_cols=["population"],
             additive=True,
-            vintage=la.valid_to,
+            vintage=vintage,
             period_col="mid_year",
-        ).filter(pl.col("la_code_dfe") == la.la_code_dfe, pl.col("harmonisation") == "aggregated")
+        ).filter(pl.col("harmonisation") == "aggregated")
+        for vintage in sorted({la.valid_to for la in abolished if la.valid_to})
+    }
+    added = []
+    for la in abolished:
+        assert la.valid_to is not None
+        old = on_vintage[la.valid_to].filter(pl.col("la_code_dfe") == la.la_code_dfe)
         if old.height == 1:
             vintage = table["population_vintage"][0]
             note = (

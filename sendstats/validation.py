@@ -29,7 +29,7 @@ from pandera.api.polars.model import DataFrameModel
 from pandera.api.polars.types import PolarsData
 from pandera.constants import CHECK_OUTPUT_KEY
 
-__all__ = ["passes"]
+__all__ = ["passes", "prepare"]
 
 
 def passes(schema: object, df: pl.DataFrame) -> bool:
@@ -49,6 +49,15 @@ def passes(schema: object, df: pl.DataFrame) -> bool:
         return all(bool(out.item()) for out in pl.collect_all(queries)) if queries else True
     except Exception:  # an unforeseen schema or frame: let pandera validate and report
         return False
+
+
+def prepare(schema: object) -> None:
+    """Build and keep a model's schema before its first validation (pandera builds it slowly).
+
+    The build calls this on a second thread while it fetches, so that the first validation of
+    each model does not pay for it on the build's critical path.
+    """
+    _resolve(schema)
 
 
 def _resolve(schema: object) -> DataFrameSchema | None:
