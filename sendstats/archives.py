@@ -34,10 +34,13 @@ class _ArchiveIndex:
                     continue
         return found
 
-    def find(self, sha256: str, size: int) -> Path | None:
+    def of_size(self, size: int) -> list[Path]:
         if self.by_size is None:
             self.by_size = self._scan()
-        for path in self.by_size.get(size, []):
+        return list(self.by_size.get(size, []))
+
+    def find(self, sha256: str, size: int) -> Path | None:
+        for path in self.of_size(size):
             try:
                 st = path.stat()
             except OSError:
@@ -56,6 +59,18 @@ _INDEXES: dict[Path, _ArchiveIndex] = {}
 def clear_archive_index() -> None:
     """Forget the in-process index of the raw archives (after files were added to them)."""
     _INDEXES.clear()
+
+
+def archive_candidates(size: int) -> list[Path]:
+    """Return the files of the raw archives with this size (archive order), unhashed.
+
+    For a caller that hashes while it copies (the fetch): one read of the file, not two.
+    """
+    out: list[Path] = []
+    for root in config.archive_dirs():
+        if root.is_dir():
+            out.extend(_INDEXES.setdefault(root, _ArchiveIndex(root)).of_size(size))
+    return out
 
 
 def find_in_archives(sha256: str, size: int) -> Path | None:

@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal
 
 from sendstats import __version__, catalog, config, manifest
-from sendstats.archives import clear_archive_index, find_in_archives
+from sendstats.archives import archive_candidates, clear_archive_index, find_in_archives
 from sendstats.catalog import DeclarationError, PinnedFile, UnpinnedFile
 from sendstats.download import (
     DEFAULT_POLICY,
@@ -302,9 +302,11 @@ class Fetcher:
                 with contextlib.suppress(OSError):
                     pending.parent.rmdir()
                 return self._result(source, release, pinned, dest, "cache")
-            found = find_in_archives(pinned.sha256, pinned.bytes)
-            if found is not None and _copy_pinned(found, dest, pinned, label):
-                return self._result(source, release, pinned, dest, "archive")
+            # Each archive file of the pinned size is hashed as it is copied (one read): a
+            # different file of the same size is discarded, the pinned one published.
+            for found in archive_candidates(pinned.bytes):
+                if _copy_pinned(found, dest, pinned, label):
+                    return self._result(source, release, pinned, dest, "archive")
         if self.offline:
             raise _offline_miss(source, release, pinned, dest, self.update_pins)
         limit = MAX_DOWNLOAD_BYTES if self.update_pins else pinned.bytes
@@ -521,16 +523,21 @@ def fetch_sources(
     with (
         data_lock(),
         Fetcher(
-            offline=offline, update_pins=update_pins, progress=progress, policy=policy
+            offline=offline, update_pins=update_pins, progress=progress, policy=policy, record=False
         ) as fetcher,
     ):
-        for source, release, declared in chosen:
-            try:
-                results.append(fetcher.resolve(source, release, declared))
-            except FetchError as exc:
-                if not keep_going:
-                    raise
-                errors.append(str(exc))
+        try:
+            for source, release, declared in chosen:
+                try:
+                    results.append(fetcher.resolve(source, release, declared))
+                except FetchError as exc:
+                    if not keep_going:
+                        raise
+                    errors.append(str(exc))
+        finally:
+            # One manifest write for the whole run (not one per file), of every file that
+            # reached the cache, whether or not a later file failed.
+            manifest.record_inputs(results)
     if diff := format_pin_diff(results):
         print(diff)
         if write_pins:

@@ -338,6 +338,8 @@ def test_archive_is_searched_by_content(
     result = resolve_pinned(SRC, REL, pin(url, BODY), policy=FAST)
     assert (result.route, result.path.read_bytes()) == ("archive", BODY)
     assert server.hits["/t.csv"] == 0
+    # The decoy was read first (hashed as it was copied) and discarded: nothing else is left.
+    assert list(result.path.parent.iterdir()) == [result.path]
 
 
 def test_damaged_cache_file_is_replaced(server: ScriptedServer, data_dir: Path) -> None:
