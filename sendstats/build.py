@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from sendstats import __version__, catalog, config, manifest
+from sendstats import __version__, catalog, config, manifest, warmup
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
 
@@ -294,10 +294,10 @@ def _source_steps(
 
     With two cores and two or more steps to run, the ``offload`` steps go to ``worker``, which
     in a full build also computes each one's metric table (and the population for the rates)
-    straight after it. Meanwhile this process computes SEN2 and the EHC plan metrics, takes
-    the tribunal tables (so the derived rates run while the worker is still busy), computes
-    ASCOF (measured: sending it to the worker too made the build 0.6 s slower), then takes
-    the high-needs tables.
+    straight after it. Meanwhile this process computes SEN2, the EHC plan metrics and ASCOF
+    (measured: sending ASCOF to the worker too made the build 0.6 s slower), then takes the
+    worker's tables in the order it makes them: tribunal (then the derived rates, which need
+    it), then high needs.
     Returns every step in the order it ran; the benchmarks come after.
     """
     from sendstats.tidy_worker import run_tidy, useful
@@ -306,7 +306,8 @@ def _source_steps(
     offloaded = [p for p in running if p.step.offload] if useful(len(running)) else []
     worker.submit(_worker_jobs(offloaded, full=full))
     steps: list[StepResult] = []
-    for plan in plans:
+    # This process's own steps first, then the worker's in the order it makes them.
+    for plan in sorted(plans, key=lambda p: p.name in worker):
         make: Callable[[], Any] = partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
         if plan.name in worker:
             make = worker.maker(plan.name, make)
@@ -403,7 +404,16 @@ def _metric_step(
     )
 
 
-#: What the build's own process imports later, loaded while it fetches (see :func:`_preload`).
+#: What the worker imports besides its source modules, while it waits for its jobs.
+WORKER_PRELOAD: tuple[str, ...] = (
+    "sendstats.metric_steps",
+    "sendstats.metrics.tribunal",
+    "sendstats.metrics.high_needs",
+    "sendstats.metrics.schema",
+    "sendstats.population",
+)
+
+#: What the build's own process imports later, loaded while it fetches (:func:`warmup.warm`).
 PRELOAD: tuple[str, ...] = (
     "sendstats.metrics.ehcp",
     "sendstats.metrics.schema",
@@ -417,30 +427,8 @@ PRELOAD: tuple[str, ...] = (
 )
 
 
-def _preload(modules: Sequence[str]) -> None:
-    """Import ``modules`` and make the first-use set-ups the first tidy step would make.
-
-    Run on a second thread while the build fetches (copying and hashing files, which release
-    the interpreter), and joined before anything else is imported: the cold build's first
-    steps would otherwise pay these serially (about 0.3 s). The set-ups are pandera's check
-    backends (registered at its first check), the schemas of its models and the geography
-    crosswalk's maps.
-    """
-    loaded = [importlib.import_module(module) for module in modules]
-    import pandera.polars as pa
-
-    from sendstats import geography, validation
-
-    code = pa.DataFrameSchema({"code": pa.Column(pl.Utf8, pa.Check.str_matches(r"^\d{3}$"))})
-    validation.passes(code, pl.DataFrame({"code": ["001"]}))
-    for module in loaded:  # every pandera model the build's own process will validate
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, pa.DataFrameModel):
-                validation.prepare(value)
-    geography.match_codes("Leeds")
-
-
 def build(
+    *,
     offline: bool | None = None,
     as_of: dt.date | None = None,
     force: bool = False,
@@ -457,12 +445,13 @@ def build(
     """
     from sendstats.tidy_worker import TidyWorker, useful
 
-    with sio.data_lock(), TidyWorker([s.module for s in TIDY_STEPS if s.offload]) as worker:
+    preload_worker = [*(s.module for s in TIDY_STEPS if s.offload), *WORKER_PRELOAD]
+    with sio.data_lock(), TidyWorker(preload_worker) as worker:
         state = _load_state()
         if useful(sum(force or f"tidy:{s.table}" not in state for s in TIDY_STEPS)):
             worker.start()  # a first build: the worker imports its modules while we fetch
         preload = threading.Thread(
-            target=_preload,
+            target=warmup.warm,
             args=([*(s.module for s in TIDY_STEPS if not s.offload), *PRELOAD],),
             name="sendstats-preload",
             daemon=True,

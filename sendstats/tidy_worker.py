@@ -193,7 +193,8 @@ if __name__ == "__main__":
     import time as _t
 
     print(f"W {_t.time() % 100:.2f} worker up", file=sys.stderr)
-    for _module in sys.argv[1:]:  # imported while the build fetches and plans
-        importlib.import_module(_module)
+    from sendstats import warmup
+
+    warmup.warm(sys.argv[1:])  # while the build fetches and plans
     print(f"W {_t.time() % 100:.2f} worker preloaded", file=sys.stderr)
     _serve(stdin, stdout)
