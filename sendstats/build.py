@@ -320,7 +320,22 @@ def _source_steps(
             )
         if full and plan.step.metric == "tribunal":
             steps.append(_rates_step(state, worker, force=force))
-    return steps
+    return sorted(steps, key=_report_order)
+
+
+def _report_order(step: StepResult) -> tuple[int, int]:
+    """Order a build's steps for its report whichever process ran them, and when.
+
+    The tidy steps in :data:`TIDY_STEPS` order, then the metric tables in
+    :data:`sendstats.metrics.METRIC_TABLES` order (EHC plans ``as_of`` variants with them).
+    """
+    from sendstats.metrics import METRIC_TABLES
+
+    kind, _, name = step.step.partition(":")
+    if kind == "tidy":
+        return 0, [s.table for s in TIDY_STEPS].index(name)
+    base = name.split("__as_of_")[0]
+    return 1, METRIC_TABLES.index(base) if base in METRIC_TABLES else len(METRIC_TABLES)
 
 
 def _rates_step(state: dict[str, str], worker: TidyWorker, *, force: bool) -> StepResult:

@@ -147,13 +147,9 @@ class TidyWorker:
 
 def _answer(answers: IO[bytes], name: str, make: Callable[[], Any]) -> Any:
     """Write ``(name, status, value)`` for one step; return its value (None if it failed)."""
-    import time as _t
-
-    print(f"W {_t.time() % 100:.2f} start {name}", file=sys.stderr)
     try:
         value = make()
         answer = pickle.dumps((name, "ok", value), protocol=pickle.HIGHEST_PROTOCOL)
-        print(f"W {_t.time() % 100:.2f} end {name}", file=sys.stderr)
     except Exception as exc:  # reported as text: the build reruns the step to raise it
         value = None
         answer = pickle.dumps((name, "error", f"{type(exc).__name__}: {exc}"))
@@ -190,11 +186,7 @@ if __name__ == "__main__":
     from sendstats import lean
 
     lean.install()  # pandera without its pandas API (see sendstats.lean)
-    import time as _t
-
-    print(f"W {_t.time() % 100:.2f} worker up", file=sys.stderr)
     from sendstats import warmup
 
     warmup.warm(sys.argv[1:])  # while the build fetches and plans
-    print(f"W {_t.time() % 100:.2f} worker preloaded", file=sys.stderr)
     _serve(stdin, stdout)
