@@ -3,8 +3,10 @@
 pandera's top-level ``__init__`` imports pandas and numpy, and its whole pandas API, whenever
 they are installed (they are: great-tables needs pandas), even for a program that only uses
 ``pandera.polars``. That costs about 0.45 s in each build process, a fifth of the cold build
-(issue 10). pandera supports installs without pandas: its ``__init__`` catches the
-``ModuleNotFoundError`` and registers only what the polars API needs.
+(issue 10). Where hypothesis is installed (development), pandera's data-synthesis strategies
+import it too (0.08 s); sendstats does not synthesise data. pandera supports installs without
+either: its ``__init__`` catches the ``ModuleNotFoundError`` and registers only what the
+polars API needs.
 
 :func:`install` makes pandas and numpy look absent *only while pandera's own ``__init__``
 runs*, the first time pandera is imported in this process; nothing else is hidden and nothing
@@ -26,7 +28,9 @@ from typing import Any
 
 __all__ = ["install"]
 
-_HIDDEN = ("pandas", "numpy")
+#: Hidden while pandera initialises: its pandas API's libraries, and hypothesis (a test tool,
+#: present in development installs, that pandera imports for its data-synthesis strategies).
+_HIDDEN = ("pandas", "numpy", "hypothesis")
 
 
 def _hidden(name: str) -> bool:
@@ -67,7 +71,7 @@ class _PanderaLoader(importlib.abc.Loader):
 
 
 def _settle_check_dispatch() -> None:
-    """Let pandera's check dispatch record "no pandas API", as in a pandas-free install.
+    """Let pandera record "no pandas API" and "no hypothesis", as in an install without them.
 
     At the first check it runs, pandera tries once to import its pandas type helpers (which
     import pandas) and caches the outcome (``register_checks._load_get_backend_types_from_mro``).
@@ -75,6 +79,7 @@ def _settle_check_dispatch() -> None:
     validation does not load pandas either.
     """
     try:
+        import pandera.strategies.base_strategies  # noqa: F401  (records "no hypothesis")
         from pandera.backends import register_checks
 
         register_checks._load_get_backend_types_from_mro()

@@ -191,7 +191,7 @@ validate_frame(schema, pl.DataFrame({'code': ['001', '002']}), Path('f.csv'), st
 try:
     validate_frame(schema, pl.DataFrame({'code': ['001', 'x']}), Path('f.csv'), stage='raw')
 except RawInputError as exc:
-    loaded = sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'numpy'})
+    loaded = sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'numpy', 'hypothesis'})
     print(loaded, exc.column, exc.row)
 import pandas
 print(pandas.DataFrame({'a': [1]}).shape)
