@@ -31,6 +31,7 @@ from python_calamine import CalamineWorkbook
 
 from sendstats.geography import all_las, get_la, harmonise_to_vintage, list_las, match_codes
 from sendstats.geography.crosswalk import _read_map
+from sendstats.readers import validate_frame
 
 SOURCE_ID = "ons_population"
 AgeBand = Literal["0_25", "2_18", "5_15", "18_64"]
@@ -366,7 +367,7 @@ def population_by_age_band(
         .select(*BAND_COLUMNS)
         .sort("mid_year", "la_code_dfe")
     )
-    return PopulationBand.validate(out, lazy=True)
+    return validate_frame(PopulationBand, out, Path(f"population aged {band}"), stage="derived")
 
 
 def _with_predecessors(table: pl.DataFrame) -> pl.DataFrame:

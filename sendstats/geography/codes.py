@@ -143,7 +143,9 @@ def canonical_codes(
     work = work.with_columns(keys).drop(
         [c for c in ("la_code_dfe", "la_code", "la_name") if c in work.columns]
     )
-    out = work.join(lookup, on=[f"__{k}" for k in used], how="left", nulls_equal=True)
+    out = work.join(
+        lookup, on=[f"__{k}" for k in used], how="left", nulls_equal=True, maintain_order="left"
+    )
     out = out.with_columns(
         [
             pl.when(pl.col("__is_la")).then(pl.col(c)).alias(c)
@@ -151,4 +153,4 @@ def canonical_codes(
         ]
     )
     front = [c for c in df.columns if c not in ("la_code_dfe", "la_code", "la_name")]
-    return out.sort("__row").select(*front, "la_code_dfe", "la_code", "la_name")
+    return out.select(*front, "la_code_dfe", "la_code", "la_name")
