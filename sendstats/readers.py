@@ -86,6 +86,9 @@ class RawInputError(ValueError):
         )
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
     """Read a CSV with every column as text, stripping a UTF-8 BOM from the header.
 
@@ -98,12 +101,16 @@ def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pl.DataFrame:
     except OSError as exc:
         raise RawInputError(path, f"cannot read file: {exc}") from exc
     text = decode_text(path, data, encoding)
+    # UTF-8 input, now known valid, goes to polars as it is (less its BOM): encoding the text
+    # again would copy every file once more.
+    codec = encoding.lower().replace("_", "-")
+    if codec in {"utf-8", "utf8", "utf-8-sig"}:
+        body = data.removeprefix(_BOM)  # as decode_text: "utf-8-sig" drops one, then one more
+        body = body.removeprefix(_BOM) if codec == "utf-8-sig" else body
+    else:
+        body = text.encode("utf-8")
     try:
-        df = pl.read_csv(
-            text.encode("utf-8"),
-            infer_schema=False,
-            raise_if_empty=True,
-        )
+        df = pl.read_csv(body, infer_schema=False, raise_if_empty=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise RawInputError(path, f"not a well-formed CSV: {exc}") from exc
     _check_complete_rows(path, text, df)
