@@ -174,6 +174,9 @@ class TidyStep:
     ``metric`` names the metric table made from this tidy table alone
     (:data:`sendstats.metric_steps.FROM_TIDY`), if any. ``offload``: with two cores, the step
     runs in the worker process (the split balances the two: measured in ``nox -s bench``).
+    ``share``: for a step that stays in this process, the fraction of its files (by size) the
+    worker reads meanwhile; the module then also provides ``tidy_files(paths) -> {key: frame}``
+    and ``combine(frames)``, with ``make`` equal to ``combine(tidy_files(paths))``.
     """
 
     source_id: str
@@ -182,6 +185,7 @@ class TidyStep:
     make: str = "tidy"
     metric: str | None = None
     offload: bool = False
+    share: float = 0.0
 
     def load(self) -> Any:
         """Import the source module."""
@@ -190,7 +194,7 @@ class TidyStep:
 
 #: Every tidy step, in build order. A new source adds one line here.
 TIDY_STEPS: tuple[TidyStep, ...] = (
-    TidyStep("dfe_sen2", "dfe_sen2__ehcp", "sendstats.sources.dfe_sen2"),
+    TidyStep("dfe_sen2", "dfe_sen2__ehcp", "sendstats.sources.dfe_sen2", share=0.35),
     TidyStep(
         "moj_send_tribunal",
         "moj_send_tribunal__appeals",
@@ -277,6 +281,29 @@ def _worker_jobs(offloaded: list[TidyPlan], *, full: bool) -> list[Job]:
     return jobs
 
 
+def _split_files(needed: Paths, share: float) -> tuple[Paths, Paths]:
+    """Split a step's files: (this process's, the worker's), the worker's near ``share`` of bytes.
+
+    Largest first, each file goes to the worker while its bytes stay within the share.
+    """
+    size = {key: path.stat().st_size for key, (path, _) in needed.items()}
+    budget = share * sum(size.values())
+    theirs: Paths = {}
+    for key in sorted(needed, key=lambda k: (-size[k], k)):
+        if size[key] <= budget:
+            theirs[key] = needed[key]
+            budget -= size[key]
+    return {k: v for k, v in needed.items() if k not in theirs}, theirs
+
+
+def _tidy_shared(module: str, mine: Paths, theirs: Callable[[], Any]) -> Any:
+    """Read this process's files of a shared step, take the worker's, and combine them."""
+    source = importlib.import_module(module)
+    frames = source.tidy_files(mine)
+    frames.update(theirs())
+    return source.combine(frames)
+
+
 #: The worker job that reads the population the derived rates divide by.
 RATES_POPULATION = "population:0_25"
 
@@ -303,14 +330,35 @@ def _source_steps(
     from sendstats.tidy_worker import run_tidy, useful
 
     running = [p for p in plans if p.runs]
-    offloaded = [p for p in running if p.step.offload] if useful(len(running)) else []
-    worker.submit(_worker_jobs(offloaded, full=full))
+    two = useful(len(running))
+    offloaded = [p for p in running if p.step.offload] if two else []
+    shared = {
+        p.name: _split_files(p.needed, p.step.share)
+        for p in running
+        if two and not p.step.offload and p.step.share
+    }
+    worker.submit(
+        [
+            *(
+                (f"{p.name}#files", p.step.module, "tidy_files", shared[p.name][1], ())
+                for p in running
+                if p.name in shared
+            ),
+            *_worker_jobs(offloaded, full=full),
+        ]
+    )
     steps: list[StepResult] = []
     # This process's own steps first, then the worker's in the order it makes them.
     for plan in sorted(plans, key=lambda p: p.name in worker):
         make: Callable[[], Any] = partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
         if plan.name in worker:
             make = worker.maker(plan.name, make)
+        elif plan.name in shared:
+            mine, theirs = shared[plan.name]
+            here = partial(run_tidy, plan.step.module, "tidy_files", theirs)
+            make = partial(
+                _tidy_shared, plan.step.module, mine, worker.maker(f"{plan.name}#files", here)
+            )
         steps.append(_run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
         if plan is plans[0]:
             steps.append(ehcp_metrics())
@@ -460,7 +508,7 @@ def build(
     """
     from sendstats.tidy_worker import TidyWorker, useful
 
-    preload_worker = [*(s.module for s in TIDY_STEPS if s.offload), *WORKER_PRELOAD]
+    preload_worker = [*(s.module for s in TIDY_STEPS if s.offload or s.share), *WORKER_PRELOAD]
     with sio.data_lock(), TidyWorker(preload_worker) as worker:
         state = _load_state()
         if useful(sum(force or f"tidy:{s.table}" not in state for s in TIDY_STEPS)):

@@ -147,3 +147,43 @@ def test_failure_in_the_tidy_worker_raises_the_steps_own_error(
     assert (
         after["moj_send_tribunal__appeals.parquet"] == before["moj_send_tribunal__appeals.parquet"]
     )
+
+
+def test_split_files_gives_the_worker_its_share_largest_first(tmp_path: Path) -> None:
+    sizes = {"a": 600, "b": 250, "c": 100, "d": 50}
+    needed = {}
+    for name, size in sizes.items():
+        path = tmp_path / name
+        path.write_bytes(b"x" * size)
+        needed[("r", name)] = (path, "sha")
+    mine, theirs = build._split_files(needed, 0.35)  # budget 350 bytes of 1,000
+    assert sorted(theirs) == [("r", "b"), ("r", "c")]  # a is too big; b, then c fit; d not
+    assert sorted(mine) == [("r", "a"), ("r", "d")]
+    assert build._split_files(needed, 0.0) == (needed, {})
+
+
+def test_failure_in_the_workers_share_of_sen2_raises_that_files_error(
+    built: build.BuildReport, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sendstats import fetch
+    from sendstats.readers import RawInputError
+
+    empty = tmp_path / "caseload.csv"
+    empty.write_bytes(b"")
+    fetch_sources = fetch.fetch_sources
+
+    def corrupted(*args: object, **kwargs: object) -> list[fetch.FetchResult]:
+        results = fetch_sources(*args, **kwargs)  # type: ignore[arg-type]
+        return [
+            dataclasses.replace(r, path=empty, sha256="0" * 64)
+            if (r.source, r.release, r.name) == ("dfe_sen2", "2025", "caseload")
+            else r
+            for r in results
+        ]
+
+    monkeypatch.setattr(fetch, "fetch_sources", corrupted)
+    before = (data_dir / "tidy" / "dfe_sen2__ehcp.parquet").read_bytes()
+    # The largest SEN2 file is read in the worker (its share); the build raises its own error.
+    with pytest.raises(RawInputError, match=r"file is empty \(file .*caseload\.csv\)"):
+        build.build(offline=True, progress=False, force=True)
+    assert (data_dir / "tidy" / "dfe_sen2__ehcp.parquet").read_bytes() == before

@@ -261,11 +261,31 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
         RawInputError: a raw file drifted from its layout, or the tidy table breaks its schema.
 
     """
-    frames = []
+    return combine(tidy_files(paths))
+
+
+def tidy_files(
+    paths: dict[tuple[str, str], tuple[Path, str]],
+) -> dict[tuple[str, str], pl.DataFrame]:
+    """Read the declared SEN2 files among ``paths`` into long rows, one frame per file.
+
+    The build may read some files in its worker process and the rest in its own, then
+    :func:`combine` them: the table is the same whichever process read which file.
+    """
+    frames = {}
     for spec in FILE_SPECS:
-        path, sha = paths[(spec.release, spec.name)]
-        frames.append(read_tidy(path, spec, source_id=SOURCE_ID, file_sha256=sha))
-    out = pl.concat(frames, how="vertical").select(TIDY_COLUMNS)
+        if (spec.release, spec.name) in paths:
+            path, sha = paths[(spec.release, spec.name)]
+            frames[(spec.release, spec.name)] = read_tidy(
+                path, spec, source_id=SOURCE_ID, file_sha256=sha
+            )
+    return frames
+
+
+def combine(frames: dict[tuple[str, str], pl.DataFrame]) -> pl.DataFrame:
+    """Return the validated SEN2 table from every file's frame (in declaration order)."""
+    ordered = [frames[(spec.release, spec.name)] for spec in FILE_SPECS]
+    out = pl.concat(ordered, how="vertical").select(TIDY_COLUMNS)
     out = out.sort("measure", "release", "year", "geographic_level", "area_code")
     return validate_frame(Sen2Tidy, out, Path(TABLE), stage="tidy")
 
