@@ -9,38 +9,31 @@ nothing changed does no work. Every output is recorded in the manifest with the 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
-import json
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import cache, partial
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from sendstats import __version__, catalog, config, manifest, warmup
+from sendstats import catalog, config, warmup
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
+from sendstats.steps import STATE_FILE as STATE_FILE  # the state file's name, for callers
+from sendstats.steps import (
+    StepResult,
+    code_fingerprint,
+    inputs_fingerprint,
+    load_state,
+    must_run,
+    run_step,
+)
 
 if TYPE_CHECKING:
     from sendstats.tidy_worker import FollowUp, Job, TidyWorker
-
-STATE_FILE = ".build_state.json"
-
-
-@dataclass
-class StepResult:
-    """What one build step did."""
-
-    step: str
-    output: Path
-    rows: int
-    skipped: bool
-    inputs: list[str] = field(default_factory=list)
-    details: dict[str, Any] | None = None
 
 
 @dataclass
@@ -75,90 +68,6 @@ def releases_as_of(source_id: str, as_of: dt.date | None) -> list[str]:
         first = min(r.date_published for r in decl.releases)
         raise ValueError(f"{source_id}: no release published by {as_of} (first: {first})")
     return rels
-
-
-@cache
-def code_fingerprint() -> str:
-    """Return a sha256 over the package's code and data maps, so a code change reruns steps."""
-    h = hashlib.sha256()
-    for path in sorted(config.PACKAGE_DIR.rglob("*")):
-        if path.suffix in {".py", ".csv", ".yaml"} and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(config.PACKAGE_DIR)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def _fingerprint(parts: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for p in [__version__, code_fingerprint(), *parts]:
-        h.update(p.encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _load_state() -> dict[str, str]:
-    path = config.data_dir() / STATE_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def _save_state(state: dict[str, str]) -> None:
-    sio.atomic_write_text(
-        config.data_dir() / STATE_FILE, json.dumps(state, indent=2, sort_keys=True)
-    )
-
-
-def _inputs_fingerprint(inputs: dict[str, str]) -> str:
-    return _fingerprint([f"{k}={v}" for k, v in sorted(inputs.items())])
-
-
-def _must_run(step: str, output: Path, fp: str, state: dict[str, str], *, force: bool) -> bool:
-    """Return True unless the step's fingerprint matches its last run and its output is there."""
-    return force or state.get(step) != fp or not output.is_file()
-
-
-def _run_step(
-    step: str,
-    output: Path,
-    inputs: dict[str, str],
-    make: Callable[[], pl.DataFrame | tuple[pl.DataFrame, dict[str, Any]]],
-    state: dict[str, str],
-    *,
-    force: bool,
-    reads: Sequence[str] | None = None,
-) -> StepResult:
-    """Run one step unless its fingerprint matches and its output is still there.
-
-    Args:
-        inputs: what the step depends on (name -> sha256 or setting), for the fingerprint.
-        reads: manifest ids of what it reads (defaults to the keys of ``inputs``).
-
-    """
-    fp = _inputs_fingerprint(inputs)
-    if not _must_run(step, output, fp, state, force=force):
-        rows = pl.scan_parquet(output).select(pl.len()).collect().item()
-        return StepResult(step, output, int(rows), skipped=True, inputs=sorted(inputs))
-    made = make()
-    df, details = made if isinstance(made, tuple) else (made, None)
-    if step.startswith("metrics:") and step != "metrics:benchmarks":
-        # Every theme's table meets one contract before it may replace the last good one.
-        from sendstats.metrics.schema import validate
-
-        df = validate(df, output)
-    sio.write_parquet_atomic(df, output)
-    manifest.record_output(
-        output, step=step, inputs=sorted(reads or inputs), rows=df.height, details=details
-    )
-    state[step] = fp
-    _save_state(state)
-    return StepResult(
-        step, output, df.height, skipped=False, inputs=sorted(inputs), details=details
-    )
 
 
 Paths = dict[tuple[str, str], tuple[Path, str]]
@@ -250,7 +159,7 @@ def _plan_tidy(
     inputs = {f"{step.source_id}/{rel}/{f}": sha for (rel, f), (_, sha) in needed.items()}
     state[f"{name}#files"] = ",".join(f"{rel}/{f}" for rel, f in needed)
     output = config.tidy_dir() / f"{step.table}.parquet"
-    runs = _must_run(name, output, _inputs_fingerprint(inputs), state, force=force)
+    runs = must_run(name, output, inputs_fingerprint(inputs), state, force=force)
     return TidyPlan(step, name, output, inputs, needed, runs)
 
 
@@ -359,7 +268,7 @@ def _source_steps(
             make = partial(
                 _tidy_shared, plan.step.module, mine, worker.maker(f"{plan.name}#files", here)
             )
-        steps.append(_run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
+        steps.append(run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
         if plan is plans[0]:
             steps.append(ehcp_metrics())
         if full and plan.step.metric:
@@ -393,7 +302,7 @@ def _rates_step(state: dict[str, str], worker: TidyWorker, *, force: bool) -> St
     population: Callable[[], pl.DataFrame] = partial(rates_population, {})
     if RATES_POPULATION in worker:
         population = worker.maker(RATES_POPULATION, population)
-    return _run_step(
+    return run_step(
         "metrics:rates",
         config.metrics_dir() / "rates.parquet",
         {
@@ -456,7 +365,7 @@ def _metric_step(
     if step in worker:
         make = worker.maker(step, make)
     pins = _population_pins() if name == "high_needs" else {}
-    return _run_step(
+    return run_step(
         step,
         config.metrics_dir() / f"{name}.parquet",
         {"tidy": sio.sha256_file(src), **pins},
@@ -510,7 +419,7 @@ def build(
 
     preload_worker = [*(s.module for s in TIDY_STEPS if s.offload or s.share), *WORKER_PRELOAD]
     with sio.data_lock(), TidyWorker(preload_worker) as worker:
-        state = _load_state()
+        state = load_state()
         if useful(sum(force or f"tidy:{s.table}" not in state for s in TIDY_STEPS)):
             worker.start()  # a first build: the worker imports its modules while we fetch
         preload = threading.Thread(
@@ -533,7 +442,7 @@ def build(
         metrics_path = config.metrics_dir() / f"ehcp{suffix}.parquet"
 
         def ehcp_metrics() -> StepResult:
-            return _run_step(
+            return run_step(
                 f"metrics:ehcp{suffix}",
                 metrics_path,
                 {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)},
@@ -569,7 +478,7 @@ def _benchmarks_step(state: dict[str, str], *, force: bool) -> StepResult:
     from sendstats.metrics import METRIC_TABLES
 
     paths = {n: config.metrics_dir() / f"{n}.parquet" for n in METRIC_TABLES}
-    return _run_step(
+    return run_step(
         "metrics:benchmarks",
         config.metrics_dir() / "benchmarks.parquet",
         {n: sio.sha256_file(p) for n, p in paths.items()},
