@@ -119,13 +119,13 @@ def test_tidy_worker_writes_what_one_process_writes(
         assert_frame_equal(mine, other, check_exact=False, rel_tol=1e-12, abs_tol=0.0)
 
 
-def test_failure_in_the_tidy_worker_raises_the_steps_own_error(
-    built: build.BuildReport, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _empty_in_place_of(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: tuple[str, str, str], name: str
 ) -> None:
+    """Make the fetch hand the build an empty file for the pinned file ``key``."""
     from sendstats import fetch
-    from sendstats.readers import RawInputError
 
-    empty = tmp_path / "empty.csv"
+    empty = tmp_path / name
     empty.write_bytes(b"")
     fetch_sources = fetch.fetch_sources
 
@@ -133,20 +133,39 @@ def test_failure_in_the_tidy_worker_raises_the_steps_own_error(
         results = fetch_sources(*args, **kwargs)  # type: ignore[arg-type]
         return [
             dataclasses.replace(r, path=empty, sha256="0" * 64)
-            if (r.source, r.name) == ("moj_send_tribunal", "appeal_rate_2014_2024")
+            if (r.source, r.release, r.name) == key
             else r
             for r in results
         ]
 
     monkeypatch.setattr(fetch, "fetch_sources", corrupted)
-    before = {p.name: p.read_bytes() for p in (data_dir / "tidy").glob("*.parquet")}
-    # --force: every tidy step runs, the tribunal one in the worker.
+
+
+@pytest.mark.parametrize(
+    ("key", "table"),
+    [
+        # the tribunal step runs in the worker
+        (("moj_send_tribunal", "2025", "appeal_rate_2014_2024"), "moj_send_tribunal__appeals"),
+        # the largest SEN2 file is in the worker's share of the SEN2 step
+        (("dfe_sen2", "2025", "caseload"), "dfe_sen2__ehcp"),
+    ],
+)
+def test_a_refused_file_read_in_the_worker_raises_its_own_error(
+    built: build.BuildReport,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: tuple[str, str, str],
+    table: str,
+) -> None:
+    from sendstats.readers import RawInputError
+
+    _empty_in_place_of(monkeypatch, tmp_path, key, "empty.csv")
+    before = (data_dir / "tidy" / f"{table}.parquet").read_bytes()
+    # --force: every tidy step runs, with the worker; the build raises the file's own error.
     with pytest.raises(RawInputError, match=r"file is empty \(file .*empty\.csv\)"):
         build.build(offline=True, progress=False, force=True)
-    after = {p.name: p.read_bytes() for p in (data_dir / "tidy").glob("*.parquet")}
-    assert (
-        after["moj_send_tribunal__appeals.parquet"] == before["moj_send_tribunal__appeals.parquet"]
-    )
+    assert (data_dir / "tidy" / f"{table}.parquet").read_bytes() == before
 
 
 def test_split_files_gives_the_worker_its_share_largest_first(tmp_path: Path) -> None:
@@ -160,30 +179,3 @@ def test_split_files_gives_the_worker_its_share_largest_first(tmp_path: Path) ->
     assert sorted(theirs) == [("r", "b"), ("r", "c")]  # a is too big; b, then c fit; d not
     assert sorted(mine) == [("r", "a"), ("r", "d")]
     assert build._split_files(needed, 0.0) == (needed, {})
-
-
-def test_failure_in_the_workers_share_of_sen2_raises_that_files_error(
-    built: build.BuildReport, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from sendstats import fetch
-    from sendstats.readers import RawInputError
-
-    empty = tmp_path / "caseload.csv"
-    empty.write_bytes(b"")
-    fetch_sources = fetch.fetch_sources
-
-    def corrupted(*args: object, **kwargs: object) -> list[fetch.FetchResult]:
-        results = fetch_sources(*args, **kwargs)  # type: ignore[arg-type]
-        return [
-            dataclasses.replace(r, path=empty, sha256="0" * 64)
-            if (r.source, r.release, r.name) == ("dfe_sen2", "2025", "caseload")
-            else r
-            for r in results
-        ]
-
-    monkeypatch.setattr(fetch, "fetch_sources", corrupted)
-    before = (data_dir / "tidy" / "dfe_sen2__ehcp.parquet").read_bytes()
-    # The largest SEN2 file is read in the worker (its share); the build raises its own error.
-    with pytest.raises(RawInputError, match=r"file is empty \(file .*caseload\.csv\)"):
-        build.build(offline=True, progress=False, force=True)
-    assert (data_dir / "tidy" / "dfe_sen2__ehcp.parquet").read_bytes() == before
