@@ -171,7 +171,20 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_worker_early(force: bool) -> None:
+    """Start the build's worker process now when the build will likely compute tables.
+
+    That is a first build (no build state) or ``--force``: the worker then loads Python,
+    polars and pandera while this process imports its own modules (about 0.2 s sooner).
+    """
+    from sendstats import config, tidy_worker
+
+    if force or not (config.data_dir() / config.STATE_FILE).is_file():
+        tidy_worker.start_early()
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
+    _start_worker_early(args.force)
     from sendstats import build
 
     report = build.build(offline=args.offline or None, as_of=args.as_of, force=args.force)
@@ -182,6 +195,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    _start_worker_early(force=False)
     from sendstats import build, publish
 
     build.build(offline=args.offline or None)

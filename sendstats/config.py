@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The build state (each step's last fingerprint), in the data directory.
+STATE_FILE = ".build_state.json"
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

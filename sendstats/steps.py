@@ -22,7 +22,7 @@ import polars as pl
 from sendstats import __version__, config, manifest
 from sendstats import io as sio
 
-STATE_FILE = ".build_state.json"
+STATE_FILE = config.STATE_FILE
 
 
 @dataclass

@@ -8,11 +8,13 @@ cross the process boundary (an exception whose constructor takes several argumen
 survive pickling): the build runs the failed step again itself, which raises the real error
 with its file, column and row.
 
-The worker is a fresh interpreter (``python -m sendstats.tidy_worker``) fed pickled jobs on
+The worker is a fresh interpreter (``python -m sendstats.tidy_worker``) fed pickled messages on
 its stdin and answering on its stdout: forking a process whose polars thread pool runs can
-deadlock, and multiprocessing's ``spawn`` would re-import the caller's main script. Its
-start-up (importing polars, pandera and the source modules) runs on the second core while the
-build works on the first.
+deadlock, and multiprocessing's ``spawn`` would re-import the caller's main script. It imports
+polars and pandera at once; its first message names the modules to load and warm
+(:mod:`sendstats.warmup`), the others are jobs. So it can be started before the build knows
+its jobs, even before the build's own imports (:func:`start_early`), and its start-up runs on
+the second core while the build works on the first.
 """
 
 from __future__ import annotations
@@ -63,17 +65,19 @@ class TidyWorker:
         self._jobs: set[str] = set()
         self._results: dict[str, tuple[str, Any]] = {}
         self._arrived = threading.Condition()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | None = _take_early()
         self._preload = list(preload)
+        self._warming = False
 
     def start(self) -> None:
-        """Start the worker process (it imports the preload modules while it waits for jobs)."""
+        """Start the worker (unless started early) and send it the modules to load meanwhile."""
         if self._proc is None:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "sendstats.tidy_worker", *self._preload],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
+            self._proc = _spawn()
+        if not self._warming:
+            assert self._proc.stdin is not None
+            pickle.dump(self._preload, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+            self._warming = True
 
     def submit(self, jobs: Sequence[Job]) -> None:
         """Send the jobs (once), starting the worker if it is not running yet."""
@@ -145,6 +149,34 @@ class TidyWorker:
         return result
 
 
+def _spawn() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sendstats.tidy_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+
+
+#: A worker process started before the build knew its jobs (see :func:`start_early`).
+_EARLY: list[subprocess.Popen[bytes]] = []
+
+
+def start_early() -> None:
+    """Start a worker process now, for the next :class:`TidyWorker` of this process to use.
+
+    The command line calls this first thing for a build that will likely compute tables (no
+    build state yet, or ``--force``), so the worker's interpreter, polars and pandera load
+    while this process is still importing its own. Unused, it is stopped when the build's
+    :class:`TidyWorker` is left without jobs, or when this process exits.
+    """
+    if not _EARLY and useful(2):
+        _EARLY.append(_spawn())
+
+
+def _take_early() -> subprocess.Popen[bytes] | None:
+    return _EARLY.pop() if _EARLY else None
+
+
 def _answer(answers: IO[bytes], name: str, make: Callable[[], Any]) -> Any:
     """Write ``(name, status, value)`` for one step; return its value (None if it failed)."""
     try:
@@ -186,7 +218,14 @@ if __name__ == "__main__":
     from sendstats import lean
 
     lean.install()  # pandera without its pandas API (see sendstats.lean)
+    import pandera.polars  # noqa: F401  (before the module list comes: the worker may start early)
+    import polars  # noqa: F401
+
     from sendstats import warmup
 
-    warmup.warm(sys.argv[1:])  # while the build fetches and plans
+    try:
+        modules = pickle.load(stdin)  # the first message: the modules to load
+    except EOFError:  # started early, then not needed
+        raise SystemExit(0) from None
+    warmup.warm(modules)  # while the build fetches and plans
     _serve(stdin, stdout)

@@ -7,6 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: speed is measured by the benchmarks (`nox -s bench`), never by
+# timed tests, and on a loaded 2-core machine a polars call can outlast hypothesis' default
+# 200 ms, failing a correct property test at random.
+settings.register_profile("sendstats", deadline=None)
+settings.load_profile("sendstats")
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "raw"

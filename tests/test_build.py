@@ -179,3 +179,33 @@ def test_split_files_gives_the_worker_its_share_largest_first(tmp_path: Path) ->
     assert sorted(theirs) == [("r", "b"), ("r", "c")]  # a is too big; b, then c fit; d not
     assert sorted(mine) == [("r", "a"), ("r", "d")]
     assert build._split_files(needed, 0.0) == (needed, {})
+
+
+def test_a_worker_started_early_is_adopted_and_stopped_when_unused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sendstats import tidy_worker
+
+    monkeypatch.delenv("SENDSTATS_WORKERS", raising=False)
+    if not tidy_worker.useful(2):
+        pytest.skip("one core: no worker")
+    tidy_worker.start_early()
+    early = tidy_worker._EARLY[-1]
+    with tidy_worker.TidyWorker(["sendstats.metric_steps"]) as worker:
+        assert worker.started  # the early process, adopted
+        assert not tidy_worker._EARLY
+    assert early.poll() is not None  # no job was sent: stopped on leaving
+
+
+def test_a_worker_started_early_runs_the_jobs_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sendstats import tidy_worker
+
+    monkeypatch.delenv("SENDSTATS_WORKERS", raising=False)
+    if not tidy_worker.useful(2):
+        pytest.skip("one core: no worker")
+    tidy_worker.start_early()
+    with tidy_worker.TidyWorker(["sendstats.metric_steps"]) as worker:
+        worker.start()
+        # any importable function with one argument stands in for a tidy step
+        worker.submit([("job", "os.path", "basename", "/a/b.csv", ())])
+        assert worker.maker("job", lambda: "not from the worker")() == "b.csv"
