@@ -22,7 +22,8 @@ import polars as pl
 from sendstats import catalog, config, warmup
 from sendstats import fetch as fetch_mod
 from sendstats import io as sio
-from sendstats.steps import STATE_FILE as STATE_FILE  # the state file's name, for callers
+from sendstats.config import STATE_FILE as STATE_FILE  # the state file's name, for callers
+from sendstats.metric_steps import compute_from_file
 from sendstats.steps import (
     StepResult,
     code_fingerprint,
@@ -183,10 +184,10 @@ def _worker_jobs(offloaded: list[TidyPlan], *, full: bool) -> list[Job]:
             kwargs = {"workbooks": workbooks} if metric == "high_needs" else {}
             follow_ups = ((f"metrics:{metric}", "sendstats.metric_steps", metric, kwargs),)
         jobs.append((plan.name, plan.step.module, plan.step.make, plan.needed, follow_ups))
-        if full and len(jobs) == 1:
-            jobs.append(
-                (RATES_POPULATION, "sendstats.metric_steps", "rates_population", workbooks, ())
-            )
+    if full and jobs:  # after the first step: the rates need it soon after the tribunal tables
+        jobs.insert(
+            1, (RATES_POPULATION, "sendstats.metric_steps", "rates_population", workbooks, ())
+        )
     return jobs
 
 
@@ -317,11 +318,6 @@ def _rates_step(state: dict[str, str], worker: TidyWorker, *, force: bool) -> St
     )
 
 
-def _compute_from(module: str, src: Path, *args: Any) -> pl.DataFrame:
-    result: pl.DataFrame = importlib.import_module(module).compute(pl.read_parquet(src), *args)
-    return result
-
-
 def _derived_rates(population: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     from sendstats.metrics import rates
     from sendstats.metrics.tables import load_metrics
@@ -357,8 +353,6 @@ def _metric_step(
 
     High needs divides by the population aged 2-18, so its fingerprint holds the ONS pins.
     """
-    from sendstats.metric_steps import compute_from_file
-
     src = config.tidy_dir() / f"{table}.parquet"
     step = f"metrics:{name}"
     make: Callable[[], pl.DataFrame] = partial(compute_from_file, name, src)
@@ -446,7 +440,7 @@ def build(
                 f"metrics:ehcp{suffix}",
                 metrics_path,
                 {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)},
-                partial(_compute_from, "sendstats.metrics.ehcp", tidy_path, releases),
+                partial(compute_from_file, "ehcp", tidy_path, releases=releases),
                 state,
                 force=force,
                 reads=[f"tidy/{tidy_path.name}"],

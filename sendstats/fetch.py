@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal
 
 from sendstats import __version__, catalog, config, manifest
-from sendstats.archives import archive_candidates, clear_archive_index, find_in_archives
+from sendstats.archives import archive_candidates, clear_archive_index
 from sendstats.catalog import DeclarationError, PinnedFile, UnpinnedFile
 from sendstats.download import (
     DEFAULT_POLICY,
@@ -75,7 +75,6 @@ __all__ = [
     "clear_archive_index",
     "download_to_cache",
     "fetch_sources",
-    "find_in_archives",
     "format_pin_diff",
     "pending_path",
     "resolve_file",

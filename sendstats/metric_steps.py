@@ -7,8 +7,9 @@ the worker did not run. Both call the same function here, so the two routes cann
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -16,10 +17,18 @@ __all__ = [
     "FROM_TIDY",
     "adults",
     "compute_from_file",
+    "ehcp",
     "high_needs",
     "rates_population",
     "tribunal",
 ]
+
+
+def ehcp(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.DataFrame:
+    """EHC plan metrics from the SEN2 tidy table, from ``releases`` only if given (as-of)."""
+    from sendstats.metrics import ehcp as metrics
+
+    return metrics.compute(tidy, releases)
 
 
 def tribunal(tidy: pl.DataFrame) -> pl.DataFrame:
@@ -64,13 +73,14 @@ def rates_population(workbooks: dict[tuple[str, str], Path]) -> pl.DataFrame:
 
 
 #: Metric table name -> the function making it from its one tidy table.
-FROM_TIDY: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
+FROM_TIDY: dict[str, Callable[..., pl.DataFrame]] = {
+    "ehcp": ehcp,
     "tribunal": tribunal,
     "adults": adults,
     "high_needs": high_needs,
 }
 
 
-def compute_from_file(name: str, tidy: Path) -> pl.DataFrame:
+def compute_from_file(name: str, tidy: Path, **kwargs: Any) -> pl.DataFrame:
     """Compute metric table ``name`` from the tidy parquet file it derives from."""
-    return FROM_TIDY[name](pl.read_parquet(tidy))
+    return FROM_TIDY[name](pl.read_parquet(tidy), **kwargs)

@@ -22,8 +22,6 @@ import polars as pl
 from sendstats import __version__, config, manifest
 from sendstats import io as sio
 
-STATE_FILE = config.STATE_FILE
-
 
 @dataclass
 class StepResult:
@@ -59,7 +57,7 @@ def fingerprint(parts: Sequence[str]) -> str:
 
 def load_state() -> dict[str, str]:
     """Return each step's last fingerprint (empty if there is no state or it is unreadable)."""
-    path = config.data_dir() / STATE_FILE
+    path = config.data_dir() / config.STATE_FILE
     if not path.is_file():
         return {}
     try:
@@ -72,7 +70,7 @@ def load_state() -> dict[str, str]:
 def save_state(state: dict[str, str]) -> None:
     """Write the steps' fingerprints atomically."""
     sio.atomic_write_text(
-        config.data_dir() / STATE_FILE, json.dumps(state, indent=2, sort_keys=True)
+        config.data_dir() / config.STATE_FILE, json.dumps(state, indent=2, sort_keys=True)
     )
 
 
