@@ -222,7 +222,8 @@ def read_floor(paths_file: Path) -> None:
     CSV: polars. Spreadsheets (.xlsx, .xls, .ods): calamine (fastexcel), every sheet as text;
     an .ods written without its ``mimetype`` entry (the ESFA DSG files), which calamine
     refuses, gets the entry added in memory first: that is still the fastest way to read its
-    cells (the build itself reads those with :func:`sendstats.readers.read_ods_sheets`, which
+    cells (the build itself reads those with :func:`sendstats.sources.readers.read_ods_sheets`,
+    which
     keeps every digit but is slower). Anything else: its bytes.
     """
     import fastexcel
@@ -266,7 +267,8 @@ def floor_paths(data: Path) -> list[Path]:
     derived rates): each is in the raw cache once the setup build has run.
     """
     os.environ["SENDSTATS_DATA_DIR"] = str(data)
-    from sendstats import build, catalog, fetch
+    from sendstats.acquire import catalog, fetch
+    from sendstats.pipeline import build
 
     tidy_sources = set(dict.fromkeys(s.source_id for s in build.TIDY_STEPS))
     paths = []

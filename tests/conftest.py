@@ -47,7 +47,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def built_root(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A folder whose ``data/`` holds a full offline build; the env points at it for the module."""
-    from sendstats import build
+    from sendstats.pipeline import build
 
     root = tmp_path_factory.mktemp("built")
     mp = pytest.MonkeyPatch()

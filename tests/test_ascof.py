@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sendstats.catalog import load_declaration
+from sendstats.acquire.catalog import load_declaration
 from sendstats.geography import LACodeError
-from sendstats.readers import RawInputError
 from sendstats.sources import nhs_ascof
+from sendstats.sources.readers import RawInputError
 
 REPO = Path(__file__).resolve().parents[1]
 HELD = "ascof/meas-from-asc-of-eng-2021-open-data-csv_v2.xlsx"

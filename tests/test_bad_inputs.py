@@ -21,7 +21,7 @@ Readers and files (one file per reader; the others of the same reader share its 
 - ``ons_mye``: ONS mid-2020 population estimates (.xls, sheet "MYE2 - Persons").
 
 The DfE LA list and statistical-neighbour workbooks are not read at run time (the neighbours
-come from ``sendstats/maps/statistical_neighbours.csv``, tested equal to the workbooks in
+come from ``sendstats/geography/maps/statistical_neighbours.csv``, tested equal to the workbooks in
 tests/test_neighbours.py), so they have no cases here.
 
 Row numbers in messages: a CSV read by the EES reader or the ASCOF reader counts data rows
@@ -46,14 +46,16 @@ import xlrd
 from corrupt import Ods, Xls, Xlsx, csv_records, truncate, write_csv_records
 from test_reliability import OUTPUTS
 
-from sendstats import build, fetch, population
+from sendstats.acquire import fetch
 from sendstats.geography import LACodeError
-from sendstats.population import PopulationFileError
-from sendstats.readers import RawInputError
+from sendstats.pipeline import build
 from sendstats.sources import dfe_high_needs as hn
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_sen2, ees, nhs_ascof
 from sendstats.sources import moj_send_tribunal as trib
+from sendstats.sources import ons_population as population
+from sendstats.sources.ons_population import PopulationFileError
+from sendstats.sources.readers import RawInputError
 
 SHA = "0" * 64
 MID_YEAR = 2020

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import sendstats
 from sendstats.benchmarking import api, bands, funnel, schema, table, text
+from sendstats.geography.neighbours import custom_group, neighbours
 from sendstats.metrics.registry import MetricDef, NoValueError, UnknownMetricError, get_metric
-from sendstats.neighbours import custom_group, neighbours
-from sendstats.readers import RawInputError
+from sendstats.sources.readers import RawInputError
 
 # --- hand-worked cases -------------------------------------------------------------------
 
@@ -351,8 +351,8 @@ def test_primary_need_shares_reproduce_every_published_percentage(
 ) -> None:
     # DfE prints each need's % of all plans to 1 dp (sen_needs_all_plans.csv, 2025 release);
     # ours is number_<need> / ehc_plans x 100, rounded half up.
+    from sendstats.core.numbers import round_half_up
     from sendstats.metrics.needs import need_metric_id
-    from sendstats.numbers import round_half_up
     from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS
 
     raw = pl.read_csv(

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from sendstats import build, config
+from sendstats.core import config
+from sendstats.pipeline import build
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def _empty_in_place_of(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: tuple[str, str, str], name: str
 ) -> None:
     """Make the fetch hand the build an empty file for the pinned file ``key``."""
-    from sendstats import fetch
+    from sendstats.acquire import fetch
 
     empty = tmp_path / name
     empty.write_bytes(b"")
@@ -158,7 +159,7 @@ def test_a_refused_file_read_in_the_worker_raises_its_own_error(
     key: tuple[str, str, str],
     table: str,
 ) -> None:
-    from sendstats.readers import RawInputError
+    from sendstats.sources.readers import RawInputError
 
     _empty_in_place_of(monkeypatch, tmp_path, key, "empty.csv")
     before = (data_dir / "tidy" / f"{table}.parquet").read_bytes()
@@ -184,27 +185,27 @@ def test_split_files_gives_the_worker_its_share_largest_first(tmp_path: Path) ->
 def test_a_worker_started_early_is_adopted_and_stopped_when_unused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sendstats import tidy_worker
+    from sendstats.pipeline import tidy_worker
 
     monkeypatch.delenv("SENDSTATS_WORKERS", raising=False)
     if not tidy_worker.useful(2):
         pytest.skip("one core: no worker")
     tidy_worker.start_early()
     early = tidy_worker._EARLY[-1]
-    with tidy_worker.TidyWorker(["sendstats.metric_steps"]) as worker:
+    with tidy_worker.TidyWorker(["sendstats.pipeline.metric_steps"]) as worker:
         assert worker.started  # the early process, adopted
         assert not tidy_worker._EARLY
     assert early.poll() is not None  # no job was sent: stopped on leaving
 
 
 def test_a_worker_started_early_runs_the_jobs_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sendstats import tidy_worker
+    from sendstats.pipeline import tidy_worker
 
     monkeypatch.delenv("SENDSTATS_WORKERS", raising=False)
     if not tidy_worker.useful(2):
         pytest.skip("one core: no worker")
     tidy_worker.start_early()
-    with tidy_worker.TidyWorker(["sendstats.metric_steps"]) as worker:
+    with tidy_worker.TidyWorker(["sendstats.pipeline.metric_steps"]) as worker:
         worker.start()
         # any importable function with one argument stands in for a tidy step
         worker.submit([("job", "os.path", "basename", "/a/b.csv", ())])

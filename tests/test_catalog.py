@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sendstats import catalog
-from sendstats.catalog import OGL_V3, DeclarationError, load_declaration
+from sendstats.acquire import catalog
+from sendstats.acquire.catalog import OGL_V3, DeclarationError, load_declaration
 
 
 def test_every_declaration_loads_and_is_complete() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from httpserver import Reply, ScriptedServer, redirect, refused_url, running_server
 
-from sendstats import config, fetch
-from sendstats.catalog import PinnedFile, get_source
-from sendstats.fetch import (
+from sendstats.acquire import fetch
+from sendstats.acquire.catalog import PinnedFile, get_source
+from sendstats.acquire.fetch import (
     ChecksumMismatch,
     Fetcher,
     FetchError,
@@ -23,8 +23,9 @@ from sendstats.fetch import (
     UnsafeArchiveMember,
     resolve_pinned,
 )
-from sendstats.io import sha256_file
-from sendstats.manifest import load_manifest
+from sendstats.acquire.manifest import load_manifest
+from sendstats.core import config
+from sendstats.core.io import sha256_file
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, connect_timeout=2, read_timeout=2)
 SRC, REL = "test_src", "2025"

@@ -12,7 +12,6 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from sendstats import population
 from sendstats.geography import (
     LACodeError,
     UnknownLAError,
@@ -27,6 +26,7 @@ from sendstats.geography import (
     reorganisations,
     resolve_la,
 )
+from sendstats.sources import ons_population as population
 
 D = dt.date
 

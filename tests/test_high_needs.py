@@ -16,17 +16,18 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
-from sendstats import geography, report
-from sendstats.catalog import load_declaration
+from sendstats import geography
+from sendstats.acquire.catalog import load_declaration
 from sendstats.metrics import high_needs as hnm
 from sendstats.metrics.registry import get_metric
-from sendstats.population import population_by_age_band
-from sendstats.readers import RawInputError
-from sendstats.sections import high_needs as high_needs_section
+from sendstats.report import profile as report
+from sendstats.report.sections import high_needs as high_needs_section
 from sendstats.sources import dfe_high_needs as hn
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.ons_population import population_by_age_band
+from sendstats.sources.readers import RawInputError
 
 REPO = Path(__file__).resolve().parents[1]
 SHA = "b" * 64

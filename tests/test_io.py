@@ -13,9 +13,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from sendstats import __version__, config, manifest
-from sendstats.fetch import FetchResult
-from sendstats.io import (
+from sendstats import __version__
+from sendstats.acquire import manifest
+from sendstats.acquire.fetch import FetchResult
+from sendstats.acquire.manifest import ManifestError, load_manifest, record_inputs, record_output
+from sendstats.core import config
+from sendstats.core.io import (
     LockTimeoutError,
     atomic_path,
     atomic_write_bytes,
@@ -24,7 +27,6 @@ from sendstats.io import (
     sha256_file,
     write_parquet_atomic,
 )
-from sendstats.manifest import ManifestError, load_manifest, record_inputs, record_output
 
 SPAWN = mp.get_context("spawn")
 WAIT = 60  # generous bound on waits between processes, so a bug fails instead of hanging

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from sendstats.geography import UnknownLAError, get_la, list_las
-from sendstats.neighbours import (
+from sendstats.geography.neighbours import (
     AVERAGING_RULES,
     CLOSENESS_BANDS,
     compare,

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sendstats import population
 from sendstats.geography import describe_la
-from sendstats.population import (
+from sendstats.sources import ons_population as population
+from sendstats.sources.ons_population import (
     PopulationFileError,
     add_rate_per_10k,
     england_population,

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sendstats import build
+from sendstats.pipeline import build
 
 OUTPUTS = [
     "tidy/dfe_sen2__ehcp.parquet",

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sendstats import render
-from sendstats.render import RenderError, quarto_argv, render_many, render_report
-from sendstats.render_batch import private_copy
-from sendstats.render_qmd import QmdError, parse_qmd, prepare_notebook
+from sendstats.render import document as render
+from sendstats.render.batch import private_copy
+from sendstats.render.document import RenderError, quarto_argv, render_many, render_report
+from sendstats.render.qmd import QmdError, parse_qmd, prepare_notebook
 
 REPORT = """\
 ---

@@ -9,7 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sendstats import config, geography, publish
+from sendstats import geography
+from sendstats.core import config
+from sendstats.render import publish
 
 LAS = ["Kent", "E09000012", "942"]  # a large county, a London borough (Hackney), Cumberland (2023)
 
@@ -114,8 +116,9 @@ def test_profile_tribunal_and_adult_figures_match_metric_tables(site: Path, quer
 
 
 def test_methods_page_lists_every_pin_and_metric() -> None:
-    from sendstats import catalog, pages
+    from sendstats.acquire import catalog
     from sendstats.metrics.registry import all_metrics
+    from sendstats.report import pages
 
     text = pages.methods_markdown()
     for decl in catalog.load_catalog().values():
@@ -156,8 +159,8 @@ def _records(rows: list[dict[str, object]], cols: list[str]) -> list[tuple[objec
 
 @pytest.mark.parametrize("figure_id", PROFILE_FIGURES)
 def test_each_figure_csv_holds_exactly_the_plotted_data(site: Path, figure_id: str) -> None:
-    from sendstats.figures.base import get_figure
-    from sendstats.figures.export import figure_context
+    from sendstats.report.figures.base import get_figure
+    from sendstats.report.figures.export import figure_context
 
     mp = pytest.MonkeyPatch()
     mp.setenv("SENDSTATS_DATA_DIR", str(site / "data"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sendstats import revisions
+from sendstats.metrics import revisions
 from sendstats.sources import dfe_sen2
 
 

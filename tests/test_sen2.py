@@ -10,11 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from sendstats.core.numbers import round_half_up, round_half_up_value
 from sendstats.metrics import ehcp
-from sendstats.numbers import round_half_up, round_half_up_value
-from sendstats.readers import RawInputError
 from sendstats.sources import dfe_sen2
 from sendstats.sources.ees import read_tidy
+from sendstats.sources.readers import RawInputError
 
 EHCP = Path("ehcp")
 

@@ -1,4 +1,4 @@
-"""Tests of the interval and outlier functions in sendstats.stats."""
+"""Tests of the interval and outlier functions in sendstats.metrics.stats."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sendstats import stats
+from sendstats.metrics import stats
 
 
 def test_normal_quantiles_match_their_tail_areas() -> None:

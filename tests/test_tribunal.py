@@ -11,11 +11,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from sendstats import catalog, geography
-from sendstats.numbers import round_half_up
-from sendstats.readers import RawInputError
+from sendstats import geography
+from sendstats.acquire import catalog
+from sendstats.core.numbers import round_half_up
 from sendstats.sources import moj_send_tribunal as trib
 from sendstats.sources import moj_send_tribunal_ods as layout
+from sendstats.sources.readers import RawInputError
 
 CSV_14_24 = ("2025", "appeal_rate_2014_2024")
 CSV_24_25 = ("2026", "appealable_decisions_2024_2025")

@@ -16,11 +16,12 @@ import pytest
 import yaml
 from httpserver import Reply, ScriptedServer, running_server
 
-from sendstats import catalog, cli, fetch
-from sendstats.catalog import DeclarationError, UnpinnedFile, load_declaration
-from sendstats.fetch import UNPINNED_ROUTE, FetchError, HtmlInsteadOfFile, RetryPolicy
-from sendstats.io import sha256_file
-from sendstats.manifest import load_manifest
+from sendstats import cli
+from sendstats.acquire import catalog, fetch
+from sendstats.acquire.catalog import DeclarationError, UnpinnedFile, load_declaration
+from sendstats.acquire.fetch import UNPINNED_ROUTE, FetchError, HtmlInsteadOfFile, RetryPolicy
+from sendstats.acquire.manifest import load_manifest
+from sendstats.core.io import sha256_file
 
 FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01, connect_timeout=2, read_timeout=2)
 SRC = "test_unpinned"

@@ -1,9 +1,9 @@
 """The one-query validation path agrees with pandera, and pandera loads without pandas.
 
-:func:`sendstats.validation.passes` may only say "pandera accepts this frame unchanged" when
+:func:`sendstats.sources.validation.passes` may only say "pandera accepts this frame unchanged" when
 pandera does; every other answer sends the frame through pandera itself. These tests compare
 the two verdicts on inline frames (each failure kind and generated frames) and on every table a
-real build validates, and check that :mod:`sendstats.lean` leaves the contracts intact.
+real build validates, and check that :mod:`sendstats.pipeline.lean` leaves the contracts intact.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandera.typing.polars import Series
 
-from sendstats import validation
-from sendstats.readers import RawInputError, validate_frame
+from sendstats.sources import validation
+from sendstats.sources.readers import RawInputError, validate_frame
 
 
 class Table(pa.DataFrameModel):
@@ -158,7 +158,7 @@ def test_every_table_of_a_real_build_passes_in_one_query(
     raw_archive: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each checkpoint of a whole build: the fast verdict is pandera's, and it is a pass."""
-    from sendstats import build
+    from sendstats.pipeline import build
 
     seen: list[tuple[str, bool, bool]] = []
     fast = validation.passes
@@ -180,11 +180,11 @@ def test_every_table_of_a_real_build_passes_in_one_query(
 LEAN_SCRIPT = """
 import sys
 from pathlib import Path
-from sendstats import lean
+from sendstats.pipeline import lean
 lean.install()
 import pandera.polars as pa
 import polars as pl
-from sendstats.readers import RawInputError, validate_frame
+from sendstats.sources.readers import RawInputError, validate_frame
 import sendstats.sources.dfe_sen2, sendstats.metrics.schema
 schema = pa.DataFrameSchema({'code': pa.Column(pl.Utf8, pa.Check.str_matches(r'^\\d{3}$'))})
 validate_frame(schema, pl.DataFrame({'code': ['001', '002']}), Path('f.csv'), stage='raw')

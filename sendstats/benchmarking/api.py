@@ -3,7 +3,8 @@
 Reads ``data/metrics/benchmarks.parquet`` (written by ``sendstats build``) and returns a small
 frozen result that reports, notebooks and the ``sendstats compare`` command share. Comparators
 are named by kind (``england``, ``region``, ``sn2021``, ``sn2025``) or given as
-:class:`~sendstats.neighbours.ComparatorGroup` objects, whose averaging rule (pooled, mean or
+:class:`~sendstats.geography.neighbours.ComparatorGroup` objects, whose averaging rule (pooled,
+mean or
 median) is applied to the LA rows of the metric tables on the spot.
 """
 
@@ -16,11 +17,12 @@ from typing import Any
 
 import polars as pl
 
-from sendstats import config, geography
+from sendstats import geography
+from sendstats.core import config
+from sendstats.core.numbers import period_label
+from sendstats.geography.neighbours import SN_SETS, ComparatorGroup
 from sendstats.metrics.registry import MetricDef, NoValueError, get_metric
 from sendstats.metrics.tables import load_metrics
-from sendstats.neighbours import SN_SETS, ComparatorGroup
-from sendstats.numbers import period_label
 
 BENCHMARKS_FILE = "benchmarks.parquet"
 DEFAULT_COMPARATORS = ("england", "region", "sn2021", "sn2025")

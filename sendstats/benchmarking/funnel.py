@@ -19,7 +19,7 @@ import math
 
 import polars as pl
 
-from sendstats.stats import Z_95, Z_998
+from sendstats.metrics.stats import Z_95, Z_998
 
 SIGNIFICANCE_LABELS = ("Better", "Similar", "Worse", "Higher", "Lower", "Not compared")
 SIGNIFICANCE_METHOD = "95% interval of the LA value against the England value"

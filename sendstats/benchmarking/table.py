@@ -15,9 +15,9 @@ from __future__ import annotations
 import polars as pl
 
 from sendstats.benchmarking import bands, funnel
+from sendstats.geography.neighbours import AVERAGING_RULES, SN_SETS, sn_table
 from sendstats.metrics.registry import all_metrics
-from sendstats.neighbours import AVERAGING_RULES, SN_SETS, sn_table
-from sendstats.stats import Z_95, Z_998
+from sendstats.metrics.stats import Z_95, Z_998
 
 KEY = ["metric_id", "la_code_dfe", "year"]
 GROUP = ["metric_id", "year"]

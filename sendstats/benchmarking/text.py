@@ -8,10 +8,10 @@ import polars as pl
 
 from sendstats import geography
 from sendstats.benchmarking.api import group_comparator, load_benchmarks
+from sendstats.core.numbers import format_change, format_value, period_label
+from sendstats.geography.neighbours import ComparatorGroup
 from sendstats.metrics.registry import all_metrics, get_metric
 from sendstats.metrics.tables import load_metrics
-from sendstats.neighbours import ComparatorGroup
-from sendstats.numbers import format_change, format_value, period_label
 
 
 def _group_cell(group: ComparatorGroup, metric_id: str, year: int, metrics: pl.DataFrame) -> str:

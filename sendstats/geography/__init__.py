@@ -8,8 +8,9 @@ Public API (see the submodules for details and the map formats):
 - :mod:`~sendstats.geography.harmonise`: :func:`harmonise_to_vintage` (one geography vintage).
 - :mod:`~sendstats.geography.describe`: :func:`describe_la`, :func:`format_la_list` (CLI text).
 
-Statistical neighbours and comparator groups live in :mod:`sendstats.neighbours`; population
-denominators in :mod:`sendstats.population`.
+Statistical neighbours and comparator groups live in :mod:`sendstats.geography.neighbours`;
+population
+denominators in :mod:`sendstats.sources.ons_population`.
 """
 
 from __future__ import annotations

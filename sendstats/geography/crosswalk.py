@@ -3,7 +3,7 @@
 Every LA that has published children's-services statistics since 2010 is one record, keyed by
 its 3-digit DfE code (``la_code_dfe``, the "old LA code" of DfE files), with every 9-character
 ONS GSS code it has had and when, its name variants, region, type, validity dates and
-predecessor/successor links. The data live in small CSV maps under ``sendstats/maps/``:
+predecessor/successor links. The data live in small CSV maps under ``sendstats/geography/maps/``:
 
 ``la.csv`` (one row per LA, 158 rows)
     ``la_code_dfe``: 3-digit DfE code; ``la_code``: the one stable GSS code used for joins
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-MAPS_DIR = Path(__file__).resolve().parent.parent / "maps"
+MAPS_DIR = Path(__file__).resolve().parent / "maps"
 
 _GSS = re.compile(r"^[EWSN]\d{8}$")
 _DFE = re.compile(r"^(\d{3})(?:\.0+)?$")

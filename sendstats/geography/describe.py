@@ -51,7 +51,7 @@ def _links(la: LocalAuthority) -> list[str]:
 
 
 def _neighbour_lines(la_code_dfe: str) -> list[str]:
-    from sendstats.neighbours import SN_SETS, is_legacy_entry, neighbours
+    from sendstats.geography.neighbours import SN_SETS, is_legacy_entry, neighbours
 
     lines = []
     for sn_set in sorted(SN_SETS, reverse=True):
@@ -72,7 +72,7 @@ def _neighbour_lines(la_code_dfe: str) -> list[str]:
 
 
 def _population_lines(la_code_dfe: str) -> list[str]:
-    from sendstats import population
+    from sendstats.sources import ons_population as population
 
     for year in sorted(population.mye_layouts(), reverse=True):
         try:

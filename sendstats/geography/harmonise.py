@@ -1,6 +1,7 @@
 """Put an LA-level table onto one geography vintage, marking series breaks.
 
-The reorganisations are data (``sendstats/maps/la_reorganisations.csv``: ``event``, ``date``,
+The reorganisations are data (``sendstats/geography/maps/la_reorganisations.csv``: ``event``,
+``date``,
 ``from_dfe``, ``to_dfe``, ``relation``, ``note``), with ``relation`` one of:
 
 - ``recode``: same LA and boundary, new GSS code (Buckinghamshire 2020, North Yorkshire and

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from sendstats.stats import Z_95, Z_998, byar_exprs, wilson_exprs
+from sendstats.metrics.stats import Z_95, Z_998, byar_exprs, wilson_exprs
 
 AREA_KEYS = ["geographic_level", "area_code"]
 AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]

@@ -1,7 +1,8 @@
 """High needs and Dedicated Schools Grant (DSG) metrics: allocations, per head, balances, spend.
 
 Input is the long tidy table ``dfe_high_needs__dsg`` (every release) and, for the per-head
-allocation, the ONS 2-18 population (:func:`sendstats.population.population_by_age_band`).
+allocation, the ONS 2-18 population
+(:func:`sendstats.sources.ons_population.population_by_age_band`).
 Everything is in cash terms: no deflator is declared, so no real-terms figure is offered.
 
 - Allocations use ONE basis, **before academy recoupment and deductions** (the ESFA's columns

@@ -13,7 +13,7 @@ import polars as pl
 
 from sendstats.metrics.common import AREA_ATTRS, PROV, finish, pool
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.stats import Z_95, Z_998, byar_exprs
+from sendstats.metrics.stats import Z_95, Z_998, byar_exprs
 
 #: derived metric id -> (count metric it divides, years between the mid-year and the period)
 RATES = {

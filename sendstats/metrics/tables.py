@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from sendstats import config
+from sendstats.core import config
 from sendstats.metrics import METRIC_TABLES
 
 

@@ -31,16 +31,16 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
-from sendstats.readers import (
+from sendstats.sources import dfe_high_needs_hnbt as hnbt
+from sendstats.sources import dfe_high_needs_ods as ods
+from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.readers import (
     EES_MARKERS,
     RawInputError,
     first_bad_value,
     split_markers,
     validate_frame,
 )
-from sendstats.sources import dfe_high_needs_hnbt as hnbt
-from sendstats.sources import dfe_high_needs_ods as ods
-from sendstats.sources import dfe_high_needs_s251 as s251
 
 SOURCE_ID = "dfe_high_needs"
 TABLE = "dfe_high_needs__dsg"

@@ -46,7 +46,7 @@ import polars as pl
 from python_calamine import CalamineWorkbook
 
 from sendstats import geography
-from sendstats.readers import RawInputError, validate_frame
+from sendstats.sources.readers import RawInputError, validate_frame
 
 SHEET = "Sheet1"
 TIME_PERIOD = "2021-22"

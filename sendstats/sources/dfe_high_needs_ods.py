@@ -8,7 +8,8 @@ the high-needs block and the total DSG, before and after academy recoupment and 
 Quirks handled here:
 - The ESFA files were written (Aspose.Cells) without the ``mimetype`` zip entry that the ODF
   standard requires first; calamine (fastexcel, polars) refuses them. They are read from their
-  ``content.xml`` by :func:`sendstats.readers.read_ods_sheets`, which does not need that entry
+  ``content.xml`` by :func:`sendstats.sources.readers.read_ods_sheets`, which does not need that
+  entry
   and gives, as plain lists of text, the grids ``pandas.read_excel(engine="odf")`` gives
   (odfpy), ten times faster and without importing pandas.
 - The compilation's ``Allocations_1920`` sheet is in GBP million with float noise (and a few
@@ -31,7 +32,7 @@ import pandera.polars as pa
 import polars as pl
 
 from sendstats import geography
-from sendstats.readers import RawInputError, read_ods_sheets, validate_frame
+from sendstats.sources.readers import RawInputError, read_ods_sheets, validate_frame
 
 #: LAs absent from every DSG allocation file by design (they are funded differently).
 EXCLUDED_LAS: dict[str, str] = {"201": "City of London", "420": "Isles of Scilly"}
@@ -76,10 +77,10 @@ def read_sheets(path: Path, sheets: list[str]) -> dict[str, list[list[str]]]:
     """Read ``sheets`` of an .ods file as text grids, whether or not it has a mimetype entry.
 
     A grid is a list of rows of one width, ``""`` for an empty cell (see
-    :func:`~sendstats.readers.read_ods_sheets`).
+    :func:`~sendstats.sources.readers.read_ods_sheets`).
 
     Why not calamine: it refuses an .ods without the ``mimetype`` entry, which the ESFA files
-    lack; :func:`~sendstats.readers.read_ods_sheets` reads ``content.xml`` directly.
+    lack; :func:`~sendstats.sources.readers.read_ods_sheets` reads ``content.xml`` directly.
 
     Raises:
         RawInputError: the file cannot be opened or a sheet is missing.

@@ -21,8 +21,8 @@ from pathlib import Path
 import polars as pl
 
 from sendstats import geography
-from sendstats.readers import EES_MARKERS, RawInputError, first_bad_value, read_csv_text
-from sendstats.readers import split_markers as _split_markers
+from sendstats.sources.readers import EES_MARKERS, RawInputError, first_bad_value, read_csv_text
+from sendstats.sources.readers import split_markers as _split_markers
 
 DSG_LINE = "1.9.3 Dedicated Schools Grant carried forward to next year"
 DSG_MEASURE = "dsg_carried_forward_gbp"

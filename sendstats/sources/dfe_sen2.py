@@ -22,8 +22,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.readers import validate_frame
 from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
+from sendstats.sources.readers import validate_frame
 
 SOURCE_ID = "dfe_sen2"
 TABLE = "dfe_sen2__ehcp"

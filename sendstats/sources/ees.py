@@ -16,7 +16,7 @@ from typing import Literal
 import pandera.polars as pa
 import polars as pl
 
-from sendstats.readers import (
+from sendstats.sources.readers import (
     EES_MARKERS,
     STATUS_OK,
     RawInputError,

@@ -40,8 +40,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.numbers import round_half_up
-from sendstats.readers import STATUS_OK, RawInputError, validate_frame
+from sendstats.core.numbers import round_half_up
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.moj_send_tribunal_ods import (
     ENGLAND_CODE,
@@ -49,6 +48,7 @@ from sendstats.sources.moj_send_tribunal_ods import (
     METHOD_ANNUAL_REVIEWS,
     TableSpec,
 )
+from sendstats.sources.readers import STATUS_OK, RawInputError, validate_frame
 
 SOURCE_ID = "moj_send_tribunal"
 TABLE = "moj_send_tribunal__appeals"

@@ -25,7 +25,7 @@ import polars as pl
 
 from sendstats import geography
 from sendstats.geography.crosswalk import normalise_dfe_code
-from sendstats.readers import STATUS_OK, RawInputError, decode_text
+from sendstats.sources.readers import STATUS_OK, RawInputError, decode_text
 
 Grid = list[list[str]]
 

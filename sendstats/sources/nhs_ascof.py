@@ -37,8 +37,9 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats import geography, stats
-from sendstats.readers import (
+from sendstats import geography
+from sendstats.metrics import stats
+from sendstats.sources.readers import (
     RawInputError,
     first_bad_value,
     read_csv_text,

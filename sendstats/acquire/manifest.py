@@ -1,0 +1,215 @@
+"""Provenance manifest: ``<data>/manifest.json`` records every input fetched and output built.
+
+Inputs are the pinned raw files of the source declarations (for example the DfE "Education,
+health and care plans" release files): where each came from, its sha256 and size, and by which
+route it reached the cache. Outputs are the tidy and metric tables: which step wrote them, from
+which inputs, how many rows, their sha256, and the sendstats version and git commit that made
+them. Charts and tables build their source notes from it, so it must never claim what did not
+happen: entries are written only after the file they describe is complete and verified.
+
+Writes are read-modify-write under ``sendstats.core.io.data_lock`` and land through a temp file and
+rename, so two processes never lose each other's entries and a crash never leaves a torn file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sendstats import __version__
+from sendstats.core import config
+from sendstats.core.io import atomic_write_text, data_lock, sha256_file
+
+if TYPE_CHECKING:
+    from sendstats.acquire.fetch import FetchResult
+
+FORMAT_VERSION = 1
+
+
+class ManifestError(RuntimeError):
+    """The manifest is unreadable, or an entry would claim something that did not happen."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _empty() -> dict[str, Any]:
+    return {"format": FORMAT_VERSION, "inputs": {}, "outputs": {}}
+
+
+def input_id(source: str, release: str, name: str) -> str:
+    """Return the id of an input file in the manifest: ``<source>/<release>/<name>``."""
+    return f"{source}/{release}/{name}"
+
+
+def load_manifest() -> dict[str, Any]:
+    """Return the manifest as a dict with ``inputs`` and ``outputs`` (empty if none yet).
+
+    Raises:
+        ManifestError: if the file exists but is not a manifest.
+
+    """
+    path = config.manifest_path()
+    if not path.exists():
+        return _empty()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc
+    if not isinstance(data, dict) or not {"inputs", "outputs"} <= data.keys():
+        raise ManifestError(f"{path}: not a sendstats manifest (no 'inputs' and 'outputs')")
+    return data
+
+
+def _update(mutate: Callable[[dict[str, Any]], None]) -> None:
+    with data_lock():
+        manifest = load_manifest()
+        mutate(manifest)
+        text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        atomic_write_text(config.manifest_path(), text)
+
+
+def _relative_to_data(path: Path) -> str:
+    data = config.data_dir()
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(data).as_posix()
+    except ValueError:
+        raise ManifestError(f"{path}: outputs must live under the data directory {data}") from None
+
+
+def _input_entry(result: FetchResult, when: str) -> dict[str, Any]:
+    try:
+        where = _relative_to_data(result.path)
+    except ManifestError:
+        where = str(result.path)
+    return {
+        "source": result.source,
+        "release": result.release,
+        "file": result.name,
+        "filename": result.path.name,
+        "url": result.url,
+        "sha256": result.sha256,
+        "bytes": result.bytes,
+        "route": result.route,
+        "path": where,
+        "when": when,
+    }
+
+
+def record_inputs(results: Iterable[FetchResult]) -> None:
+    """Record fetched input files (call only with files that are in the cache and verified).
+
+    A cache hit on a file already recorded with the same sha256 keeps the original route and
+    time (how the file first reached the cache) and stamps ``verified``. Results that carry a
+    new upstream file awaiting a pin bump (``pin_changed``) are not pinned inputs and are skipped.
+    """
+    items = [r for r in results if not r.pin_changed]
+    if not items:
+        return
+    when = _now()
+
+    def mutate(manifest: dict[str, Any]) -> None:
+        inputs = manifest["inputs"]
+        for res in items:
+            key = input_id(res.source, res.release, res.name)
+            old = inputs.get(key)
+            if res.route == "cache" and old is not None and old.get("sha256") == res.sha256:
+                old["verified"] = when
+                continue
+            inputs[key] = _input_entry(res, when)
+
+    _update(mutate)
+
+
+def git_commit() -> str | None:
+    """Return the commit of the project checkout, or None outside git (e.g. an installed wheel)."""
+    out = _git("rev-parse", "HEAD")
+    return out if out and len(out) == 40 else None
+
+
+def git_dirty() -> bool | None:
+    """Return True if tracked files differ from the commit, or None outside git.
+
+    A dirty tree means the commit alone does not say which code made an output.
+    """
+    if git_commit() is None:
+        return None
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=config.project_root(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def record_output(
+    path: Path,
+    *,
+    step: str,
+    inputs: Sequence[str],
+    rows: int | None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Record an output file that ``step`` has just written completely.
+
+    Args:
+        path: the output, under the data directory.
+        step: the step that made it, e.g. ``"tidy.dfe_sen2"``.
+        inputs: ids of what it read: input ids (``source/release/name``) or the paths of
+            earlier outputs (relative to the data directory), each already in the manifest.
+        rows: number of rows written, if a table.
+        details: what the step wants on record, e.g. rows read, kept and excluded with reasons.
+
+    Raises:
+        ManifestError: if the file does not exist, lies outside the data directory, or names
+            an input the manifest does not hold (the output would claim an unrecorded read).
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: cannot record an output that does not exist")
+    key = _relative_to_data(path)
+    digest = sha256_file(path)
+    entry: dict[str, Any] = {
+        "path": key,
+        "step": step,
+        "inputs": list(inputs),
+        "rows": rows,
+        "sha256": digest,
+        "bytes": path.stat().st_size,
+        "sendstats_version": __version__,
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "when": _now(),
+    }
+    if details:
+        entry["details"] = dict(details)
+
+    def mutate(manifest: dict[str, Any]) -> None:
+        known = manifest["inputs"].keys() | manifest["outputs"].keys()
+        missing = [i for i in inputs if i not in known]
+        if missing:
+            raise ManifestError(
+                f"{key}: step {step!r} names inputs not in the manifest: {', '.join(missing)} "
+                "(fetch or build them first)"
+            )
+        manifest["outputs"][key] = entry
+
+    _update(mutate)

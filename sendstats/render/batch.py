@@ -1,0 +1,233 @@
+"""Render many parameterised documents at once, keeping every core busy (``render_many``).
+
+The fallback runs ``workers`` kernel threads, each owning one kernel that it reuses for all its
+documents, and hands each executed document to one conversion thread (pandoc, typst: separate
+processes or native code), so a kernel starts its next document while the last one is
+converted. Kernels and the converter together keep both cores of a 2-core machine busy; a
+kernel waits only when ``workers`` executed documents are already queued for conversion, which
+bounds the memory held. One converter is enough (pandoc takes a fifth of a kernel's time per
+document) and keeps the batch under 1 GB: each pandoc process holds about 170 MB.
+
+Quarto renders ``workers`` documents at once, each worker from its own private copy of the
+document's folder (and the project's ``_quarto.yml``): Quarto writes intermediate files beside
+the document, which two renders of one ``.qmd`` would share. Each copy keeps its Jupyter kernel
+alive between its renders (``--execute-daemon``; Quarto keys the kernel on the document's path),
+so a batch pays Quarto's own cost per document, not a Python start and the report's imports.
+
+Either way the batch stops at the first failure: jobs not started are skipped, outputs already
+written stay, and the error raised is the failure of the earliest job, naming the document and
+its parameters.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from nbformat import NotebookNode
+from tqdm import tqdm
+
+from sendstats.render.document import (
+    Engine,
+    ParamValue,
+    RenderError,
+    Target,
+    _choose_engine,
+    _render_with_quarto,
+    check_params,
+    convert_document,
+    execute_document,
+)
+from sendstats.render.qmd import KernelSession, QmdError, parse_qmd
+
+Job = tuple[Path, Mapping[str, ParamValue], Path]
+
+#: Seconds a worker's Quarto kernel stays alive after its last render (Quarto's default: 300).
+QUARTO_DAEMON_SECONDS = 60
+
+# Files of a document's folder that a private copy leaves out: Quarto's own intermediates and
+# outputs, hidden files.
+_NOT_COPIED = (".*", "_site", "_freeze", "*_files", "*.quarto_ipynb*", "*.sendstats-*")
+_PROJECT_FILES = ("_quarto.yml", "_quarto.yaml", "_metadata.yml", "_variables.yml")
+
+
+class _Batch:
+    """Shared state of one batch: the next job, the outputs, the failures, the progress bar."""
+
+    def __init__(self, size: int, progress: bool) -> None:
+        self.results: list[Path | None] = [None] * size
+        self.errors: list[tuple[int, BaseException]] = []
+        self.stop = threading.Event()
+        self._next = 0
+        self._size = size
+        self._lock = threading.Lock()
+        self._bar = tqdm(total=size, desc="rendering", unit="report", disable=not progress)
+
+    def take(self) -> int | None:
+        """Return the index of the next job to start, or None when done or stopped."""
+        with self._lock:
+            if self.stop.is_set() or self._next >= self._size:
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def done(self, index: int, path: Path) -> None:
+        """Record a finished job."""
+        with self._lock:
+            self.results[index] = path
+        self._bar.update(1)
+
+    def fail(self, index: int, exc: BaseException) -> None:
+        """Record a failure and stop starting jobs."""
+        self.stop.set()
+        with self._lock:
+            self.errors.append((index, exc))
+
+    def close(self) -> None:
+        """Close the progress bar."""
+        self._bar.close()
+
+    def outputs(self) -> list[Path]:
+        """Raise the earliest job's failure, else return the outputs in job order."""
+        if self.errors:
+            raise min(self.errors, key=lambda e: e[0])[1]
+        return [path for path in self.results if path is not None]
+
+
+def run_batch(
+    jobs: Sequence[Job],
+    *,
+    engine: Engine = "auto",
+    workers: int = 2,
+    progress: bool = True,
+    to: Target = "html",
+    timeout: int = 600,
+) -> list[Path]:
+    """Render ``jobs`` as :func:`sendstats.render.document.render_many` describes."""
+    if not jobs:
+        return []
+    resolved: list[Job] = [
+        (Path(q).resolve(), check_params(Path(q), p), Path(o).resolve()) for q, p, o in jobs
+    ]
+    for qmd, params, _ in resolved:
+        if not qmd.is_file():
+            raise RenderError(qmd, params, "document not found")
+    chosen = _choose_engine(resolved[0][0], resolved[0][1], engine)
+    size = max(1, min(workers, len(jobs)))
+    batch = _Batch(len(jobs), progress)
+    try:
+        if chosen == "quarto":
+            _run_quarto(resolved, batch, size, to, timeout)
+        else:
+            _run_fallback(resolved, batch, size, to, timeout)
+    finally:
+        batch.stop.set()
+        batch.close()
+    return batch.outputs()
+
+
+def _run_threads(target: Callable[[int], None], size: int, batch: _Batch) -> None:
+    """Run ``target(worker number)`` in ``size`` threads and wait for them all."""
+    threads = [threading.Thread(target=target, args=(n,), name=f"render-{n}") for n in range(size)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # Ctrl-C: let each worker finish its document, start no other
+        batch.stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+
+
+def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
+    """Execute in ``size`` kernels; convert in one thread beside them."""
+    parsed: dict[Path, NotebookNode] = {}
+    queued = threading.BoundedSemaphore(size)
+
+    def convert(index: int, nb: NotebookNode) -> None:
+        # A document already executed is written even after another job failed.
+        try:
+            qmd, params, output = jobs[index]
+            batch.done(index, convert_document(nb, qmd, params, output, to))
+        except BaseException as exc:
+            batch.fail(index, exc)
+        finally:
+            queued.release()
+
+    def kernel_worker(_n: int) -> None:
+        with KernelSession() as session:
+            while (index := batch.take()) is not None:
+                qmd, params, _ = jobs[index]
+                try:
+                    if qmd not in parsed:
+                        parsed[qmd] = parse_qmd(qmd)
+                    nb = execute_document(session, qmd, params, timeout, parsed[qmd])
+                except QmdError as exc:
+                    batch.fail(index, RenderError(qmd, params, str(exc)))
+                    return
+                except BaseException as exc:
+                    batch.fail(index, exc)
+                    return
+                queued.acquire()
+                converters.submit(convert, index, nb)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="convert") as converters:
+        _run_threads(kernel_worker, size, batch)
+
+
+def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
+    """Run ``size`` Quarto renders at once, each worker from its own copy of the document."""
+    daemon = ["--execute-daemon", str(QUARTO_DAEMON_SECONDS)]
+    with tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp:
+
+        def worker(n: int) -> None:
+            copies: dict[Path, Path] = {}
+            while (index := batch.take()) is not None:
+                qmd, params, output = jobs[index]
+                try:
+                    if qmd not in copies:
+                        copies[qmd] = private_copy(qmd, Path(tmp) / f"worker-{n}")
+                    path = _render_with_quarto(copies[qmd], params, output, to, timeout, daemon)
+                except RenderError as exc:  # name the document, not its private copy
+                    batch.fail(index, RenderError(qmd, params, exc.detail, cell=exc.cell))
+                    return
+                except BaseException as exc:
+                    batch.fail(index, exc)
+                    return
+                batch.done(index, path)
+
+        _run_threads(worker, size, batch)
+
+
+def private_copy(qmd: Path, into: Path) -> Path:
+    """Copy a document's folder (and its Quarto project files) under ``into``; return the copy.
+
+    The copy keeps the document's place in its project (``_quarto.yml`` at the copy's root,
+    the document's folder at the same relative path), so Quarto renders it with the same
+    project options. Subfolders are copied too unless the document sits at the project root
+    (which holds the whole checkout); Quarto's intermediates and hidden files are left out.
+    """
+    project = next((d for d in [qmd.parent, *qmd.parents] if (d / "_quarto.yml").is_file()), None)
+    root = project or qmd.parent
+    folder = into / qmd.parent.relative_to(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    skip = shutil.ignore_patterns(*_NOT_COPIED)
+    ignored = skip(str(qmd.parent), [p.name for p in qmd.parent.iterdir()])
+    for item in qmd.parent.iterdir():
+        if item.name in ignored:
+            continue
+        if item.is_file():
+            shutil.copy2(item, folder / item.name)
+        elif item.is_dir() and qmd.parent != project:
+            shutil.copytree(item, folder / item.name, ignore=skip, dirs_exist_ok=True)
+    if project is not None and project != qmd.parent:
+        for name in _PROJECT_FILES:
+            if (project / name).is_file():
+                shutil.copy2(project / name, into / name)
+    return folder / qmd.name

@@ -1,0 +1,685 @@
+"""Render a parameterised Quarto report to one self-contained HTML (or PDF) file.
+
+With ``quarto`` on PATH the document is rendered by Quarto itself (``quarto render <qmd>
+-P key:value ... --to html|typst --output <name>``). Without it, sendstats renders the same
+``.qmd`` on its own: :mod:`sendstats.render.qmd` reads and executes it as a notebook (nbclient,
+one ipykernel under the running interpreter) and turns the outputs into blocks, which this module
+writes as HTML through pandoc (the binary shipped by ``pypandoc_binary``; nbconvert's mistune
+filter when there is no pandoc) or as PDF through pandoc's typst writer and the ``typst``
+compiler library.
+
+Either way the file appears at ``output`` only when the whole render worked: it is written to a
+temporary file beside it and renamed, so a failed render leaves an existing report untouched.
+The module holds no report content; it renders any ``.qmd``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from nbformat import NotebookNode
+
+from sendstats.render.qmd import (
+    Block,
+    CellError,
+    KernelSession,
+    QmdError,
+    notebook_blocks,
+    parse_qmd,
+)
+from sendstats.render.templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
+
+__all__ = [
+    "RenderError",
+    "check_params",
+    "quarto_argv",
+    "quarto_available",
+    "render_many",
+    "render_report",
+]
+
+Engine = Literal["auto", "quarto", "fallback"]
+Target = Literal["html", "pdf"]
+ParamValue = str | int | float
+
+# Second guard after the caller's own validation: values reach Quarto as argv items (never a
+# shell) and the kernel as repr(), but anything outside this set is not a plausible parameter.
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9 _.,'&()-]*")
+_SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STDERR_LINES = 20
+
+
+class RenderError(RuntimeError):
+    """A report failed to render; the message names the document, the parameters and why."""
+
+    def __init__(
+        self, document: Path, params: Mapping[str, object], detail: str, *, cell: str | None = None
+    ) -> None:
+        self.document = document
+        self.params = dict(params)
+        self.cell = cell
+        self.detail = detail
+        shown = "{" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "}"
+        where = f" at {cell}" if cell else ""
+        super().__init__(f"rendering {document} with params {shown} failed{where}: {detail}")
+
+
+class _ConversionError(RuntimeError):
+    """pandoc or typst failed on the executed document."""
+
+
+def quarto_available() -> bool:
+    """Return True when a ``quarto`` executable is on PATH."""
+    return shutil.which("quarto") is not None
+
+
+def check_params(qmd: Path, params: Mapping[str, object]) -> dict[str, ParamValue]:
+    """Return ``params`` as a dict after refusing unsafe names and values.
+
+    Raises:
+        RenderError: a name that is not a Python identifier, a value that is not str, int or
+            float, or a string holding a character outside ``[A-Za-z0-9 _.,'&()-]``.
+
+    """
+    checked: dict[str, ParamValue] = {}
+    for key, value in params.items():
+        if not isinstance(key, str) or not _SAFE_KEY.fullmatch(key):
+            raise RenderError(qmd, params, f"parameter name {key!r} is not a Python identifier")
+        if not isinstance(value, str | int | float):
+            raise RenderError(qmd, params, f"parameter {key} must be str, int or float")
+        if isinstance(value, str) and not _SAFE_VALUE.fullmatch(value):
+            bad = "".join(sorted({ch for ch in value if not _SAFE_VALUE.fullmatch(ch)}))
+            raise RenderError(qmd, params, f"parameter {key}={value!r} holds refused {bad!r}")
+        checked[key] = value
+    return checked
+
+
+def render_report(
+    qmd: Path,
+    params: Mapping[str, ParamValue],
+    output: Path,
+    *,
+    engine: Engine = "auto",
+    to: Target = "html",
+    timeout: int = 600,
+) -> Path:
+    """Render ``qmd`` with ``params`` to ``output`` (one self-contained HTML file, or a PDF).
+
+    Args:
+        qmd: the Quarto document.
+        params: values for the document's ``parameters`` cell (already validated by the caller).
+        output: where the report goes; its folder is created; replaced only on success.
+        engine: ``quarto`` (must be on PATH), ``fallback`` (nbclient + pandoc), or ``auto``
+            (Quarto when available).
+        to: ``html`` or ``pdf`` (Quarto: ``--to typst``; fallback: pandoc + typst).
+        timeout: seconds allowed for the whole render.
+
+    Returns:
+        ``output``, resolved.
+
+    Raises:
+        RenderError: naming the document, the parameters and the cause (a failing cell with the
+            last line of its traceback, or Quarto's last lines of stderr).
+
+    """
+    qmd, output = Path(qmd).resolve(), Path(output).resolve()
+    checked = check_params(qmd, params)
+    if not qmd.is_file():
+        raise RenderError(qmd, checked, "document not found")
+    if _choose_engine(qmd, checked, engine) == "quarto":
+        return _render_with_quarto(qmd, checked, output, to, timeout)
+    with KernelSession() as session:
+        return _render_with_fallback(session, qmd, checked, output, to, timeout)
+
+
+def _choose_engine(qmd: Path, params: Mapping[str, object], engine: str) -> str:
+    """Resolve ``auto``; refuse ``quarto`` when it is not installed."""
+    if engine not in ("auto", "quarto", "fallback"):
+        raise RenderError(qmd, params, f"unknown engine {engine!r}")
+    if engine == "quarto" and not quarto_available():
+        raise RenderError(qmd, params, "engine='quarto' but no quarto executable is on PATH")
+    if engine == "auto":
+        return "quarto" if quarto_available() else "fallback"
+    return engine
+
+
+# --- Quarto -----------------------------------------------------------------------------------
+
+
+def quarto_argv(
+    qmd: Path, params: Mapping[str, ParamValue], output_name: str, to: Target
+) -> list[str]:
+    """Return the ``quarto render`` command line (argv items, never a shell string).
+
+    Quarto reads each ``-P`` value as YAML, so the string ``201`` (a DfE LA number) would arrive
+    as the int 201; strings are therefore passed YAML-single-quoted, which keeps the type the
+    caller gave, as the fallback does.
+    """
+    argv = ["quarto", "render", str(qmd)]
+    for key, value in params.items():
+        argv += ["-P", f"{key}:{_yaml_scalar(value)}"]
+    return [*argv, "--to", "typst" if to == "pdf" else "html", "--output", output_name]
+
+
+def _yaml_scalar(value: ParamValue) -> str:
+    """Return ``value`` as a YAML scalar of the same type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _render_with_quarto(
+    qmd: Path,
+    params: Mapping[str, ParamValue],
+    output: Path,
+    to: Target,
+    timeout: int,
+    extra: Sequence[str] = (),
+) -> Path:
+    """Run Quarto beside the document, then move its output to ``output`` atomically.
+
+    ``extra`` is appended to Quarto's command line (the batch's ``--execute-daemon``).
+    """
+    # A name of our own, so no other render's file is ever taken for this one.
+    name = f"{qmd.stem}.sendstats-{os.getpid()}-{threading.get_ident()}"
+    name += ".pdf" if to == "pdf" else ".html"
+    argv = [*quarto_argv(qmd, params, name, to), *extra]
+    argv[0] = shutil.which("quarto") or "quarto"
+    # Quarto's Python and the kernel it starts ("python3" may say plain "python") should both
+    # be this interpreter, which has sendstats installed.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path}
+    env.setdefault("QUARTO_PYTHON", sys.executable)
+    try:
+        done = subprocess.run(
+            argv, cwd=qmd.parent, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(qmd, params, f"quarto did not finish within {timeout} s") from exc
+    produced = _find_quarto_output(qmd, name, done.stderr + done.stdout)
+    try:
+        if done.returncode != 0 or produced is None:
+            tail = "\n".join(done.stderr.strip().splitlines()[-_STDERR_LINES:])
+            status = (
+                f"quarto exited with {done.returncode}"
+                if done.returncode
+                else (f"quarto exited with 0 but wrote no {name}")
+            )
+            raise RenderError(qmd, params, f"{status}; last lines of stderr:\n{tail}")
+        _move_atomic(produced, output)
+    finally:
+        if produced is not None:
+            produced.unlink(missing_ok=True)
+            shutil.rmtree(produced.with_name(produced.stem + "_files"), ignore_errors=True)
+    return output
+
+
+def _find_quarto_output(qmd: Path, name: str, log: str) -> Path | None:
+    """Return where Quarto wrote ``name``.
+
+    That is beside the document, in the project's ``output-dir``, or where Quarto's
+    ``Output created:`` line says.
+    """
+    candidates = [qmd.parent / name]
+    project = next((d for d in [qmd.parent, *qmd.parents] if (d / "_quarto.yml").is_file()), None)
+    if project is not None:
+        config = yaml.safe_load((project / "_quarto.yml").read_text(encoding="utf-8")) or {}
+        out_dir = (config.get("project") or {}).get("output-dir")
+        if out_dir:
+            candidates.append(project / out_dir / qmd.parent.relative_to(project) / name)
+    for match in re.finditer(r"Output created:\s*(.+)", log):
+        candidates += [Path(match[1].strip()), qmd.parent / match[1].strip()]
+    return next((c for c in candidates if c.name == name and c.is_file()), None)
+
+
+def _move_atomic(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target`` so that ``target`` is never seen half written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except OSError:  # another filesystem: copy beside the target, then rename there
+        _write_atomic(target, source.read_bytes())
+
+
+def _write_atomic(target: Path, content: bytes) -> None:
+    """Write ``content`` to a temporary file beside ``target`` and rename it over ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- fallback ---------------------------------------------------------------------------------
+
+
+def _render_with_fallback(
+    session: KernelSession,
+    qmd: Path,
+    params: Mapping[str, ParamValue],
+    output: Path,
+    to: Target,
+    timeout: int,
+) -> Path:
+    """Execute the document in ``session``'s kernel and write HTML or PDF to ``output``."""
+    nb = execute_document(session, qmd, params, timeout)
+    return convert_document(nb, qmd, params, output, to)
+
+
+def execute_document(
+    session: KernelSession,
+    qmd: Path,
+    params: Mapping[str, ParamValue],
+    timeout: int,
+    parsed: NotebookNode | None = None,
+) -> NotebookNode:
+    """Run the document (``parsed``, else read from ``qmd``) in ``session``'s kernel.
+
+    Raises:
+        RenderError: the document cannot be read, or a cell failed (named in the error).
+
+    """
+    try:
+        return session.run(parsed or parse_qmd(qmd), params, qmd.parent, timeout)
+    except QmdError as exc:
+        raise RenderError(qmd, params, str(exc)) from exc
+    except CellError as exc:
+        raise RenderError(qmd, params, exc.detail, cell=exc.cell) from exc
+
+
+def convert_document(
+    nb: NotebookNode, qmd: Path, params: Mapping[str, ParamValue], output: Path, to: Target
+) -> Path:
+    """Write an executed document to ``output`` as HTML or PDF (replaced only on success).
+
+    Raises:
+        RenderError: pandoc or typst failed (naming the document and its parameters).
+
+    """
+    try:
+        content = (
+            _notebook_to_pdf(nb, qmd.parent) if to == "pdf" else _notebook_to_html(nb, qmd.parent)
+        )
+    except _ConversionError as exc:
+        raise RenderError(qmd, params, str(exc)) from exc
+    _write_atomic(output, content)
+    return output
+
+
+def _settings(nb: NotebookNode, fmt: str) -> dict[str, Any]:
+    """Return the front matter with ``format.<fmt>`` options merged over the top level."""
+    front = dict(nb.metadata.get("front_matter", {}))
+    formats = front.get("format")
+    if isinstance(formats, dict) and isinstance(formats.get(fmt), dict):
+        front.update(formats[fmt])
+    lang = str(front.get("lang") or "en-GB")
+    date = front.get("date")
+    if date in ("today", "now", "last-modified") or date is None:
+        date = dt.date.today() if date else None
+    if isinstance(date, dt.date):
+        date = f"{date.day} {date:%B %Y}"
+    return {**front, "lang": lang, "date": date}
+
+
+@cache
+def _pandoc() -> str | None:
+    """Return a pandoc binary: pypandoc_binary's, else one on PATH, else None."""
+    try:
+        import pypandoc
+
+        return str(pypandoc.get_pandoc_path())
+    except (ImportError, OSError):
+        return shutil.which("pandoc")
+
+
+def _run_pandoc(
+    pandoc: str, args: list[str], stdin: str | None = None, cwd: Path | None = None
+) -> str:
+    """Run pandoc and return its stdout."""
+    done = subprocess.run([pandoc, *args], input=stdin, capture_output=True, text=True, cwd=cwd)
+    if done.returncode != 0:
+        raise _ConversionError(f"pandoc failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def _meta_args(settings: Mapping[str, Any], tmp: Path) -> list[str]:
+    """Write pandoc metadata (parsed as markdown, so escaped for the target) and return args."""
+    keys = ("title", "subtitle", "author", "date", "lang", "toc-title")
+    meta = {k: settings[k] for k in keys if settings.get(k) not in (None, "")}
+    meta.setdefault("toc-title", "Contents")
+    (tmp / "meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    args = ["--metadata-file", str(tmp / "meta.yaml")]
+    if settings.get("toc"):
+        args += ["--toc", f"--toc-depth={int(settings.get('toc-depth', 3))}"]
+    if settings.get("number-sections"):
+        args.append("--number-sections")
+    return args
+
+
+def _markdown(text: str, target: str) -> str:
+    """Return document markdown with Quarto's ``{{< pagebreak >}}`` shortcode made raw."""
+    raw = "#pagebreak()" if target == "typst" else '<div class="page-break"></div>'
+    return re.sub(r"\{\{<\s*pagebreak\s*>\}\}", lambda _m: _fenced(raw, "{=" + target + "}"), text)
+
+
+def _fenced(text: str, info: str) -> str:
+    """Return ``text`` in a backtick fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def _notebook_to_html(nb: NotebookNode, base: Path) -> bytes:
+    """Write the executed notebook as one self-contained HTML page."""
+    settings = _settings(nb, "html")
+    blocks = notebook_blocks(nb, "html")
+    pandoc = _pandoc()
+    page = (
+        _html_with_pandoc(pandoc, blocks, settings, base)
+        if pandoc
+        else (_html_with_mistune(blocks, settings, base))
+    )
+    return page.encode("utf-8")
+
+
+def _html_fragment(block: Block, index: int) -> str:
+    """Return the HTML of a code, html or figure block."""
+    if block.kind == "html" and not (block.label or block.caption):
+        return block.text
+    if block.kind == "html":
+        ident = f' id="{html.escape(block.label)}"' if block.label else ""
+        caption = f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
+        return f'<figure class="cell-table"{ident}>{caption}{block.text}</figure>'
+    if block.kind == "code":
+        kind = "cell-code" if block.lang == "python" else f"cell-output cell-output-{block.lang}"
+        lang = ' class="language-python"' if block.lang == "python" else ""
+        return f'<pre class="{kind}"><code{lang}>{html.escape(block.text.rstrip())}</code></pre>'
+    label = block.alt or block.caption
+    if block.mime == "image/svg+xml":
+        has_label = re.match(r"(?:<\?xml[^>]*>\s*)?<svg\b[^>]*\saria-label=", block.text.lstrip())
+        # A chart that names itself keeps that name unless the cell gives fig-alt.
+        body = _inline_svg(block.text, f"fig{index}", block.alt or ("" if has_label else label))
+    else:
+        body = f'<img src="data:{block.mime};base64,{block.text}" alt="{html.escape(label)}">'
+    ident = f' id="{html.escape(block.label)}"' if block.label else ""
+    if block.caption:
+        caption = f"<figcaption>{html.escape(block.caption)}</figcaption>"
+        return f'<figure class="cell-figure"{ident}>{body}{caption}</figure>'
+    return f'<div class="cell-output-display"{ident}>{body}</div>'
+
+
+def _inline_svg(svg: str, prefix: str, label: str) -> str:
+    """Prepare an SVG for inlining in a page holding other SVGs.
+
+    Drops the XML prolog, makes ids unique per figure (two Vega charts would both define
+    ``clip1``) and, when there is alt text, sets ``role=img`` and ``aria-label`` on the root.
+    """
+    svg = re.sub(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", "", svg)
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if ids:
+        pattern = r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, ids)) + r')(?=["\)])'
+        svg = re.sub(pattern, lambda m: f"{m[1]}{prefix}-{m[2]}", svg)
+    if label:
+        root = re.search(r"<svg\b[^>]*>", svg)
+        if root:
+            tag = re.sub(r'\s(role|aria-label|aria-labelledby)="[^"]*"', "", root[0])
+            tag = tag.replace("<svg", f'<svg role="img" aria-label="{html.escape(label)}"', 1)
+            svg = svg[: root.start()] + tag + svg[root.end() :]
+    return svg
+
+
+# A fragment that loads something from outside the page (pandoc's --embed-resources would
+# inline it, or refuse a remote one): an element with a src/href/data attribute that is not a
+# data: URI or a #fragment, or a CSS url()/@import.
+_EXTERNAL_RESOURCE = re.compile(
+    r"<(?:img|script|link|iframe|frame|source|video|audio|track|embed|object|image|feimage|input)"
+    r"""\b[^>]*?\s(?:src|href|xlink:href|data|poster)\s*=\s*["']?(?!data:|#)"""
+    r"""|url\(\s*["']?(?!data:|#)|@import""",
+    re.IGNORECASE,
+)
+
+
+def _html_with_pandoc(
+    pandoc: str, blocks: list[Block], settings: Mapping[str, Any], base: Path
+) -> str:
+    """Convert the blocks to a page in one pandoc run.
+
+    One run gives one TOC and one set of heading ids; ``--embed-resources`` inlines local
+    images and fails on any remote resource, so the page is self-contained.
+
+    Figures and tables that load nothing from outside (inline SVG, data URIs: nearly all of
+    the page's bytes) reach pandoc as a placeholder comment each and are put back in its
+    output: --embed-resources re-parses every byte of the page it writes, which made pandoc
+    take four times as long. A fragment that does load something goes through pandoc as is.
+    """
+    parts = []
+    fragments: dict[str, str] = {}
+    token = uuid.uuid4().hex
+    for index, block in enumerate(blocks):
+        if block.kind == "markdown":
+            parts.append(_markdown(block.text, "html"))
+        elif block.kind == "code" and block.lang == "python":
+            parts.append(_fenced(block.text, "python"))
+        else:
+            fragment = _html_fragment(block, index)
+            if not _EXTERNAL_RESOURCE.search(fragment):
+                key = f"<!--sendstats-{token}-{index}-->"
+                fragments[key] = fragment
+                fragment = key
+            parts.append(_fenced(fragment, "{=html}"))
+    with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
+        tmp = Path(name)
+        (tmp / "page.html").write_text(HTML_TEMPLATE.replace("/*CSS*/", CSS), encoding="utf-8")
+        args = [
+            "-f",
+            "markdown",
+            "-t",
+            "html5",
+            "--template",
+            str(tmp / "page.html"),
+            "--embed-resources",
+            f"--resource-path={base}",
+            *_meta_args(settings, tmp),
+        ]
+        page = _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
+    if not fragments:
+        return page
+    pattern = re.compile("|".join(map(re.escape, fragments)))
+    if len(pattern.findall(page)) != len(fragments):
+        raise _ConversionError("pandoc did not pass every figure and table through")
+    return pattern.sub(lambda match: fragments[match[0]], page)
+
+
+def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: Path) -> str:
+    """Build the page without pandoc: nbconvert's mistune filter for markdown, a TOC of h2/h3."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    body = "\n".join(
+        markdown2html_mistune(b.text) if b.kind == "markdown" else _html_fragment(b, i)
+        for i, b in enumerate(blocks)
+    )
+    body = re.sub(r'<img src="(?!data:|https?:)([^"]+)"', lambda m: _data_uri(m, base), body)
+    toc: list[str] = []
+
+    def add_id(match: re.Match[str]) -> str:
+        level, content = match[1], re.sub(r'<a class="anchor-link".*?</a>', "", match[2])
+        text = re.sub(r"<[^>]+>", "", content)
+        ident = f"s{len(toc) + 1}-" + re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+        if level in "23":
+            toc.append(f'<li class="toc-h{level}"><a href="#{ident}">{text}</a></li>')
+        return f'<h{level} id="{ident}">{content}</h{level}>'
+
+    body = re.sub(r"<h([1-6])(?:\s[^>]*)?>(.*?)</h\1>", add_id, body, flags=re.S)
+    esc = {k: html.escape(str(v)) for k, v in settings.items() if isinstance(v, str | int)}
+    title = esc.get("title", "")
+    head = f'<h1 class="title">{title}</h1>' if title else ""
+    head += f'<p class="date">{esc["date"]}</p>' if esc.get("date") else ""
+    nav = ""
+    if settings.get("toc") and toc:
+        heading = esc.get("toc-title", "Contents")
+        nav = (
+            f'<nav id="TOC" aria-label="{heading}"><h2>{heading}</h2><ul>{"".join(toc)}</ul></nav>'
+        )
+    return (
+        f'<!DOCTYPE html>\n<html lang="{esc["lang"]}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f'<header id="title-block-header">{head}</header>\n{nav}\n<main>\n{body}\n</main>\n'
+        "</body>\n</html>\n"
+    )
+
+
+def _data_uri(match: re.Match[str], base: Path) -> str:
+    """Return an ``<img src=`` with a local image file inlined as a data URI."""
+    path = (base / match[1]).resolve()
+    kind = {".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    mime = kind.get(path.suffix.lower(), "image/png")
+    if not path.is_file():
+        raise _ConversionError(f"image {match[1]} not found beside the document")
+    return f'<img src="data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
+    """Write the executed notebook as PDF.
+
+    pandoc turns the markdown into typst, figures are written as files beside the temporary
+    ``.typ``, and the typst compiler (a library in the ``typst`` package) makes the PDF.
+    """
+    try:
+        import typst
+    except ImportError as exc:
+        raise _ConversionError("PDF needs the 'typst' package (pip install typst)") from exc
+    pandoc = _pandoc()
+    if pandoc is None:
+        raise _ConversionError("PDF needs pandoc (pip install pypandoc_binary)")
+    settings = _settings(nb, "typst")
+    lang, _, region = settings["lang"].partition("-")
+    today = dt.date.today()
+    variables = {
+        "footer-date": settings["date"] or f"{today.day} {today:%B %Y}",
+        "typst-lang": lang,
+        "typst-region": region or "GB",
+        "papersize": str(settings.get("papersize") or "a4"),
+    }
+    blocks = notebook_blocks(nb, "pdf")
+    with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
+        tmp = Path(name)
+        parts = [_typst_part(pandoc, block, i, tmp) for i, block in enumerate(blocks)]
+        (tmp / "page.typ").write_text(TYPST_TEMPLATE, encoding="utf-8")
+        args = ["-f", "markdown", "-t", "typst", "--template", str(tmp / "page.typ")]
+        args += [f"--variable={key}:{value}" for key, value in variables.items()]
+        args += ["-o", "report.typ", *_meta_args(settings, tmp), *_heading_shift(blocks)]
+        # Images the markdown links (beside the .qmd) are copied next to the .typ, as typst
+        # reads no file outside its root.
+        args += [f"--resource-path={base}", "--extract-media=media"]
+        _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n", cwd=tmp)
+        try:
+            return bytes(typst.compile(str(tmp / "report.typ"), root=str(tmp)))
+        except RuntimeError as exc:
+            raise _ConversionError(f"typst failed: {exc}") from exc
+
+
+def _heading_shift(blocks: list[Block]) -> list[str]:
+    """Return pandoc args making the top heading level typst's level 1.
+
+    Quarto documents start sections at ``##`` (the title is the h1); typst would number them
+    0.1, 0.2 and indent them in the outline.
+    """
+    levels = [
+        len(match[1])
+        for block in blocks
+        if block.kind == "markdown"
+        for match in re.finditer(r"^(#{1,6})\s", block.text, re.M)
+    ]
+    top = min(levels, default=1)
+    return [f"--shift-heading-level-by={1 - top}"] if top > 1 else []
+
+
+def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
+    """Return the markdown (or raw typst) of one block for the PDF."""
+    if block.kind == "markdown":
+        return _markdown(block.text, "typst")
+    if block.kind == "code":
+        return _fenced(block.text, "python" if block.lang == "python" else "")
+    if block.kind == "html":
+        converted = _run_pandoc(pandoc, ["-f", "html", "-t", "typst"], stdin=block.text)
+        caption = f"#block(below: 0.4em)[#strong({_typst_string(block.caption)})]\n"
+        return _fenced((caption if block.caption else "") + converted, "{=typst}")
+    suffix = {"image/svg+xml": ".svg", "image/jpeg": ".jpg"}.get(block.mime, ".png")
+    path = tmp / f"figure-{index}{suffix}"
+    if block.mime == "image/svg+xml":
+        path.write_text(block.text, encoding="utf-8")
+    else:
+        path.write_bytes(base64.b64decode(block.text))
+    alt = f", alt: {_typst_string(block.alt)}" if block.alt else ""
+    caption = f", caption: [#{_typst_string(block.caption)}]" if block.caption else ""
+    label = f" <{block.label}>" if re.fullmatch(r"[\w:.-]+", block.label) else ""
+    return _fenced(f'#figure(fitimage("{path.name}"{alt}){caption}){label}', "{=typst}")
+
+
+def _typst_string(text: str) -> str:
+    """Return ``text`` as a typst string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+# --- many -------------------------------------------------------------------------------------
+
+
+def render_many(
+    jobs: Sequence[tuple[Path, Mapping[str, ParamValue], Path]],
+    *,
+    engine: Engine = "auto",
+    workers: int = 2,
+    progress: bool = True,
+    to: Target = "html",
+    timeout: int = 600,
+) -> list[Path]:
+    """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
+
+    The fallback keeps one kernel per worker for all its documents (``%reset``-style between
+    them), so a batch of 150 LAs starts 2 kernels, not 150, and converts each executed document
+    (pandoc, typst) while its kernel already runs the next one. Quarto renders each worker's
+    documents from a private copy of the document's folder, keeping that copy's kernel alive
+    between them (:mod:`sendstats.render.batch`).
+
+    Returns:
+        The outputs, in the order of ``jobs``.
+
+    Raises:
+        RenderError: the first failure (naming the document and its params); jobs not started
+            yet are skipped; outputs already written stay.
+
+    """
+    from sendstats.render.batch import run_batch
+
+    return run_batch(
+        jobs, engine=engine, workers=workers, progress=progress, to=to, timeout=timeout
+    )

@@ -1,0 +1,136 @@
+"""Render reports for users: resolve the LA first, then hand a known code to the renderer.
+
+The LA parameter is resolved to a known LA before it reaches a notebook or a command line, so
+whatever a user types (a name, a code, or an attempt at injection) only ever becomes one of
+the 3-digit DfE codes in the crosswalk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from sendstats import geography
+from sendstats.core import config
+from sendstats.render.document import render_many, render_report
+
+LA_PROFILE = "la_profile.qmd"
+SITE_PAGES = ("index", "england_overview", "revisions", "methods")
+
+
+def profile_slug(la: geography.LocalAuthority) -> str:
+    """Return the file stem of an LA's profile: ``<dfe code>-<name>`` in lower case."""
+    name = "".join(c if c.isalnum() else "-" for c in la.la_name.lower())
+    return f"{la.la_code_dfe}-" + "-".join(p for p in name.split("-") if p)
+
+
+@contextmanager
+def _report_env(figure_dir: Path) -> Iterator[None]:
+    """Give the report kernel absolute data paths and the figure folder, then restore."""
+    keys = {
+        "SENDSTATS_DATA_DIR": str(config.data_dir()),
+        "SENDSTATS_PROJECT_ROOT": str(config.project_root()),
+        "SENDSTATS_FIGURE_DIR": str(figure_dir),
+    }
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def render_la_profile(
+    query: str,
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+) -> Path:
+    """Render the LA profile for ``query`` to ``<out_dir>/la/<slug>.html`` and return the path.
+
+    Raises:
+        UnknownLAError: the query is not a known LA (the message lists close matches).
+        RenderError: the document failed to render (names the LA and the failing cell).
+
+    """
+    la = geography.resolve_la(query)
+    out_dir = out_dir.resolve()
+    target = out_dir / "la" / f"{profile_slug(la)}.{to}"
+    with _report_env(out_dir / "la" / "figures"):
+        return render_report(
+            config.reports_dir() / LA_PROFILE,
+            {"la": la.la_code_dfe},
+            target,
+            engine=engine,
+            to=to,
+        )
+
+
+def render_all_profiles(
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+    workers: int = 2,
+) -> list[Path]:
+    """Render every LA with EHC plan data, with a progress bar; stop on the first failure.
+
+    The failure names the LA (its DfE code is the only parameter) and the failing cell.
+    """
+    codes = _profile_codes()
+    out_dir = out_dir.resolve()
+    jobs = []
+    for code in codes:
+        la = geography.resolve_la(code)
+        target = out_dir / "la" / f"{profile_slug(la)}.{to}"
+        jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
+    with _report_env(out_dir / "la" / "figures"):
+        return render_many(jobs, engine=engine, workers=workers, to=to)
+
+
+def _profile_codes() -> list[str]:
+    """Return the DfE codes of every LA with a metric row, read from the metric tables.
+
+    Only two columns are read, and the report module (altair, great-tables, vl-convert) is not
+    imported: the batch's own process stays small beside its report kernels.
+    """
+    import polars as pl
+
+    from sendstats.metrics import METRIC_TABLES
+
+    paths = [config.metrics_dir() / f"{name}.parquet" for name in METRIC_TABLES]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
+    codes = (
+        pl.concat([pl.scan_parquet(p).select("geographic_level", "la_code_dfe") for p in paths])
+        .filter(pl.col("geographic_level") == "Local authority")
+        .select(pl.col("la_code_dfe").unique())
+        .collect()
+    )
+    return sorted(codes["la_code_dfe"].to_list())
+
+
+def render_page(
+    name: str,
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+) -> Path:
+    """Render a site page without parameters (``index``, ``revisions``) to ``<out_dir>/<name>``."""
+    if name not in SITE_PAGES:
+        raise ValueError(f"unknown page {name!r}; pages: {', '.join(SITE_PAGES)}")
+    out_dir = out_dir.resolve()
+    with _report_env(out_dir / "figures"):
+        return render_report(
+            config.reports_dir() / f"{name}.qmd", {}, out_dir / f"{name}.{to}", engine=engine, to=to
+        )

@@ -1,0 +1,190 @@
+"""Figures as data: each figure is registered once with its data, chart, alt text and recipe.
+
+A figure is rebuildable: :func:`figure_data` returns exactly the rows it plots (plus their
+provenance columns), :func:`export_csv` writes them, and the figure's recipe says in words
+which rows of which metric table were taken and what arithmetic was done, so
+``sendstats figure <id> --la X`` can hand a journalist the CSV and the method together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sendstats import geography
+from sendstats.metrics.registry import LookupMessageError
+from sendstats.report.provenance import PROVENANCE
+
+
+@dataclass(frozen=True)
+class FigureContext:
+    """What a figure draws from: the LA (None for England-wide figures) and the tables."""
+
+    la: geography.LocalAuthority | None
+    metrics: pl.DataFrame
+    bench: pl.DataFrame
+
+    @property
+    def la_name(self) -> str:
+        """Return the LA's name, or 'England' for an England-wide figure."""
+        return self.la.la_name if self.la else "England"
+
+    def la_bench(self, metric_id: str) -> pl.DataFrame:
+        """Return the LA's benchmark rows of one metric, by year."""
+        if self.la is None:
+            return self.bench.clear()
+        code = self.la.la_code_dfe
+        rows = self.bench.filter(
+            (pl.col("metric_id") == metric_id) & (pl.col("la_code_dfe") == code)
+        )
+        return rows.sort("year")
+
+    def latest_la_rows(self, metric_id: str) -> pl.DataFrame:
+        """Return every LA's benchmark row of a metric in its latest period with values."""
+        rows = self.bench.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
+        if rows.height == 0:
+            return rows
+        return rows.filter(pl.col("year") == rows["year"].max())
+
+    def strip_rows(self, metric_id: str) -> pl.DataFrame:
+        """Return every LA's latest value with its rank and England's, for a strip of LAs."""
+        return self.latest_la_rows(metric_id).select(
+            "area_name",
+            "la_code_dfe",
+            "year",
+            "value",
+            "numerator",
+            "denominator",
+            "rank",
+            "n_ranked",
+            "england_value",
+            *PROVENANCE,
+        )
+
+    def own_row(self, data: pl.DataFrame) -> dict[str, Any] | None:
+        """Return the context LA's row of a figure's data (by ``la_code_dfe``), if any."""
+        if self.la is None or "la_code_dfe" not in data.columns:
+            return None
+        mine = data.filter(pl.col("la_code_dfe") == self.la.la_code_dfe)
+        return mine.row(0, named=True) if mine.height else None
+
+    def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
+        """Return the metric rows of one level (``National``, ``Regional``, LA), by year."""
+        rows = self.metrics.filter(
+            (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == level)
+        )
+        return rows.sort("year")
+
+
+def first_year(data: pl.DataFrame) -> int:
+    """Return the first ``year`` in a figure's rows."""
+    return int(str(data["year"].min()))
+
+
+def last_year(data: pl.DataFrame) -> int:
+    """Return the last ``year`` in a figure's rows."""
+    return int(str(data["year"].max()))
+
+
+class FigureError(ValueError):
+    """A figure that cannot be drawn as asked (no LA given where one is needed, no data)."""
+
+
+class UnknownFigureError(LookupMessageError):
+    """A figure id that is not registered (the message lists the known ids)."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: what it shows, the rows behind it, how it is drawn and described.
+
+    Attributes:
+        id: stable id, used for the CSV name and ``sendstats figure``.
+        title: the chart title.
+        metric_ids: registry ids the figure draws on (their definitions caption it).
+        data: the plotted rows (with provenance columns), from a context.
+        chart: draws the rows (returns an altair chart).
+        alt_text: states what the chart shows, with the numbers a reader needs.
+        recipe: the filter and arithmetic, in words.
+        needs_la: False for England-wide figures.
+
+    """
+
+    id: str
+    title: str
+    metric_ids: tuple[str, ...]
+    data: Callable[[FigureContext], pl.DataFrame]
+    chart: Callable[[FigureContext, pl.DataFrame], Any]
+    alt_text: Callable[[FigureContext, pl.DataFrame], str]
+    recipe: Callable[[FigureContext], str]
+    needs_la: bool = True
+
+
+_FIGURES: dict[str, Figure] = {}
+
+
+def register_figure(fig: Figure) -> Figure:
+    """Register a figure; an id may be registered once."""
+    if fig.id in _FIGURES and _FIGURES[fig.id] is not fig:
+        raise ValueError(f"figure id {fig.id!r} registered twice")
+    _FIGURES[fig.id] = fig
+    return fig
+
+
+def _load_all() -> None:
+    from sendstats.report.figures import england, la  # noqa: F401
+
+
+def get_figure(figure_id: str) -> Figure:
+    """Return a registered figure, or raise listing the known ids."""
+    _load_all()
+    try:
+        return _FIGURES[figure_id]
+    except KeyError:
+        known = ", ".join(sorted(_FIGURES))
+        raise UnknownFigureError(f"unknown figure {figure_id!r}; known: {known}") from None
+
+
+def all_figures() -> list[Figure]:
+    """Return every registered figure, sorted by id."""
+    _load_all()
+    return [_FIGURES[k] for k in sorted(_FIGURES)]
+
+
+def csv_name(fig: Figure, ctx: FigureContext) -> str:
+    """Return a figure's CSV name: ``<dfe code>__<id>.csv`` (LA marked) or ``england__<id>``."""
+    who = ctx.la.la_code_dfe if ctx.la is not None else "england"
+    return f"{who}__{fig.id.removeprefix('england_')}.csv"
+
+
+def figure_dir() -> Path | None:
+    """Return the folder named by ``SENDSTATS_FIGURE_DIR`` (set by the renderers), if any."""
+    folder = os.environ.get("SENDSTATS_FIGURE_DIR")
+    return Path(folder) if folder else None
+
+
+def write_csv(data: pl.DataFrame, path: Path) -> Path:
+    """Write a figure's or table's rows as CSV (through a temp file) and return the path."""
+    from sendstats.core import io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.atomic_write_text(path, data.write_csv())
+    return path
+
+
+def export_csv(fig: Figure, ctx: FigureContext, data: pl.DataFrame, folder: Path) -> Path:
+    """Write a figure's data as CSV into ``folder`` and return its path."""
+    return write_csv(data, folder / csv_name(fig, ctx))
+
+
+def load_figure_context(la: geography.LocalAuthority | None) -> FigureContext:
+    """Load every metric and benchmark row, for one LA's figures or (``None``) England's."""
+    from sendstats.benchmarking.api import load_benchmarks
+    from sendstats.metrics.tables import load_metrics
+
+    return FigureContext(la, load_metrics(), load_benchmarks())

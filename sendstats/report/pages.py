@@ -1,0 +1,153 @@
+"""The site pages' bodies: the LA index, revisions, methods and the data dictionary.
+
+Each returns markdown that a ``.qmd`` prints, generated from the declarations, the metric
+registry, the schemas and the metric tables, so no page is ever out of step with the build.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sendstats import geography
+from sendstats.acquire import catalog
+from sendstats.metrics.tables import load_metrics
+
+
+def la_index_markdown() -> str:
+    """Return the site index (markdown): every LA with data, by region, linked to its profile."""
+    from sendstats.render.publish import profile_slug
+
+    metrics = load_metrics()
+    codes = (
+        metrics.filter(pl.col("geographic_level") == "Local authority")
+        .select("la_code_dfe")
+        .unique()["la_code_dfe"]
+        .to_list()
+    )
+    las = [geography.resolve_la(c) for c in codes]
+    lines: list[str] = []
+    for region in sorted({la.region_name for la in las}):
+        lines.append(f"\n## {region}\n")
+        for la in sorted((x for x in las if x.region_name == region), key=lambda x: x.la_name):
+            lines.append(f"- [{la.la_name}](la/{profile_slug(la)}.html) ({la.la_code_dfe})")
+    return "\n".join(lines)
+
+
+def revisions_markdown(source_id: str, top: int = 15) -> str:
+    """Return the revisions page body (markdown): per release pair, a summary and the largest."""
+    from sendstats.metrics import revisions
+
+    tidy = revisions.tidy_table(source_id)
+    decl = catalog.get_source(source_id)
+    out: list[str] = []
+    for old, new in revisions.overlapping_pairs(source_id, tidy):
+        diff = revisions.diff_releases(tidy, old, new)
+        out.append(f"\n## {decl.title}: release {old} against release {new}\n")
+        if diff.height == 0:
+            out.append("No value published in both releases changed.\n")
+            continue
+        out.append(f"{diff.height:,} values published in both releases changed.\n")
+        summary = revisions.summarise(diff)
+        out.append("| measure | level | values revised | years | largest change (%) |")
+        out.append("| --- | --- | ---: | --- | ---: |")
+        for r in summary.iter_rows(named=True):
+            big = r["largest_abs_pct_difference"]
+            out.append(
+                f"| {r['measure']} | {r['geographic_level']} | {r['values_revised']:,} | "
+                f"{r['first_year']}-{r['last_year']} | {'' if big is None else f'{big:,.1f}'} |"
+            )
+        out.append(f"\nLargest {min(top, diff.height)} revisions:\n")
+        out.append("| measure | year | area | old | new | change (%) |")
+        out.append("| --- | ---: | --- | ---: | ---: | ---: |")
+        for r in diff.head(top).iter_rows(named=True):
+            old_v = r["old_status"] if r["old_value"] is None else f"{r['old_value']:,.1f}"
+            new_v = r["new_status"] if r["new_value"] is None else f"{r['new_value']:,.1f}"
+            pct = "" if r["pct_difference"] is None else f"{r['pct_difference']:,.1f}"
+            out.append(
+                f"| {r['measure']} | {r['year']} | {r['area_name']} | {old_v} | {new_v} | {pct} |"
+            )
+    return "\n".join(out)
+
+
+#: Tables described in the data dictionary: (file, schema module, schema class).
+DICTIONARY_TABLES = (
+    ("tidy/dfe_sen2__ehcp.parquet", "sendstats.sources.dfe_sen2", "Sen2Tidy"),
+    (
+        "tidy/moj_send_tribunal__appeals.parquet",
+        "sendstats.sources.moj_send_tribunal",
+        "TribunalTidy",
+    ),
+    ("tidy/nhs_ascof__ld_employment.parquet", "sendstats.sources.nhs_ascof", "AscofTidy"),
+    ("tidy/dfe_high_needs__dsg.parquet", "sendstats.sources.dfe_high_needs", "HighNeedsTidy"),
+    ("metrics/<theme>.parquet", "sendstats.metrics.schema", "MetricsTable"),
+    ("metrics/benchmarks.parquet", "sendstats.benchmarking.schema", "BenchmarksTable"),
+)
+
+
+def data_dictionary_markdown() -> str:
+    """Return the data dictionary (markdown): every column of every table, from its schema.
+
+    The descriptions are the pandera ``Field(description=...)`` of each column, so the page is
+    the contract the build validates against, not a copy of it.
+    """
+    import importlib
+
+    out = ["\n## Data dictionary\n"]
+    for path, module, cls in DICTIONARY_TABLES:
+        schema = getattr(importlib.import_module(module), cls).to_schema()
+        out.append(f"\n### `{path}`\n\n{(schema.description or '').strip()}\n")
+        out.append("| column | type | nullable | description |")
+        out.append("| --- | --- | --- | --- |")
+        for name, col in schema.columns.items():
+            desc = (col.description or "").replace("|", "/")
+            out.append(f"| `{name}` | {col.dtype} | {'yes' if col.nullable else 'no'} | {desc} |")
+    return "\n".join(out)
+
+
+def methods_markdown() -> str:
+    """Return the methods page body (markdown): sources and pins, metric definitions, caveats.
+
+    Generated from the source declarations and the metric registry, so it is never out of step
+    with what the build read and computed.
+    """
+    from sendstats.metrics.registry import all_metrics
+
+    out = ["## Sources\n"]
+    for decl in catalog.load_catalog().values():
+        out.append(f"\n### {decl.title} (`{decl.id}`)\n")
+        out.append(f"{decl.producer}. Licence: {decl.licence.name}. {decl.licence.attribution}\n")
+        for brk in decl.series_breaks:
+            out.append(f"- Series break: {brk}")
+        out.append("\n| release | published | file | sha256 | bytes | download |")
+        out.append("| --- | --- | --- | --- | ---: | --- |")
+        for rel in decl.releases:
+            for f in rel.files:
+                where = f.url + (f" (zip member `{f.member}`)" if f.member else "")
+                out.append(
+                    f"| {rel.release} | {rel.date_published} | {f.filename} | "
+                    f"`{f.sha256[:16]}…` | {f.bytes:,} | {where} |"
+                )
+        for rel in decl.releases:
+            out.append(f"\n*Citation ({rel.release}):* {rel.citation}")
+    out.append("\n## Metric definitions\n")
+    for m in all_metrics():
+        kind = "official" if m.official else f"derived by {m.derived_by} ({m.method})"
+        out.append(f"\n### {m.title}\n\n`{m.id}`: {m.definition}\n")
+        out.append(f"- Unit: {m.unit}; polarity: {m.polarity.replace('_', ' ')}; {kind}.")
+        if m.numerator:
+            out.append(f"- Numerator: {m.numerator}.")
+        if m.denominator:
+            out.append(f"- Denominator: {m.denominator}.")
+        out.append(f"- Sources: {', '.join(m.sources)}.")
+        for text in (*m.series_breaks, *m.caveats):
+            out.append(f"- {text}")
+    out.append(data_dictionary_markdown())
+    out.append(
+        "\n## Known limits\n\n- The s251 outturn reader (DSG carried forward, line 1.9.3, "
+        "negative = deficit; high-needs lines 1.2.x) is built from the publisher's data guidance "
+        "and tested on small inline frames only: it has not yet met a full real file.\n"
+        "- The DfE dashboard's DSG cumulative balance as % of total DSG income is derived, not "
+        "official.\n- Rates per 10,000 residents use ONS mid-year estimates mid-2017 to "
+        "mid-2020 (pre-2021-Census series), the vintage named on every value."
+    )
+    return "\n".join(out)

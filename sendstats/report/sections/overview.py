@@ -1,0 +1,129 @@
+"""The England overview's own pieces: the figures SEND policy papers quote, rebuilt.
+
+Each quoted figure names the metric, the England row (or two rows and the ratio between them)
+and the pinned file it comes from, so a reader can rebuild it with ``sendstats figure`` or the
+metric tables. Claims are worded as the numbers allow, nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from sendstats.core.numbers import format_value, period_label
+from sendstats.metrics.registry import get_metric
+from sendstats.report.figures.base import FigureContext, figure_dir, write_csv
+from sendstats.report.provenance import source_note
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quoted figure: a metric's England value in a year, or its ratio between two years."""
+
+    claim: str
+    metric_id: str
+    year: int
+    base_year: int | None = None
+
+
+QUOTES = (
+    Quote("EHC plans maintained, England", "ehc_plans_count", 2025),
+    Quote("EHC plans and statements maintained, England", "ehc_plans_count", 2015),
+    Quote("Growth in plans maintained, 2015 to 2025", "ehc_plans_count", 2025, 2015),
+    Quote("New EHC plans made in the year", "new_ehc_plans_count", 2024),
+    Quote("Initial requests for an EHC needs assessment", "requests_count", 2024),
+    Quote("Initial requests refused", "requests_refused_pct", 2024),
+    Quote(
+        "New plans issued within 20 weeks (excluding exceptions)",
+        "plans_within_20_weeks_excl_exceptions_pct",
+        2024,
+    ),
+    Quote("SEND Tribunal appeals registered", "tribunal_appeals_count", 2024),
+    Quote("Growth in tribunal appeals, 2014 to 2024", "tribunal_appeals_count", 2024, 2014),
+    Quote("SEND Tribunal appeal rate (2018 method)", "tribunal_appeal_rate_pct", 2024),
+    Quote("High-needs block allocation (cash, before recoupment)", "high_needs_block_gbp", 2023),
+    Quote(
+        "DSG cumulative balance as % of total DSG income (DfE dashboard, derived)",
+        "dsg_balance_of_total_income_pct",
+        2021,
+    ),
+    Quote(
+        "Adults with a learning disability in paid employment (ASCOF 1E)",
+        "ascof_1e_ld_paid_employment_pct",
+        2020,
+    ),
+)
+
+
+def _england(ctx: FigureContext, metric_id: str, year: int) -> dict[str, object] | None:
+    rows = ctx.area_rows(metric_id, "National").filter(pl.col("year") == year)
+    return rows.row(0, named=True) if rows.height else None
+
+
+def quoted_figures(ctx: FigureContext) -> pl.DataFrame:
+    """Return each quoted figure with its value, arithmetic and the file it comes from."""
+    out = []
+    for q in QUOTES:
+        m = get_metric(q.metric_id)
+        row = _england(ctx, q.metric_id, q.year)
+        if row is None:
+            continue
+        when = period_label(q.year, m.period_type)
+        value = float(str(row["value"]))
+        if q.base_year is None:
+            text = format_value(value, m.unit)
+            how = f"`{q.metric_id}`, England row, {when}"
+            num, den = row["numerator"], row["denominator"]
+            if num is not None and den is not None and m.unit == "pct":
+                how += f": {float(str(num)):,.0f} / {float(str(den)):,.0f} x 100"
+        else:
+            base = _england(ctx, q.metric_id, q.base_year)
+            if base is None:
+                continue
+            start = float(str(base["value"]))
+            value = value / start
+            when = f"{period_label(q.base_year, m.period_type)} to {when}"
+            text = f"{value:.2f} times"
+            end = format_value(float(str(row["value"])), m.unit)
+            how = f"`{q.metric_id}`, England rows: {end} / {format_value(start, m.unit)}"
+        out.append(
+            {
+                "claim": q.claim,
+                "period": when,
+                "figure": text,
+                "value": value,
+                "how": how,
+                "official": "official" if m.official else "derived",
+                "release": row["release"],
+                "source_file": row["source_file"],
+                "file_sha256": row["file_sha256"],
+            }
+        )
+    return pl.DataFrame(out)
+
+
+def show_quoted_figures(ctx: FigureContext) -> None:
+    """Display the quoted-figures table (great-tables) with its source note, and export CSV."""
+    from great_tables import GT
+
+    from sendstats.report import profile as report
+
+    data = quoted_figures(ctx)
+    folder = figure_dir()
+    if folder:
+        write_csv(data, folder / "england__quoted_figures.csv")
+    shown = data.select(
+        pl.col("claim").alias("Figure"),
+        pl.col("period").alias("Period"),
+        pl.col("figure").alias("Value"),
+        pl.col("how").alias("How it is rebuilt"),
+        pl.col("official").alias("Status"),
+    )
+    table = (
+        GT(shown)
+        .tab_header(title="Figures the SEND debate quotes, rebuilt from source")
+        .tab_source_note(source_note(data))
+        .cols_align(align="right", columns="Value")
+    )
+    report._show(table)
