@@ -34,7 +34,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal
 
-from sendstats import __version__
 from sendstats.acquire import catalog, manifest
 from sendstats.acquire.archives import archive_candidates, clear_archive_index
 from sendstats.acquire.catalog import DeclarationError, PinnedFile, UnpinnedFile
@@ -55,6 +54,7 @@ from sendstats.acquire.download import (
 from sendstats.acquire.pins import format_pin_diff, write_pin_updates
 from sendstats.core import config
 from sendstats.core.io import data_lock, publish_file, sha256_file, temp_path_in
+from sendstats.core.version import __version__
 
 if TYPE_CHECKING:
     import httpx

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sendstats import __version__
 from sendstats.core import config
 from sendstats.core.io import atomic_write_text, data_lock, sha256_file
+from sendstats.core.version import __version__
 
 if TYPE_CHECKING:
     from sendstats.acquire.fetch import FetchResult

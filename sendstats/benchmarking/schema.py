@@ -15,8 +15,8 @@ from pandera.typing.polars import Series
 
 from sendstats.benchmarking.bands import BANDS
 from sendstats.benchmarking.funnel import FUNNEL_POSITIONS, SIGNIFICANCE_LABELS
+from sendstats.core.checks import validate_frame
 from sendstats.metrics.schema import interval_contains_value
-from sendstats.sources.readers import validate_frame
 
 
 def _num(description: str, ge: float | None = None, le: float | None = None) -> Series[pl.Float64]:

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from sendstats.core.vocab import PRIMARY_NEEDS
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
 from sendstats.metrics.common import make_rows as _rows
 from sendstats.metrics.needs import NEED_METRICS, TOTAL_MEASURE, need_metric_id
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS
 
 SOURCE = "dfe_sen2"
 STATEMENTS_END_YEAR = 2019  # January 2019 is the first census with no statements of SEN left

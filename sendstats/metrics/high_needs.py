@@ -34,13 +34,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.core import vocab
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows, pool
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.sources import dfe_high_needs as src
-from sendstats.sources import dfe_high_needs_hnbt as hnbt
-from sendstats.sources import dfe_high_needs_s251 as s251
 
-SOURCE = src.SOURCE_ID
+SOURCE = vocab.HIGH_NEEDS_SOURCE_ID
 HNB_MEASURE = "high_needs_block_before_recoupment_gbp"
 TOTAL_MEASURE = "total_dsg_before_recoupment_gbp"
 BALANCE_MEASURE = "dsg_cumulative_balance_pct_of_total_income"
@@ -290,15 +288,15 @@ def _allocations(tidy: pl.DataFrame, measure: str) -> pl.DataFrame:
     """Return one row per area and year: the per-year ESFA file, else the compilation."""
     rows = tidy.filter((pl.col("measure") == measure) & pl.col("value").is_not_null())
     per_year = rows.filter(
-        pl.col("release").is_in(list(src.FINAL_RELEASES))
+        pl.col("release").is_in(list(vocab.FINAL_RELEASES))
         & (pl.col("release") == pl.col("time_period"))
     )
     compiled = rows.filter(
-        (pl.col("release") == src.COMPILATION_RELEASE)
+        (pl.col("release") == vocab.COMPILATION_RELEASE)
         & ~pl.col("time_period").is_in(per_year["time_period"].unique().to_list())
     )
     out = pl.concat([per_year, compiled], how="vertical").with_columns(
-        pl.when(pl.col("release") == src.COMPILATION_RELEASE)
+        pl.when(pl.col("release") == vocab.COMPILATION_RELEASE)
         .then(pl.lit(COMPILATION_NOTE))
         .otherwise(pl.lit(None, pl.Utf8))
         .alias("note")
@@ -373,19 +371,19 @@ def _per_head_block(hnb: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame
 def _balance_pct(tidy: pl.DataFrame) -> pl.DataFrame:
     rows = tidy.filter(
         (pl.col("measure") == BALANCE_MEASURE)
-        & (pl.col("release") == src.DERIVED_RELEASE)
+        & (pl.col("release") == vocab.DERIVED_RELEASE)
         & pl.col("value").is_not_null()
     )
     return make_rows(rows, BALANCE_PCT, pl.col("value"), note=pl.lit(DASHBOARD_NOTE))
 
 
 def _spend_per_head(tidy: pl.DataFrame) -> pl.DataFrame:
-    rows = tidy.filter(pl.col("basis") == hnbt.BASIS)
+    rows = tidy.filter(pl.col("basis") == vocab.HNBT_BASIS)
     if rows.height == 0:
         return pl.DataFrame()
     wide = rows.pivot(on="measure", index=_KEEP, values="value")
     la = wide.with_columns(
-        pl.sum_horizontal(list(hnbt.FBIT_TOTAL_MEASURES)).alias("num"),
+        pl.sum_horizontal(list(vocab.FBIT_TOTAL_MEASURES)).alias("num"),
         pl.col("hnbt_population_2_18_count").alias("den"),
         pl.lit("2-18 population: ONS mid-2021 projection as given in the tool's sheet").alias(
             "vintage"
@@ -397,7 +395,7 @@ def _spend_per_head(tidy: pl.DataFrame) -> pl.DataFrame:
 def _s251_rows(tidy: pl.DataFrame, hnb: pl.DataFrame, total: pl.DataFrame) -> list[pl.DataFrame]:
     """s251 balance metrics, when the s251 file is pinned: GBP, % of HNB, % of total, difference."""
     bal = (
-        tidy.filter((pl.col("measure") == s251.DSG_MEASURE) & pl.col("value").is_not_null())
+        tidy.filter((pl.col("measure") == vocab.DSG_MEASURE) & pl.col("value").is_not_null())
         .sort("release", descending=True)
         .unique(subset=["area_code", "year"], keep="first", maintain_order=True)
     )

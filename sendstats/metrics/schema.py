@@ -13,7 +13,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.sources.readers import validate_frame
+from sendstats.core.checks import validate_frame
 
 
 def interval_contains_value() -> pl.Expr:

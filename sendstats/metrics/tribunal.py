@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.core.vocab import (
+    METHOD_2018,
+    METHOD_ANNUAL_REVIEWS,
+    TRIBUNAL_METHODS,
+    TRIBUNAL_SOURCE_ID,
+)
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows, pool
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.sources import moj_send_tribunal as src
-from sendstats.sources.moj_send_tribunal_ods import METHOD_2018, METHOD_ANNUAL_REVIEWS
 
-SOURCE = src.SOURCE_ID
+SOURCE = TRIBUNAL_SOURCE_ID
 #: sendstats metric id suffix for each of the publisher's methods.
 METHOD_METRICS = {
     METHOD_2018: "tribunal_appeal_rate_pct",
@@ -42,7 +46,8 @@ register(
         id="tribunal_appeal_rate_pct",
         title="SEND Tribunal appeal rate (%)",
         definition=(
-            "Appeals registered as a % of total appealable decisions. " + src.METHODS[METHOD_2018]
+            "Appeals registered as a % of total appealable decisions. "
+            + TRIBUNAL_METHODS[METHOD_2018]
         ),
         unit="pct",
         polarity="neither",
@@ -59,7 +64,7 @@ register(
         title="SEND Tribunal appeal rate, annual-reviews method (%)",
         definition=(
             "Appeals registered as a % of total appealable decisions counted with annual "
-            "reviews. " + src.METHODS[METHOD_ANNUAL_REVIEWS]
+            "reviews. " + TRIBUNAL_METHODS[METHOD_ANNUAL_REVIEWS]
         ),
         unit="pct",
         polarity="neither",

@@ -31,6 +31,13 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
+from sendstats.core.vocab import (
+    COMPILATION_RELEASE,
+    DERIVED_RELEASE,
+    FINAL_RELEASES,
+    HIGH_NEEDS_SOURCE_ID,
+    HIGH_NEEDS_TABLE,
+)
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
@@ -42,14 +49,12 @@ from sendstats.sources.readers import (
     validate_frame,
 )
 
-SOURCE_ID = "dfe_high_needs"
-TABLE = "dfe_high_needs__dsg"
+SOURCE_ID = HIGH_NEEDS_SOURCE_ID
+TABLE = HIGH_NEEDS_TABLE
 ENGLAND_CODE = "E92000001"
 
 #: ESFA final allocation files: release label (= its financial year) -> LA rows (no 201, 420).
-FINAL_RELEASES: dict[str, int] = {"2020-21": 149, "2021-22": 150, "2022-23": 150, "2023-24": 151}
 ALLOCATIONS_FILE = "allocations"
-COMPILATION_RELEASE = "dfe-compilation"
 COMPILATION_FILE = "allocations_compilation"
 #: Compilation sheet -> (unit, LA rows). Only Allocations_1920 is in GBP million.
 COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
@@ -64,7 +69,6 @@ COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
 S251_FILES: tuple[tuple[str, str], ...] = ()
 HNBT_RELEASE = "hnbt-2021-22"
 HNBT_FILE = "outturn"
-DERIVED_RELEASE = "dashboard-derived"
 DERIVED_FILE = "dsg_balance_pct"
 DERIVED_BY = (
     "DfE SEND and AP dashboard code (dfe-analytical-services/SEND-AP-Inclusion-Dashboard) from "

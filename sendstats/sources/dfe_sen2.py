@@ -22,29 +22,12 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
+from sendstats.core.vocab import PRIMARY_NEEDS, SEN2_SOURCE_ID, SEN2_TABLE
 from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
 from sendstats.sources.readers import validate_frame
 
-SOURCE_ID = "dfe_sen2"
-TABLE = "dfe_sen2__ehcp"
-
-#: Primary need codes in ``sen_needs_all_plans.csv`` (column ``number_<code>``) and their names
-#: as the data guidance gives them. Down syndrome is counted under "other" (guidance note 1).
-PRIMARY_NEEDS: dict[str, str] = {
-    "asd": "Autistic spectrum disorder",
-    "slcn": "Speech, language and communication needs",
-    "semh": "Social, emotional and mental health",
-    "mld": "Moderate learning difficulty",
-    "sld": "Severe learning difficulty",
-    "pd": "Physical disability",
-    "spld": "Specific learning difficulty",
-    "hi": "Hearing impairment",
-    "pmld": "Profound and multiple learning difficulty",
-    "oth": "Other difficulty or disability",
-    "vi": "Visual impairment",
-    "msi": "Multi-sensory impairment",
-    "need_unknown": "Primary need not recorded",
-}
+SOURCE_ID = SEN2_SOURCE_ID
+TABLE = SEN2_TABLE
 
 #: Per-file read specs: the "all" rows and the measures kept, with sendstats names.
 FILE_SPECS: tuple[EesFileSpec, ...] = (

@@ -41,6 +41,7 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats.core.numbers import round_half_up
+from sendstats.core.vocab import TRIBUNAL_METHODS, TRIBUNAL_SOURCE_ID, TRIBUNAL_TABLE
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.moj_send_tribunal_ods import (
     ENGLAND_CODE,
@@ -50,23 +51,9 @@ from sendstats.sources.moj_send_tribunal_ods import (
 )
 from sendstats.sources.readers import STATUS_OK, RawInputError, validate_frame
 
-SOURCE_ID = "moj_send_tribunal"
-TABLE = "moj_send_tribunal__appeals"
-
-#: Methods of counting appealable decisions, named after the publishers' wording.
-METHODS: dict[str, str] = {
-    METHOD_2018: (
-        "Total Appealable Decisions (MoJ/DfE method from the 2018 consultation response, used "
-        "for 2014-2024): the sum, from the DfE SEN2 return, of initial requests for EHC needs "
-        "assessment refused, assessments completed with a decision not to issue a plan, EHC "
-        "plans held in January, and plans ceased because needs are met without a plan."
-    ),
-    METHOD_ANNUAL_REVIEWS: (
-        "Total Appealable Decisions, 'In development' in the 2025 release and the method of the "
-        "2024-2025 file: person-level SEN2 counts annual reviews completed in the calendar year "
-        "as the appealable decision instead of assuming every January plan is one."
-    ),
-}
+SOURCE_ID = TRIBUNAL_SOURCE_ID
+TABLE = TRIBUNAL_TABLE
+METHODS = TRIBUNAL_METHODS
 
 #: Statuses: ``ok``; ``-`` (published zero, value 0); null-value markers.
 ALLOWED_STATUS = (STATUS_OK, "-", "..", "x", "~", "blank")

@@ -24,14 +24,14 @@ import fastexcel
 import polars as pl
 
 from sendstats import geography
+from sendstats.core.vocab import METHOD_2018 as METHOD_2018
+from sendstats.core.vocab import METHOD_ANNUAL_REVIEWS as METHOD_ANNUAL_REVIEWS
 from sendstats.geography.crosswalk import normalise_dfe_code
 from sendstats.sources.readers import STATUS_OK, RawInputError, decode_text
 
 Grid = list[list[str]]
 
 #: Methods of counting appealable decisions (definitions in ``moj_send_tribunal.METHODS``).
-METHOD_2018 = "total_appealable_decisions_2018"
-METHOD_ANNUAL_REVIEWS = "total_appealable_decisions_annual_reviews"
 ENGLAND_CODE = "E92000001"
 AREA_COLUMNS = (
     "geographic_level", "area_code", "area_name", "la_code_dfe", "region_code", "region_name",

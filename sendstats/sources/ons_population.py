@@ -122,37 +122,42 @@ def _layout(mid_year: int) -> MyeLayout:
     return layouts[mid_year]
 
 
-#: Workbook paths already resolved by another process (see :func:`use_workbooks`).
+#: The workbooks this process reads, (release, file) -> path: set by :func:`tidy` from the
+#: paths the pipeline resolved (or by :func:`use_workbooks`). Sources never fetch.
 _RESOLVED: dict[tuple[str, str], Path] = {}
 
 
-def workbooks() -> dict[tuple[str, str], Path]:
-    """Resolve every ONS workbook the population tables read: (release, file) -> local path.
-
-    Fetches (cache, raw archive or download, under the data-directory lock) what is missing.
-    """
-    return {
-        (layout.release, layout.file): _raw_path(SOURCE_ID, layout.release, layout.file)
-        for layout in mye_layouts().values()
-    }
+def required_files() -> list[tuple[str, str]]:
+    """Return the (release, file) of every ONS workbook the population table reads."""
+    return [(layout.release, layout.file) for layout in mye_layouts().values()]
 
 
 def use_workbooks(paths: dict[tuple[str, str], Path]) -> None:
-    """Read the ONS workbooks from ``paths`` (from :func:`workbooks`) instead of fetching.
-
-    For a process that must not fetch: the build's worker, whose build process holds the
-    data-directory lock and has resolved (and verified) the files already.
-    """
+    """Read the ONS workbooks from ``paths`` ((release, file) -> local path, already verified)."""
+    if any(_RESOLVED.get(k) != v for k, v in paths.items()):
+        read_mye.cache_clear()
     _RESOLVED.update(paths)
 
 
+def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+    """Return the population of every age band per LA and mid-year held (the tidy table).
+
+    Predecessor LAs that are the exact sum of their successors are included (see
+    :func:`population_by_age_band`), so that a metric can divide on the geography of its year.
+    """
+    use_workbooks({key: path for key, (path, _sha) in paths.items()})
+    frames = [population_by_age_band(band, include_predecessors=True) for band in AGE_BANDS]
+    return pl.concat(frames, how="vertical").sort("age_band", "mid_year", "la_code_dfe")
+
+
 def _raw_path(source_id: str, release: str, name: str) -> Path:
-    """Return the local path of a pinned file (cache, archive or download, via fetch)."""
+    """Return the local path of a workbook the pipeline resolved for this process."""
     if source_id == SOURCE_ID and (release, name) in _RESOLVED:
         return _RESOLVED[(release, name)]
-    from sendstats.acquire import fetch
-
-    return fetch.resolve_file(source_id, release, name)
+    raise PopulationFileError(
+        f"{source_id}/{release}/{name}: workbook not resolved; the build resolves the pinned "
+        "files (`sendstats build`), or call use_workbooks() with their paths"
+    )
 
 
 def _check_header(header: list[object], where: str) -> None:

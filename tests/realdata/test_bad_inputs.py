@@ -1031,28 +1031,19 @@ def test_refused_input_replaces_no_output(
     bad = _write(tmp_path, source, case.make(source).data)
     sha = hashlib.sha256(bad.read_bytes()).hexdigest()
     monkeypatch.setenv("SENDSTATS_DATA_DIR", str(data))
-    if source_id == "ons_population":
-        # The rates step's fingerprint covers its metric inputs, not the ONS workbook, so a
-        # changed workbook alone would not rerun it: forget its fingerprint to make it run.
-        state = json.loads(before[build.STATE_FILE])
-        state.pop("metrics:rates")
-        (data / build.STATE_FILE).write_text(json.dumps(state, indent=2, sort_keys=True))
-        monkeypatch.setattr(population, "_raw_path", lambda *_: bad)
-        population.read_mye.cache_clear()
-        population.la_population.cache_clear()
-    else:
-        fetch_sources = fetch.fetch_sources
+    # Every source, the ONS population included, is an ordinary tidy step: corrupt its file.
+    fetch_sources = fetch.fetch_sources
 
-        def corrupted(*args: Any, **kwargs: Any) -> list[Any]:
-            results = fetch_sources(*args, **kwargs)
-            return [
-                dataclasses.replace(r, path=bad, sha256=sha)
-                if (r.source, r.release, r.name) == (source_id, release, file_name)
-                else r
-                for r in results
-            ]
+    def corrupted(*args: Any, **kwargs: Any) -> list[Any]:
+        results = fetch_sources(*args, **kwargs)
+        return [
+            dataclasses.replace(r, path=bad, sha256=sha)
+            if (r.source, r.release, r.name) == (source_id, release, file_name)
+            else r
+            for r in results
+        ]
 
-        monkeypatch.setattr(fetch, "fetch_sources", corrupted)
+    monkeypatch.setattr(fetch, "fetch_sources", corrupted)
     state_before = (data / build.STATE_FILE).read_bytes()
     try:
         with pytest.raises(case.error):

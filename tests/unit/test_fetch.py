@@ -13,7 +13,7 @@ import pytest
 from httpserver import Reply, ScriptedServer, redirect, refused_url, running_server
 
 from sendstats.acquire import fetch
-from sendstats.acquire.catalog import PinnedFile, get_source
+from sendstats.acquire.catalog import PinnedFile
 from sendstats.acquire.fetch import (
     ChecksumMismatch,
     Fetcher,
@@ -24,7 +24,6 @@ from sendstats.acquire.fetch import (
     resolve_pinned,
 )
 from sendstats.acquire.manifest import load_manifest
-from sendstats.core import config
 from sendstats.core.io import sha256_file
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, connect_timeout=2, read_timeout=2)
@@ -407,24 +406,6 @@ def test_download_to_cache_low_level(server: ScriptedServer, tmp_path: Path) -> 
     with pytest.raises(ChecksumMismatch):
         fetch.download_to_cache(url, None, sha(b"other"), len(BODY), tmp_path / "out" / "u.csv")
     assert sorted(p.name for p in dest.parent.iterdir()) == ["t.csv"]
-
-
-def test_real_archive_then_cache(raw_archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
-    monkeypatch.setenv("SENDSTATS_OFFLINE", "1")
-    declared = sum(len(r.files) for r in get_source("dfe_sen2").releases)
-    first = fetch.fetch_sources(["dfe_sen2"], progress=False)
-    assert len(first) == declared and {r.route for r in first} == {"archive"}
-    for res in first:
-        assert sha256_file(res.path) == res.sha256
-        assert res.path.parent == config.raw_cache_dir() / "dfe_sen2" / res.release
-    second = fetch.fetch_sources(["dfe_sen2"], progress=False)
-    assert {r.route for r in second} == {"cache"}
-    inputs = load_manifest()["inputs"]
-    assert len(inputs) == declared
-    assert {e["route"] for e in inputs.values()} == {"archive"}
-    caseload = fetch.resolve_file("dfe_sen2", "2025", "caseload")
-    assert caseload.read_bytes().startswith(b"\xef\xbb\xbf")  # the 2025 files carry a BOM
 
 
 @pytest.mark.parametrize("member", ["../x", "/x", "a/../../x", "C:\\x", "a\\..\\x", ""])

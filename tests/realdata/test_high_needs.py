@@ -29,7 +29,7 @@ from sendstats.sources import dfe_high_needs_s251 as s251
 from sendstats.sources.ons_population import population_by_age_band
 from sendstats.sources.readers import RawInputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHA = "b" * 64
 HN = "high_needs"
 

@@ -27,6 +27,14 @@ def ons(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
         mp.setenv("SENDSTATS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
         mp.setenv("SENDSTATS_OFFLINE", "1")
+        from sendstats.acquire import fetch
+
+        population.use_workbooks(
+            {
+                (release, name): fetch.resolve_file(population.SOURCE_ID, release, name)
+                for release, name in population.required_files()
+            }
+        )
         yield
 
 
@@ -122,5 +130,9 @@ def test_a_bad_header_is_refused_with_its_place() -> None:
 
 
 def test_describe_la_shows_population(ons: None) -> None:
+    from sendstats.core import config
+
+    config.tidy_dir().mkdir(parents=True, exist_ok=True)
+    population.tidy({}).write_parquet(config.tidy_dir() / "ons_population__population.parquet")
     text = describe_la("Kent")
     assert "Population (ONS mid-2020 population estimates" in text and "aged 0-25" in text

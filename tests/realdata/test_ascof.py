@@ -13,7 +13,7 @@ from sendstats.geography import LACodeError
 from sendstats.sources import nhs_ascof
 from sendstats.sources.readers import RawInputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HELD = "ascof/meas-from-asc-of-eng-2021-open-data-csv_v2.xlsx"
 HEADER = (
     "Geographical Code,Geographical Description,Geographical Level,ONS Code,ASCOF Measure Code,"
