@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sendstats.core import config
 from sendstats.core.io import atomic_write_text, data_lock, sha256_file
-from sendstats.core.version import __version__
+from sendstats.core.version import __version__, library_versions
 
 if TYPE_CHECKING:
     from sendstats.acquire.fetch import FetchResult
@@ -195,6 +195,7 @@ def record_output(
         "sha256": digest,
         "bytes": path.stat().st_size,
         "sendstats_version": __version__,
+        "libraries": library_versions(),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "when": _now(),

@@ -80,9 +80,9 @@ def _check(step: Step, df: pl.DataFrame, where: Path) -> pl.DataFrame:
         return df
     target = resolve(step.schema)
     if isinstance(target, type):  # a pandera DataFrameModel
-        from sendstats.core.checks import validate_frame
+        from sendstats.core.checks import SchemaLike, validate_frame
 
-        return validate_frame(target, df, where, stage="tidy")
+        return validate_frame(cast("SchemaLike", target), df, where, stage="tidy")
     return cast(pl.DataFrame, target(df, where))
 
 

@@ -20,14 +20,10 @@ import hashlib
 import re
 from collections.abc import Callable
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 from sendstats.core import config
-from sendstats.core.version import __version__
-
-#: Libraries whose version can change a step's output; recorded in the manifest too.
-OUTPUT_LIBRARIES: tuple[str, ...] = ("polars", "pandera")
+from sendstats.core.version import OUTPUT_LIBRARIES, __version__, library_versions
 
 SourceReader = Callable[[Path], bytes]
 
@@ -37,6 +33,7 @@ def read_source(path: Path) -> bytes:
     return path.read_bytes()
 
 
+@cache
 def module_path(module: str) -> Path | None:
     """Return the file of a ``sendstats`` module or package, or None if there is none."""
     parts = module.split(".")
@@ -115,19 +112,6 @@ def code_closure(function: str, read: SourceReader | None = None) -> list[str]:
             if dep not in seen:
                 todo.append(dep)
     return sorted(m for m in seen if module_path(m) is not None)
-
-
-@cache
-def library_versions() -> dict[str, str]:
-    """Return the installed versions of the libraries that shape outputs or their pictures."""
-    names = (*OUTPUT_LIBRARIES, "altair", "vl-convert-python", "great-tables")
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def code_fingerprint(function: str, read: SourceReader | None = None) -> str:

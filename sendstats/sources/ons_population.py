@@ -146,7 +146,8 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     :func:`population_by_age_band`), so that a metric can divide on the geography of its year.
     """
     use_workbooks({key: path for key, (path, _sha) in paths.items()})
-    frames = [population_by_age_band(band, include_predecessors=True) for band in AGE_BANDS]
+    bands: tuple[AgeBand, ...] = ("0_25", "2_18", "5_15", "18_64")
+    frames = [population_by_age_band(band, include_predecessors=True) for band in bands]
     return pl.concat(frames, how="vertical").sort("age_band", "mid_year", "la_code_dfe")
 
 

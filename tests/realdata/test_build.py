@@ -39,6 +39,16 @@ def test_build_writes_tidy_and_metrics_with_provenance(
     assert log, "the tribunal step records rows read, kept and excluded"
     metrics = manifest["outputs"]["metrics/ehcp.parquet"]
     assert metrics["inputs"] == ["tidy/dfe_sen2__ehcp.parquet"]
+    import polars
+
+    assert metrics["libraries"]["polars"] == polars.__version__
+    assert set(metrics["libraries"]) == {
+        "polars",
+        "pandera",
+        "altair",
+        "vl-convert-python",
+        "great-tables",
+    }
 
 
 def test_rebuild_with_nothing_changed_skips_every_step(
