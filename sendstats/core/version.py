@@ -7,7 +7,6 @@ part of every step's fingerprint.
 from __future__ import annotations
 
 from functools import cache
-from importlib import metadata
 
 __version__ = "0.1.0"
 
@@ -25,6 +24,8 @@ RECORDED_LIBRARIES: tuple[str, ...] = (
 @cache
 def library_versions() -> dict[str, str]:
     """Return the installed version of each recorded library ("not installed" if absent)."""
+    from importlib import metadata  # imported on use: a no-op build never needs it
+
     out = {}
     for name in RECORDED_LIBRARIES:
         try:

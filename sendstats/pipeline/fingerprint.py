@@ -15,7 +15,6 @@ The versions of polars and pandera are part of every fingerprint: either can cha
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 from collections.abc import Callable
@@ -86,6 +85,8 @@ def imports_of(module: str, read: SourceReader, *, only: str | None = None) -> s
     text = read(path).decode("utf-8")
     if only is None:
         return _imported(text)
+    import ast  # only the adapters' module needs its functions told apart
+
     tree = ast.parse(text, filename=str(path))
     lines = text.splitlines(keepends=True)
     top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
