@@ -187,6 +187,8 @@ def with_pooled_comparators(
     needs_denominator: bool = True,
     tolerance: float = 1e-6,
     what: str = "",
+    keep_left_out: bool = False,
+    carry_la_note: bool = True,
 ) -> pl.DataFrame:
     """Replace one metric's England and region rows by figures pooled over its LA rows.
 
@@ -206,6 +208,10 @@ def with_pooled_comparators(
         needs_denominator: whether an LA needs a known denominator to be pooled.
         tolerance: largest difference from the published figure that is not reported.
         what: a word for the note (e.g. "appeals"), naming what was summed.
+        keep_left_out: keep the LA rows that could not be pooled (without a value, their
+            note saying why) instead of dropping them.
+        carry_la_note: where every pooled LA has the same note (e.g. "from the DfE
+            compilation"), add it to the pooled row's note.
 
     """
     for col, dtype in _EXTRA_TYPES.items():
@@ -225,6 +231,7 @@ def with_pooled_comparators(
         pl.len().cast(pl.Int32).alias("n_las"),
         pl.col("spans_break").any().alias("spans_break"),
         pl.col("release").unique().sort().str.join(", ").alias("__releases"),
+        pl.col("note").unique().alias("__notes"),
         *(pl.col(c).sort_by("release", descending=True).first() for c in DENOMINATOR_PROV),
     ]
     sums = ["numerator", "denominator"]
@@ -247,11 +254,20 @@ def with_pooled_comparators(
             .then(pl.lit("; values from releases ") + pl.col("__releases"))
             .otherwise(pl.lit("")),
             pl.when(pl.col("__left_out").is_not_null())
-            .then(pl.lit("; left out, a figure not published: ") + pl.col("__left_out"))
+            .then(pl.lit("; left out (a figure missing): ") + pl.col("__left_out"))
+            .otherwise(pl.lit("")),
+            pl.when(
+                pl.lit(carry_la_note)
+                & (pl.col("__notes").list.len() == 1)
+                & pl.col("__notes").list.first().is_not_null()
+            )
+            .then(pl.lit("; ") + pl.col("__notes").list.first())
             .otherwise(pl.lit("")),
         ).alias("note"),
     )  # fmt: skip
-    published = rows.filter(pl.col("geographic_level") != "Local authority")
+    published = rows.filter(
+        (pl.col("geographic_level") != "Local authority") & pl.col("value").is_not_null()
+    )
     pub = published.select(
         *AREA_KEYS, "year", pl.col("value").alias("__pub"), pl.col("note").alias("__pub_note")
     )
@@ -267,7 +283,13 @@ def with_pooled_comparators(
                 pl.lit(" differs from the pooled "),
                 _fmt(pl.col("value")),
                 pl.when(pl.col("__left_out").is_not_null())
-                .then(pl.lit(": the published total includes LAs left out here (") + pl.col("__left_out") + pl.lit(")"))
+                .then(
+                    pl.concat_str(
+                        pl.lit(": the published total includes LAs left out here ("),
+                        pl.col("__left_out"),
+                        pl.lit(")"),
+                    )
+                )
                 .when(mixed)
                 .then(pl.lit(": the published total is of another release than some LA values"))
                 .otherwise(pl.lit(": the published total is not the sum of the LAs' figures")),
@@ -283,7 +305,8 @@ def with_pooled_comparators(
             "published_note"
         ),
     )
-    out = [la.filter(usable), joined.select(*_LAYOUT), orphans.select(*_LAYOUT)]
+    kept = la if keep_left_out else la.filter(usable)
+    out = [kept, joined.select(*_LAYOUT), orphans.select(*_LAYOUT)]
     return pl.concat(out, how="vertical_relaxed")
 
 
@@ -332,7 +355,8 @@ def finish(
     filled = []
     for frame in frames:
         missing = [c for c in _EXTRA_TYPES if c not in frame.columns]
-        filled.append(frame.with_columns(pl.lit(None, _EXTRA_TYPES[c]).alias(c) for c in missing))
+        frame = frame.with_columns(pl.lit(None, _EXTRA_TYPES[c]).alias(c) for c in missing)
+        filled.append(frame.select(*_LAYOUT))
     metrics = pl.concat(filled, how="vertical_relaxed").with_columns(
         pl.col("spans_break").cast(pl.Boolean)
     )

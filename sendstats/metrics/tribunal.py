@@ -15,7 +15,7 @@ import polars as pl
 from sendstats.metrics.common import (
     AREA_ATTRS,
     AREA_KEYS,
-    ENGLAND_CODE as ENGLAND,
+    ENGLAND_CODE,
     PROV,
     finish,
     make_rows,
@@ -157,7 +157,7 @@ def compute(tidy: pl.DataFrame) -> pl.DataFrame:
             pooled.with_columns(
                 pl.when(
                     pl.col("published_note").is_not_null()
-                    & (pl.col("area_code") == ENGLAND)
+                    & (pl.col("area_code") == ENGLAND_CODE)
                     & pl.lit(method == METHOD_ANNUAL_REVIEWS)
                 )
                 .then(pl.col("published_note") + pl.lit(SUPPRESSED_NOTE))
@@ -173,9 +173,7 @@ def compute(tidy: pl.DataFrame) -> pl.DataFrame:
                 numerator=pl.col("appeals"),
             )
             frames.append(
-                with_pooled_comparators(
-                    counts, value_sum, needs_denominator=False, what="appeals"
-                )
+                with_pooled_comparators(counts, value_sum, needs_denominator=False, what="appeals")
             )
     return finish(
         frames,
