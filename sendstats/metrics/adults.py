@@ -3,16 +3,30 @@
 Input is the tidy table ``nhs_ascof__ld_employment``. The published percentage is kept as the
 value (it is reproduced from numerator / denominator when the table is built), with Wilson
 intervals; outlying values carry their caveat in the note rather than being dropped.
+
+A value whose counts the publisher suppressed (``[c]``, ``[x]``: Isles of Scilly's 1E is
+printed as 0 with its counts suppressed) is **not published** here (issue 17): the row is kept
+with no value, so it gets no rank, band, interval or significance, and its note says so. England
+and regions are pooled over the councils with both counts (sum / sum), the published figure
+(printed to 1 dp) beside.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import finish, make_rows
+from sendstats.metrics.common import finish, make_rows, value_ratio, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
 
 SOURCE = "nhs_ascof"
+#: Published percentages are printed to 1 dp: a pooled figure within half of that agrees.
+PUBLISHED_PRECISION = 0.05
+NOT_PUBLISHED = (
+    "not published: the publisher withheld this council's counts ({status}; [c] suppressed, [x] "
+    "not available); its printed "
+    "outcome is not used, so no rank, band, interval or significance"
+)
+_BEFORE, _AFTER = NOT_PUBLISHED.split("{status}")
 MEASURES = {
     "ascof_1e": "ascof_1e_ld_paid_employment_pct",
     "ascof_1g": "ascof_1g_ld_own_home_or_family_pct",
@@ -66,14 +80,28 @@ def compute(tidy: pl.DataFrame) -> pl.DataFrame:
     """Return ASCOF 1E and 1G (all adults, not by sex) for England, regions and councils."""
     total = tidy.filter(pl.col("disaggregation") == "Total").sort("release", descending=True)
     total = total.unique(subset=["measure", "year", "geographic_level", "area_code"], keep="first")
+    suppressed = (pl.col("geographic_level") == "Local authority") & (
+        pl.col("count_status") != "ok"
+    )
+    note = (
+        pl.when(suppressed)
+        .then(pl.concat_str(pl.lit(_BEFORE), pl.col("count_status"), pl.lit(_AFTER)))
+        .otherwise(pl.col("caveat"))
+    )
     frames = [
-        make_rows(
-            total.filter(pl.col("measure") == measure),
-            metric_id,
-            pl.col("value"),
-            numerator=pl.col("numerator"),
-            denominator=pl.col("denominator"),
-            note=pl.col("caveat"),
+        with_pooled_comparators(
+            make_rows(
+                total.filter(pl.col("measure") == measure),
+                metric_id,
+                pl.when(suppressed).then(None).otherwise(pl.col("value")),
+                numerator=pl.col("numerator"),
+                denominator=pl.col("denominator"),
+                note=note,
+            ),
+            value_ratio(100.0),
+            tolerance=PUBLISHED_PRECISION,
+            keep_left_out=True,
+            carry_la_note=False,
         )
         for measure, metric_id in MEASURES.items()
     ]

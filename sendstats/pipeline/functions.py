@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import polars as pl
 
-#: Columns of the population table a metric divides by.
-_POPULATION_COLUMNS = ("la_code_dfe", "la_code", "la_name", "mid_year", "population")
-
-
 def _band(population: pl.DataFrame, band: str) -> pl.DataFrame:
-    """Return one age band of the population tidy table, in the layout the metrics take."""
-    return population.filter(pl.col("age_band") == band).select(
-        *_POPULATION_COLUMNS, "population_vintage"
-    )
+    """Return one age band of the population tidy table (every column a per-head row cites)."""
+    return population.filter(pl.col("age_band") == band).drop("age_band")
 
 
 def derived_rates(

@@ -101,12 +101,15 @@ def test_derived_rates_pool_over_las_and_name_the_population_vintage(
         pl.col("geographic_level") == "Local authority",
     )
     for row in eng.iter_rows(named=True):
-        year = las.filter(pl.col("year") == row["year"])
+        # Pooled over the LAs with a population (issue 17); the others keep a row, no value.
+        year = las.filter(pl.col("year") == row["year"], pl.col("value").is_not_null())
         assert row["numerator"] == year["numerator"].sum()
         assert row["denominator"] == year["denominator"].sum()
+        assert row["n_las"] == year.height
         assert row["value"] == pytest.approx(row["numerator"] / row["denominator"] * 10_000)
         assert "mid-" in row["note"]
-    assert sorted(eng["year"].to_list()) == [2018, 2019, 2020, 2021]
+    # January 2018 (mid-2017) to January 2025 (mid-2023, the latest held: issue 21's rule).
+    assert sorted(eng["year"].to_list()) == list(range(2018, 2026))
 
 
 def test_an_edited_reader_reruns_its_step_and_what_reads_a_changed_table(

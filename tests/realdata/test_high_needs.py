@@ -450,13 +450,14 @@ def test_real_block_england_is_the_published_row_and_the_sum_of_las(metrics: pl.
     # The ESFA per-year file wins over the compilation's earlier vintage (9,953,984,391).
     assert (england["value"], england["release"]) == (9_952_172_126, "2023-24")
     fy1920 = _m(metrics, hnm.HNB, "National", 2019).row(0, named=True)
-    assert (fy1920["release"], fy1920["note"]) == (
-        hn.COMPILATION_RELEASE,
-        hnm.COMPILATION_NOTE,
-    )
+    # England is pooled over the LAs (issue 17) and carries the LAs' common note; the
+    # compilation's own England figure (GBP million to 6 dp) is kept beside it.
+    assert fy1920["release"] == hn.COMPILATION_RELEASE
+    assert fy1920["note"].endswith(hnm.COMPILATION_NOTE)
+    assert (fy1920["n_las"], fy1920["published_value"]) == (149, 6_279_123_139)
     for metric_id in (hnm.HNB, hnm.TOTAL):
         for year in range(2019, 2024):
-            published = _m(metrics, metric_id, "National", year)["value"][0]
+            published = _m(metrics, metric_id, "National", year)["published_value"][0]
             las = _m(metrics, metric_id, "Local authority", year)
             regions = _m(metrics, metric_id, "Regional", year)
             tolerance = 100 if year == 2019 else 0.5  # 2019-20 is GBP million rounded to pounds
@@ -479,6 +480,9 @@ def test_per_head_block_hand_worked_ratio_pooled_never_summed() -> None:
             "mid_year": [2020, 2020, 2021],
             "population": [4, 1, 1000],
             "population_vintage": ["ONS mid-2020 (test)"] * 2 + ["ONS mid-2021 (test)"],
+            "population_release": ["mid-2020"] * 2 + ["mid-2021"],
+            "population_file": ["mye20.xls"] * 2 + ["mye21.xls"],
+            "population_sha256": ["a" * 64] * 2 + ["b" * 64],
         }
     )
     out = hnm.compute(tidy, population)
@@ -491,6 +495,9 @@ def test_per_head_block_hand_worked_ratio_pooled_never_summed() -> None:
     assert "sum / sum" in london["note"] and "mid-2020" in london["note"]
     camden = per_head.filter(pl.col("area_code") == "E09000007").row(0, named=True)
     assert camden["note"] == "denominator: ONS mid-2020 (test), aged 2-18"
+    # The population file it divided by is cited on every row (issue 17).
+    assert (camden["denominator_release"], camden["denominator_sha256"]) == ("mid-2020", "a" * 64)
+    assert london["n_las"] == 2 and london["denominator_file"] == "mye20.xls"
     # The dashboard's balance % keeps its published region and England rows: never summed.
     balance = dict(
         out.filter(pl.col("metric_id") == hnm.BALANCE_PCT).select("area_code", "value").iter_rows()
@@ -503,7 +510,8 @@ def test_per_head_block_hand_worked_ratio_pooled_never_summed() -> None:
 
 
 def test_real_per_head_regions_and_england_pool_their_las(metrics: pl.DataFrame) -> None:
-    for metric_id, years in ((hnm.HNB_PER_HEAD, (2019, 2020)), (hnm.SPEND_PER_HEAD, (2021,))):
+    per_head_years = (2019, 2020, 2021, 2022, 2023)  # mid-2019 to mid-2023 held
+    for metric_id, years in ((hnm.HNB_PER_HEAD, per_head_years), (hnm.SPEND_PER_HEAD, (2021,))):
         assert sorted(metrics.filter(pl.col("metric_id") == metric_id)["year"].unique()) == list(
             years
         )
@@ -593,7 +601,8 @@ def test_narrative_states_block_per_head_balance_and_who_derived_it(metrics: pl.
     text = high_needs_section.high_needs_narrative(kent)
     assert "**£311.7 million**" in text and "rank 1 of 151 LAs" in text
     assert "ESFA allocations published 20 July 2023" in text
-    assert "£675 per resident aged 2-18 in 2020-21 (England £616" in text
+    # mid-2023 held: Kent 311,663,662 / 333,370 residents aged 2-18 = £935 (issue 21).
+    assert "£935 per resident aged 2-18 in 2023-24 (England £867" in text
     assert "**-6.83%** of its total DSG income (a deficit; rank 130 of 150" in text
     assert "England -2.26%" in text and "derived by the DfE dashboard" in text
     assert "the deficit grew as a share of DSG income every year" in text
@@ -607,6 +616,9 @@ _POP_SCHEMA = {
     "mid_year": pl.Int64,
     "population": pl.Int64,
     "population_vintage": pl.Utf8,
+    "population_release": pl.Utf8,
+    "population_file": pl.Utf8,
+    "population_sha256": pl.Utf8,
 }
 
 _AREAS = {

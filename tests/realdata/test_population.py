@@ -65,7 +65,7 @@ def test_age_bands_and_vintage_labels(ons: None) -> None:
     label = bands["0_25"]["population_vintage"][0]
     assert label == "ONS mid-2020 population estimates (April 2021 local authority boundaries)"
     every_year = population_by_age_band("0_25")
-    assert sorted(every_year["mid_year"].unique().to_list()) == [2017, 2018, 2019, 2020]
+    assert sorted(every_year["mid_year"].unique().to_list()) == list(range(2017, 2024))
 
 
 def test_boundaries_follow_each_release(ons: None) -> None:
@@ -135,4 +135,4 @@ def test_describe_la_shows_population(ons: None) -> None:
     config.tidy_dir().mkdir(parents=True, exist_ok=True)
     population.tidy({}).write_parquet(config.tidy_dir() / "ons_population__population.parquet")
     text = describe_la("Kent")
-    assert "Population (ONS mid-2020 population estimates" in text and "aged 0-25" in text
+    assert "Population (ONS mid-2023 population estimates" in text and "aged 0-25" in text

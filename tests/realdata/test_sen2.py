@@ -91,10 +91,28 @@ def test_newest_release_wins_and_older_release_is_kept(
     )
     by_release = dict(zip(new22["release"], new22["value"], strict=True))
     assert by_release == {"2023": 68_665, "2025": 66_706}
-    assert (
-        _value(metrics, metric_id="new_ehc_plans_count", year=2022, geographic_level="National")
-        == 66_706
+    # England is pooled over the LA values used (issue 17, option 1): Yorkshire and The Humber
+    # LAs from the 2023 release, the rest from 2025; DfE's 66,706 is kept beside it.
+    england = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_count",
+        pl.col("year") == 2022,
+        pl.col("geographic_level") == "National",
+    ).row(0, named=True)
+    assert (england["value"], england["published_value"], england["n_las"]) == (66_737, 66_706, 152)
+    assert "values from releases 2023, 2025" in england["note"]
+    assert "another release" in england["published_note"]
+    las = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_count",
+        pl.col("year") == 2022,
+        pl.col("geographic_level") == "Local authority",
     )
+    assert las["value"].sum() == 66_737
+    leeds = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_change_pct",
+        pl.col("year") == 2023,
+        pl.col("area_name") == "Leeds",
+    )
+    assert "compares release 2023 with release 2025" in leeds["note"][0]
     as_2023 = ehcp.compute(tidy, releases=["2022", "2023"])
     assert (
         _value(as_2023, metric_id="new_ehc_plans_count", year=2022, geographic_level="National")
@@ -135,7 +153,15 @@ def test_twenty_week_rates_reproduce_published_percentages(
         )
         .select("geographic_level", "area_code", "year", pl.col("value").alias("published"))
     )
-    ours = metrics.filter(pl.col("metric_id") == f"plans_within_20_weeks_{kind}_exceptions_pct")
+    # LA rows carry the value; England and region rows the published figure beside the pooled.
+    ours = metrics.filter(
+        pl.col("metric_id") == f"plans_within_20_weeks_{kind}_exceptions_pct"
+    ).with_columns(
+        pl.when(pl.col("geographic_level") == "Local authority")
+        .then(pl.col("value"))
+        .otherwise(pl.col("published_value"))
+        .alias("value")
+    )
     joined = ours.join(published, on=["geographic_level", "area_code", "year"], how="inner")
     assert joined.height > 1000
     off = joined.filter((round_half_up(pl.col("value"), 1) - pl.col("published")).abs() > 0.001)
@@ -232,9 +258,24 @@ def test_flow_change_into_2023_is_flagged_as_spanning_the_break(metrics: pl.Data
     flagged = rows.filter(pl.col("spans_break"))["year"].to_list()
     assert flagged == [2023]
     row = rows.filter(pl.col("year") == 2024).row(0, named=True)
-    prev = _value(metrics, metric_id="new_ehc_plans_count", year=2023, geographic_level="National")
-    assert row["denominator"] == prev and row["numerator"] == 97_747 - prev
+    # Pooled over the LAs with both years (issue 17); DfE's England change is kept beside it.
+    las = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_change_pct",
+        pl.col("geographic_level") == "Local authority",
+        pl.col("year") == 2024,
+    )
+    assert (row["numerator"], row["denominator"], row["n_las"]) == (
+        las["numerator"].sum(),
+        las["denominator"].sum(),
+        las.height,
+    )
     assert abs(row["value"] - (row["numerator"] / row["denominator"] * 100)) < 1e-9
+    prev = metrics.filter(
+        pl.col("metric_id") == "new_ehc_plans_count",
+        pl.col("geographic_level") == "National",
+        pl.col("year") == 2023,
+    )["published_value"][0]
+    assert abs(row["published_value"] - (97_747 / prev - 1) * 100) < 1e-9
 
 
 def _corrupt(
