@@ -17,6 +17,7 @@ import polars as pl
 
 from sendstats.metrics.common import finish, make_rows, value_ratio, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
+from sendstats.metrics.stats import OUTLIER_ROBUST_Z, outlier_flag_expr
 
 SOURCE = "nhs_ascof"
 #: Published percentages are printed to 1 dp: a pooled figure within half of that agrees.
@@ -27,6 +28,33 @@ NOT_PUBLISHED = (
     "outcome is not used, so no rank, band, interval or significance"
 )
 _BEFORE, _AFTER = NOT_PUBLISHED.split("{status}")
+OUTLIER_CAVEAT = (
+    f"value more than {OUTLIER_ROBUST_Z:g} robust z-scores (1.4826 x MAD) from the median "
+    "of councils for this measure and year: check with the council before use"
+)
+
+
+def _outlier_caveats(total: pl.DataFrame) -> pl.DataFrame:
+    """Flag councils whose value lies far from the others' (same measure and year), keeping it.
+
+    The flag is added to the row's caveat; the value stays, since an implausible figure is the
+    publisher's to correct, not ours to drop (one council reported 26.8% in 2019-20).
+    """
+    la = pl.col("geographic_level") == "Local authority"
+    la_value = pl.when(la).then(pl.col("value"))
+    flagged = la & outlier_flag_expr(la_value, over=["measure", "year"])
+    return total.with_columns(
+        pl.concat_str(
+            pl.when(flagged).then(pl.lit(OUTLIER_CAVEAT)),
+            pl.col("caveat"),
+            separator="; ",
+            ignore_nulls=True,
+        )
+        .replace("", None)
+        .alias("caveat")
+    )
+
+
 MEASURES = {
     "ascof_1e": "ascof_1e_ld_paid_employment_pct",
     "ascof_1g": "ascof_1g_ld_own_home_or_family_pct",
@@ -80,6 +108,7 @@ def compute(tidy: pl.DataFrame) -> pl.DataFrame:
     """Return ASCOF 1E and 1G (all adults, not by sex) for England, regions and councils."""
     total = tidy.filter(pl.col("disaggregation") == "Total").sort("release", descending=True)
     total = total.unique(subset=["measure", "year", "geographic_level", "area_code"], keep="first")
+    total = _outlier_caveats(total)
     suppressed = (pl.col("geographic_level") == "Local authority") & (
         pl.col("count_status") != "ok"
     )

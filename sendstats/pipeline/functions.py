@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+
 def _band(population: pl.DataFrame, band: str) -> pl.DataFrame:
     """Return one age band of the population tidy table (every column a per-head row cites)."""
     return population.filter(pl.col("age_band") == band).drop("age_band")

@@ -54,7 +54,6 @@ def test_cp1252_csv_with_old_markers(tmp_path: Path) -> None:
     assert by_name["Hartlepool"]["cassr_code"] == "111"
     assert by_name["Hartlepool"]["region_code"] == "E12000001"
     assert by_name["Isles of Scilly"]["count_status"] == "c"
-    assert by_name["Isles of Scilly"]["ci95_low"] is None
     assert by_name["Isles of Scilly"]["caveat"] == nhs_ascof.SUPPRESSED_CAVEAT
     hackney = by_name["Hackney"]
     assert (hackney["value"], hackney["status"], hackney["numerator"]) == (None, ":", None)
@@ -170,37 +169,47 @@ def test_sex_breakdown_adds_up_to_total(real: pl.DataFrame) -> None:
     assert by["Male"]["numerator"] + by["Female"]["numerator"] <= by["Total"]["numerator"]
 
 
-def test_outliers_flagged_with_caveat_not_dropped(real: pl.DataFrame) -> None:
-    hartlepool = real.filter(
-        pl.col("measure") == "ascof_1e",
-        pl.col("disaggregation") == "Total",
-        pl.col("area_name") == "Hartlepool",
-    ).row(0, named=True)
+def _ascof_metrics(real: pl.DataFrame) -> pl.DataFrame:
+    from sendstats.metrics import adults
+
+    return adults.compute(real).filter(pl.col("metric_id") == "ascof_1e_ld_paid_employment_pct")
+
+
+def test_outliers_flagged_in_the_metric_layer_with_caveat_not_dropped(real: pl.DataFrame) -> None:
+    from sendstats.metrics.adults import OUTLIER_CAVEAT
+
+    metrics = _ascof_metrics(real)
+    hartlepool = metrics.filter(pl.col("area_name") == "Hartlepool").row(0, named=True)
     assert hartlepool["value"] == 22.3
-    assert hartlepool["outlier_flag"] is True
-    assert nhs_ascof.OUTLIER_CAVEAT in hartlepool["caveat"]
-    flagged = real.filter(pl.col("outlier_flag"))
-    assert flagged["caveat"].null_count() == 0
+    assert OUTLIER_CAVEAT in hartlepool["note"]
+    flagged = metrics.filter(pl.col("note").str.contains("robust z-scores", literal=True))
     assert set(flagged["geographic_level"]) == {"Local authority"}
     # A flag marks a few values, it does not define the distribution.
-    la_1e = real.filter(
-        pl.col("measure") == "ascof_1e", pl.col("geographic_level") == "Local authority"
-    )
-    assert la_1e["outlier_flag"].sum() < 0.1 * la_1e.height
+    las = metrics.filter(pl.col("geographic_level") == "Local authority")
+    assert 0 < flagged.height < 0.1 * las.height
+    # The reader keeps no metric maths: no intervals or outlier columns in the tidy table.
+    assert not {"ci95_low", "robust_z", "outlier_flag"} & set(real.columns)
 
 
 def test_wilson_interval_for_every_la_value(real: pl.DataFrame) -> None:
-    la = real.filter(pl.col("geographic_level") == "Local authority", pl.col("value").is_not_null())
-    with_counts = la.filter(pl.col("count_status") == "ok")
+    metrics = _ascof_metrics(real)
+    la = metrics.filter(pl.col("geographic_level") == "Local authority")
+    with_value = la.filter(pl.col("value").is_not_null())
     for col in ("ci95_low", "ci95_high", "ci998_low", "ci998_high"):
-        assert with_counts[col].null_count() == 0, col
-    assert (with_counts["ci998_low"] <= with_counts["ci95_low"]).all()
-    assert (with_counts["ci95_low"] <= with_counts["value"] + 0.05).all()
-    assert (with_counts["value"] - 0.05 <= with_counts["ci95_high"]).all()
-    # The only values without counts are suppressed ones (Isles of Scilly), and they say so.
-    no_counts = la.filter(pl.col("count_status") != "ok")
-    assert set(no_counts["area_name"]) == {"Isles of Scilly"}
-    assert (no_counts["caveat"] == nhs_ascof.SUPPRESSED_CAVEAT).all()
+        assert with_value[col].null_count() == 0, col
+    assert (with_value["ci998_low"] <= with_value["ci95_low"]).all()
+    assert (with_value["ci95_low"] <= with_value["value"] + 0.05).all()
+    assert (with_value["value"] - 0.05 <= with_value["ci95_high"]).all()
+    # The only council without counts (Isles of Scilly) is not published: no value, no interval.
+    no_value = la.filter(pl.col("value").is_null())
+    assert "Isles of Scilly" in set(no_value["area_name"])
+    assert no_value["ci95_low"].null_count() == no_value.height
+    tidy_no_counts = real.filter(
+        pl.col("geographic_level") == "Local authority",
+        pl.col("value").is_not_null(),
+        pl.col("count_status") != "ok",
+    )
+    assert (tidy_no_counts["caveat"] == nhs_ascof.SUPPRESSED_CAVEAT).all()
 
 
 def test_tidy_table_refuses_a_revised_series_row(real: pl.DataFrame) -> None:
