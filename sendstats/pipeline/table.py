@@ -102,14 +102,14 @@ STEPS: tuple[Step, ...] = (
     _tidy(
         "moj_send_tribunal",
         "moj_send_tribunal__appeals",
-        "tidy_with_log",
+        "tidy",
         "TribunalTidy",
         "SEND Tribunal appeals and appealable decisions",
     ),
     _tidy(
         "nhs_ascof",
         "nhs_ascof__ld_employment",
-        "tidy_all",
+        "tidy",
         "AscofTidy",
         "ASCOF adults with a learning disability in paid work",
     ),

@@ -173,12 +173,7 @@ def required_files() -> list[tuple[str, str]]:
     return [(s.release, s.name) for s in FILE_SPECS]
 
 
-def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
-    """Read every declared file into one validated long table (see :func:`tidy_with_log`)."""
-    return tidy_with_log(paths)[0]
-
-
-def tidy_with_log(
+def tidy(
     paths: dict[tuple[str, str], tuple[Path, str]],
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read every declared file; return the tidy table and the read log for the manifest.

@@ -433,7 +433,7 @@ def _add_caveats(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def tidy(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
+def tidy_file(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
     """Read one ASCOF open data file into the validated ``nhs_ascof__ld_employment`` table.
 
     Args:
@@ -501,7 +501,7 @@ def revised_mapping() -> pl.DataFrame:
     )
 
 
-def tidy_all(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     """Tidy every held ASCOF release: paths maps (release, file name) -> (path, sha256)."""
-    frames = [tidy(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
+    frames = [tidy_file(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
     return pl.concat(frames, how="vertical")

@@ -46,7 +46,7 @@ def test_cp1252_csv_with_old_markers(tmp_path: Path) -> None:
         *_rows("704", "Hackney", "Council", "E09000012", ":", ":", ":"),
         "I,Inner London,Council Type,,1E,Total,Outcome,5.3,1E,grouping row",
     ]
-    out = nhs_ascof.tidy(_write_csv(tmp_path, rows), SHA)
+    out = nhs_ascof.tidy_file(_write_csv(tmp_path, rows), SHA)
     assert out.height == 4
     by_name = {r["area_name"]: r for r in out.iter_rows(named=True)}
     assert by_name["England"]["value"] == 5.1
@@ -64,19 +64,19 @@ def test_cp1252_csv_with_old_markers(tmp_path: Path) -> None:
 def test_unknown_marker_names_file_column_and_row(tmp_path: Path) -> None:
     rows = _rows("111", "Hartlepool", "Council", "E06000001", "65", "292", "n/a")
     with pytest.raises(RawInputError, match=r"Measure Value.*row 3.*'n/a'"):
-        nhs_ascof.tidy(_write_csv(tmp_path, rows, "utf-8"), SHA)
+        nhs_ascof.tidy_file(_write_csv(tmp_path, rows, "utf-8"), SHA)
 
 
 def test_value_not_following_from_counts_is_refused(tmp_path: Path) -> None:
     rows = _rows("111", "Hartlepool", "Council", "E06000001", "65", "292", "2.3")
     with pytest.raises(RawInputError, match=r"Hartlepool.*65 / 292"):
-        nhs_ascof.tidy(_write_csv(tmp_path, rows), SHA)
+        nhs_ascof.tidy_file(_write_csv(tmp_path, rows), SHA)
 
 
 def test_council_that_does_not_resolve_is_refused(tmp_path: Path) -> None:
     rows = _rows("999", "Atlantis", "Council", "E06000999", "1", "10", "10")
     with pytest.raises(LACodeError, match="E06000999"):
-        nhs_ascof.tidy(_write_csv(tmp_path, rows), SHA)
+        nhs_ascof.tidy_file(_write_csv(tmp_path, rows), SHA)
 
 
 def test_missing_column_is_named(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_revised_years_are_not_read_into_the_old_series(tmp_path: Path) -> None:
     assert all(int(rel[:4]) < 2023 for rel in nhs_ascof.RELEASES)
     rows = _rows("111", "Hartlepool", "Council", "E06000001", "65", "292", "22.3")
     with pytest.raises(RawInputError, match="unknown ASCOF release '2023-24'"):
-        nhs_ascof.tidy(_write_csv(tmp_path, rows), SHA, release="2023-24")
+        nhs_ascof.tidy_file(_write_csv(tmp_path, rows), SHA, release="2023-24")
 
 
 def test_declaration_pins_the_held_file(raw_archive: Path) -> None:
@@ -132,7 +132,7 @@ def test_declaration_pins_the_held_file(raw_archive: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real(raw_archive: Path) -> pl.DataFrame:
-    return nhs_ascof.tidy(
+    return nhs_ascof.tidy_file(
         raw_archive / HELD, "3501cfb404ce3a9621a5d7b1185a78ed83f77fa3b36e70f66852baee98b025f0"
     )
 

@@ -129,7 +129,7 @@ READERS: dict[str, Reader] = {
     "hnbt": Reader("high_needs/Outturn data 202122.xlsx", _read_hnbt),
     "ascof": Reader(
         "ascof/meas-from-asc-of-eng-2021-open-data-csv_v2.xlsx",
-        lambda path: nhs_ascof.tidy(path, SHA),
+        lambda path: nhs_ascof.tidy_file(path, SHA),
     ),
     "ons_mye": Reader("lookups/ukpopestimatesmid2020on2021geography.xls", _read_mye),
 }

@@ -40,7 +40,7 @@ def _paths(archive: Path) -> dict[tuple[str, str], tuple[Path, str]]:
 
 @pytest.fixture(scope="module")
 def built(raw_archive: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
-    return trib.tidy_with_log(_paths(raw_archive))
+    return trib.tidy(_paths(raw_archive))
 
 
 @pytest.fixture(scope="module")

@@ -66,3 +66,19 @@ def test_editing_one_reader_changes_only_its_own_steps_code() -> None:
     geography = _fingerprints("sendstats.geography.crosswalk")
     changed = {k for k in before if before[k] != geography[k]}
     assert {"tidy:dfe_sen2__ehcp", "tidy:ons_population__population"} <= changed
+
+
+def test_every_source_has_the_one_shape() -> None:
+    import importlib
+    import inspect
+
+    from sendstats.pipeline import table
+
+    for step in table.STEPS:
+        if not step.sources:
+            continue
+        module_name, function = step.function.split(":")
+        assert function == "tidy", step.name
+        module = importlib.import_module(module_name)
+        assert callable(module.required_files) and module.required_files()
+        assert list(inspect.signature(module.tidy).parameters) == ["paths"], step.name
