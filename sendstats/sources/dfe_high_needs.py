@@ -31,6 +31,7 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
+from sendstats.sources import checks
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
@@ -144,6 +145,11 @@ class HighNeedsTidy(pa.DataFrameModel):
 
         strict = True
         unique = ["release", "measure", "time_period", "area_code"]  # noqa: RUF012
+
+    @pa.dataframe_check
+    def values_are_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
+        """Check every value is finite (``1e400`` in a cell reads as infinity)."""
+        return data.lazyframe.select(pl.col("value").is_null() | pl.col("value").is_finite())
 
 
 TIDY_COLUMNS = list(HighNeedsTidy.to_schema().columns)
@@ -416,19 +422,39 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     frames = []
     for key, specs in allocation_specs().items():
         path, sha = paths[key]
-        frames.append(tidy_allocations(path, sha, specs))
+        frames.append(check_numbers(tidy_allocations(path, sha, specs), path))
     path, sha = paths[(DERIVED_RELEASE, DERIVED_FILE)]
-    frames.append(tidy_derived(path, sha))
+    frames.append(check_numbers(tidy_derived(path, sha), path))
     path, sha = paths[(HNBT_RELEASE, HNBT_FILE)]
-    frames.append(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE))
+    frames.append(
+        check_numbers(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE), path)
+    )
     for release, name in S251_FILES:
         path, sha = paths[(release, name)]
         frames.append(
-            s251.tidy_s251(
-                s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
+            check_numbers(
+                s251.tidy_s251(
+                    s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
+                ),
+                path,
             )
         )
     return finish(frames)
+
+
+def check_numbers(long: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Return one file's long rows once every value is checked finite and in its LA's lifetime.
+
+    Financial years: no Northamptonshire row from 2021-22, no North Northamptonshire before.
+
+    Raises:
+        RawInputError: naming the file, the measure or LA column and the raw row.
+
+    """
+    checked = long.with_columns(pl.col("time_period").str.slice(0, 4).cast(pl.Int32).alias("year"))
+    checks.check_finite(checked, path)
+    checks.check_lifetimes(checked, path, period_type="financial_year", column="la_name")
+    return long
 
 
 def required_files() -> list[tuple[str, str]]:

@@ -34,6 +34,10 @@ EES_MARKERS: Mapping[str, str] = {
 }
 
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+#: A count as publishers write one: digits (thousands separators removed first), perhaps a
+#: zero fraction (``12.0``). ``1e5`` and ``1e400`` are refused: no publisher writes a count
+#: with an exponent, and ``1e400`` would read as infinity.
+WHOLE_NUMBER = re.compile(r"^-?\d+(\.0*)?$")
 
 
 class RawInputError(ValueError):
@@ -185,18 +189,23 @@ def first_bad_value(
 
 
 def first_bad_cell(
-    df: pl.DataFrame, columns: Sequence[str], markers: Iterable[str]
+    df: pl.DataFrame,
+    columns: Sequence[str],
+    markers: Iterable[str],
+    *,
+    pattern: re.Pattern[str] = _NUMBER,
 ) -> tuple[str, int, str] | None:
     """Return (column, 1-based row, value) of the first cell neither a number nor a marker.
 
-    Columns are searched in the order given. Every column is checked in one vectorised query
-    (the common case: all good); only a column that fails is scanned for its first bad row.
+    A number is what ``pattern`` matches (any decimal number by default; :data:`WHOLE_NUMBER`
+    for counts). Columns are searched in the order given. Every column is checked in one
+    vectorised query (the common case: all good); only a column that fails is scanned.
     """
     allowed = set(markers)
 
     def ok(column: str) -> pl.Expr:
         text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
-        return (text.is_in(list(allowed)) | text.str.contains(_NUMBER.pattern)).all()
+        return (text.is_in(list(allowed)) | text.str.contains(pattern.pattern)).all()
 
     verdicts = df.select(ok(c).alias(str(i)) for i, c in enumerate(columns)).row(0)
     for column, good in zip(columns, verdicts, strict=True):
@@ -204,7 +213,7 @@ def first_bad_cell(
             continue
         for i, raw in enumerate(df.get_column(column).to_list(), start=1):
             value = (raw or "").strip().replace(",", "")
-            if value in allowed or _NUMBER.match(value):
+            if value in allowed or pattern.match(value):
                 continue
             return column, i, raw if raw is not None else ""
     return None
@@ -272,14 +281,9 @@ def validate_frame(
     """Validate ``df`` lazily (every failure at once) and return it, or raise one clear error.
 
     The error is :func:`raise_schema_errors`'s: it names the file, the column and the row (and
-    the sheet), for a raw drift check and a tidy meaning check alike. A frame that meets the
-    schema is recognised in one query (:func:`sendstats.sources.validation.passes`); pandera itself
-    runs only when that says no, to pass it after all or to report every failure.
+    the sheet), for a raw drift check and a tidy meaning check alike. pandera validates and
+    reports: no second implementation of its checks (issue 16).
     """
-    from sendstats.sources.validation import passes
-
-    if passes(schema, df):
-        return df
     try:
         return cast(pl.DataFrame, schema.validate(df, lazy=True))
     except pandera.errors.SchemaErrors as exc:
