@@ -24,8 +24,8 @@ one row per release, measure, financial year and area:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import fastexcel
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
@@ -35,6 +35,7 @@ from sendstats.sources import checks
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.grids import read_grids
 from sendstats.sources.readers import (
     EES_MARKERS,
     RawInputError,
@@ -241,17 +242,14 @@ def read_derived(path: Path) -> pl.DataFrame:
         RawInputError: unreadable workbook, missing sheet or a missing column.
 
     """
-    try:
-        book = fastexcel.read_excel(path)
-    except Exception as exc:  # fastexcel raises several error types for one failure
-        raise RawInputError(path, f"cannot open workbook: {exc}") from exc
-    names = book.sheet_names
+    books = read_grids(path)  # every sheet: the one-sheet rule needs their names
+    names = list(books)
     if DERIVED_SHEET not in names and len(names) != 1:
         raise RawInputError(
             path, f"sheet {DERIVED_SHEET!r} not found; sheets: {names}", sheet=DERIVED_SHEET
         )
     sheet = DERIVED_SHEET if DERIVED_SHEET in names else names[0]
-    df = book.load_sheet_by_name(sheet, dtypes="string").to_polars()
+    df = _text_frame(books[sheet])
     missing = [c for c in DERIVED_COLUMNS if c not in df.columns]
     if missing:
         raise RawInputError(
@@ -264,6 +262,30 @@ def read_derived(path: Path) -> pl.DataFrame:
     return (
         df.select(list(DERIVED_COLUMNS)).rename(DERIVED_COLUMNS).with_row_index("raw_row", offset=2)
     )
+
+
+def _text_frame(grid: list[list[Any]]) -> pl.DataFrame:
+    """Return a grid as a frame of text columns named by its first row (empty cells null).
+
+    Numbers are written as Python writes floats, whole ones without ``.0`` (``-12.5``, ``3``).
+    """
+
+    def text(value: object) -> str | None:
+        if value == "" or value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    if not grid:
+        return pl.DataFrame()
+    width = max(len(row) for row in grid)
+    header: list[str] = []
+    for i, cell in enumerate([*grid[0], *[""] * (width - len(grid[0]))]):
+        name = str(cell) if cell != "" else f"__UNNAMED__{i}"
+        header.append(name if name not in header else f"{name}_{i}")
+    body = [[text(v) for v in row] + [None] * (width - len(row)) for row in grid[1:]]
+    return pl.DataFrame(body, schema=dict.fromkeys(header, pl.Utf8), orient="row")
 
 
 def check_derived(df: pl.DataFrame, path: Path) -> None:
