@@ -32,6 +32,9 @@ Everything is in cash terms: no deflator is declared, so no real-terms figure is
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 import polars as pl
 
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows, pool
@@ -385,7 +388,11 @@ def _spend_per_head(tidy: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame()
     wide = rows.pivot(on="measure", index=_KEEP, values="value")
     la = wide.with_columns(
-        pl.sum_horizontal(list(hnbt.FBIT_TOTAL_MEASURES)).alias("num"),
+        # A left fold, not pl.sum_horizontal: that adds in an order that depends on the number
+        # of threads, so two builds could differ in the last bits (issue 18 item 13).
+        reduce(operator.add, (pl.col(c).fill_null(0.0) for c in hnbt.FBIT_TOTAL_MEASURES)).alias(
+            "num"
+        ),
         pl.col("hnbt_population_2_18_count").alias("den"),
         pl.lit("2-18 population: ONS mid-2021 projection as given in the tool's sheet").alias(
             "vintage"
