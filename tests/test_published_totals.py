@@ -231,3 +231,47 @@ def test_financial_year_rows_follow_the_northamptonshire_split(
     with pytest.raises(RawInputError, match="outside the LA's lifetime") as err:
         checks.check_lifetimes(long, Path("dsg.ods"), period_type="financial_year")
     assert err.value.row == 7 and "2021-04-01" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("level", "column", "value", "expect"),
+    [
+        ("Regional", "region_name", "North Eastt", "region name differs from the crosswalk"),
+        ("Regional", "region_code", "E12000099", "unknown region code"),
+        ("National", "country_name", "Englnd", "not England's name"),
+        ("Local authority", "region_code", "E12000009", "in region E12000001 in the crosswalk"),
+    ],
+)
+def test_area_names_and_regions_are_checked_against_the_crosswalk(
+    raw_archive: Path, tmp_path: Path, level: str, column: str, value: str, expect: str
+) -> None:
+    df = _real(raw_archive, "caseload")
+    rows = df.with_row_index().filter(
+        (pl.col("geographic_level") == level)
+        & (pl.col("breakdown") == "All EHC plans")
+        & (pl.col("region_code").fill_null("E12000001").is_in(["E12000001", ""]))
+    )
+    index = int(rows["index"][0])
+    bad = _set(df, index, column, value)
+    if level == "Local authority":  # a consistent code and name, of another region
+        bad = _set(bad, index, "region_name", "South West")
+    with pytest.raises(RawInputError, match=expect) as err:
+        _read(bad, "caseload", tmp_path)
+    assert err.value.column == column and err.value.row == index + 1
+    assert err.value.value == value
+
+
+def test_stored_names_are_the_crosswalks(raw_archive: Path, tmp_path: Path) -> None:
+    from sendstats import geography
+
+    df = _real(raw_archive, "caseload")
+    shouted = df.with_columns(
+        pl.when(pl.col("geographic_level") == "Regional")
+        .then(pl.col("region_name").str.to_uppercase())
+        .otherwise(pl.col("region_name"))
+        .alias("region_name")
+    )
+    tidy = _read(shouted, "caseload", tmp_path)
+    regions = tidy.filter(pl.col("geographic_level") == "Regional")
+    stored = dict(regions.select("area_code", "area_name").unique().iter_rows())
+    assert stored == geography.regions()

@@ -15,6 +15,8 @@ frame a reader builds (one row per measure, period and area, with ``geographic_l
   the precision it was published at (one decimal place: within 0.05).
 - :func:`check_lifetimes`: every LA row falls within the LA's lifetime in the crosswalk.
 - :func:`check_finite`: every value is a finite number.
+- :func:`check_area_names`, :func:`check_la_regions`: England's and the regions' codes and
+  names, and each LA's region, are the crosswalk's (which the tables then store).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Literal
 
 import polars as pl
 
+from sendstats import geography
 from sendstats.sources.readers import STATUS_OK, RawInputError
 
 LA_LEVEL = "Local authority"
+ENGLAND_CODE = "E92000001"
 #: Allowed gap between a total and the sum of its parts: counts and pounds are whole numbers,
 #: so anything beyond half a unit is a real difference.
 SUM_TOLERANCE = 0.5
@@ -250,8 +254,6 @@ def check_lifetimes(
         RawInputError: naming the file, the row, the LA, its dates and the period.
 
     """
-    from sendstats import geography
-
     las = long.filter(pl.col("geographic_level") == LA_LEVEL).select(
         "la_code_dfe", "year", "raw_row"
     )
@@ -296,4 +298,90 @@ def check_finite(
             column=(columns or {}).get(first["measure"], first["measure"]),
             row=int(first["raw_row"]),
             value=str(first["value"]),
+        )
+
+
+def _same_name(a: str | None, b: str) -> bool:
+    """Return True when two area names are the same but for case, spacing and '&'."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().replace("&", "and").split())
+
+    return a is not None and norm(a) == norm(b)
+
+
+def check_area_names(df: pl.DataFrame, path: Path) -> None:
+    """Check England's and every region's code and name against the crosswalk, before melting.
+
+    LA names are checked by :func:`sendstats.geography.canonical_codes`; this checks the rest:
+    the National row is E92000001 England, and every region code (on regional and LA rows)
+    is one of the nine English regions with its own name.
+
+    Raises:
+        RawInputError: naming the column, the row and the value.
+
+    """
+    regions = geography.regions()
+    columns = ["raw_row", "geographic_level", "country_code", "country_name"]
+    rows = df.select(*columns, "region_code", "region_name").iter_rows(named=True)
+    for rec in rows:
+        level, row = rec["geographic_level"], int(rec["raw_row"])
+        if level == "National":
+            if rec["country_code"] != ENGLAND_CODE:
+                raise RawInputError(
+                    path,
+                    "not England's code",
+                    column="country_code",
+                    row=row,
+                    value=str(rec["country_code"]),
+                )
+            if not _same_name(rec["country_name"], "England"):
+                raise RawInputError(
+                    path,
+                    "not England's name",
+                    column="country_name",
+                    row=row,
+                    value=str(rec["country_name"]),
+                )
+            continue
+        code = rec["region_code"]
+        if code not in regions:
+            raise RawInputError(
+                path,
+                f"unknown region code (regions: {sorted(regions)})",
+                column="region_code",
+                row=row,
+                value=str(code),
+            )
+        if not _same_name(rec["region_name"], regions[code]):
+            raise RawInputError(
+                path,
+                f"region name differs from the crosswalk's {regions[code]!r} for {code}",
+                column="region_name",
+                row=row,
+                value=str(rec["region_name"]),
+            )
+
+
+def check_la_regions(la: pl.DataFrame, path: Path) -> None:
+    """Check each LA row's region is the LA's region in the crosswalk.
+
+    Raises:
+        RawInputError: naming the region column, the row and the region given.
+
+    """
+    codes = la.get_column("la_code_dfe").unique().to_list()
+    expected = {c: geography.region_of(str(c))[0] for c in codes}
+    bad = la.filter(
+        pl.col("region_code")
+        != pl.col("la_code_dfe").replace_strict(expected, return_dtype=pl.Utf8)
+    )
+    if bad.height:
+        first = bad.sort("raw_row").row(0, named=True)
+        raise RawInputError(
+            path,
+            f"{first['la_name']} is in region {expected[first['la_code_dfe']]} in the crosswalk",
+            column="region_code",
+            row=int(first["raw_row"]),
+            value=str(first["region_code"]),
         )

@@ -239,6 +239,7 @@ def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str
     if df.height == 0:
         raise RawInputError(path, f"no rows match the totals filter {dict(spec.filters)}")
     _refuse_duplicates(df, path)
+    checks.check_area_names(df, path)
     df = df.with_columns(_parse_year(spec).alias("year"))
     df = _add_areas(df, path)
     df = split_markers(df, spec.measures, spec.markers)
@@ -300,6 +301,7 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
         row_col="raw_row",
     )
     la = la.with_columns(pl.col("la_code").alias("area_code"), pl.col("la_name").alias("area_name"))
+    checks.check_la_regions(la, path)
     other = other.with_columns(
         pl.when(pl.col("geographic_level") == "National")
         .then(pl.col("country_code"))
@@ -316,15 +318,21 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     measure_cols = [c for c in df.columns if c not in set(STANDARD_COLUMNS) | {"raw_row", "year"}]
     keep = cols + measure_cols
     out = pl.concat([other.select(keep), la.select(keep)], how="vertical")
+    # The crosswalk's names are stored, not the file's (checked equal above).
+    names = geography.regions()
     return out.with_columns(
         pl.when(pl.col("region_code") == "")
         .then(None)
         .otherwise(pl.col("region_code"))
         .alias("region_code"),
-        pl.when(pl.col("region_name") == "")
-        .then(None)
-        .otherwise(pl.col("region_name"))
-        .alias("region_name"),
+    ).with_columns(
+        pl.col("region_code").replace_strict(names, default=None).alias("region_name"),
+        pl.when(pl.col("geographic_level") == "National")
+        .then(pl.lit("England"))
+        .when(pl.col("geographic_level") == "Regional")
+        .then(pl.col("region_code").replace_strict(names, default=None))
+        .otherwise(pl.col("area_name"))
+        .alias("area_name"),
     )
 
 
