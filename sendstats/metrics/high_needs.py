@@ -37,6 +37,9 @@ Everything is in cash terms: no deflator is declared, so no real-terms figure is
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 import polars as pl
 
 from sendstats.core import vocab
@@ -371,7 +374,11 @@ def _spend_per_head(tidy: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame()
     wide = rows.pivot(on="measure", index=_KEEP, values="value")
     la = wide.filter(pl.col("geographic_level") == "Local authority").with_columns(
-        pl.sum_horizontal(list(vocab.FBIT_TOTAL_MEASURES)).alias("num"),
+        # A left fold, not pl.sum_horizontal: that adds in an order that depends on the number
+        # of threads, so two builds could differ in the last bits (issue 18 item 13).
+        reduce(operator.add, (pl.col(c).fill_null(0.0) for c in vocab.FBIT_TOTAL_MEASURES)).alias(
+            "num"
+        ),
         pl.col("hnbt_population_2_18_count").alias("den"),
     )
     return _pooled_ratio(la, SPEND_PER_HEAD, 1.0, pl.lit(FBIT_NOTE))

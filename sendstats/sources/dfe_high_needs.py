@@ -24,8 +24,8 @@ one row per release, measure, financial year and area:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import fastexcel
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
@@ -38,9 +38,11 @@ from sendstats.core.vocab import (
     HIGH_NEEDS_SOURCE_ID,
     HIGH_NEEDS_TABLE,
 )
+from sendstats.sources import checks
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.grids import read_grids
 from sendstats.sources.readers import (
     EES_MARKERS,
     RawInputError,
@@ -149,6 +151,11 @@ class HighNeedsTidy(pa.DataFrameModel):
         strict = True
         unique = ["release", "measure", "time_period", "area_code"]  # noqa: RUF012
 
+    @pa.dataframe_check
+    def values_are_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
+        """Check every value is finite (``1e400`` in a cell reads as infinity)."""
+        return data.lazyframe.select(pl.col("value").is_null() | pl.col("value").is_finite())
+
 
 TIDY_COLUMNS = list(HighNeedsTidy.to_schema().columns)
 
@@ -239,17 +246,14 @@ def read_derived(path: Path) -> pl.DataFrame:
         RawInputError: unreadable workbook, missing sheet or a missing column.
 
     """
-    try:
-        book = fastexcel.read_excel(path)
-    except Exception as exc:  # fastexcel raises several error types for one failure
-        raise RawInputError(path, f"cannot open workbook: {exc}") from exc
-    names = book.sheet_names
+    books = read_grids(path)  # every sheet: the one-sheet rule needs their names
+    names = list(books)
     if DERIVED_SHEET not in names and len(names) != 1:
         raise RawInputError(
             path, f"sheet {DERIVED_SHEET!r} not found; sheets: {names}", sheet=DERIVED_SHEET
         )
     sheet = DERIVED_SHEET if DERIVED_SHEET in names else names[0]
-    df = book.load_sheet_by_name(sheet, dtypes="string").to_polars()
+    df = _text_frame(books[sheet])
     missing = [c for c in DERIVED_COLUMNS if c not in df.columns]
     if missing:
         raise RawInputError(
@@ -262,6 +266,30 @@ def read_derived(path: Path) -> pl.DataFrame:
     return (
         df.select(list(DERIVED_COLUMNS)).rename(DERIVED_COLUMNS).with_row_index("raw_row", offset=2)
     )
+
+
+def _text_frame(grid: list[list[Any]]) -> pl.DataFrame:
+    """Return a grid as a frame of text columns named by its first row (empty cells null).
+
+    Numbers are written as Python writes floats, whole ones without ``.0`` (``-12.5``, ``3``).
+    """
+
+    def text(value: object) -> str | None:
+        if value == "" or value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    if not grid:
+        return pl.DataFrame()
+    width = max(len(row) for row in grid)
+    header: list[str] = []
+    for i, cell in enumerate([*grid[0], *[""] * (width - len(grid[0]))]):
+        name = str(cell) if cell != "" else f"__UNNAMED__{i}"
+        header.append(name if name not in header else f"{name}_{i}")
+    body = [[text(v) for v in row] + [None] * (width - len(row)) for row in grid[1:]]
+    return pl.DataFrame(body, schema=dict.fromkeys(header, pl.Utf8), orient="row")
 
 
 def check_derived(df: pl.DataFrame, path: Path) -> None:
@@ -420,19 +448,39 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     frames = []
     for key, specs in allocation_specs().items():
         path, sha = paths[key]
-        frames.append(tidy_allocations(path, sha, specs))
+        frames.append(check_numbers(tidy_allocations(path, sha, specs), path))
     path, sha = paths[(DERIVED_RELEASE, DERIVED_FILE)]
-    frames.append(tidy_derived(path, sha))
+    frames.append(check_numbers(tidy_derived(path, sha), path))
     path, sha = paths[(HNBT_RELEASE, HNBT_FILE)]
-    frames.append(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE))
+    frames.append(
+        check_numbers(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE), path)
+    )
     for release, name in S251_FILES:
         path, sha = paths[(release, name)]
         frames.append(
-            s251.tidy_s251(
-                s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
+            check_numbers(
+                s251.tidy_s251(
+                    s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
+                ),
+                path,
             )
         )
     return finish(frames)
+
+
+def check_numbers(long: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Return one file's long rows once every value is checked finite and in its LA's lifetime.
+
+    Financial years: no Northamptonshire row from 2021-22, no North Northamptonshire before.
+
+    Raises:
+        RawInputError: naming the file, the measure or LA column and the raw row.
+
+    """
+    checked = long.with_columns(pl.col("time_period").str.slice(0, 4).cast(pl.Int32).alias("year"))
+    checks.check_finite(checked, path)
+    checks.check_lifetimes(checked, path, period_type="financial_year", column="la_name")
+    return long
 
 
 def required_files() -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Shared readers for raw publisher files: text first, markers split, spreadsheets as grids.
+"""Shared readers for raw publisher files, and the error type that names file, column and row.
 
 Every raw column is read as text first: publishers mix numbers with markers (``x``, ``z``,
 ``c``, ``:``, ``[x]`` ...), thousands separators and float noise (``64.900000000000``), and
@@ -8,13 +8,9 @@ null plus a status value (:func:`split_markers`), never 0.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
-from xml.etree import ElementTree
 
 import polars as pl
 
@@ -38,6 +34,10 @@ EES_MARKERS: Mapping[str, str] = {
 }
 
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+#: A count as publishers write one: digits (thousands separators removed first), perhaps a
+#: zero fraction (``12.0``). ``1e5`` and ``1e400`` are refused: no publisher writes a count
+#: with an exponent, and ``1e400`` would read as infinity.
+WHOLE_NUMBER = re.compile(r"^-?\d+(\.0*)?$")
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -139,18 +139,23 @@ def first_bad_value(
 
 
 def first_bad_cell(
-    df: pl.DataFrame, columns: Sequence[str], markers: Iterable[str]
+    df: pl.DataFrame,
+    columns: Sequence[str],
+    markers: Iterable[str],
+    *,
+    pattern: re.Pattern[str] = _NUMBER,
 ) -> tuple[str, int, str] | None:
     """Return (column, 1-based row, value) of the first cell neither a number nor a marker.
 
-    Columns are searched in the order given. Every column is checked in one vectorised query
-    (the common case: all good); only a column that fails is scanned for its first bad row.
+    A number is what ``pattern`` matches (any decimal number by default; :data:`WHOLE_NUMBER`
+    for counts). Columns are searched in the order given. Every column is checked in one
+    vectorised query (the common case: all good); only a column that fails is scanned.
     """
     allowed = set(markers)
 
     def ok(column: str) -> pl.Expr:
         text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
-        return (text.is_in(list(allowed)) | text.str.contains(_NUMBER.pattern)).all()
+        return (text.is_in(list(allowed)) | text.str.contains(pattern.pattern)).all()
 
     verdicts = df.select(ok(c).alias(str(i)) for i, c in enumerate(columns)).row(0)
     for column, good in zip(columns, verdicts, strict=True):
@@ -158,187 +163,7 @@ def first_bad_cell(
             continue
         for i, raw in enumerate(df.get_column(column).to_list(), start=1):
             value = (raw or "").strip().replace(",", "")
-            if value in allowed or _NUMBER.match(value):
+            if value in allowed or pattern.match(value):
                 continue
             return column, i, raw if raw is not None else ""
     return None
-
-
-# --- OpenDocument spreadsheets, read as pandas' odf engine does, without odfpy or pandas ------
-
-_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
-_CELLS = (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell")
-#: Text pandas reads as missing (its default ``na_values``): read as an empty cell, so the grids
-#: stay those pandas gave (where these were NaN).
-_PANDAS_NA = frozenset(
-    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
-    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
-)
-
-
-def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, list[list[str]]]:
-    """Read sheets of an .ods file as text grids, with or without its ``mimetype`` entry.
-
-    Each grid is a list of rows, all of one width, of text: the cells of
-    ``pandas.read_excel(path, sheet_name=..., engine="odf", header=None, dtype=str)`` (same
-    shape, same text of numbers and dates), with ``""`` where pandas had NaN: an empty cell,
-    an Excel error ``#N/A``, or text pandas reads as missing by default (``NA``, ``n/a``,
-    ``NULL``, ... :data:`_PANDAS_NA`; kept so the grids, and the values built from them, are
-    those of the odfpy reader this replaced). A time cell is read from its value, where pandas
-    parsed its displayed text (no held file has one). It is read from ``content.xml`` with the
-    standard library's C XML parser: odfpy builds a DOM of every element of the workbook and
-    took 2 to 3 s a file, this takes a tenth of that; plain lists rather than pandas frames, so
-    the build imports no pandas for them (the cold build's speed target, issue 10). calamine
-    (fastexcel) is faster still but refuses a file without ``mimetype`` and writes floats
-    with fewer digits than the file holds.
-
-    Raises:
-        RawInputError: the file cannot be opened or read, or a sheet is missing.
-
-    """
-    try:
-        with zipfile.ZipFile(path) as book, book.open("content.xml") as content:
-            grids = _ods_tables(content, set(sheets))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
-        raise RawInputError(path, f"cannot open .ods workbook: {exc}") from exc
-    missing = [s for s in sheets if s not in grids]
-    if missing:
-        raise RawInputError(
-            path, f"sheet(s) {missing} not found; sheets: {list(grids)}", sheet=missing[0]
-        )
-    return {s: grids[s] for s in sheets}
-
-
-def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[str]]]:
-    """Return the text grid of each wanted table (other tables met on the way: empty).
-
-    Parsing stops once every wanted table is read; when one is missing, every table's name is
-    a key, for the error message.
-    """
-    tables: dict[str, list[list[str]]] = {}
-    remaining = set(wanted)
-    table: list[list[Any]] | None = None  # cells are made text when the table ends
-    row: list[tuple[object, int]] = []
-    width, empty_rows = 0, 0
-    for event, el in ElementTree.iterparse(content, events=("start", "end")):
-        tag = el.tag
-        if event == "start":
-            if tag == f"{_TABLE}table":
-                name = el.get(f"{_TABLE}name", "")
-                table = [] if name in wanted else None
-                tables[name] = table if table is not None else []
-                width, empty_rows = 0, 0
-            continue
-        if table is None:
-            if tag in _CELLS or tag == f"{_TABLE}table-row":
-                el.clear()
-            continue
-        if tag in _CELLS:
-            value = _ods_value(el) if tag == _CELLS[0] else ""
-            row.append((value, int(el.get(f"{_TABLE}number-columns-repeated", 1))))
-            el.clear()
-        elif tag == f"{_TABLE}table-row":
-            cells = _ods_row(row)
-            row = []
-            width = max(width, len(cells))
-            repeat = int(el.get(f"{_TABLE}number-rows-repeated", 1))
-            if cells:
-                table.extend([[""] for _ in range(empty_rows)])
-                table.extend(list(cells) for _ in range(repeat))
-                empty_rows = 0
-            else:
-                empty_rows += repeat
-            el.clear()
-        elif tag == f"{_TABLE}table":
-            for cells in table:
-                cells.extend([""] * (width - len(cells)))
-                cells[:] = [_as_text(v) for v in cells]
-            table = None
-            remaining.discard(name)
-            if not remaining:
-                break
-    return tables
-
-
-def _ods_row(cells: list[tuple[object, int]]) -> list[object]:
-    """Return a row's values, dropping trailing empty cells as pandas' odf reader does."""
-    out: list[object] = []
-    pending = 0
-    for value, repeat in cells:
-        if value == "":
-            pending += repeat
-        else:
-            out.extend([""] * pending)
-            out.extend([value] * repeat)
-            pending = 0
-    return out
-
-
-def _ods_value(cell: ElementTree.Element) -> object:
-    """Return a cell's value as pandas' odf reader does (int for a whole float, and so on).
-
-    ``#N/A`` is NaN, as there, so that it counts as a cell (not a trailing empty one) when the
-    grid's width is set; :func:`_as_text` makes it ``""``.
-    """
-    if "".join(cell.itertext()) == "#N/A":
-        return float("nan")
-    kind = cell.get(f"{_OFFICE}value-type")
-    if kind is None:
-        return ""
-    if kind == "float":
-        number = float(cell.get(f"{_OFFICE}value", "nan"))
-        return int(number) if number.is_integer() else number
-    if kind in ("percentage", "currency"):
-        return float(cell.get(f"{_OFFICE}value", "nan"))
-    if kind == "string":
-        return _ods_string(cell)
-    if kind == "boolean":
-        return "".join(cell.itertext()) == "TRUE"
-    if kind == "date":  # str() as pandas' Timestamp: 2020-01-31 00:00:00
-        return dt.datetime.fromisoformat(cell.get(f"{_OFFICE}date-value", ""))
-    if kind == "time":
-        return _ods_time(cell.get(f"{_OFFICE}time-value", ""))
-    raise ValueError(f"unrecognised cell value-type {kind!r}")
-
-
-_ODS_TIME = re.compile(r"^PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S$")
-
-
-def _ods_time(value: str) -> dt.time:
-    """Return a time cell's ``office:time-value`` (``PT13H30M00S``) as a time of day."""
-    m = _ODS_TIME.match(value)
-    if m is None:
-        raise ValueError(f"unrecognised time value {value!r}")
-    seconds = float(m.group(3))
-    whole = int(seconds)
-    micro = min(round((seconds - whole) * 1_000_000), 999_999)
-    return dt.time(int(m.group(1)), int(m.group(2)), whole, micro)
-
-
-def _ods_string(el: ElementTree.Element) -> str:
-    """Return the text of a string cell: one line per paragraph, ``<text:s>`` as spaces."""
-    parts = [el.text.strip("\n")] if el.text else []
-    paragraphs = 0
-    for child in el:
-        if child.tag == f"{_TEXT}s":
-            parts.append(" " * int(child.get(f"{_TEXT}c", 1)))
-        elif child.tag == f"{_TEXT}line-break":
-            parts.append("\n")
-        elif child.tag != f"{_OFFICE}annotation":
-            if child.tag == f"{_TEXT}p":
-                parts.append("\n" if paragraphs else "")
-                paragraphs += 1
-            parts.append(_ods_string(child))
-        if child.tail:
-            parts.append(child.tail.strip("\n"))
-    return "".join(parts)
-
-
-def _as_text(value: object) -> str:
-    """Return a cell as pandas' ``dtype=str`` text, ``""`` where pandas gave NaN (missing)."""
-    if isinstance(value, float) and value != value:
-        return ""
-    text = str(value)
-    return "" if text in _PANDAS_NA else text

@@ -235,7 +235,7 @@ def test_broken_total_is_refused(raw_archive: Path, tmp_path: Path) -> None:
     bad = tmp_path / "caseload.csv"
     df.write_csv(bad)
     spec = next(s for s in dfe_sen2.FILE_SPECS if s.name == "caseload")
-    with pytest.raises(RawInputError, match="do not sum to the England total"):
+    with pytest.raises(RawInputError, match="do not sum to the published North East total"):
         read_tidy(bad, spec, source_id="dfe_sen2", file_sha256="0" * 64)
 
 
