@@ -13,6 +13,7 @@ rename, so two processes never lose each other's entries and a crash never leave
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import subprocess
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sendstats import __version__
 from sendstats.core import config
-from sendstats.core.io import atomic_write_text, data_lock, sha256_file
+from sendstats.core.io import StorageError, atomic_write_text, data_lock, sha256_file
 
 if TYPE_CHECKING:
     from sendstats.acquire.fetch import FetchResult
@@ -66,12 +67,32 @@ def load_manifest() -> dict[str, Any]:
     return data
 
 
+def _without_stamps(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    inputs = {
+        key: {k: v for k, v in entry.items() if k != "verified"}
+        for key, entry in manifest.get("inputs", {}).items()
+    }
+    return {**manifest, "inputs": inputs}
+
+
 def _update(mutate: Callable[[dict[str, Any]], None]) -> None:
+    """Read, change and write the manifest under the data lock.
+
+    In a data folder that cannot be written, a change that only stamps ``verified`` on inputs
+    already recorded is dropped (a run that only reads needs no write); any other change raises
+    the :class:`~sendstats.core.io.StorageError`.
+    """
     with data_lock():
         manifest = load_manifest()
+        before = _without_stamps(copy.deepcopy(manifest))
         mutate(manifest)
         text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        atomic_write_text(config.manifest_path(), text)
+        try:
+            atomic_write_text(config.manifest_path(), text)
+        except StorageError as exc:
+            if exc.read_only and _without_stamps(manifest) == before:
+                return
+            raise
 
 
 def _relative_to_data(path: Path) -> str:
