@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from httpserver import Reply, ScriptedServer, redirect, refused_url, running_server
@@ -37,15 +38,22 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pin(url: str, body: bytes, *, member: str | None = None, name: str = "table") -> PinnedFile:
+def pin(
+    url: str,
+    body: bytes,
+    *,
+    member: str | None = None,
+    name: str = "table",
+    fmt: Literal["csv", "txt"] = "csv",
+) -> PinnedFile:
     return PinnedFile(
         name=name,
-        filename=f"{name}.csv",
+        filename=f"{name}.{fmt}",
         url=url,
         member=member,
         sha256=sha(body),
         bytes=len(body),
-        format="csv",
+        format=fmt,
     )
 
 
@@ -239,7 +247,7 @@ def test_zip_members_are_extracted_from_one_download(
         "/release.zip", Reply(body=archive, headers={"Content-Type": "application/zip"})
     )
     a = pin(url, caseload, member="data/caseload.csv", name="caseload")
-    b = pin(url, guidance, member="data-guidance/data-guidance.txt", name="guidance")
+    b = pin(url, guidance, member="data-guidance/data-guidance.txt", name="guidance", fmt="txt")
     with Fetcher(progress=False, policy=FAST) as fetcher:
         results = [fetcher.resolve(SRC, REL, p) for p in (a, b)]
     assert [r.path.read_bytes() for r in results] == [caseload, guidance]
