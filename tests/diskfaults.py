@@ -21,10 +21,15 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under root (hidden ones too) with its bytes; links by their target."""
+    """Every file under root (hidden ones too) with its bytes; links by their target.
+
+    The data lock file is left out: it records who took the lock last, which every run does.
+    """
     out: dict[str, bytes] = {}
     for p in sorted(root.rglob("*")):
         key = str(p.relative_to(root))
+        if key == ".lock":
+            continue
         if p.is_symlink():
             out[key] = b"-> " + os.readlink(p).encode()
         elif p.is_file():

@@ -66,9 +66,14 @@ def make_zip(members: dict[str, bytes]) -> bytes:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under root (hidden temp files included) with its sha256."""
+    """Every file under root (hidden temp files included) with its sha256.
+
+    The data lock file is left out: it records who took the lock last, which every run does.
+    """
     return {
-        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p != root / ".lock"
     }
 
 

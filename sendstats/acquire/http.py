@@ -51,7 +51,6 @@ from sendstats.core.io import open_for_write, writing_into
 if TYPE_CHECKING:
     import httpx
 
-_CHUNK = 1 << 16
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _RETRY_STATUS = frozenset({408, 425, 429})
 _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
@@ -267,7 +266,7 @@ def _write_body(resp: httpx.Response, tmp: Path, body: _Body, progress: bool) ->
         disable=None if progress else True,
     )
     with bar, open_for_write(tmp) as out:
-        for chunk in resp.iter_bytes(_CHUNK):
+        for chunk in resp.iter_bytes():  # as the bytes arrive, so the rate is seen
             body.take(chunk, url)
             with writing_into(tmp.parent, f"downloading {body.label}"):
                 out.write(chunk)
@@ -351,8 +350,15 @@ def download(
         return min(after if after is not None else policy.backoff(state.attempt_number),
                    policy.max_delay)  # fmt: skip
 
+    too_late: list[float] = []  # the wait that would have ended past the deadline
+
     def stop(state: RetryCallState) -> bool:
-        return state.attempt_number >= policy.attempts or clock.remaining() <= wait(state)
+        if state.attempt_number >= policy.attempts:
+            return True
+        if clock.remaining() <= wait(state):
+            too_late.append(wait(state))
+            return True
+        return False
 
     def tell(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -379,6 +385,12 @@ def download(
                 raise FetchError(
                     f"{label}: giving up on {url}: the download deadline of {policy.deadline:g} s "
                     f"passed ({attempts} attempt(s); last error: {exc.problem}); refused"
+                ) from exc
+            if too_late:
+                raise FetchError(
+                    f"{label}: giving up on {url} after {attempts} attempt(s): {exc.problem}, and "
+                    f"a retry in {too_late[-1]:.1f} s would end past the deadline of "
+                    f"{policy.deadline:g} s"
                 ) from exc
             raise FetchError(
                 f"{label}: giving up on {url} after {attempts} attempts; last error: {exc.problem}"
