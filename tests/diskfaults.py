@@ -87,6 +87,14 @@ def fail_writes_under(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int) 
         fh = real_fdopen(fd, *args, **kwargs)
         return _FullFile(fh) if fd in fds else fh
 
+    real_access = os.access
+
+    def fake_access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if code != errno.ENOSPC and mode & os.W_OK and under(path):
+            return False  # as access(2) answers on a read-only mount
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", fake_access)
     monkeypatch.setattr(os, "open", fake_open)
     monkeypatch.setattr(os, "write", fake_write)
     monkeypatch.setattr(os, "fdopen", fake_fdopen)

@@ -13,6 +13,7 @@ import errno
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -113,6 +114,26 @@ def test_read_only_data_folder_reads_without_a_lock_and_writing_says_why(
         assert err.value.read_only and "\n" not in str(err.value)
     monkeypatch.undo()
     assert snapshot(data_dir) == before
+
+
+def test_a_lock_file_that_cannot_be_opened_in_a_writable_folder_stops_the_run(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Running unlocked here could interleave with another run's writes: refuse, say what to fix.
+    (data_dir / ".lock").write_text("")
+    real_open = os.open
+
+    def deny_lock(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(path) == str(data_dir / ".lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny_lock)
+    with (
+        pytest.raises(StorageError, match=r"cannot take the data lock .*\.lock .*can be written"),
+        data_lock(timeout=1),
+    ):
+        pytest.fail("ran without the lock in a writable folder")
 
 
 def test_missing_data_folder_on_a_read_only_disk(

@@ -169,12 +169,6 @@ _THREAD_LOCK = threading.RLock()
 _HELD: dict[str, _Hold] = {}
 
 
-def held_since() -> float | None:
-    """Return when this process took the data lock (``time.time()``), or None if not held."""
-    hold = _HELD.get(str(config.data_dir() / _LOCK_NAME))
-    return hold.since if hold and hold.pid == os.getpid() else None
-
-
 def _take(path: Path, timeout: float) -> _Hold:
     folder = path.parent
     try:
@@ -210,8 +204,17 @@ def _take(path: Path, timeout: float) -> _Hold:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise refuse_link(path) from exc
-        if exc.errno in READ_ONLY_ERRNOS:
+        if exc.errno in READ_ONLY_ERRNOS and not os.access(folder, os.W_OK):
             return _Hold(None, 1, os.getpid(), time.time())
+        if exc.errno in READ_ONLY_ERRNOS:
+            # The folder can be written but its lock cannot: running unlocked could interleave
+            # with another run's writes, so stop and say what to fix.
+            raise StorageError(
+                f"cannot take the data lock {path} ({exc.strerror}), though {folder} can be "
+                f"written: remove {path} (a lock file of another user?) or fix its permissions",
+                folder=folder,
+                errno_=exc.errno or 0,
+            ) from exc
         err = storage_error(exc, folder, "taking the data lock")
         if err is None:
             raise
@@ -276,7 +279,6 @@ __all__ = [
     "LockTimeoutError",
     "StorageError",
     "data_lock",
-    "held_since",
     "lock_timeout",
     "read_holder",
 ]
