@@ -138,3 +138,47 @@ def refused_url(path: str = "/x") -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+@contextmanager
+def tls_header_drip(cert: str, key: str, drip: float = 0.05) -> Iterator[str]:
+    """An https server on 127.0.0.1 that drips a response's headers one byte at a time, for ever
+    (until the test ends); yields its URL. ``cert`` and ``key`` are PEM files for 127.0.0.1."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.1)
+    stopping = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                head = b"HTTP/1.0 200 OK\r\nX-Pad: "
+                while not stopping.wait(drip):
+                    tls.send(head[:1] or b"p")
+                    head = head[1:]
+        except OSError:
+            pass  # the client went away
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/t.csv"
+    finally:
+        stopping.set()
+        listener.close()

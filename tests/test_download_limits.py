@@ -10,7 +10,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -18,13 +21,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from diskfaults import fail_writes_under, snapshot
-from httpserver import Reply, ScriptedServer, running_server
+from httpserver import Reply, ScriptedServer, running_server, tls_header_drip
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from sendstats.acquire import fetch
+from sendstats.acquire import fetch, http
 from sendstats.acquire.catalog import PinnedFile
 from sendstats.acquire.fetch import FetchError, HtmlInsteadOfFile, RetryPolicy, resolve_pinned
 from sendstats.acquire.http import check_redirect
@@ -138,6 +142,62 @@ def test_drip_fed_headers_are_stopped_by_the_deadline(
         resolve_pinned(SRC, REL, pin(url), policy=replace(FAST, deadline=1))
     assert time.monotonic() - started < 5
     assert snapshot(data_dir) == previous
+
+
+@pytest.fixture(scope="module")
+def loopback_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not available to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key]
+    subprocess.run(
+        [
+            "openssl",
+            *args,
+            "-out",
+            cert,
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def test_drip_fed_headers_over_https_are_stopped_by_the_deadline(
+    loopback_cert: tuple[str, str], tmp_path: Path
+) -> None:
+    # Over TLS the socket the watchdog must shut down is the TLS one, not the TCP one it wraps.
+    cert, key = loopback_cert
+    client = httpx.Client(
+        verify=ssl.create_default_context(cafile=cert),
+        follow_redirects=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+        timeout=httpx.Timeout(2),
+    )
+    started = time.monotonic()
+    with (
+        tls_header_drip(cert, key) as url,
+        client,
+        pytest.raises(FetchError, match=r"the download deadline of 1 s passed"),
+    ):
+        http.download(
+            client,
+            url,
+            tmp_path / "t.csv",
+            limit=1000,
+            kind="csv",
+            label="t",
+            policy=replace(FAST, deadline=1),
+            progress=False,
+        )
+    assert time.monotonic() - started < 5
 
 
 def test_no_retry_waits_past_the_deadline(

@@ -154,7 +154,9 @@ class Deadline:
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """Record each new connection's socket (httpcore trace callback)."""
-        if event.endswith("connect_tcp.complete"):
+        # The TLS stream wraps (and detaches) the TCP socket: keep both, shut down whichever
+        # is live when the time is up.
+        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
             stream = info.get("return_value")
             sock = stream.get_extra_info("socket") if stream is not None else None
             if isinstance(sock, socket.socket):
