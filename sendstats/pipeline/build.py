@@ -24,7 +24,8 @@ from sendstats.acquire import catalog, manifest
 from sendstats.acquire import fetch as fetch_mod
 from sendstats.core import config
 from sendstats.core import io as sio
-from sendstats.core.config import STATE_FILE as STATE_FILE  # the state file's name, for callers
+from sendstats.core.config import STATE_FILE as STATE_FILE
+from sendstats.core.lock import data_lock  # the state file's name, for callers
 from sendstats.pipeline.dictionary import DICTIONARY_FILE, write_dictionary
 from sendstats.pipeline.fingerprint import code_fingerprint, step_fingerprint
 from sendstats.pipeline.staging import Staging
@@ -215,6 +216,6 @@ def build(
     """
     releases = releases_as_of("dfe_sen2", as_of)
     steps = STEPS if as_of is None else as_of_steps(as_of.isoformat(), tuple(releases))
-    with sio.data_lock():
+    with data_lock():
         done = run_steps(steps, offline=offline, force=force, progress=progress)
     return BuildReport(steps=done, releases={"dfe_sen2": releases})

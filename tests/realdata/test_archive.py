@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from sendstats.acquire import catalog, fetch
+from sendstats.acquire.archives import archive_candidates, clear_archive_index
 from sendstats.acquire.catalog import get_source
+from sendstats.acquire.content import check_file
 from sendstats.acquire.manifest import load_manifest
 from sendstats.core import config
 from sendstats.core.io import sha256_file
@@ -40,3 +43,25 @@ def test_pins_match_the_archive_manifest(raw_archive: Path) -> None:
             for f in rel.files:
                 assert f.sha256 in held, f"{decl.id} {rel.release} {f.name}: pin not in archive"
                 assert held[f.sha256] == f.bytes, f"{decl.id} {rel.release} {f.name}: size differs"
+
+
+def test_every_real_pinned_file_passes_its_declared_format(
+    raw_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+    clear_archive_index()
+    checked: dict[str, int] = {}
+    for source_id in sorted(catalog.load_catalog()):
+        for release in catalog.get_source(source_id).releases:
+            for pinned in release.files:
+                found = [
+                    p
+                    for p in archive_candidates(pinned.bytes)
+                    if hashlib.sha256(p.read_bytes()).hexdigest() == pinned.sha256
+                ]
+                assert found, f"{source_id} {release.release}/{pinned.name} not in the archive"
+                check_file(found[0], pinned.format)
+                checked[pinned.format] = checked.get(pinned.format, 0) + 1
+    clear_archive_index()
+    assert set(checked) == {"csv", "txt", "xlsx", "ods", "xls"}
+    assert sum(checked.values()) >= 41  # every pinned file at the time of writing

@@ -1,8 +1,10 @@
 """A real HTTP server on 127.0.0.1, in a thread, that plays scripted replies per path.
 
 Each request to a path takes the next scripted ``Reply`` for it; the last one repeats. Replies can
-delay their headers, cut the body off after N bytes (then close the connection), omit
-Content-Length, or redirect. ``hits`` counts requests per path so tests can check retries.
+delay their headers, drip their headers or body one byte at a time, cut the body off after N bytes
+(then close the connection), omit Content-Length, or redirect. ``hits`` counts requests per path so
+tests can check retries. Kept beside pytest-httpserver (used by the newer tests) because these
+misbehaviours (drips, cuts) need control of the socket that werkzeug's server does not give.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -24,6 +27,8 @@ class Reply:
     delay_headers: float = 0.0  # wait this long before sending anything
     cut_after: int | None = None  # send only this many body bytes, then close
     content_length: bool = True  # announce Content-Length (else the body runs to EOF)
+    drip: float = 0.0  # send the body one byte at a time, this many seconds apart
+    drip_headers: float = 0.0  # send the status line and headers one byte at a time
 
 
 def redirect(location: str, status: int = 302) -> Reply:
@@ -83,17 +88,30 @@ class ScriptedServer:
             return
         if reply.delay_headers and self.stopping.wait(reply.delay_headers):
             return
-        h.send_response(reply.status)
-        for key, value in reply.headers.items():
-            h.send_header(key, value)
+        head = [f"HTTP/1.0 {reply.status} {HTTPStatus(reply.status).phrase}\r\n"]
+        head += [f"{key}: {value}\r\n" for key, value in reply.headers.items()]
         if reply.content_length:
-            h.send_header("Content-Length", str(len(reply.body)))
-        h.end_headers()
+            head.append(f"Content-Length: {len(reply.body)}\r\n")
+        head.append("\r\n")
         body = reply.body if reply.cut_after is None else reply.body[: reply.cut_after]
-        h.wfile.write(body)
-        h.wfile.flush()
+        try:
+            self._send(h, "".join(head).encode("latin-1"), reply.drip_headers)
+            self._send(h, body, reply.drip)
+        except OSError:
+            return  # the client gave up
         if reply.cut_after is not None:
             h.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, h: BaseHTTPRequestHandler, data: bytes, drip: float) -> None:
+        if not drip:
+            h.wfile.write(data)
+            h.wfile.flush()
+            return
+        for i in range(len(data)):
+            if self.stopping.wait(drip):
+                return
+            h.wfile.write(data[i : i + 1])
+            h.wfile.flush()
 
     def start(self) -> None:
         self._thread.start()
@@ -120,3 +138,47 @@ def refused_url(path: str = "/x") -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+@contextmanager
+def tls_header_drip(cert: str, key: str, drip: float = 0.05) -> Iterator[str]:
+    """An https server on 127.0.0.1 that drips a response's headers one byte at a time, for ever
+    (until the test ends); yields its URL. ``cert`` and ``key`` are PEM files for 127.0.0.1."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.1)
+    stopping = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                head = b"HTTP/1.0 200 OK\r\nX-Pad: "
+                while not stopping.wait(drip):
+                    tls.send(head[:1] or b"p")
+                    head = head[1:]
+        except OSError:
+            pass  # the client went away
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/t.csv"
+    finally:
+        stopping.set()
+        listener.close()

@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from httpserver import Reply, ScriptedServer, redirect, refused_url, running_server
@@ -36,15 +37,22 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pin(url: str, body: bytes, *, member: str | None = None, name: str = "table") -> PinnedFile:
+def pin(
+    url: str,
+    body: bytes,
+    *,
+    member: str | None = None,
+    name: str = "table",
+    fmt: Literal["csv", "txt"] = "csv",
+) -> PinnedFile:
     return PinnedFile(
         name=name,
-        filename=f"{name}.csv",
+        filename=f"{name}.{fmt}",
         url=url,
         member=member,
         sha256=sha(body),
         bytes=len(body),
-        format="csv",
+        format=fmt,
     )
 
 
@@ -57,9 +65,14 @@ def make_zip(members: dict[str, bytes]) -> bytes:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under root (hidden temp files included) with its sha256."""
+    """Every file under root (hidden temp files included) with its sha256.
+
+    The data lock file is left out: it records who took the lock last, which every run does.
+    """
     return {
-        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p != root / ".lock"
     }
 
 
@@ -238,7 +251,7 @@ def test_zip_members_are_extracted_from_one_download(
         "/release.zip", Reply(body=archive, headers={"Content-Type": "application/zip"})
     )
     a = pin(url, caseload, member="data/caseload.csv", name="caseload")
-    b = pin(url, guidance, member="data-guidance/data-guidance.txt", name="guidance")
+    b = pin(url, guidance, member="data-guidance/data-guidance.txt", name="guidance", fmt="txt")
     with Fetcher(progress=False, policy=FAST) as fetcher:
         results = [fetcher.resolve(SRC, REL, p) for p in (a, b)]
     assert [r.path.read_bytes() for r in results] == [caseload, guidance]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import multiprocessing as mp
 import os
+import re
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -17,16 +20,17 @@ from sendstats import __version__
 from sendstats.acquire import manifest
 from sendstats.acquire.fetch import FetchResult
 from sendstats.acquire.manifest import ManifestError, load_manifest, record_inputs, record_output
-from sendstats.core import config
+from sendstats.core import config, lock
 from sendstats.core.io import (
     LockTimeoutError,
+    StorageError,
     atomic_path,
     atomic_write_bytes,
     atomic_write_text,
-    data_lock,
     sha256_file,
     write_parquet_atomic,
 )
+from sendstats.core.lock import data_lock, read_holder
 
 SPAWN = mp.get_context("spawn")
 WAIT = 60  # generous bound on waits between processes, so a bug fails instead of hanging
@@ -97,13 +101,21 @@ def test_write_parquet_atomic_round_trips(tmp_path: Path) -> None:
     assert pl.read_parquet(path).equals(df)
 
 
+def _holder_pid(data_dir: Path) -> int:
+    return int(json.loads((data_dir / ".lock").read_text())["pid"])
+
+
 def test_data_lock_is_reentrant_in_one_process(data_dir: Path) -> None:
     with data_lock(timeout=1) as outer, data_lock(timeout=1) as inner:
         assert outer == inner == data_dir / ".lock"
-        assert (data_dir / ".lock").read_text() == str(os.getpid())
+        holder = read_holder(data_dir / ".lock")
+        assert holder is not None and holder.pid == os.getpid()
+        assert holder.host == socket.gethostname() and "pytest" in holder.command
+        since = dt.datetime.fromisoformat(holder.since)
+        assert abs((dt.datetime.now(dt.UTC) - since).total_seconds()) < WAIT
 
 
-def test_data_lock_makes_a_second_process_wait(
+def test_data_lock_makes_a_second_process_wait_and_names_the_holder(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     locked, release = SPAWN.Event(), SPAWN.Event()
@@ -111,19 +123,65 @@ def test_data_lock_makes_a_second_process_wait(
     holder.start()
     try:
         assert locked.wait(WAIT)
+        who = rf"pid {holder.pid} on host {re.escape(socket.gethostname())}, `.+`, since 20\d\d-"
         with (
-            pytest.raises(LockTimeoutError, match=rf"pid {holder.pid}\) holding"),
+            pytest.raises(LockTimeoutError, match=rf"gave up after 0.3 s .*\({who}"),
             data_lock(timeout=0.3),
         ):
             pytest.fail("entered the lock while another process held it")
         err = capsys.readouterr().err
-        assert err.count(f"waiting for another sendstats run (pid {holder.pid}) to finish") == 1
+        assert len(re.findall(rf"waiting for another sendstats run to finish \({who}", err)) == 1
+        assert "giving up after 0.3 s" in err
     finally:
         release.set()
         holder.join(WAIT)
     assert holder.exitcode == 0
     with data_lock(timeout=WAIT):
-        assert (data_dir / ".lock").read_text() == str(os.getpid())
+        assert _holder_pid(data_dir) == os.getpid()
+
+
+def test_lock_timeout_is_stated_and_settable(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lock.lock_timeout() == lock.DEFAULT_TIMEOUT == 600
+    monkeypatch.setenv("SENDSTATS_LOCK_TIMEOUT", "0.2")
+    assert lock.lock_timeout() == 0.2
+    locked, release = SPAWN.Event(), SPAWN.Event()
+    holder = SPAWN.Process(target=_hold_lock, args=(str(data_dir), locked, release))
+    holder.start()
+    try:
+        assert locked.wait(WAIT)
+        with (
+            pytest.raises(LockTimeoutError, match=r"gave up after 0.2 s .*SENDSTATS_LOCK_TIMEOUT"),
+            data_lock(),
+        ):
+            pytest.fail("entered the lock while another process held it")
+    finally:
+        release.set()
+        holder.join(WAIT)
+
+
+def test_a_lock_file_of_an_older_version_still_names_the_pid(data_dir: Path) -> None:
+    (data_dir / ".lock").write_text("4242")
+    assert lock.read_holder(data_dir / ".lock") == lock.LockHolder(pid=4242)
+    assert lock.LockHolder(pid=4242).describe() == "pid 4242"
+    (data_dir / ".lock").write_text("garbage")
+    assert lock.read_holder(data_dir / ".lock") is None
+
+
+def test_symlink_at_the_lock_is_refused_and_its_target_untouched(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("precious")
+    (data_dir / ".lock").symlink_to(target)
+    with (
+        pytest.raises(StorageError, match=r"\.lock is a symbolic link \(to .*precious.txt\)"),
+        data_lock(timeout=1),
+    ):
+        pytest.fail("took a lock through a symbolic link")
+    assert target.read_text() == "precious"
+    assert (data_dir / ".lock").is_symlink()
 
 
 def test_two_processes_do_not_lose_manifest_entries(data_dir: Path) -> None:

@@ -334,6 +334,36 @@ def test_html_page_instead_of_the_unpinned_file_is_refused(
     assert path.read_text(encoding="utf-8") == before
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!-- cms: 4f2a -->\n<!DOCTYPE html><html><body>Release page</body></html>",
+        b"\xef\xbb\xbf\r\n<!--[if IE]><![endif]-->\n<html><head><title>Sign in</title>",
+        b"la_code,count\n<html><body>Maintenance</body></html>\n",
+    ],
+)
+def test_html_page_starting_with_a_comment_is_never_pinned(
+    project: Path,
+    server: ScriptedServer,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    page: bytes,
+) -> None:
+    # Issue 18, item 9: served as text/csv, a page that opens with a comment (or a BOM and a
+    # comment, or a csv-looking line) passed the old prefix list and --write-pins pinned it.
+    url = server.script("/new.csv", Reply(body=page, headers={"Content-Type": "text/csv"}))
+    path = write_declaration(project, declaration(url, "https://example.org/pinned.csv"))
+    before = path.read_text(encoding="utf-8")
+    with pytest.raises(HtmlInsteadOfFile, match="served an HTML page"):
+        fetch.fetch_sources([SRC], releases=["2025"], write_pins=True, progress=False, policy=FAST)
+    assert server.hits["/new.csv"] == 1  # refused, not retried
+    assert path.read_text(encoding="utf-8") == before  # nothing pinned
+    assert "wrote the new pins" not in capsys.readouterr().out
+    assert f"{SRC}/2025/table" not in load_manifest()["inputs"]
+    assert not (data_dir / "raw" / SRC / "2025" / "table.csv").exists()
+    assert [p.name for p in (data_dir / "raw" / SRC / "2025").glob("*")] == []
+
+
 def test_unpinned_zip_member_is_extracted_and_pinned(project: Path, server: ScriptedServer) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
