@@ -2,8 +2,8 @@
 
 Used to show that a refactor changed no output: ``python scripts/compare_builds.py OLD NEW``
 builds nothing; it reads ``tidy/*.parquet`` and ``metrics/*.parquet`` under both folders and
-prints, per table, whether rows, columns and values agree (floats within ``--rtol``), exiting 1
-on any difference. Tables only in NEW are listed (new steps), not counted as differences.
+prints, per table, whether rows, columns (in any order) and values agree (floats within
+``--rtol``), exiting 1 on any difference. Tables only in NEW are listed (new steps), not counted as differences.
 """
 
 from __future__ import annotations
@@ -38,7 +38,14 @@ def main() -> int:
             old = pl.read_parquet(args.old / sub / name)
             new = pl.read_parquet(args.new / sub / name)
             try:
-                assert_frame_equal(old, new, check_exact=False, rel_tol=args.rtol, abs_tol=1e-9)
+                assert_frame_equal(
+                    old,
+                    new,
+                    check_exact=False,
+                    rel_tol=args.rtol,
+                    abs_tol=1e-9,
+                    check_column_order=False,
+                )
             except AssertionError as exc:
                 print(f"{sub}/{name}: DIFFERENT: {str(exc).splitlines()[0]}")
                 bad += 1

@@ -42,6 +42,7 @@ from sendstats.sources import checks
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.base import TidyBase
 from sendstats.sources.grids import read_grids
 from sendstats.sources.readers import (
     EES_MARKERS,
@@ -105,13 +106,11 @@ MEASURES = (
 MEASURE_PATTERN = "|".join([*(f"^{m}$" for m in MEASURES), s251.MEASURE_PATTERN])
 
 
-class HighNeedsTidy(pa.DataFrameModel):
+class HighNeedsTidy(TidyBase):
     """High-needs and DSG figures by area and financial year, one row per release and measure."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release (vintage) the figure comes from.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="sha256 read.")
     raw_row: Series[pl.Int64] = pa.Field(ge=1, description="1-based row in the raw sheet.")
     measure: Series[str] = pa.Field(
         str_matches=MEASURE_PATTERN,
@@ -130,9 +129,7 @@ class HighNeedsTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=list(LEVELS))
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="GSS code.")
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling for LAs).")
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
     region_code: Series[str] = pa.Field(nullable=True, str_matches=r"^E12\d{6}$")
-    region_name: Series[str] = pa.Field(nullable=True)
     value: Series[pl.Float64] = pa.Field(
         nullable=True,
         description="GBP for *_gbp measures; percent (0-100 scale) for *_pct; people for "
@@ -150,11 +147,6 @@ class HighNeedsTidy(pa.DataFrameModel):
 
         strict = True
         unique = ["release", "measure", "time_period", "area_code"]  # noqa: RUF012
-
-    @pa.dataframe_check
-    def values_are_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
-        """Check every value is finite (``1e400`` in a cell reads as infinity)."""
-        return data.lazyframe.select(pl.col("value").is_null() | pl.col("value").is_finite())
 
 
 TIDY_COLUMNS = list(HighNeedsTidy.to_schema().columns)

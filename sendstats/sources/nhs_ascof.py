@@ -38,6 +38,7 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
+from sendstats.sources.base import TidyBase
 from sendstats.sources.readers import (
     RawInputError,
     first_bad_value,
@@ -177,13 +178,11 @@ ALLOWED_STATUS = ("ok", *ASCOF_MARKERS)
 SUPPRESSED_CAVEAT = "numerator and denominator not published; no interval"
 
 
-class AscofTidy(pa.DataFrameModel):
+class AscofTidy(TidyBase):
     """Tidy ASCOF learning-disability measures: one row per area, year, measure and sex."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release the value was published in.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="sha256 read.")
     series: Series[str] = pa.Field(
         isin=[OLD_SERIES], description="ASCOF series; the revised series is never spliced in."
     )
@@ -198,10 +197,7 @@ class AscofTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=list(LEVELS.values()))
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="GSS code.")
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling for LAs).")
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
     cassr_code: Series[str] = pa.Field(nullable=True, description="Published CASSR code (LAs).")
-    region_code: Series[str] = pa.Field(nullable=True, description="Region GSS code.")
-    region_name: Series[str] = pa.Field(nullable=True, description="Region name.")
     numerator: Series[pl.Float64] = pa.Field(nullable=True, ge=0, description="Count in cohort.")
     denominator: Series[pl.Float64] = pa.Field(nullable=True, ge=0, description="Cohort size.")
     value: Series[pl.Float64] = pa.Field(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import fastexcel
@@ -423,13 +422,8 @@ def test_hnbt_header_and_sum_drift_refused_with_cell_and_row(
 
 
 @pytest.fixture(scope="module")
-def ons(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Resolve the pinned ONS workbooks from the raw archive into a throwaway cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
-        mp.setenv("SENDSTATS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        mp.setenv("SENDSTATS_OFFLINE", "1")
-        yield
+def ons(ons_workbooks: dict[tuple[str, str], Path]) -> None:
+    """The pinned ONS workbooks, resolved from the raw archive (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

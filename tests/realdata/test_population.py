@@ -21,20 +21,12 @@ from sendstats.sources.ons_population import (
 
 
 @pytest.fixture(scope="module")
-def ons(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Resolve the pinned ONS workbooks from the raw archive into a throwaway cache."""
+def ons(
+    ons_workbooks: dict[tuple[str, str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The pinned ONS workbooks (tests/conftest.py) and a throwaway data folder."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
         mp.setenv("SENDSTATS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        mp.setenv("SENDSTATS_OFFLINE", "1")
-        from sendstats.acquire import fetch
-
-        population.use_workbooks(
-            {
-                (release, name): fetch.resolve_file(population.SOURCE_ID, release, name)
-                for release, name in population.required_files()
-            }
-        )
         yield
 
 

@@ -146,26 +146,6 @@ def test_missing_years_raise(tmp_path: Path) -> None:
         )  # fmt: skip
 
 
-def test_per_10k_is_derived_from_the_latest_release() -> None:
-    base = {"measure": "appeals_registered_count", "geographic_level": "Local authority",
-            "la_code_dfe": "841", "area_code": "E06000005", "area_name": "Darlington",
-            "source_file": "f", "method": OLD, "status": "ok"}  # fmt: skip
-    tidy = pl.DataFrame(
-        [
-            {**base, "release": "2025", "year": 2024, "value": 8.0},
-            {**base, "release": "2026", "year": 2024, "value": 10.0},
-            {**base, "release": "2026", "year": 2025, "value": 9.0},
-        ]
-    )
-    pop = pl.DataFrame({"la_code_dfe": ["841"], "year": [2024], "population": [40_000]})
-    out = trib.appeals_per_10k_population(tidy, pop)
-    assert out.height == 2 and out["measure"].unique().to_list() == [trib.PER_10K_MEASURE]
-    first = out.row(0, named=True)
-    assert first["release"] == "2026" and first["value"] == pytest.approx(2.5)
-    assert out.row(1, named=True)["status"] == "no population"
-    assert "derived by sendstats" in first["label"]
-
-
 # --- against the real files -----------------------------------------------------------------
 
 
@@ -252,21 +232,29 @@ def test_a_wrong_published_rate_is_refused(tidy: pl.DataFrame) -> None:
         trib.check_rates(bad, _spec("2026"), Path("x.csv"))
 
 
-def test_pooled_rates_reproduce_england_and_cover_regions(tidy: pl.DataFrame) -> None:
-    pooled = trib.pooled_rates(tidy)
-    nat = pooled.filter(pl.col("geographic_level") == "National")
+def test_england_pooled_over_known_las_with_the_published_rate_beside(tidy: pl.DataFrame) -> None:
+    from sendstats.metrics import tribunal as metrics
+
+    m = metrics.compute(tidy)
+    nat = m.filter(
+        pl.col("metric_id") == "tribunal_appeal_rate_pct", pl.col("geographic_level") == "National"
+    )
     published = tidy.filter(
-        (pl.col("measure") == "appeal_rate_pct") & (pl.col("geographic_level") == "National")
-    ).select("release", "method", "year", pl.col("value").alias("published"))
-    both = nat.join(published, on=["release", "method", "year"])
-    assert both.height == nat.height == 31
-    csv_rows = both.filter(pl.col("release").is_in(["2025", "2026"]))
-    again = round_half_up(pl.col("rate_all_las_pct"), 1)
-    assert csv_rows.filter((again - pl.col("published")).abs() > 1e-9).height == 0
-    # LAs missing a denominator (Northamptonshire 2021: 85 appeals, decisions "..") are out of
-    # the strict pool, so its 2021 England rate is lower than the published one.
-    y21 = nat.filter((pl.col("release") == "2025") & (pl.col("year") == 2021)).row(0, named=True)
-    assert (y21["appeals"], y21["appeals_all_las"], y21["las_missing"]) == (9099, 9184, 5)
+        pl.col("measure") == "appeal_rate_pct",
+        pl.col("geographic_level") == "National",
+        pl.col("method") == OLD,
+        pl.col("release").is_in(["2025", "2026"]),
+    ).select("year", pl.col("value").alias("published"))
+    both = nat.join(published.unique("year", keep="first"), on="year")
+    assert both.height == 11  # 2014 to 2024
+    again = round_half_up(pl.col("published_value"), 1)
+    assert both.filter((again - pl.col("published")).abs() > 1e-9).height == 0
+    assert (both["value"] == both["numerator"] / both["denominator"] * 100).all()
+    # Northamptonshire 2021 (85 appeals, decisions "..") is outside the pool: the pooled England
+    # rate counts 9,099 appeals, the published one 9,184, and the note says they differ.
+    y21 = nat.filter(pl.col("year") == 2021).row(0, named=True)
+    assert y21["numerator"] == 9099 and y21["published_value"] > y21["value"]
+    assert "publisher" in y21["published_note"]
 
 
 def test_every_la_resolves_and_regions_pool_to_england(tidy: pl.DataFrame) -> None:
@@ -274,16 +262,19 @@ def test_every_la_resolves_and_regions_pool_to_england(tidy: pl.DataFrame) -> No
     assert las["la_code_dfe"].null_count() == 0 and las["region_code"].null_count() == 0
     in_2025 = {la.la_code_dfe for la in geography.list_las(dt.date(2025, 6, 30))}
     assert set(las.filter(pl.col("release") == "2026")["la_code_dfe"]) == in_2025
-    pooled = trib.pooled_rates(tidy)
-    reg = pooled.filter(pl.col("geographic_level") == "Regional")
-    assert reg.group_by("release", "method", "year").len()["len"].unique().to_list() == [9]
-    tot = reg.group_by("release", "method", "year").agg(pl.col("appeals").sum())
-    nat = pooled.filter(pl.col("geographic_level") == "National").select(
-        "release", "method", "year", pl.col("appeals").alias("england")
+    from sendstats.metrics import tribunal as metrics
+
+    rates = metrics.compute(tidy).filter(pl.col("metric_id") == "tribunal_appeal_rate_pct")
+    reg = rates.filter(pl.col("geographic_level") == "Regional")
+    assert reg.group_by("year").len()["len"].unique().to_list() == [9]
+    tot = reg.group_by("year").agg(pl.col("numerator").sum(), pl.col("n_las").sum())
+    nat = rates.filter(pl.col("geographic_level") == "National").select(
+        "year", pl.col("numerator").alias("england"), pl.col("n_las").alias("england_las")
     )
-    assert (tot.join(nat, on=["release", "method", "year"]).select(
-        pl.col("appeals") == pl.col("england")
-    ).to_series()).all()  # fmt: skip
+    joined = tot.join(nat, on="year")
+    assert joined.height == nat.height
+    assert (joined["numerator"] == joined["england"]).all()
+    assert (joined["n_las"] == joined["england_las"]).all()
 
 
 def test_nottingham_code_swap_is_fixed_by_name(
