@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from sendstats.render import document as render
-from sendstats.render.batch import private_copy
-from sendstats.render.document import RenderError, quarto_argv, render_many, render_report
+from sendstats.render.document import RenderError, render_many, render_report
 from sendstats.render.qmd import QmdError, parse_qmd, prepare_notebook
+from sendstats.render.quarto import private_copy, quarto_argv
 
 REPORT = """\
 ---
@@ -380,13 +380,15 @@ def test_quarto_path_runs_quarto_and_moves_the_output(tmp_path: Path, fake_quart
     assert render.quarto_available()
     out = render_report(qmd, {"la_code": "E09000033", "year": 2024}, tmp_path / "o" / "la.html")
     (call,) = calls(fake_quarto)
-    name = call["argv"][-1]
+    name, copy = call["argv"][-1], Path(str(call["argv"][1]))
     assert call["argv"] == [
-        "render", str(qmd), "-P", "la_code:'E09000033'", "-P", "year:2024",
+        "render", str(copy), "-P", "la_code:'E09000033'", "-P", "year:2024",
         "--to", "html", "--output", name,
     ]  # fmt: skip
     assert re.fullmatch(r"la\.sendstats-\d+-\d+\.html", name)
-    assert call["cwd"] == str(qmd.parent) and call["python"] == sys.executable
+    # Quarto runs in a private copy of the document's folder, removed afterwards.
+    assert copy.name == "la.qmd" and copy != qmd and not copy.exists()
+    assert call["cwd"] == str(copy.parent) and call["python"] == sys.executable
     assert out.read_text().startswith("<html>fake -P la_code:'E09000033'")
     assert sorted(p.name for p in qmd.parent.iterdir()) == ["la.qmd"]
 
