@@ -70,14 +70,15 @@ def chart_bundle(svg: str, alt_text: str) -> dict[str, Any]:
     label = html.escape(alt_text, quote=True)
     tag = tag.replace("<svg", f'<svg role="img" aria-label="{label}"', 1)
     inline = inline[: root.start()] + tag + inline[root.end() :]
-    # The chart is drawn at its own size, narrowed to the text width when wider.
+    # The chart is drawn at its own size, narrowed to the text width when wider, in a figure:
+    # typst gives a figure's image alt text to the PDF's tag tree (a Figure with /Alt).
     alt = _typst_string(alt_text)
     typst = (
         f"#{{\n  let data = bytes({_typst_string(svg)})\n"
         f'  let chart = image(data, format: "svg", alt: {alt})\n'
-        "  layout(size => if measure(chart).width > size.width {\n"
+        "  figure(layout(size => if measure(chart).width > size.width {\n"
         f'    image(data, format: "svg", alt: {alt}, width: {_PDF_WIDTH})\n'
-        "  } else { chart })\n}"
+        "  } else { chart }))\n}"
     )
     markdown = fenced(inline, "{=html}") + "\n" + fenced(typst, "{=typst}")
     return {"text/markdown": markdown, "text/plain": f"<chart: {alt_text}>"}
