@@ -203,7 +203,7 @@ def variation_figure(figure_id: str, metric_id: str, x_title: str) -> Figure:
             x_title=x_title,
             alt_text=alt_text(ctx, data),
             x_format=",.0f" if metric.unit in ("gbp", "count") else ",.1f",
-            **strip_references(data),
+            references=strip_references(data),
         )
 
     return register_figure(

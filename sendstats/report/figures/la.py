@@ -486,7 +486,7 @@ register_figure(
             subtitle="Compound annual growth, % a year; each tick is one LA",
             x_title="% a year",
             alt_text=_growth_alt(ctx, data),
-            **strip_references(data),
+            references=strip_references(data),
         ),
         _growth_alt,
         lambda ctx: (

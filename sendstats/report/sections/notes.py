@@ -81,24 +81,59 @@ def reading_notes() -> list[str]:
     ]
 
 
+#: Caveats about how a figure is computed, not about reading it: they stay on the methods page.
+METHODS_ONLY = ("Line 1.0.2", "Values far from the distribution")
+
+_PERIOD = re.compile(r"^(?:FY )?(\d{4})(?:-(\d{2,4}))?(?:, [^:]+)?:")
+
+
+def _in_shown_years(text: str, years: list[int]) -> bool:
+    """Return False for a caveat about a period (``2014-15: ...``) outside the years shown."""
+    match = _PERIOD.match(text)
+    if not match or not years:
+        return True
+    start = int(match[1])
+    end = start if not match[2] or len(match[2]) == 2 else int(match[2])
+    return not (end < years[0] or start > years[-1])
+
+
 def caveats(ctx: LaContext) -> str:
-    """Return the notes box (markdown): reading rules, then each applicable caveat once."""
+    """Return the notes box (markdown): reading rules, then each applicable caveat once.
+
+    A caveat applies when it names no other place (see :func:`_applies`), concerns a period the
+    profile shows for this LA, and is about reading the figure rather than computing it.
+    """
     mine = _my_places(ctx.la)
     lines = [f"- {t}" for t in reading_notes()]
     seen: set[str] = set()
+    latest_rows = []
     for mid in HEADLINE_METRICS:
-        if ctx.bench_row(mid) is None:
+        row = ctx.bench_row(mid)
+        if row is None:
             continue
+        latest_rows.append(row)
         m = get_metric(mid)
+        years = sorted(
+            ctx.la_rows.filter((pl.col("metric_id") == mid) & pl.col("value").is_not_null())[
+                "year"
+            ].to_list()
+        )
         for text in (*m.series_breaks, *m.caveats):
-            if text not in seen and _applies(text, mine):
+            if (
+                text not in seen
+                and _applies(text, mine)
+                and _in_shown_years(text, years)
+                and not text.startswith(METHODS_ONLY)
+            ):
                 seen.add(text)
                 lines.append(f"- {m.title}: {text.rstrip('.')}.")
-    own = ctx.la_rows.filter(
-        pl.col("metric_id").is_in(list(HEADLINE_METRICS)) & pl.col("note").is_not_null()
-    )
-    for note in own["note"].unique().sort().to_list():
-        lines.append(f"- {note[0].upper()}{note[1:].rstrip('.')}.")
+    # Notes on the rows the summary shows (their latest period), each once.
+    for row in latest_rows:
+        note = str(row.get("note") or "")
+        if note and note not in seen:
+            seen.add(note)
+            title = get_metric(str(row["metric_id"])).title
+            lines.append(f"- {title}: {note[0].upper()}{note[1:].rstrip('.')}.")
     mine_bench = ctx.bench.filter(
         (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
         & pl.col("metric_id").is_in(list(HEADLINE_METRICS))

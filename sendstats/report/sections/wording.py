@@ -82,7 +82,8 @@ def standing(row: dict[str, Any]) -> str:
     if band and m.polarity == "neither":
         parts.append(f"It is {rank}, in the {band.lower()}" if rank else f"In the {band.lower()}")
     elif rank:
-        parts.append(f"It is {rank}" + (f" (quartile {band})" if band else ""))
+        quarter = f", in the {band.split('(')[1].rstrip(')')} ({row['band']})" if band else ""
+        parts.append(f"It is {rank}{quarter}")
     sig = row.get("significance")
     if sig in _VERDICT and row.get("ci95_low") is not None:
         parts.append(

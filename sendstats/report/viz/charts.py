@@ -134,13 +134,13 @@ def bar_rank_chart(
     subtitle: str,
     x_title: str,
     alt_text: str,
-    england: float | None = None,
-    median: float | None = None,
+    references: dict[str, float | None] | None = None,
     x_format: str = ",.1f",
 ) -> alt.LayerChart:
     """Dot strip of every LA's value with the chosen LA marked and labelled.
 
-    England (dashed black) and the median LA (dotted grey) are drawn as labelled rules.
+    England (dashed black) and the median LA (dotted grey) are drawn as labelled rules
+    (``references``: ``england`` and ``median`` values, same period as the strip).
 
     Args:
         data: columns ``area_name`` and ``value``; one row per LA.
@@ -158,7 +158,9 @@ def bar_rank_chart(
         .encode(x=x, tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")])
         .transform_filter("!datum.is_la")
     )
-    layers: list[Any] = [dots, *_references({"England": england, "Median LA": median}, "x", -4)]
+    refs = references or {}
+    named = {"England": refs.get("england"), "Median LA": refs.get("median")}
+    layers: list[Any] = [dots, *_references(named, "x", -4)]
     if (df["is_la"]).any():
         layers.append(
             base.mark_tick(thickness=4, size=34, color=la)
