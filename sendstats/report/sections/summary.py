@@ -138,14 +138,14 @@ def show_summary_table(ctx: LaContext) -> None:
         & (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
     )
     notes = [f"{marks[r]} {r[0].upper()}{r[1:]}." for r in reasons]
-    _show(
-        tables.metrics_summary_table(
-            shown,
-            title=f"{ctx.la.la_name} at a glance",
-            source_note=short_source(used),
-            legend=" ".join([SUMMARY_LEGEND, *notes]),
-        )
+    title = f"{ctx.la.la_name} at a glance"
+    legend = " ".join([SUMMARY_LEGEND, *notes])
+    gt = tables.metrics_summary_table(
+        shown, title=title, source_note=short_source(used), legend=legend
     )
+    # HTML shows great-tables' table; PDF (which prefers markdown) a typst table sized for A4.
+    pdf = tables.summary_typst(shown, title=title, notes=[legend, short_source(used)])
+    _show({"text/html": gt.as_raw_html(), "text/markdown": pdf}, raw=True)
 
 
 SUMMARY_LEGEND = (
