@@ -255,7 +255,8 @@ PAGE_CSS = (
     "details.recipe summary{cursor:pointer}"
     "details.values-by-year{margin:1rem 0}"
     "details.values-by-year table{font-size:0.85rem}"
-    "main table{display:block;overflow-x:auto}"
+    "main table{display:block;overflow-x:auto;max-width:100%}"
+    "main td{overflow-wrap:anywhere}"
 )
 
 
