@@ -119,6 +119,12 @@ def methods_markdown() -> str:
     for decl in catalog.load_catalog().values():
         out.append(f"\n### {decl.title} (`{decl.id}`)\n")
         out.append(f"{decl.producer}. Licence: {decl.licence.name}. {decl.licence.attribution}\n")
+        if decl.provenance_of:
+            maps = ", ".join(f"`{m}`" for m in decl.provenance_of)
+            out.append(
+                f"Not read by the build: the provenance of the hand-kept maps {maps}, which "
+                "the tests check against these files.\n"
+            )
         for brk in decl.series_breaks:
             out.append(f"- Series break: {brk}")
         out.append("\n| release | published | file | sha256 | bytes | download |")
