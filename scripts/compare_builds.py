@@ -3,7 +3,8 @@
 Used to show that a refactor changed no output: ``python scripts/compare_builds.py OLD NEW``
 builds nothing; it reads ``tidy/*.parquet`` and ``metrics/*.parquet`` under both folders and
 prints, per table, whether rows, columns (in any order) and values agree (floats within
-``--rtol``), exiting 1 on any difference. Tables only in NEW are listed (new steps), not counted as differences.
+``--rtol``), exiting 1 on any difference. Tables only in NEW are listed (new steps), not
+counted as differences.
 """
 
 from __future__ import annotations
