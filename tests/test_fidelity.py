@@ -348,7 +348,8 @@ def test_changes_across_a_reorganisation_are_never_computed(metrics: pl.DataFram
             first = la.filter((pl.col("metric_id") == count) & (pl.col("la_code_dfe") == code))
             changes = la.filter((pl.col("metric_id") == change) & (pl.col("la_code_dfe") == code))
             if first.height:
-                assert changes["year"].min() == first["year"].min() + 1, (change, code)
+                start = int(first["year"].min())  # type: ignore[arg-type]
+                assert changes["year"].min() == start + 1, (change, code)
 
 
 def test_tribunal_2023_break_flags_changes_across_it(tables: dict[str, pl.DataFrame]) -> None:
@@ -396,7 +397,8 @@ def _ons_band(archive: Path, name: str, code: str, low: int, high: int) -> int:
     header = next(i for i, r in enumerate(rows) if str(r[0]).strip() == "Code")
     ages = [str(c).strip().removesuffix(".0") for c in rows[header]]
     row = next(r for r in rows[header + 1 :] if str(r[0]).strip() == code)
-    return round(sum(float(row[ages.index(str(a))]) for a in range(low, high + 1)))
+    cells = [str(row[ages.index(str(a))]) for a in range(low, high + 1)]
+    return round(sum(float(c) for c in cells))
 
 
 MYE = {

@@ -137,6 +137,10 @@ register(
         caveats=(
             "2022, Yorkshire and The Humber LAs: the 2025 release's rows carry the regional "
             "total, so the 2023 release's figures are used for them.",
+            "Mixed releases (2022): England and the region are pooled over the LA values "
+            "actually used (66,737), with DfE's published England figure (66,706, 2025 "
+            "release) beside it; an LA's change between values of two releases says so in "
+            "its note.",
         ),
     ),
     *(

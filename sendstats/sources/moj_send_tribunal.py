@@ -27,7 +27,12 @@ Quirks handled (each asserted, so a corrected file is noticed):
   every file (asserted per file, :func:`check_totals`).
 - Region rows are headers only (no values); regional rates are recomputed pooled
   (:func:`pooled_rates`). "England total excluding suppressed" (2014-2024 CSV) is a partial
-  total whose 2024 rate does not follow from its printed cells; it is excluded and logged.
+  total whose 2024 rate does not follow from its printed cells (re-examined for issue 17: its
+  5.7% is the rate pooled over the LAs with known decisions, 20,771 / 364,912, but its printed
+  appeals, 22,082, give 6.05%); it is excluded and logged, and the metric layer pools England
+  over the LAs itself, which reproduces the 5.7%.
+- A name two LAs have held (Dorset: county 835 to March 2019, council 838 after) is resolved
+  per year against the geography in force (2014-2018 -> 835, 2019 on -> 838).
 """
 
 from __future__ import annotations
