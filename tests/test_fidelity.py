@@ -536,3 +536,24 @@ def test_small_bases_are_not_ranked_banded_or_tested(tables: dict[str, pl.DataFr
     ranked = bench.filter(pl.col("rank").is_not_null())
     counts = ranked.group_by("metric_id", "year").agg(pl.len(), pl.col("n_ranked").first())
     assert (counts["len"] == counts["n_ranked"]).all()
+
+
+def test_benchmarks_compare_with_the_pooled_england_and_show_the_published(
+    tables: dict[str, pl.DataFrame],
+) -> None:
+    # The gap, funnel limits and significance use England pooled over the 147 LAs with known
+    # decisions (5.69%), not the published 6.10% (issue 17, defect 1).
+    kent = (
+        tables["benchmarks"]
+        .filter(
+            (pl.col("metric_id") == "tribunal_appeal_rate_annual_reviews_pct")
+            & (pl.col("area_name") == "Kent")
+            & (pl.col("year") == 2024)
+        )
+        .row(0, named=True)
+    )
+    assert kent["england_n_las"] == 147
+    assert round(kent["england_value"], 2) == 5.69
+    assert round(kent["england_published_value"], 2) == 6.10
+    assert kent["gap_england"] == pytest.approx(kent["value"] - kent["england_value"])
+    assert "england_n_las" in kent["england_rule"]
