@@ -557,3 +557,22 @@ def test_benchmarks_compare_with_the_pooled_england_and_show_the_published(
     assert round(kent["england_published_value"], 2) == 6.10
     assert kent["gap_england"] == pytest.approx(kent["value"] - kent["england_value"])
     assert "england_n_las" in kent["england_rule"]
+
+
+def test_left_out_lists_every_la_left_out_and_why(metrics: pl.DataFrame) -> None:
+    from sendstats.metrics.common import left_out
+
+    listed = left_out(metrics)
+    england = listed.filter(
+        (pl.col("metric_id") == "tribunal_appeal_rate_annual_reviews_pct")
+        & (pl.col("area_code") == "E92000001")
+        & (pl.col("year") == 2024)
+    )
+    assert (
+        england["left_out"][0] == "Blackpool, Plymouth, Reading, Redbridge, Surrey, Waltham Forest"
+    )
+    scilly = listed.filter(
+        (pl.col("metric_id") == "ascof_1e_ld_paid_employment_pct")
+        & (pl.col("area_name") == "Isles of Scilly")
+    )
+    assert scilly["reason"][0].startswith("not published")

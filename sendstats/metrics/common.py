@@ -159,6 +159,45 @@ def _left_out(rows: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([region, england], how="vertical_relaxed")
 
 
+#: How a pooled row's note introduces the LAs it left out (read back by :func:`left_out`).
+LEFT_OUT_PREFIX = "; left out (a figure missing): "
+
+
+def left_out(metrics: pl.DataFrame) -> pl.DataFrame:
+    """List every LA a metric table leaves out of a value or a comparator, and why.
+
+    For the build log and the manifest (issue 17: no LA vanishes unsaid). Two kinds of row:
+    an LA row kept without a value (``reason`` is its note, e.g. no population that year, or
+    counts not published), and an England or region row naming the LAs its pool left out.
+    Columns: ``metric_id``, ``year``, ``area_code``, ``area_name``, ``left_out``, ``reason``.
+    """
+    kept = metrics.filter(
+        (pl.col("geographic_level") == "Local authority") & pl.col("value").is_null()
+    ).select(
+        "metric_id",
+        "year",
+        "area_code",
+        "area_name",
+        pl.col("area_name").alias("left_out"),
+        pl.col("note").alias("reason"),
+    )
+    marker = LEFT_OUT_PREFIX.removeprefix("; ")
+    pooled = metrics.filter(
+        (pl.col("geographic_level") != "Local authority")
+        & pl.col("note").str.contains(marker, literal=True)
+    ).select(
+        "metric_id",
+        "year",
+        "area_code",
+        "area_name",
+        pl.col("note").str.split(marker).list.get(1).str.split("; ").list.first().alias("left_out"),
+        pl.lit("a figure missing from the LA's row (numerator, denominator or value)").alias(
+            "reason"
+        ),
+    )
+    return pl.concat([kept, pooled], how="vertical").sort("metric_id", "year", "area_code")
+
+
 ValueOf = Callable[[pl.Expr, pl.Expr], pl.Expr]
 
 
@@ -254,7 +293,7 @@ def with_pooled_comparators(
             .then(pl.lit("; values from releases ") + pl.col("__releases"))
             .otherwise(pl.lit("")),
             pl.when(pl.col("__left_out").is_not_null())
-            .then(pl.lit("; left out (a figure missing): ") + pl.col("__left_out"))
+            .then(pl.lit(LEFT_OUT_PREFIX) + pl.col("__left_out"))
             .otherwise(pl.lit("")),
             pl.when(
                 pl.lit(carry_la_note)
