@@ -560,7 +560,7 @@ def test_benchmarks_compare_with_the_pooled_england_and_show_the_published(
 
 
 def test_left_out_lists_every_la_left_out_and_why(metrics: pl.DataFrame) -> None:
-    from sendstats.metrics.common import left_out
+    from sendstats.metrics.comparators import left_out
 
     listed = left_out(metrics)
     england = listed.filter(

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import finish, make_rows, value_ratio, with_pooled_comparators
+from sendstats.metrics.common import finish, make_rows
+from sendstats.metrics.comparators import value_ratio, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
 
 SOURCE = "nhs_ascof"

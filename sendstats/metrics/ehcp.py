@@ -20,17 +20,9 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    PROV,
-    ValueOf,
-    finish,
-    value_ratio,
-    value_sum,
-    with_pooled_comparators,
-)
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
 from sendstats.metrics.common import make_rows as _rows
+from sendstats.metrics.comparators import ValueOf, value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.needs import NEED_METRICS, TOTAL_MEASURE, need_metric_id
 from sendstats.metrics.registry import MetricDef, register
 from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS

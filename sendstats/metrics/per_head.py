@@ -21,14 +21,8 @@ from __future__ import annotations
 import polars as pl
 
 from sendstats import geography
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    DENOMINATOR_PROV,
-    PROV,
-    value_ratio,
-    with_pooled_comparators,
-)
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, DENOMINATOR_PROV, PROV
+from sendstats.metrics.comparators import value_ratio, with_pooled_comparators
 
 #: Columns the population frame must have (``population_by_age_band``'s output).
 POPULATION_COLUMNS = (

@@ -12,17 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    ENGLAND_CODE,
-    PROV,
-    finish,
-    make_rows,
-    value_ratio,
-    value_sum,
-    with_pooled_comparators,
-)
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, ENGLAND_CODE, PROV, finish, make_rows
+from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
 from sendstats.sources import moj_send_tribunal as src
 from sendstats.sources.moj_send_tribunal_ods import METHOD_2018, METHOD_ANNUAL_REVIEWS
