@@ -576,3 +576,25 @@ def test_left_out_lists_every_la_left_out_and_why(metrics: pl.DataFrame) -> None
         & (pl.col("area_name") == "Isles of Scilly")
     )
     assert scilly["reason"][0].startswith("not published")
+
+
+def test_surrey_needs_england_totals_back_the_published_percentages(
+    metrics: pl.DataFrame, raw_archive: Path
+) -> None:
+    # England's published SLD and SpLD counts differ from the LAs' sums by +656 and -656:
+    # Surrey's published % (7.8 and 0.1) fit the England row; its counts (595, 665) do not.
+    name = "ehcp/education-health-and-care-plans_2025/data/sen_needs_all_plans.csv"
+    with (raw_archive / name).open(encoding="utf-8-sig", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["breakdown"] == "All EHC plans"]
+    england = next(r for r in rows if r["geographic_level"] == "National")
+    las = [r for r in rows if r["geographic_level"] == "Local authority"]
+    for need, gap in (("sld", 656), ("spld", -656)):
+        total = sum(int(r[f"number_{need}"]) for r in las)
+        assert int(england[f"number_{need}"]) - total == gap
+        ours = metrics.filter(
+            (pl.col("metric_id") == f"ehc_plans_need_{need}_pct")
+            & (pl.col("area_code") == "E92000001")
+        ).row(0, named=True)
+        assert ours["numerator"] == total and ours["published_note"] is not None
+    surrey = next(r for r in las if r["la_name"] == "Surrey")
+    assert round((595 + 656) / int(surrey["ehc_plans"]) * 100, 1) == float(surrey["sld_pc"])
