@@ -598,3 +598,19 @@ def test_surrey_needs_england_totals_back_the_published_percentages(
         assert ours["numerator"] == total and ours["published_note"] is not None
     surrey = next(r for r in las if r["la_name"] == "Surrey")
     assert round((595 + 656) / int(surrey["ehc_plans"]) * 100, 1) == float(surrey["sld_pc"])
+
+
+def test_metric_table_ranks_follow_the_same_small_numbers_rule(
+    metrics: pl.DataFrame, tables: dict[str, pl.DataFrame]
+) -> None:
+    # One rank per value: the metric tables and the benchmarks table agree, row for row.
+    ours = metrics.filter(pl.col("geographic_level") == "Local authority").select(
+        "metric_id", "la_code_dfe", "year", pl.col("rank").alias("m_rank"), "n_ranked"
+    )
+    bench = tables["benchmarks"].select(
+        "metric_id", "la_code_dfe", "year", "rank", pl.col("n_ranked").alias("b_n")
+    )
+    joined = ours.join(bench, on=["metric_id", "la_code_dfe", "year"], how="inner")
+    assert joined.height == bench.height
+    assert joined.filter(pl.col("m_rank").ne_missing(pl.col("rank"))).height == 0
+    assert joined.filter(pl.col("n_ranked").ne_missing(pl.col("b_n"))).height == 0

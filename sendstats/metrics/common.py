@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from sendstats.metrics.stats import Z_95, Z_998, byar_exprs, wilson_exprs
+from sendstats.metrics.stats import MIN_BASE_RANKED, Z_95, Z_998, byar_exprs, wilson_exprs
 
 AREA_KEYS = ["geographic_level", "area_code"]
 AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
@@ -135,9 +135,37 @@ def pool(
     )
 
 
+def small_base(metrics: pl.DataFrame) -> pl.Expr:
+    """Return True where the small-numbers rule keeps a row out of ranks (base under 10).
+
+    The base is the denominator, or for a rate per population the events counted (its
+    numerator); counts and amounts of money have none (see ``benchmarking.reliability``).
+    """
+    from sendstats.metrics.registry import registered
+
+    ids = metrics["metric_id"].unique().to_list()
+    defs = {i: registered(i) for i in ids}
+    rates = [i for i, d in defs.items() if d.statistic == "rate"]
+    no_base = [i for i, d in defs.items() if d.unit in ("count", "gbp")]
+    base = (
+        pl.when(pl.col("metric_id").is_in(rates))
+        .then(pl.col("numerator"))
+        .otherwise(pl.col("denominator"))
+    )
+    return ~pl.col("metric_id").is_in(no_base) & (base < MIN_BASE_RANKED).fill_null(False)
+
+
 def add_ranks(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank."""
-    is_la = (pl.col("geographic_level") == "Local authority") & pl.col("value").is_not_null()
+    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank.
+
+    A value on a base under ``MIN_BASE_RANKED`` (10) is not ranked and not counted in
+    ``n_ranked`` (the small-numbers rule, the same as the benchmarks table's).
+    """
+    is_la = (
+        (pl.col("geographic_level") == "Local authority")
+        & pl.col("value").is_not_null()
+        & ~small_base(metrics)
+    )
     rank = pl.col("value").rank(method="min", descending=True).over("metric_id", "year")
     n = pl.col("value").count().over("metric_id", "year")
     la = metrics.filter(is_la).with_columns(
