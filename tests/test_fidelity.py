@@ -614,3 +614,22 @@ def test_metric_table_ranks_follow_the_same_small_numbers_rule(
     assert joined.height == bench.height
     assert joined.filter(pl.col("m_rank").ne_missing(pl.col("rank"))).height == 0
     assert joined.filter(pl.col("n_ranked").ne_missing(pl.col("b_n"))).height == 0
+
+
+def test_excluding_suppressed_row_is_checked_and_logged_in_the_manifest(built_root: Path) -> None:
+    import json
+
+    manifest = json.loads((built_root / "data" / "manifest.json").read_text(encoding="utf-8"))
+    files = manifest["outputs"]["tidy/moj_send_tribunal__appeals.parquet"]["details"]["files"]
+    (check,) = files["2025/appeal_rate_2014_2024"]["partial_totals"]
+    assert (check["raw_row"], check["year"], check["appeals"], check["decisions"]) == (
+        175,
+        2024,
+        22_082,
+        364_912,
+    )
+    assert (check["rate_pct"], check["rate_follows_from_its_cells"], check["used"]) == (
+        5.7,
+        False,
+        False,
+    )

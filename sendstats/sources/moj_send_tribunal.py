@@ -45,7 +45,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.core.numbers import round_half_up
+from sendstats.core.numbers import round_half_up, round_half_up_value
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.moj_send_tribunal_ods import (
     ENGLAND_CODE,
@@ -277,10 +277,53 @@ def _read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dic
         "excluded": excluded,
         "values": long.height,
         "la_code_errors_fixed": fixes,
+        "partial_totals": partial_total_checks(wide, spec),
     }
     if kept + sum(excluded.values()) != len(grid):  # pragma: no cover - guards the counting
         raise RawInputError(path, f"row accounting does not add up: {log}")
     return long, log
+
+
+def partial_total_checks(wide: layout.WideTable, spec: TableSpec) -> list[dict[str, Any]]:
+    """Check each "England total excluding suppressed" row against its own printed cells.
+
+    The row is excluded from the tidy table unless its rate follows from its own appeals and
+    decisions (issue 17 asked to re-examine this): in the 2014-2024 CSV it prints 22,082
+    appeals, 364,912 decisions (annual-reviews method) and 5.7%, but 22,082 / 364,912 is 6.05%;
+    its 5.7% is the rate over the LAs with known decisions (20,771 / 364,912), which the metric
+    layer computes itself. One record per year and method with all three cells printed.
+    """
+    out = []
+    for row in wide.partial_totals:
+        by: dict[tuple[int, str | None, str], float] = {}
+        for col, value, _status in row.cells:
+            if value is not None:
+                by[(col.year, col.method, col.measure)] = value
+        for year, method, measure in list(by):
+            if measure != "appeal_rate_pct" or method is None:
+                continue
+            appeals = by.get((year, None, "appeals_registered_count"))
+            decisions = by.get((year, method, "appealable_decisions_count"))
+            rate = by[(year, method, measure)]
+            if appeals is None or not decisions:
+                continue
+            places = spec.rate_decimals
+            follows = round_half_up_value(appeals / decisions * 100, places) == (
+                round_half_up_value(rate, places)
+            )
+            out.append(
+                {
+                    "raw_row": row.raw_row,
+                    "year": year,
+                    "method": method,
+                    "appeals": appeals,
+                    "decisions": decisions,
+                    "rate_pct": rate,
+                    "rate_follows_from_its_cells": follows,
+                    "used": False,
+                }
+            )
+    return out
 
 
 def wide_measures(long: pl.DataFrame) -> pl.DataFrame:
