@@ -10,10 +10,12 @@ its comparators through it, so none can pool over other LAs than those it is com
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import polars as pl
 
+from sendstats import geography
 from sendstats.metrics.common import (
     AREA_KEYS,
     DENOMINATOR_PROV,
@@ -81,6 +83,53 @@ def left_out(metrics: pl.DataFrame) -> pl.DataFrame:
         ),
     )
     return pl.concat([kept, pooled], how="vertical").sort("metric_id", "year", "area_code")
+
+
+#: How a pooled row's note names the LAs in force that have no row in the publisher's file.
+ABSENT_PREFIX = "; no row published for: "
+
+
+def _in_force_on(year: int, period_type: str) -> dt.date:
+    """Return the date that decides which LAs a period covers (January census, FY start)."""
+    if period_type == "academic_year":
+        return dt.date(year, 1, 15)
+    if period_type == "financial_year":
+        return dt.date(year, 4, 1)
+    return dt.date(year, 12, 31)
+
+
+def _absent(la: pl.DataFrame) -> pl.DataFrame:
+    """Name, per region, England and year, the LAs in force with no row at all in ``la``."""
+    if la.height == 0:
+        return pl.DataFrame(
+            schema={
+                "geographic_level": pl.Utf8,
+                "area_code": pl.Utf8,
+                "year": pl.Int32,
+                "__absent": pl.Utf8,
+            }
+        )
+    period_type = la["period_type"][0]
+    expected = pl.DataFrame(
+        [
+            (year, x.la_code_dfe, x.la_name, x.region_code)
+            for year in la["year"].unique().to_list()
+            for x in geography.list_las(_in_force_on(year, period_type))
+        ],
+        schema={
+            "year": pl.Int32,
+            "la_code_dfe": pl.Utf8,
+            "area_name": pl.Utf8,
+            "region_code": pl.Utf8,
+        },
+        orient="row",
+    )
+    missing = expected.join(
+        la.select(pl.col("year").cast(pl.Int32), "la_code_dfe"),
+        on=["year", "la_code_dfe"],
+        how="anti",
+    )
+    return _left_out(missing).rename({"__left_out": "__absent"})
 
 
 ValueOf = Callable[[pl.Expr, pl.Expr], pl.Expr]
@@ -151,6 +200,7 @@ def with_pooled_comparators(
         usable = usable & pl.col("denominator").is_not_null() & (pl.col("denominator") != 0)
     ok = la.filter(usable)
     left_out = _left_out(la.filter(~usable))
+    absent = _absent(la)
     extra = [
         pl.len().cast(pl.Int32).alias("n_las"),
         pl.col("spans_break").any().alias("spans_break"),
@@ -164,7 +214,11 @@ def with_pooled_comparators(
         how="vertical_relaxed",
     )
     mixed = pl.col("__releases").str.contains(", ")
-    pooled = pooled.join(left_out, on=[*AREA_KEYS, "year"], how="left")
+    pooled = pooled.join(left_out, on=[*AREA_KEYS, "year"], how="left").join(
+        absent.with_columns(pl.col("year").cast(pooled.schema["year"])),
+        on=[*AREA_KEYS, "year"],
+        how="left",
+    )
     pooled = pooled.with_columns(
         pl.lit(metric_id).alias("metric_id"),
         value_of(pl.col("numerator"), pl.col("denominator")).cast(pl.Float64).alias("value"),
@@ -180,6 +234,9 @@ def with_pooled_comparators(
             pl.when(pl.col("__left_out").is_not_null())
             .then(pl.lit(LEFT_OUT_PREFIX) + pl.col("__left_out"))
             .otherwise(pl.lit("")),
+            pl.when(pl.col("__absent").is_not_null())
+            .then(pl.lit(ABSENT_PREFIX) + pl.col("__absent"))
+            .otherwise(pl.lit("")),
             pl.when(
                 pl.lit(carry_la_note)
                 & (pl.col("__notes").list.len() == 1)
@@ -193,10 +250,13 @@ def with_pooled_comparators(
         (pl.col("geographic_level") != "Local authority") & pl.col("value").is_not_null()
     )
     pub = published.select(
-        *AREA_KEYS, "year", pl.col("value").alias("__pub"), pl.col("note").alias("__pub_note")
+        *AREA_KEYS, "year", pl.col("value").alias("__pub"), pl.col("release").alias("__pub_rel")
     )
     joined = pooled.join(pub, on=[*AREA_KEYS, "year"], how="left")
     differs = (pl.col("value") - pl.col("__pub")).abs() > tolerance
+    other_release = mixed | (
+        pl.col("__pub_rel").is_not_null() & ~pl.col("__releases").str.contains(pl.col("__pub_rel"))
+    )
     joined = joined.with_columns(
         pl.col("__pub").alias("published_value"),
         pl.when(pl.col("__pub").is_not_null() & differs)
@@ -214,8 +274,23 @@ def with_pooled_comparators(
                         pl.lit(")"),
                     )
                 )
-                .when(mixed)
-                .then(pl.lit(": the published total is of another release than some LA values"))
+                .when(pl.col("__absent").is_not_null())
+                .then(
+                    pl.concat_str(
+                        pl.lit(": the published total may include LAs with no row here ("),
+                        pl.col("__absent"),
+                        pl.lit(")"),
+                    )
+                )
+                .when(other_release)
+                .then(
+                    pl.concat_str(
+                        pl.lit(": the published total is of release "),
+                        pl.col("__pub_rel"),
+                        pl.lit(", the LA values of release "),
+                        pl.col("__releases"),
+                    )
+                )
                 .otherwise(pl.lit(": the published total is not the sum of the LAs' figures")),
             )
         )

@@ -270,6 +270,11 @@ def _join_notes(*notes: pl.Expr) -> pl.Expr:
     return pl.concat_str(list(notes), separator="; ", ignore_nulls=True).replace("", None)
 
 
+def _positive(col: str) -> pl.Expr:
+    """Null a base of zero (no ratio): the row stays, and is named as left out."""
+    return pl.when(pl.col(col) > 0).then(pl.col(col)).alias(col)
+
+
 def _statements_note(start_year: pl.Expr) -> pl.Expr:
     return pl.when(start_year < STATEMENTS_END_YEAR).then(pl.lit(STATEMENTS_NOTE))
 
@@ -297,7 +302,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     )
     out.append(
         _rows(
-            prev.filter(pl.col("prev").is_null() | (pl.col("prev") > 0)),
+            prev.with_columns(_positive("prev")),
             "ehc_plans_change_pct",
             (pl.col("value") / pl.col("prev") - 1) * 100,
             numerator=pl.col("value") - pl.col("prev"),
@@ -309,9 +314,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
         ref = base.filter(pl.col("year") == base_year).select(
             *AREA_KEYS, pl.col("value").alias("ref")
         )
-        idx = base.join(ref, on=AREA_KEYS, how="left").filter(
-            pl.col("ref").is_null() | (pl.col("ref") > 0)
-        )
+        idx = base.join(ref, on=AREA_KEYS, how="left").with_columns(_positive("ref"))
         out.append(
             _rows(
                 idx,
@@ -324,7 +327,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
         )
     for n in (5, 10):
         lag = base.join(_lagged(base, n, "start"), on=[*AREA_KEYS, "year"], how="left")
-        lag = lag.filter(pl.col("start").is_null() | (pl.col("start") > 0))
+        lag = lag.with_columns(_positive("start"))
         out.append(
             _rows(
                 lag,
@@ -347,13 +350,13 @@ def _flow_note(year: pl.Expr) -> pl.Expr:
 
 
 def _ratio(chosen: pl.DataFrame, metric_id: str, num: str, den: str) -> pl.DataFrame:
-    n = _measure(chosen, num)
+    # Rows marked "not applicable" (z) are not figures the LA lacks; any other row stays, so an
+    # LA publishing a row without a usable figure (x) is named as left out by the pooled
+    # comparators. A zero denominator has no ratio.
+    n = _measure(chosen.filter(pl.col("status") != "z"), num)
     d = _measure(chosen, den).select(*AREA_KEYS, "year", pl.col("value").alias("den"))
-    # Left join: an LA publishing the numerator's row but no usable figure stays in, so the
-    # pooled comparators name it as left out; a zero denominator has no ratio.
     j = n.join(d, on=[*AREA_KEYS, "year"], how="left")
-    j = j.filter(pl.col("value").is_not_null() | pl.col("den").is_not_null())
-    j = j.filter(pl.col("den").is_null() | (pl.col("den") > 0))
+    j = j.with_columns(_positive("den"))
     return _rows(
         j,
         metric_id,
@@ -375,7 +378,7 @@ def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
             )
         )
         prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="left")
-        prev = prev.filter(pl.col("prev").is_null() | (pl.col("prev") > 0))
+        prev = prev.with_columns(_positive("prev"))
         crosses = (pl.col("year") - 1 < PERSON_LEVEL_FROM) & (pl.col("year") >= PERSON_LEVEL_FROM)
         out.append(
             _rows(
