@@ -53,9 +53,10 @@ LEFT_OUT_PREFIX = "; left out (a figure missing): "
 def left_out(metrics: pl.DataFrame) -> pl.DataFrame:
     """List every LA a metric table leaves out of a value or a comparator, and why.
 
-    For the build log and the manifest (issue 17: no LA vanishes unsaid). Two kinds of row:
+    For the build log and the manifest (issue 17: no LA vanishes unsaid). Three kinds of row:
     an LA row kept without a value (``reason`` is its note, e.g. no population that year, or
-    counts not published), and an England or region row naming the LAs its pool left out.
+    counts not published); an England or region row naming the LAs its pool left out for a
+    missing figure; and one naming the LAs in force with no row in the publisher's file.
     Columns: ``metric_id``, ``year``, ``area_code``, ``area_name``, ``left_out``, ``reason``.
     """
     kept = metrics.filter(
@@ -68,21 +69,31 @@ def left_out(metrics: pl.DataFrame) -> pl.DataFrame:
         pl.col("area_name").alias("left_out"),
         pl.col("note").alias("reason"),
     )
-    marker = LEFT_OUT_PREFIX.removeprefix("; ")
-    pooled = metrics.filter(
-        (pl.col("geographic_level") != "Local authority")
-        & pl.col("note").str.contains(marker, literal=True)
-    ).select(
-        "metric_id",
-        "year",
-        "area_code",
-        "area_name",
-        pl.col("note").str.split(marker).list.get(1).str.split("; ").list.first().alias("left_out"),
-        pl.lit("a figure missing from the LA's row (numerator, denominator or value)").alias(
-            "reason"
-        ),
-    )
-    return pl.concat([kept, pooled], how="vertical").sort("metric_id", "year", "area_code")
+    frames = [kept]
+    for prefix, reason in (
+        (LEFT_OUT_PREFIX, "a figure missing from the LA's row (numerator, denominator or value)"),
+        (ABSENT_PREFIX, "in force that period but no row in the publisher's file"),
+    ):
+        marker = prefix.removeprefix("; ")
+        frames.append(
+            metrics.filter(
+                (pl.col("geographic_level") != "Local authority")
+                & pl.col("note").str.contains(marker, literal=True)
+            ).select(
+                "metric_id",
+                "year",
+                "area_code",
+                "area_name",
+                pl.col("note")
+                .str.split(marker)
+                .list.get(1)
+                .str.split("; ")
+                .list.first()
+                .alias("left_out"),
+                pl.lit(reason).alias("reason"),
+            )
+        )
+    return pl.concat(frames, how="vertical").sort("metric_id", "year", "area_code")
 
 
 #: How a pooled row's note names the LAs in force that have no row in the publisher's file.
