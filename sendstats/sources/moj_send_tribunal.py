@@ -26,9 +26,13 @@ Quirks handled (each asserted, so a corrected file is noticed):
 - Published totals: LA appeals and LA decisions sum to the England Total in every year of
   every file (asserted per file, :func:`check_totals`).
 - Region rows are headers only (no values); regional rates are pooled in the metric layer
-  (:mod:`sendstats.metrics.tribunal`). "England total excluding suppressed" (2014-2024 CSV)
-  is a partial total whose 2024 rate does not follow from its printed cells; it is excluded
-  and logged.
+  (:mod:`sendstats.metrics.tribunal`). "England total excluding suppressed" (2014-2024 CSV) is a
+  partial total whose 2024 rate does not follow from its printed cells (re-examined for issue
+  17: its 5.7% is the rate pooled over the LAs with known decisions, 20,771 / 364,912, but its
+  printed appeals, 22,082, give 6.05%); it is excluded and logged, and the metric layer pools
+  England over the LAs itself, which reproduces the 5.7%.
+- A name two LAs have held (Dorset: county 835 to March 2019, council 838 after) is resolved
+  per year against the geography in force (2014-2018 -> 835, 2019 on -> 838).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.core.numbers import round_half_up
+from sendstats.core.numbers import round_half_up, round_half_up_value
 from sendstats.core.vocab import TRIBUNAL_METHODS, TRIBUNAL_SOURCE_ID, TRIBUNAL_TABLE
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.base import TidyBase
@@ -245,10 +249,53 @@ def _read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dic
         "excluded": excluded,
         "values": long.height,
         "la_code_errors_fixed": fixes,
+        "partial_totals": partial_total_checks(wide, spec),
     }
     if kept + sum(excluded.values()) != len(grid):  # pragma: no cover - guards the counting
         raise RawInputError(path, f"row accounting does not add up: {log}")
     return long, log
+
+
+def partial_total_checks(wide: layout.WideTable, spec: TableSpec) -> list[dict[str, Any]]:
+    """Check each "England total excluding suppressed" row against its own printed cells.
+
+    The row is excluded from the tidy table unless its rate follows from its own appeals and
+    decisions (issue 17 asked to re-examine this): in the 2014-2024 CSV it prints 22,082
+    appeals, 364,912 decisions (annual-reviews method) and 5.7%, but 22,082 / 364,912 is 6.05%;
+    its 5.7% is the rate over the LAs with known decisions (20,771 / 364,912), which the metric
+    layer computes itself. One record per year and method with all three cells printed.
+    """
+    out = []
+    for row in wide.partial_totals:
+        by: dict[tuple[int, str | None, str], float] = {}
+        for col, value, _status in row.cells:
+            if value is not None:
+                by[(col.year, col.method, col.measure)] = value
+        for year, method, measure in list(by):
+            if measure != "appeal_rate_pct" or method is None:
+                continue
+            appeals = by.get((year, None, "appeals_registered_count"))
+            decisions = by.get((year, method, "appealable_decisions_count"))
+            rate = by[(year, method, measure)]
+            if appeals is None or not decisions:
+                continue
+            places = spec.rate_decimals
+            follows = round_half_up_value(appeals / decisions * 100, places) == (
+                round_half_up_value(rate, places)
+            )
+            out.append(
+                {
+                    "raw_row": row.raw_row,
+                    "year": year,
+                    "method": method,
+                    "appeals": appeals,
+                    "decisions": decisions,
+                    "rate_pct": rate,
+                    "rate_follows_from_its_cells": follows,
+                    "used": False,
+                }
+            )
+    return out
 
 
 def wide_measures(long: pl.DataFrame) -> pl.DataFrame:
