@@ -188,7 +188,7 @@ def _take(path: Path, timeout: float) -> _Hold:
             lock.acquire(timeout=0)
         except Timeout:
             print(
-                f"waiting for another sendstats run to finish ({_who(path)}; lock {path}); "
+                f"waiting for another sendstats run ({_who(path)}) to finish (lock {path}); "
                 f"giving up after {timeout:g} s",
                 file=sys.stderr,
                 flush=True,
