@@ -26,7 +26,7 @@ from sendstats.core import config
 from sendstats.core.io import StorageError, atomic_write_text, data_lock, sha256_file
 
 if TYPE_CHECKING:
-    from sendstats.acquire.fetch import FetchResult
+    from sendstats.acquire.cache import FetchResult
 
 FORMAT_VERSION = 1
 
