@@ -22,7 +22,7 @@ from sendstats.acquire.content import ContentError, check_file
 from sendstats.core.io import open_for_write, writing_into
 
 if TYPE_CHECKING:  # httpx is imported where a download runs: a build from cache never needs it
-    import httpx
+    pass
 
 MAX_DOWNLOAD_BYTES = 4 * 1024**3
 _CHUNK = 1 << 16
@@ -119,28 +119,6 @@ class _TransientError(Exception):
     def __init__(self, problem: str, retry_after: float | None = None):
         super().__init__(problem)
         self.problem, self.retry_after = problem, retry_after
-
-
-def download(
-    client: httpx.Client,
-    url: str,
-    tmp: Path,
-    *,
-    limit: int,
-    kind: str,
-    label: str,
-    policy: RetryPolicy,
-    progress: bool,
-) -> tuple[str, int]:
-    """Stream ``url`` into ``tmp`` with checks and bounded retries; return (sha256, bytes).
-
-    See :func:`sendstats.acquire.http.download`.
-    """
-    from sendstats.acquire import http
-
-    return http.download(
-        client, url, tmp, limit=limit, kind=kind, label=label, policy=policy, progress=progress
-    )
 
 
 def extract_member(

@@ -38,7 +38,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sendstats import __version__
 from sendstats.acquire import catalog, manifest
 from sendstats.acquire.archives import archive_candidates, clear_archive_index
 from sendstats.acquire.cache import (
@@ -65,12 +64,14 @@ from sendstats.acquire.download import (
     RetryPolicy,
     UnsafeArchiveMember,
     check_member_name,
-    download,
     extract_member,
 )
+from sendstats.acquire.http import download
 from sendstats.acquire.pins import format_pin_diff, write_pin_updates
 from sendstats.core import config
-from sendstats.core.io import data_lock, publish_file, temp_path_in
+from sendstats.core.io import publish_file, temp_path_in
+from sendstats.core.lock import data_lock
+from sendstats.core.version import __version__
 
 if TYPE_CHECKING:
     import httpx

@@ -7,8 +7,9 @@ which inputs, how many rows, their sha256, and the sendstats version and git com
 them. Charts and tables build their source notes from it, so it must never claim what did not
 happen: entries are written only after the file they describe is complete and verified.
 
-Writes are read-modify-write under ``sendstats.core.io.data_lock`` and land through a temp file and
-rename, so two processes never lose each other's entries and a crash never leaves a torn file.
+Writes are read-modify-write under ``sendstats.core.lock.data_lock`` and land through a temp
+file and rename, so two processes never lose each other's entries and a crash never leaves a
+torn file.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sendstats import __version__
 from sendstats.core import config
-from sendstats.core.io import StorageError, atomic_write_text, data_lock, sha256_file
+from sendstats.core.io import StorageError, atomic_write_text, sha256_file
+from sendstats.core.lock import data_lock
+from sendstats.core.version import __version__, library_versions
 
 if TYPE_CHECKING:
     from sendstats.acquire.cache import FetchResult
@@ -216,6 +218,7 @@ def record_output(
         "sha256": digest,
         "bytes": path.stat().st_size,
         "sendstats_version": __version__,
+        "libraries": library_versions(),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "when": _now(),

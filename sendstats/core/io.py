@@ -12,8 +12,8 @@ A write that fails because the disk is full or the folder is read-only raises
 :class:`StorageError`, naming the folder and what was being written; it is never confused with a
 missing file, and the temp file is removed, so the folder is left as it was.
 
-``data_lock`` (in :mod:`sendstats.core.lock`, re-exported here) serialises whole runs. This module
-imports nothing above ``core``; it reads no publication.
+``data_lock`` (in :mod:`sendstats.core.lock`, which builds on this module) serialises whole
+runs. This module imports nothing above ``core``; it reads no publication.
 """
 
 from __future__ import annotations
@@ -278,12 +278,3 @@ def sweep_stale_temp_files(folder: Path, before: float) -> list[Path]:
                 continue
             gone.append(path)
     return gone
-
-
-@contextlib.contextmanager
-def data_lock(timeout: float | None = None) -> Iterator[Path]:
-    """Hold the data-directory lock for the block (see :func:`sendstats.core.lock.data_lock`)."""
-    from sendstats.core import lock  # lock imports this module's errors
-
-    with lock.data_lock(timeout) as path:
-        yield path
