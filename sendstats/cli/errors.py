@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sendstats.acquire.catalog import DeclarationError
 from sendstats.core.checks import RawInputError
-from sendstats.core.io import LockTimeoutError
+from sendstats.core.io import LockTimeoutError, StorageError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.metrics.registry import NoValueError, UnknownMetricError
 from sendstats.report.figures.base import FigureError, UnknownFigureError
@@ -40,5 +40,6 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     FigureError,
     NoValueError,
     FileNotFoundError,
+    StorageError,
     *_optional(),
 )

@@ -182,6 +182,7 @@ def run_steps(
     Must be called under the data-directory lock.
     """
     state = load_state()
+    before = dict(state)
     sources = sorted({s for step in steps for s in step.sources})
     results = fetch_mod.fetch_sources(sources, offline=offline, progress=progress)
     run = _Run(results, state)
@@ -191,7 +192,8 @@ def run_steps(
             run.writes[step.name] = step.writes
             done.append(_run_step(step, run, staging, force=force))
         staging.commit()
-        save_state(run.state)
+        if run.state != before:  # a build with nothing to do writes nothing (read-only folders)
+            save_state(run.state)
     if any(not d.skipped for d in done) or not (config.data_dir() / DICTIONARY_FILE).is_file():
         write_dictionary()
     return done
