@@ -747,7 +747,19 @@ def _ascof_renamed_sheet(real: Real) -> Variant:
     return Variant(book.to_bytes(), ("sheet 'in'", "not found", "'data'"))
 
 
+def _ascof_doubled(book: Xlsx, real: Real) -> tuple[str, ...]:
+    """Double one council's 1E numerator and denominator: its % stays, its region's sum breaks."""
+    grid = real.sheet()
+    first = _ascof_row(real)  # the sheet row of the first council's 1E numerator
+    council = grid[first - 1][0]
+    for i, r in enumerate(grid):
+        if r[0] == council and r[4] == "1E" and r[5] == "Total" and r[6] != "Outcome":
+            book.set_cell(i + 1, MEASURE_VALUE, float(r[MEASURE_VALUE]) * 2)
+    return ("do not sum to the published", "ascof_1e/Total/", "column 'ascof_1e/Total/")
+
+
 ASCOF_CASES = [
+    Case("ascof", "council counts doubled", _xlsx_edit(_ascof_doubled)),
     Case(
         "ascof",
         "renamed column",

@@ -39,6 +39,7 @@ from pandera.typing.polars import Series
 
 from sendstats import geography
 from sendstats.metrics import stats
+from sendstats.sources import checks
 from sendstats.sources.readers import (
     RawInputError,
     first_bad_value,
@@ -509,6 +510,10 @@ def tidy(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
         .alias("count_status"),
     )
     check_published_values(out, path)
+    counts = checks.counts_long(
+        out, ["numerator", "denominator"], by=["measure", "disaggregation"], status="count_status"
+    )  # LA sums against England and regions (issue 18 item 1)
+    checks.check_totals(counts, path, measures=counts["measure"].unique().sort().to_list())
     out = _add_outliers(_add_intervals(out)).select(TIDY_COLUMNS)
     out = out.sort("measure", "disaggregation", "year", "geographic_level", "area_code")
     return validate_frame(AscofTidy, out, Path(TABLE), stage="tidy")
