@@ -518,6 +518,11 @@ HNB_SCHEMA = "column 'high_needs_block_before_recoupment_gbp'"
 DSG_FINAL_CASES = [
     _dsg_case(
         "dsg_final",
+        "infinite value",
+        _dsg_set(SUMMARY, FIRST_LA, HNB, float("inf"), HNB_SCHEMA, "'inf'"),
+    ),
+    _dsg_case(
+        "dsg_final",
         "renamed column",
         _dsg_set(SUMMARY, 1, HNB, "High needs (£s)", "column '[C]'", "'High needs (£s)'"),
     ),
@@ -616,7 +621,16 @@ def _derived_duplicated(book: Xlsx, real: Real) -> tuple[str, ...]:
     return ("duplicated row", "column 'la_name'", f"row {new}")
 
 
+def _derived_infinite(book: Xlsx, real: Real) -> tuple[str, ...]:
+    """A balance of 1e400 (infinity) with its deficit -1e400: inf - inf is no number."""
+    r = _derived_la_row(real)
+    book.set_cell(r, 4, "-1e400")
+    book.set_cell(r, 5, "1e400")
+    return (f"row {r}", "'deficit' is not minus the balance %", "'-1e400'")
+
+
 DERIVED_CASES = [
+    Case("dsg_derived", "infinite value", _xlsx_edit(_derived_infinite)),
     Case(
         "dsg_derived",
         "renamed column",
@@ -680,6 +694,7 @@ def _hnbt_moved(book: Xlsx, _: Real) -> tuple[str, ...]:
 
 
 HNBT_CASES = [
+    Case("hnbt", "infinite value", _hnbt_set(HNBT_PLACE, float("inf"), "column 'BI'", "inf")),
     Case(
         "hnbt",
         "renamed column",

@@ -309,6 +309,22 @@ def check_lifetimes(
             )
 
 
+def check_financial_rows(long: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Return one file's financial-year rows once checked: values finite, LAs in their lifetime.
+
+    ``long`` has ``time_period`` (``2021-22``); no Northamptonshire row from FY 2021-22, no
+    North Northamptonshire before it.
+
+    Raises:
+        RawInputError: naming the file, the measure or LA column and the raw row.
+
+    """
+    checked = long.with_columns(pl.col("time_period").str.slice(0, 4).cast(pl.Int32).alias("year"))
+    check_finite(checked, path)
+    check_lifetimes(checked, path, period_type="financial_year", column="la_name")
+    return long
+
+
 def check_finite(
     long: pl.DataFrame, path: Path, *, columns: Mapping[str, str] | None = None
 ) -> None:
