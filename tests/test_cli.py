@@ -211,3 +211,18 @@ def test_diff_lists_largest_revisions_first_and_counts_suppressed_apart(
         for line in out.split("Largest revisions")[1].split("\n\n")[0].splitlines()[2:]
     ]
     assert changes == sorted(changes, reverse=True)
+
+
+def test_truncated_table_is_one_line_saying_to_rebuild(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(built, copy)
+    table = copy / "tidy" / "dfe_sen2__ehcp.parquet"
+    table.write_bytes(table.read_bytes()[:20_000])  # a copy cut short; the build is untouched
+    monkeypatch.setenv("SENDSTATS_DATA_DIR", str(copy))
+    code, _, err = _run(capsys, "diff", "dfe_sen2", "2023", "2025")
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert str(copy) in err and "sendstats build --offline --force" in err

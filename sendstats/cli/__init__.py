@@ -466,8 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         # Imported only on failure: the error classes pull in heavy modules (pandera, nbclient).
-        from sendstats.cli.errors import KNOWN_ERRORS, USAGE_ERRORS, one_line
+        from sendstats.cli.errors import KNOWN_ERRORS, USAGE_ERRORS, one_line, unreadable_table
 
+        unreadable = unreadable_table(exc)
+        if unreadable is not None:
+            print(f"sendstats {args.command}: error: {unreadable}", file=sys.stderr)
+            return 1
         if not isinstance(exc, KNOWN_ERRORS):
             raise
         print(f"sendstats {args.command}: error: {one_line(exc)}", file=sys.stderr)

@@ -74,3 +74,23 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.strerror}: {exc.filename}"
     return " ".join(str(exc).split("\n")) if str(exc) else type(exc).__name__
+
+
+def unreadable_table(exc: BaseException) -> str | None:
+    """Return the message for a built table polars cannot read (truncated, not parquet).
+
+    Such a file is damaged data, not a bug: the fix is to rebuild it. Other polars errors
+    are bugs and keep their traceback (None is returned).
+    """
+    import polars as pl
+
+    text = str(exc)
+    if not isinstance(exc, pl.exceptions.PolarsError) or "parquet" not in text.lower():
+        return None
+    from sendstats.core import config
+
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return (
+        f"a built table in {config.data_dir()} cannot be read ({first}): rebuild it with "
+        "`sendstats build --offline --force`"
+    )
