@@ -1,6 +1,9 @@
-"""Sessions people run: tests, lint, typecheck, build, report, bench.
+"""Sessions people run: tests (all lanes or the fast one), lint, typecheck, build, report, bench.
 
-Each session installs the project with its dev extras from pyproject.toml into its own venv.
+Each session installs the locked versions (``requirements.lock``, made by ``uv pip compile
+pyproject.toml --extra dev --universal``) and then the project itself without resolving again,
+so a rebuild next year installs what made today's outputs. Refresh the lock with
+``nox -s lock`` when pyproject.toml's dependencies change.
 """
 
 from __future__ import annotations
@@ -16,23 +19,55 @@ nox.options.error_on_missing_interpreters = False
 PYTHON = "3.11"
 
 
+LOCK = "requirements.lock"
+
+
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    session.install("-r", LOCK)
+    session.install("--no-deps", "-e", ".")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (reads the raw archive at ../shared/data/raw)."""
+    """Run every test lane: unit, realdata (reads ../shared/data/raw) and render."""
     _install(session)
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
+def fast(session: nox.Session) -> None:
+    """Run the unit lane only: no raw archive, under a minute."""
+    _install(session)
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve requirements.lock from pyproject.toml (needs the package index)."""
+    session.install("uv")
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--extra",
+        "dev",
+        "--universal",
+        "--python-version",
+        PYTHON,
+        "-o",
+        LOCK,
+    )
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff."""
-    session.install("ruff")
-    session.run("ruff", "check", "sendstats", "tests", "noxfile.py", *session.posargs)
-    session.run("ruff", "format", "--check", "sendstats", "tests", "noxfile.py")
+    """Check style and common bugs with ruff, and the layers with import-linter."""
+    _install(session)
+    paths = ("sendstats", "tests", "benchmarks", "scripts", "noxfile.py")
+    session.run("ruff", "check", *paths, *session.posargs)
+    session.run("ruff", "format", "--check", *paths)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

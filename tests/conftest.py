@@ -56,3 +56,27 @@ def built_root(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     build.build(offline=True, progress=False)
     yield root
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def ons_workbooks(
+    raw_archive: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Path]:
+    """The pinned ONS workbooks resolved from the archive, handed to the population reader.
+
+    The build hands a source its paths; tests that call the population functions directly
+    get the same through this fixture (sources never fetch).
+    """
+    from sendstats.acquire import fetch
+    from sendstats.sources import ons_population
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+        mp.setenv("SENDSTATS_DATA_DIR", str(tmp_path_factory.mktemp("ons")))
+        mp.setenv("SENDSTATS_OFFLINE", "1")
+        paths = {
+            (release, name): fetch.resolve_file(ons_population.SOURCE_ID, release, name)
+            for release, name in ons_population.required_files()
+        }
+    ons_population.use_workbooks(paths)
+    return paths

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from sendstats import __version__
+from sendstats.core.version import __version__
 
 DESCRIPTION = """\
 Rebuild the figures of the English SEND debate from the publishers' open data and benchmark

@@ -10,12 +10,12 @@ from __future__ import annotations
 from sendstats.acquire.catalog import DeclarationError
 from sendstats.acquire.manifest import ManifestError
 from sendstats.cli.usage import UsageError
+from sendstats.core.checks import RawInputError
 from sendstats.core.io import LockTimeoutError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.metrics.registry import NoValueError, UnknownMetricError
 from sendstats.report.figures.base import FigureError, UnknownFigureError
 from sendstats.sources.ons_population import PopulationFileError
-from sendstats.sources.readers import RawInputError
 
 
 def _optional() -> tuple[type[BaseException], ...]:

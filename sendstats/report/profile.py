@@ -13,9 +13,10 @@ from typing import Any
 
 import polars as pl
 
-from sendstats import __version__, geography
+from sendstats import geography
 from sendstats.acquire import manifest
 from sendstats.core.numbers import format_change, format_value, period_label
+from sendstats.core.version import __version__
 from sendstats.metrics.registry import get_metric
 from sendstats.report.figures.base import (
     FigureContext,

@@ -31,10 +31,18 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
+from sendstats.core.vocab import (
+    COMPILATION_RELEASE,
+    DERIVED_RELEASE,
+    FINAL_RELEASES,
+    HIGH_NEEDS_SOURCE_ID,
+    HIGH_NEEDS_TABLE,
+)
 from sendstats.sources import checks
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.base import TidyBase
 from sendstats.sources.grids import read_grids
 from sendstats.sources.readers import (
     EES_MARKERS,
@@ -44,14 +52,12 @@ from sendstats.sources.readers import (
     validate_frame,
 )
 
-SOURCE_ID = "dfe_high_needs"
-TABLE = "dfe_high_needs__dsg"
+SOURCE_ID = HIGH_NEEDS_SOURCE_ID
+TABLE = HIGH_NEEDS_TABLE
 ENGLAND_CODE = "E92000001"
 
 #: ESFA final allocation files: release label (= its financial year) -> LA rows (no 201, 420).
-FINAL_RELEASES: dict[str, int] = {"2020-21": 149, "2021-22": 150, "2022-23": 150, "2023-24": 151}
 ALLOCATIONS_FILE = "allocations"
-COMPILATION_RELEASE = "dfe-compilation"
 COMPILATION_FILE = "allocations_compilation"
 #: Compilation sheet -> (unit, LA rows). Only Allocations_1920 is in GBP million.
 COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
@@ -66,7 +72,6 @@ COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
 S251_FILES: tuple[tuple[str, str], ...] = ()
 HNBT_RELEASE = "hnbt-2021-22"
 HNBT_FILE = "outturn"
-DERIVED_RELEASE = "dashboard-derived"
 DERIVED_FILE = "dsg_balance_pct"
 DERIVED_BY = (
     "DfE SEND and AP dashboard code (dfe-analytical-services/SEND-AP-Inclusion-Dashboard) from "
@@ -101,13 +106,11 @@ MEASURES = (
 MEASURE_PATTERN = "|".join([*(f"^{m}$" for m in MEASURES), s251.MEASURE_PATTERN])
 
 
-class HighNeedsTidy(pa.DataFrameModel):
+class HighNeedsTidy(TidyBase):
     """High-needs and DSG figures by area and financial year, one row per release and measure."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release (vintage) the figure comes from.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="sha256 read.")
     raw_row: Series[pl.Int64] = pa.Field(ge=1, description="1-based row in the raw sheet.")
     measure: Series[str] = pa.Field(
         str_matches=MEASURE_PATTERN,
@@ -126,9 +129,7 @@ class HighNeedsTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=list(LEVELS))
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="GSS code.")
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling for LAs).")
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
     region_code: Series[str] = pa.Field(nullable=True, str_matches=r"^E12\d{6}$")
-    region_name: Series[str] = pa.Field(nullable=True)
     value: Series[pl.Float64] = pa.Field(
         nullable=True,
         description="GBP for *_gbp measures; percent (0-100 scale) for *_pct; people for "
@@ -146,11 +147,6 @@ class HighNeedsTidy(pa.DataFrameModel):
 
         strict = True
         unique = ["release", "measure", "time_period", "area_code"]  # noqa: RUF012
-
-    @pa.dataframe_check
-    def values_are_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
-        """Check every value is finite (``1e400`` in a cell reads as infinity)."""
-        return data.lazyframe.select(pl.col("value").is_null() | pl.col("value").is_finite())
 
 
 TIDY_COLUMNS = list(HighNeedsTidy.to_schema().columns)

@@ -45,13 +45,14 @@ import pandera.polars as pa
 import polars as pl
 
 from sendstats import geography
+from sendstats.core.vocab import FBIT_TOTAL_MEASURES, HNBT_BASIS
 from sendstats.sources import checks
 from sendstats.sources.grids import read_grids
 from sendstats.sources.readers import RawInputError, validate_frame
 
 SHEET = "Sheet1"
 TIME_PERIOD = "2021-22"
-BASIS = "hn_benchmarking_outturn"
+BASIS = HNBT_BASIS
 FIRST_ROW = 8
 #: LA rows in the sheet, and those with an outturn (the rest are '#N/A', see NA_LAS).
 LA_ROWS = 154
@@ -118,8 +119,8 @@ CHECK_COLUMNS_ALL = (*CHECK_COLUMNS, "CE", "CZ")
 MEASURES = tuple(MEASURE_COLUMNS.values())
 #: Place funding by phase: their sum is s251 line 1.0.2 (FBIT's place funding).
 PLACE_FUNDING_PHASES = MEASURES[2:8]
-#: The FBIT high-needs total: 1.0.2 place funding (all phases) and the six 1.2.x groups.
-FBIT_TOTAL_MEASURES = (*PLACE_FUNDING_PHASES, *MEASURES[8:])
+# The FBIT total (core.vocab) is 1.0.2 place funding (all phases) and the six 1.2.x groups.
+assert (*PLACE_FUNDING_PHASES, *MEASURES[8:]) == FBIT_TOTAL_MEASURES
 CAVEAT = (
     "secondary: sheet of the DfE high needs benchmarking tool sent to the DfE SEND/AP dashboard; "
     "outturn FY 2021-22 settled from the LAs present (see the declaration)"

@@ -30,11 +30,12 @@ import pandera.polars as pa
 import polars as pl
 
 from sendstats import geography
+from sendstats.core.vocab import DSG_EXCLUDED_LAS
 from sendstats.sources.grids import read_ods_text
 from sendstats.sources.readers import RawInputError, validate_frame
 
 #: LAs absent from every DSG allocation file by design (they are funded differently).
-EXCLUDED_LAS: dict[str, str] = {"201": "City of London", "420": "Isles of Scilly"}
+EXCLUDED_LAS = DSG_EXCLUDED_LAS
 
 #: Row of the England total and first LA row (0-based) in every allocation summary sheet.
 ENGLAND_ROW = 4

@@ -22,30 +22,14 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
+from sendstats.core.vocab import PRIMARY_NEEDS, SEN2_SOURCE_ID, SEN2_TABLE
+from sendstats.sources.base import TidyBase
 from sendstats.sources.checks import TotalDiscrepancy
 from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
 from sendstats.sources.readers import validate_frame
 
-SOURCE_ID = "dfe_sen2"
-TABLE = "dfe_sen2__ehcp"
-
-#: Primary need codes in ``sen_needs_all_plans.csv`` (column ``number_<code>``) and their names
-#: as the data guidance gives them. Down syndrome is counted under "other" (guidance note 1).
-PRIMARY_NEEDS: dict[str, str] = {
-    "asd": "Autistic spectrum disorder",
-    "slcn": "Speech, language and communication needs",
-    "semh": "Social, emotional and mental health",
-    "mld": "Moderate learning difficulty",
-    "sld": "Severe learning difficulty",
-    "pd": "Physical disability",
-    "spld": "Specific learning difficulty",
-    "hi": "Hearing impairment",
-    "pmld": "Profound and multiple learning difficulty",
-    "oth": "Other difficulty or disability",
-    "vi": "Visual impairment",
-    "msi": "Multi-sensory impairment",
-    "need_unknown": "Primary need not recorded",
-}
+SOURCE_ID = SEN2_SOURCE_ID
+TABLE = SEN2_TABLE
 
 #: Published percentage of refused requests and the counts it follows from.
 REQUESTS_PERCENTAGES: dict[str, tuple[str, str]] = {
@@ -206,15 +190,11 @@ FILE_SPECS: tuple[EesFileSpec, ...] = (
 ALLOWED_STATUS = ("ok", "x", "z", "c", "low", "u", ":", "N/A", "err")
 
 
-class Sen2Tidy(pa.DataFrameModel):
+class Sen2Tidy(TidyBase):
     """Tidy EHC plan statistics: one row per release, file, measure, year and area."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release the value was published in.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(
-        str_matches=r"^[0-9a-f]{64}$", description="sha256 of the raw file read."
-    )
     raw_row: Series[pl.UInt32] = pa.Field(description="1-based data row in the raw file.")
     measure: Series[str] = pa.Field(description="sendstats measure id; unit as suffix.")
     time_period: Series[str] = pa.Field(description="Period as published (e.g. 202425, 2024).")
@@ -230,11 +210,6 @@ class Sen2Tidy(pa.DataFrameModel):
         str_matches=r"^E\d{8}$", description="GSS code: E92 England, E12 region, LA code."
     )
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling).")
-    la_code_dfe: Series[str] = pa.Field(
-        nullable=True, str_matches=r"^\d{3}$", description="3-digit DfE LA code (LA rows)."
-    )
-    region_code: Series[str] = pa.Field(nullable=True, description="Region GSS code.")
-    region_name: Series[str] = pa.Field(nullable=True, description="Region name.")
     value: Series[pl.Float64] = pa.Field(
         nullable=True, ge=0, description="Published value; null where a marker was published."
     )
@@ -257,11 +232,6 @@ class Sen2Tidy(pa.DataFrameModel):
             | pl.col("value").is_null()
             | (pl.col("value") <= 100)
         )
-
-    @pa.dataframe_check
-    def values_are_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
-        """Check every value is finite (``1e400`` reads as infinity)."""
-        return data.lazyframe.select(pl.col("value").is_null() | pl.col("value").is_finite())
 
     @pa.dataframe_check
     def counts_are_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
