@@ -1,4 +1,5 @@
-"""Sessions people run: tests (all lanes or the fast one), lint, typecheck, build, report, bench.
+"""Sessions people run: tests (all lanes, or the fast one), lint, typecheck, build, report,
+render_quarto, site, bench, lock.
 
 Each session installs the locked versions (``requirements.lock``, made by ``uv pip compile
 pyproject.toml --extra dev --universal``) and then the project itself without resolving again,
@@ -9,6 +10,7 @@ so a rebuild next year installs what made today's outputs. Refresh the lock with
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -17,6 +19,8 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = False
 
 PYTHON = "3.11"
+QUARTO_VERSION = "1.7.34"
+QUARTO_SETUP = Path("../shared/tools/quarto/setup.sh")
 
 
 LOCK = "requirements.lock"
@@ -90,6 +94,25 @@ def report(session: nox.Session) -> None:
     _install(session)
     args = session.posargs or ["--la", "Leeds"]
     session.run("sendstats", "report", *args)
+
+
+@nox.session(python=PYTHON, default=False)
+def render_quarto(session: nox.Session) -> None:
+    """Run the render tests with real Quarto 1.7.34 (installed by ../shared/tools/quarto)."""
+    _install(session)
+    if not QUARTO_SETUP.is_file():
+        session.error(f"{QUARTO_SETUP} not found: the Quarto toolchain must sit beside the repo")
+    # setup.sh caches its install (about 20 s the first time, 0.1 s after); its default folder.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    install_dir = cache / f"sendstats-quarto-{QUARTO_VERSION}"
+    session.run("bash", str(QUARTO_SETUP), str(install_dir), external=True)
+    quarto_bin = install_dir / "bin"
+    session.env["PATH"] = os.pathsep.join([str(quarto_bin), session.bin, os.environ["PATH"]])
+    # Quarto's kernel and `-P` parameters need this venv's jupyter, ipykernel and papermill.
+    session.env["QUARTO_PYTHON"] = str(Path(session.bin) / "python")
+    session.run("quarto", "--version", external=True)
+    args = session.posargs or ["tests/render"]
+    session.run("pytest", *args)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -2,8 +2,10 @@
 
 A step's code is its function's module and every ``sendstats`` module that module imports,
 followed through the package (parents' ``__init__`` included), plus the geography maps when a
-geography module is among them. Imports are read from the source text with :mod:`ast`, so
-nothing is imported to fingerprint a step. For the step's own module only the module-level
+geography module is among them and each source module's file layout
+(``sources/layouts/<id>.yaml``). Imports are read from the source text (a regular expression
+over import statements; :mod:`ast` to find one function), so nothing is imported to
+fingerprint a step. For the step's own module only the module-level
 imports and those inside the step's function count, so that a module of small adapters
 (:mod:`sendstats.pipeline.functions`) does not tie every step to every theme.
 
@@ -124,6 +126,10 @@ def code_fingerprint(function: str, read: SourceReader | None = None) -> str:
         path = module_path(module)
         assert path is not None
         h.update(module.encode() + b"\0" + read(path) + b"\0")
+    for module in modules:  # a source's file layout is part of its code
+        layout = config.PACKAGE_DIR / "sources" / "layouts" / f"{module.rsplit('.', 1)[-1]}.yaml"
+        if module.startswith("sendstats.sources.") and layout.is_file():
+            h.update(layout.name.encode() + b"\0" + read(layout) + b"\0")
     if any(m.startswith("sendstats.geography") for m in modules):
         for path in sorted((config.PACKAGE_DIR / "geography" / "maps").glob("*.csv")):
             h.update(path.name.encode() + b"\0" + read(path) + b"\0")

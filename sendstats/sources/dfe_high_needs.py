@@ -44,6 +44,7 @@ from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
 from sendstats.sources.base import TidyBase
 from sendstats.sources.grids import read_grids
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import (
     EES_MARKERS,
     RawInputError,
@@ -60,12 +61,9 @@ ENGLAND_CODE = "E92000001"
 ALLOCATIONS_FILE = "allocations"
 COMPILATION_FILE = "allocations_compilation"
 #: Compilation sheet -> (unit, LA rows). Only Allocations_1920 is in GBP million.
+_LAYOUT = load_layout("dfe_high_needs")
 COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
-    "Allocations_1920": ("gbp_million", 149),
-    "Allocations_2021": ("gbp", 149),
-    "Allocations_2122": ("gbp", 150),
-    "Allocations_2223": ("gbp", 150),
-    "Allocations_2324": ("gbp", 151),
+    sheet: (unit, int(rows)) for sheet, (unit, rows) in _LAYOUT["compilation_sheets"].items()
 }
 #: (release, file name) of pinned s251 outturn data files. Empty: the file is not held yet; add
 #: the pair here once the release is pinned in data_sources/dfe_high_needs.yaml.
@@ -78,16 +76,8 @@ DERIVED_BY = (
     "the s251 outturn file; not an official statistic"
 )
 #: The derived file's one sheet (openxlsx's default name in the dashboard's R code).
-DERIVED_SHEET = "Sheet 1"
-DERIVED_COLUMNS = {
-    "time_period": "time_period",
-    "geographic_level": "geographic_level",
-    "region_name": "region_name_raw",
-    "la_name": "la_name_raw",
-    "deficit": "deficit",
-    "DSG cumulative balance as a % of the total income": "balance_pct",
-    "financial_year": "financial_year",
-}
+DERIVED_SHEET: str = _LAYOUT["derived_sheet"]
+DERIVED_COLUMNS: dict[str, str] = dict(_LAYOUT["derived_columns"])
 #: LA names that mean a new LA from April 2019 (Dorset Council 838, not Dorset county 835).
 POST_2019_NAMES: dict[str, str] = {"Dorset": "838"}
 LEVELS = ("National", "Regional", "Local authority")

@@ -40,6 +40,7 @@ from pandera.typing.polars import Series
 from sendstats import geography
 from sendstats.sources import checks
 from sendstats.sources.base import TidyBase
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import (
     RawInputError,
     first_bad_value,
@@ -57,49 +58,22 @@ SHEET = "in"
 RELEASES: dict[str, str] = {"2020-21": "2020-21"}
 
 #: Publisher markers in ``Measure Value`` (NHS Digital open data and older CSVs).
-ASCOF_MARKERS: dict[str, str] = {
-    "[x]": "not available",
-    "[c]": "suppressed (small numbers)",
-    ":": "not available",
-    "c": "suppressed (small numbers)",
-}
+#: File layout (layouts/nhs_ascof.yaml): markers, headers, measure codes, levels.
+_LAYOUT = load_layout("nhs_ascof")
+ASCOF_MARKERS: dict[str, str] = dict(_LAYOUT["markers"])
 
 #: Raw header (normalised: lower case, single spaces) -> internal column name.
-COLUMN_ALIASES: dict[str, str] = {
-    "geographical code": "geo_code",
-    "cassr code": "geo_code",
-    "geographical description": "geo_name",
-    "geographical level": "geo_level",
-    "ons code": "ons_code",
-    "ascof measure code": "measure_code",
-    "disaggregation level": "disaggregation",
-    "measure type": "measure_type",
-    "measure value": "measure_value",
-}
+COLUMN_ALIASES: dict[str, str] = dict(_LAYOUT["column_aliases"])
 RAW_COLUMNS = tuple(dict.fromkeys(COLUMN_ALIASES.values()))
 #: Internal column name -> header as printed in the 2020-21 file (named in errors).
-PUBLISHED_HEADERS: dict[str, str] = {
-    "geo_code": "Geographical Code",
-    "geo_name": "Geographical Description",
-    "geo_level": "Geographical Level",
-    "ons_code": "ONS Code",
-    "measure_code": "ASCOF Measure Code",
-    "disaggregation": "Disaggregation Level",
-    "measure_type": "Measure Type",
-    "measure_value": "Measure Value",
-}
+PUBLISHED_HEADERS: dict[str, str] = dict(_LAYOUT["published_headers"])
 
 #: ASCOF measure code -> (sendstats measure, disaggregation).
 MEASURES: dict[str, tuple[str, str]] = {
-    "1E": ("ascof_1e", "Total"),
-    "1EF": ("ascof_1e", "Female"),
-    "1EM": ("ascof_1e", "Male"),
-    "1G": ("ascof_1g", "Total"),
-    "1GF": ("ascof_1g", "Female"),
-    "1GM": ("ascof_1g", "Male"),
+    code: (measure, sex) for code, (measure, sex) in _LAYOUT["measures"].items()
 }
-RAW_LEVELS = ("England", "Region", "Council", "Council Type")
-LEVELS: dict[str, str] = {"England": "National", "Region": "Regional", "Council": "Local authority"}
+RAW_LEVELS = tuple(_LAYOUT["raw_levels"])
+LEVELS: dict[str, str] = dict(_LAYOUT["levels"])
 RAW_MEASURE_TYPES = ("Numerator", "Denominator", "Outcome", "Base", "Margin Of Error")
 KEPT_TYPES: dict[str, str] = {
     "Numerator": "numerator",

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from sendstats.render import document as render
-from sendstats.render.batch import private_copy
-from sendstats.render.document import RenderError, quarto_argv, render_many, render_report
+from sendstats.render.document import RenderError, render_many, render_report
 from sendstats.render.qmd import QmdError, parse_qmd, prepare_notebook
+from sendstats.render.quarto import private_copy, quarto_argv
 
 REPORT = """\
 ---
@@ -380,13 +380,15 @@ def test_quarto_path_runs_quarto_and_moves_the_output(tmp_path: Path, fake_quart
     assert render.quarto_available()
     out = render_report(qmd, {"la_code": "E09000033", "year": 2024}, tmp_path / "o" / "la.html")
     (call,) = calls(fake_quarto)
-    name = call["argv"][-1]
+    name, copy = call["argv"][-1], Path(str(call["argv"][1]))
     assert call["argv"] == [
-        "render", str(qmd), "-P", "la_code:'E09000033'", "-P", "year:2024",
+        "render", str(copy), "-P", "la_code:'E09000033'", "-P", "year:2024",
         "--to", "html", "--output", name,
     ]  # fmt: skip
     assert re.fullmatch(r"la\.sendstats-\d+-\d+\.html", name)
-    assert call["cwd"] == str(qmd.parent) and call["python"] == sys.executable
+    # Quarto runs in a private copy of the document's folder, removed afterwards.
+    assert copy.name == "la.qmd" and copy != qmd and not copy.exists()
+    assert call["cwd"] == str(copy.parent) and call["python"] == sys.executable
     assert out.read_text().startswith("<html>fake -P la_code:'E09000033'")
     assert sorted(p.name for p in qmd.parent.iterdir()) == ["la.qmd"]
 
@@ -501,3 +503,114 @@ def test_two_svgs_on_one_page_do_not_share_ids() -> None:
     assert 'id="fig1-clip1"' in first and "url(#fig1-clip1)" in first
     assert 'href="#fig1-clip1"' in first
     assert 'id="fig2-clip1"' in second and 'role="graphics-document"' in second
+
+
+# --- charts and tables as raw blocks, the site layout, the engine announced ---------------------
+
+RAW_BLOCKS = """\
+```{python}
+from IPython.display import display
+from sendstats.report.viz.display import chart_bundle, table_bundle
+import altair as alt, vl_convert
+spec = alt.Chart(alt.Data(values=[{"g": "a", "n": 1}])).mark_bar().encode(x="g:N", y="n:Q")
+svg = vl_convert.vegalite_to_svg(spec.to_dict())
+display(chart_bundle(svg, "Bars for Camden: a is 1"), raw=True)
+display(chart_bundle(svg, "Bars for Leeds: a is 1"), raw=True)
+display(table_bundle("<table><tr><th>Area</th></tr><tr><td>Camden</td></tr></table>"), raw=True)
+```
+"""
+
+
+def test_raw_block_charts_carry_their_own_alt_text_in_html(tmp_path: Path) -> None:
+    qmd = write(tmp_path / "raw.qmd", RAW_BLOCKS)
+    page = render_report(qmd, {}, tmp_path / "raw.html", engine="fallback").read_text()
+    labels = re.findall(r'<svg role="img" aria-label="([^"]*)"', page)
+    assert labels == ["Bars for Camden: a is 1", "Bars for Leeds: a is 1"]
+    assert "<td>Camden</td>" in page
+    assert "#{" not in page and "image(data" not in page  # the typst block is PDF-only
+
+
+def test_chart_bundle_makes_svg_ids_unique_per_chart() -> None:
+    from sendstats.report.viz.display import chart_bundle
+
+    svg = '<svg><clipPath id="clip1"/><g clip-path="url(#clip1)"/></svg>'
+    first, second = (chart_bundle(svg, alt)["text/markdown"] for alt in ("one", "two"))
+    (id1,) = re.findall(r'id="([^"]+)"', first.split("```{=typst}")[0])
+    (id2,) = re.findall(r'id="([^"]+)"', second.split("```{=typst}")[0])
+    assert id1 != id2 and id1.endswith("-clip1") and f"url(#{id1})" in first
+    assert 'alt: "one"' in first and '<svg role="img" aria-label="one">' in first
+
+
+def test_raw_block_charts_carry_their_own_alt_text_in_pdf(tmp_path: Path) -> None:
+    qmd = write(tmp_path / "raw.qmd", RAW_BLOCKS)
+    data = render_report(qmd, {}, tmp_path / "raw.pdf", to="pdf", engine="fallback").read_bytes()
+    assert b"/Alt(Bars for Camden: a is 1)" in data and b"/Alt(Bars for Leeds: a is 1)" in data
+
+
+def test_navbar_links_are_relative_to_the_page(tmp_path: Path) -> None:
+    from sendstats.render import site
+
+    page = "<html><body>\n<p>x</p></body></html>"
+    top = site.add_navbar(page, 0)
+    assert '<a href="index.html">Local authorities</a>' in top
+    deep = site.add_navbar(top, 1)
+    assert deep.count('<nav class="site-nav"') == 1 and 'href="../methods.html"' in deep
+
+
+def test_post_render_moves_quarto_pages_into_the_site_layout(tmp_path: Path) -> None:
+    from sendstats.render import site
+
+    out = tmp_path / "_site"
+    write(out / "la" / "keep.html", "kept")
+    profile = write(out / "reports" / "la_profile.html", "<body><p>Camden (DfE code 202)</p>")
+    pdf = write(out / "reports" / "la_profile.pdf", "%PDF")
+    index = write(out / "reports" / "index.html", "<body>index</body>")
+    placed = site.post_render(out, [profile, pdf, index])
+    assert [p.relative_to(out).as_posix() for p in placed] == [
+        "la/202-camden.html",
+        "la/202-camden.pdf",
+        "index.html",
+    ]
+    assert 'href="../index.html"' in (out / "la" / "202-camden.html").read_text()
+    assert (out / "la" / "keep.html").read_text() == "kept" and not (out / "reports").exists()
+
+
+def test_private_copy_drops_project_steps_and_points_at_project_files(tmp_path: Path) -> None:
+    import yaml
+
+    (tmp_path / "_quarto.yml").write_text(
+        "project:\n  type: default\n  post-render: [tools/site.py]\n"
+        "format:\n  html:\n    css: style.css\n    minimal: true\n"
+    )
+    write(tmp_path / "style.css", "body {}")
+    qmd = write(tmp_path / "reports" / "la.qmd", "x\n")
+    private_copy(qmd, tmp_path / "w0")
+    config = yaml.safe_load((tmp_path / "w0" / "_quarto.yml").read_text())
+    assert "post-render" not in config["project"]
+    assert config["format"]["html"] == {"css": str(tmp_path / "style.css"), "minimal": True}
+
+
+def test_engine_in_use_is_announced(
+    tmp_path: Path, fake_quarto: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sendstats.render import publish
+
+    assert publish.announce_engine("auto", "the profile of Camden") == "quarto"
+    assert "rendering the profile of Camden with Quarto" in capsys.readouterr().err
+    assert publish.announce_engine("fallback", "x") == "fallback"
+    assert "fallback renderer" in capsys.readouterr().err
+
+
+def test_data_folder_is_found_from_any_folder_of_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sendstats.core import config
+
+    write(tmp_path / "_quarto.yml", "project: {}\n")
+    (tmp_path / "data_sources").mkdir()
+    (tmp_path / "reports").mkdir()
+    monkeypatch.delenv("SENDSTATS_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path / "reports")
+    assert config.data_dir() == tmp_path.resolve() / "data"
+    monkeypatch.chdir(tmp_path.parent)
+    assert config.data_dir() == tmp_path.parent.resolve() / "data"

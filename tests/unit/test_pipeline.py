@@ -82,3 +82,27 @@ def test_every_source_has_the_one_shape() -> None:
         module = importlib.import_module(module_name)
         assert callable(module.required_files) and module.required_files()
         assert list(inspect.signature(module.tidy).parameters) == ["paths"], step.name
+
+
+def test_editing_a_source_layout_reruns_that_source_only() -> None:
+    from sendstats.pipeline import fingerprint, table
+
+    layout = config.PACKAGE_DIR / "sources" / "layouts" / "dfe_sen2.yaml"
+
+    def read(path: Path) -> bytes:
+        return path.read_bytes() + (b"\n# edited\n" if path == layout else b"")
+
+    before = _fingerprints(None)
+    after = {s.name: fingerprint.code_fingerprint(s.function, read) for s in table.STEPS}
+    assert [k for k in before if before[k] != after[k]] == ["tidy:dfe_sen2__ehcp"]
+
+
+def test_a_broken_layout_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sendstats.sources import layouts
+
+    (tmp_path / "x.yaml").write_text("- not\n- a mapping\n", encoding="utf-8")
+    monkeypatch.setattr(layouts, "LAYOUTS_DIR", tmp_path)
+    layouts.load_layout.cache_clear()
+    with pytest.raises(layouts.LayoutError, match=r"x\.yaml: a layout is a mapping"):
+        layouts.load_layout("x")
+    layouts.load_layout.cache_clear()

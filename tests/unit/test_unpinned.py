@@ -156,13 +156,11 @@ def test_sources_lists_unpinned_files(project: Path, capsys: pytest.CaptureFixtu
 def test_real_declarations_declare_the_later_files_without_pins() -> None:
     catalog.clear_cache()
     pop = catalog.get_source("ons_population")
-    assert {r for r, _ in pop.unpinned_files()} >= {
-        "mid-2021",
-        "mid-2022",
-        "mid-2023",
-        "mid-2024",
-        "snpp-2022-based",
-    }
+    unpinned = {r for r, _ in pop.unpinned_files()}
+    assert unpinned >= {"mid-2024", "snpp-2022-based"}
+    # mid-2021 to mid-2023 are held and pinned (issue 21; mid-2021 and mid-2022 on the
+    # re-saved copies held, as their notes say).
+    assert not unpinned & {"mid-2021", "mid-2022", "mid-2023"}
     ascof = catalog.get_source("nhs_ascof")
     years = {r for r, _ in ascof.unpinned_files()}
     assert years == {f"{y}-{(y + 1) % 100:02d}" for y in range(2014, 2025)} - {"2020-21"}
