@@ -16,6 +16,9 @@ import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_venv = "yes"
+# uv installs the locked versions in seconds where it is present (.ci/run installs it); pip
+# otherwise.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = False
 
 PYTHON = "3.11"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -1022,16 +1023,18 @@ BUILD_CASES: dict[str, tuple[str, str, str, tuple[str, str]]] = {
 
 @pytest.fixture(scope="module")
 def built(
-    raw_archive: Path, tmp_path_factory: pytest.TempPathFactory
+    raw_archive: Path,
+    session_build: tuple[Path, Any],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Path, dict[str, bytes]]]:
     """A data directory after a complete build, and the bytes of its outputs and records."""
-    data = tmp_path_factory.mktemp("built")
+    data = tmp_path_factory.mktemp("built") / "data"
+    shutil.copytree(session_build[0], data, symlinks=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SENDSTATS_DATA_DIR", str(data))
         mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
         population.read_mye.cache_clear()
         population.la_population.cache_clear()
-        build.build(offline=True, progress=False)
         yield data, _snapshot(data)
     population.read_mye.cache_clear()
     population.la_population.cache_clear()

@@ -352,8 +352,8 @@ def test_primary_need_shares_reproduce_every_published_percentage(
     # DfE prints each need's % of all plans to 1 dp (sen_needs_all_plans.csv, 2025 release);
     # ours is number_<need> / ehc_plans x 100, rounded half up.
     from sendstats.core.numbers import round_half_up
+    from sendstats.core.vocab import PRIMARY_NEEDS
     from sendstats.metrics.needs import need_metric_id
-    from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS
 
     raw = pl.read_csv(
         raw_archive / "ehcp/education-health-and-care-plans_2025/data/sen_needs_all_plans.csv",

@@ -12,8 +12,11 @@ import pytest
 from sendstats import geography
 from sendstats.core import config
 from sendstats.render import publish
+from sendstats.report import rules
 
-LAS = ["Kent", "E09000012", "942"]  # a large county, a London borough (Hackney), Cumberland (2023)
+# A large county, a London borough (Hackney), Cumberland (formed 2023), the Isles of Scilly
+# (small numbers), Cumbria (abolished 2023).
+LAS = ["Kent", "E09000012", "942", "Isles of Scilly", "Cumbria"]
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +35,18 @@ def _html(site: Path, query: str) -> str:
 def test_profile_shows_the_tidy_value_and_rank(site: Path, query: str) -> None:
     la = geography.resolve_la(query)
     metrics = pl.read_parquet(site / "data" / "metrics" / "ehcp.parquet")
-    row = metrics.filter(
-        pl.col("metric_id") == "ehc_plans_count",
-        pl.col("la_code_dfe") == la.la_code_dfe,
-        pl.col("year") == 2025,
-    ).row(0, named=True)
+    row = (
+        metrics.filter(
+            pl.col("metric_id") == "ehc_plans_count",
+            pl.col("la_code_dfe") == la.la_code_dfe,
+            pl.col("value").is_not_null(),
+        )
+        .sort("year")
+        .row(-1, named=True)
+    )
     page = re.sub(r"\s+", " ", _html(site, query))
     assert f"<strong>{row['value']:,.0f}</strong> EHC plans" in page
-    assert f"ranked {row['rank']} of {row['n_ranked']} LAs" in page
+    assert f"of {row['n_ranked']} LAs" in page
     assert '<html lang="en-GB"' in page
 
 
@@ -52,14 +59,15 @@ def test_profile_has_sections_source_notes_alt_text_and_footer(site: Path, query
         "High needs and the Dedicated Schools Grant",
         "SEND Tribunal appeals",
         "Adults with a learning disability in paid work",
-        "Caveats",
+        "Notes and caveats",
     ):
         assert re.search(rf"<h2[^>]*>{heading}</h2>", page), heading
     svgs = re.findall(r"<svg[^>]*>", page)
-    assert len(svgs) >= 8
+    assert len(svgs) >= 5
     labels = [re.search(r'aria-label="([^"]*)"', s) for s in svgs]
     assert all(m and len(m.group(1)) > 40 for m in labels), "every chart states what it shows"
-    assert "sha256 c1c5448407d1" in page  # caseload.csv, 2025 release
+    assert "sha256 c1c5448407d1" in page  # caseload.csv, 2025 release, in a recipe block
+    assert "How this figure was made" in page
     assert "Open Government Licence v3.0" in page
     assert "Made with sendstats" in page
     assert "<script src=" not in page  # self-contained
@@ -110,7 +118,7 @@ def test_profile_tribunal_and_adult_figures_match_metric_tables(site: Path, quer
         a = adults.row(0, named=True)
         assert f"{a['value']:.1f}% of adults aged 18-64" in page
     else:
-        assert f"No ASCOF 1E figure is published for {la.la_name}" in page
+        assert f"No ASCOF 1E figure is shown for {la.la_name}" in page
     for heading in ("SEND Tribunal appeals", "Adults with a learning disability in paid work"):
         assert re.search(rf"<h2[^>]*>{heading}</h2>", page), heading
 
@@ -202,7 +210,10 @@ def test_summary_table_shows_band_rank_and_significance_from_benchmarks(
     summary = site / "_site" / "la" / "figures" / f"{la.la_code_dfe}__summary_table.csv"
     rows = {r["metric_id"]: r for r in csv.DictReader(summary.open(encoding="utf-8"))}
     shown = rows["tribunal_appeal_rate_pct"]
-    assert shown["Band"] == row["band"]
+    if row["denominator"] < rules.NO_RANK_BELOW:  # the small-numbers rule: no rank or band
+        assert shown["Quartile"] == shown["vs England"] == ""
+        return
+    assert shown["Quartile"] == rules.band_words(row["band"], "neither")
     assert shown["Rank"] == f"{row['rank']} of {row['n_ranked']}"
     assert shown["vs England"] == row["significance"]
     page = re.sub(r"\s+", " ", _html(site, query))
@@ -240,3 +251,26 @@ def test_figure_command_writes_csv_and_prints_the_method(
     )
     assert main(["figure", "ehcp_trend_indexed"]) == 1  # needs an LA: a clear error, no trace
     assert "give --la" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("query", LAS)
+def test_profile_page_names_the_la_links_the_site_and_says_each_caveat_once(
+    site: Path, query: str
+) -> None:
+    la = geography.resolve_la(query)
+    page = _html(site, query)
+    title = f"{la.la_name}: SEND profile"
+    assert f"<title>{title}</title>" in page
+    assert re.search(rf'<h1 class="title">{re.escape(title)}</h1>', page)
+    for href in ("../index.html", "../england_overview.html", "../methods.html"):
+        assert f'href="{href}"' in page
+    box = page[page.index('id="notes-and-caveats"') :]
+    bullets = re.findall(r"<li>(.*?)</li>", box[: box.index("</div>")], re.S)
+    assert len(bullets) == len(set(bullets)) and len(bullets) <= 30, len(bullets)
+    if la.la_name == "Kent":  # another area's caveat (Dorset's 2024 timeliness) is not Kent's
+        assert "Dorset" not in box
+    # One-line captions: the recipe and the sha256 live in the collapsed block only.
+    for caption in re.findall(r'<div class="figure-source">(.*?)</div>', page, re.S):
+        assert "sha256" not in caption and "`" not in caption
+    if la.la_name == "Isles of Scilly":
+        assert "fewer than 10 cases" in page

@@ -175,7 +175,11 @@ def _balance_sentences(ctx: LaContext) -> list[str]:
 
 def high_needs_narrative(ctx: LaContext) -> str:
     """Return the high needs paragraph (markdown): block, per head, spending, DSG balance."""
-    return " ".join([*_block_sentences(ctx), *_per_head_sentences(ctx), *_balance_sentences(ctx)])
+    return "\n\n".join(
+        " ".join(part)
+        for part in (_block_sentences(ctx), _per_head_sentences(ctx), _balance_sentences(ctx))
+        if part
+    )
 
 
 def show_high_needs_trend(ctx: LaContext) -> None:
