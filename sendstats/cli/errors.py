@@ -11,7 +11,7 @@ from sendstats.acquire.catalog import DeclarationError
 from sendstats.acquire.manifest import ManifestError
 from sendstats.cli.usage import UsageError
 from sendstats.core.checks import RawInputError
-from sendstats.core.io import LockTimeoutError
+from sendstats.core.io import LockTimeoutError, StorageError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.metrics.registry import NoValueError, UnknownMetricError
 from sendstats.report.figures.base import FigureError, UnknownFigureError
@@ -51,6 +51,7 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     PopulationFileError,
     LACodeError,
     LockTimeoutError,
+    StorageError,
     FigureError,
     NoValueError,
     # Disk full, permission denied, a missing or unreadable file: the message names the path.
