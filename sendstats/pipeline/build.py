@@ -30,7 +30,7 @@ from sendstats.pipeline.dictionary import DICTIONARY_FILE, write_dictionary
 from sendstats.pipeline.fingerprint import code_fingerprint, step_fingerprint
 from sendstats.pipeline.staging import Staging
 from sendstats.pipeline.state import StepResult, load_state, save_state
-from sendstats.pipeline.table import STEPS, Step, as_of_steps, ordered
+from sendstats.pipeline.table import AS_OF_SOURCES, STEPS, Step, as_of_steps, ordered
 
 Paths = dict[tuple[str, str], tuple[Path, str]]
 
@@ -216,8 +216,9 @@ def build(
         progress: show download progress.
 
     """
-    releases = releases_as_of("dfe_sen2", as_of)
+    (source,) = AS_OF_SOURCES
+    releases = releases_as_of(source, as_of)
     steps = STEPS if as_of is None else as_of_steps(as_of.isoformat(), tuple(releases))
     with data_lock():
         done = run_steps(steps, offline=offline, force=force, progress=progress)
-    return BuildReport(steps=done, releases={"dfe_sen2": releases})
+    return BuildReport(steps=done, releases={source: releases})

@@ -153,6 +153,11 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+#: Sources whose releases ``--as-of`` selects: the build keeps every release of these, and an
+#: as-of build recomputes their metrics "as published" from the releases out by the date.
+AS_OF_SOURCES: tuple[str, ...] = ("dfe_sen2",)
+
+
 def as_of_steps(as_of: str, releases: tuple[str, ...]) -> tuple[Step, ...]:
     """Return the steps of an ``--as-of`` build: EHC plan metrics from the releases out by then."""
     return (

@@ -21,7 +21,7 @@ import pytest
 from sendstats.core.io import StorageError
 
 _MOUNT_RO = 'mount --bind "$D" "$D" && mount -o remount,ro,bind "$D" && exec "$@"'
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _unshare() -> list[str]:
