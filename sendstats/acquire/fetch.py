@@ -66,7 +66,6 @@ from sendstats.acquire.download import (
     check_member_name,
     extract_member,
 )
-from sendstats.acquire.http import download
 from sendstats.acquire.pins import format_pin_diff, write_pin_updates
 from sendstats.core import config
 from sendstats.core.io import publish_file, temp_path_in
@@ -170,6 +169,9 @@ class Fetcher:
         """Download ``url`` (or its zip ``member``) into ``tmp``; return (sha256, bytes)."""
         if self.offline or config.offline():
             raise OfflineMiss(f"{label}: offline mode forbids downloading {url}")
+        # Imported on use: a build served from the cache or an archive never needs httpx or
+        # tenacity (60 ms of a no-op build's 0.5 s budget).
+        from sendstats.acquire.http import download
         if member is None:
             return download(
                 self.client,
