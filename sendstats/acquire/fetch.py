@@ -172,6 +172,7 @@ class Fetcher:
         # Imported on use: a build served from the cache or an archive never needs httpx or
         # tenacity (60 ms of a no-op build's 0.5 s budget).
         from sendstats.acquire.http import download
+
         if member is None:
             return download(
                 self.client,

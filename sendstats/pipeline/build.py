@@ -48,6 +48,13 @@ class BuildReport:
         for s in self.steps:
             what = "unchanged, skipped" if s.skipped else f"{s.rows:,} rows written ({s.reason})"
             lines.append(f"  {s.step:<34} {what}  -> {s.output}")
+            left = (s.details or {}).get("left_out", [])
+            if left:
+                las = len({r["left_out"] for r in left})
+                lines.append(
+                    f"      LAs left out of a value or comparator: {len(left)} entries naming "
+                    f"{las} LAs, each with its reason (manifest: details.left_out)"
+                )
             files = (s.details or {}).get("files", {})
             for name, f in files.items():
                 excluded = ", ".join(f"{k} {v}" for k, v in f.get("excluded", {}).items())
@@ -158,6 +165,9 @@ def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepRe
         made = function(*(run.frame(name) for name in step.after), **params)
     df, details = made if isinstance(made, tuple) else (made, None)
     df = _check(step, df, output)
+    if step.log:
+        left = resolve(step.log)(df)
+        details = {**(details or {}), "left_out": left.to_dicts()}
     staged, digest = staging.write(step.writes, df)
     run.frames[step.name] = df
     run.outputs[step.name] = (staged, digest)
