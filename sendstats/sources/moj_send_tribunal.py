@@ -49,9 +49,8 @@ from sendstats.core.numbers import round_half_up, round_half_up_value
 from sendstats.core.vocab import TRIBUNAL_METHODS, TRIBUNAL_SOURCE_ID, TRIBUNAL_TABLE
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.base import TidyBase
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.moj_send_tribunal_ods import (
-    METHOD_2018,
-    METHOD_ANNUAL_REVIEWS,
     TableSpec,
 )
 from sendstats.sources.readers import STATUS_OK, RawInputError, validate_frame
@@ -65,65 +64,42 @@ ALLOWED_STATUS = (STATUS_OK, "-", "..", "x", "~", "blank")
 NULL_STATUS = ("..", "x", "~", "blank")
 
 
-_YEARS_14_24 = tuple(range(2014, 2025))
-# Both CSVs print Central Bedfordshire as 873 (Cambridgeshire's code) and Cambridgeshire as 823.
-_BEDS_CAMBS_SWAP = {"central bedfordshire": ("873", "823"), "cambridgeshire": ("823", "873")}
+def _years(pair: list[int]) -> tuple[int, ...]:
+    first, last = pair
+    return tuple(range(int(first), int(last) + 1))
 
 
-def _mo_j_table(release: str, last_year: int) -> TableSpec:
-    """Spec of one MoJ SEND Appeal Rate Table (.ods): SEND_2 by LA, SEND_1 England checked."""
-    years = tuple(range(2014, last_year + 1))
-    return TableSpec(
-        release, "appeal_rate_table", "ods", years, METHOD_2018, rate_scale=100.0,
-        rate_decimals=7, code_column=False, sheet="SEND_2", national_sheet="SEND_1",
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_2018, years),
-            ("appealable_decisions_count", METHOD_2018, years),
-        ),
-    )  # fmt: skip
+def _file_specs() -> tuple[TableSpec, ...]:
+    """Return how to read each file, from the layout beside this module.
+
+    ``layouts/moj_send_tribunal.yaml`` holds each file's format, years, rate printing, sheets,
+    the LA codes it prints wrongly and the totals that must add up: facts about a publication,
+    kept as data so that a new table is a reviewed change to that file.
+    """
+    specs = []
+    for f in load_layout(SOURCE_ID)["files"]:
+        specs.append(
+            TableSpec(
+                str(f["release"]),
+                f["name"],
+                f["format"],
+                _years(f["years"]),
+                f["default_method"],
+                rate_scale=float(f["rate_scale"]),
+                rate_decimals=int(f["rate_decimals"]),
+                code_column=bool(f["code_column"]),
+                sheet=f.get("sheet"),
+                national_sheet=f.get("national_sheet"),
+                code_errors={k: (str(a), str(b)) for k, (a, b) in f.get("code_errors", {}).items()},
+                totals_add_up=tuple(
+                    (t["measure"], t["method"], _years(t["years"])) for t in f["totals_add_up"]
+                ),
+            )
+        )
+    return tuple(specs)
 
 
-_NOTTS_NORTHANTS = {
-    "nottingham": ("891", "892"),
-    "nottinghamshire": ("928", "891"),
-    "northamptonshire": ("892", "928"),
-}
-FILE_SPECS: tuple[TableSpec, ...] = (
-    _mo_j_table("2021", 2021),
-    _mo_j_table("2022", 2022),
-    TableSpec(
-        "2025",
-        "appeal_rate_2014_2024",
-        "csv",
-        _YEARS_14_24,
-        METHOD_2018,
-        rate_scale=1.0,
-        rate_decimals=1,
-        code_column=True,
-        code_errors={**_NOTTS_NORTHANTS, **_BEDS_CAMBS_SWAP},
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_2018, _YEARS_14_24),
-            ("appealable_decisions_count", METHOD_2018, _YEARS_14_24),
-            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024,)),
-            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024,)),
-        ),
-    ),
-    TableSpec(
-        "2026",
-        "appealable_decisions_2024_2025",
-        "csv",
-        (2024, 2025),
-        METHOD_ANNUAL_REVIEWS,
-        rate_scale=1.0,
-        rate_decimals=1,
-        code_column=True,
-        code_errors=dict(_BEDS_CAMBS_SWAP),
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
-            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
-        ),
-    ),
-)
+FILE_SPECS: tuple[TableSpec, ...] = _file_specs()
 #: Releases oldest first; a later release serves a year when several publish it.
 RELEASE_ORDER = tuple(s.release for s in FILE_SPECS)
 
