@@ -184,6 +184,13 @@ class PlacementsTidy(Sen2Tidy):
         description="total = all plans; group = a published group total; setting = one type.",
     )
     setting_label: Series[str] = pa.Field(description="The data guidance's description.")
+    adds_to_total: Series[bool] = pa.Field(
+        description=(
+            "True for the counts that add up to all plans in this year: the group totals, and "
+            "'other types of placement' before January 2024 (counted beside 'educated "
+            "elsewhere' then, inside it since)."
+        )
+    )
     is_published_pct: Series[bool] = pa.Field(
         description="True for the publisher's own % of all plans (1 dp), False for counts."
     )
@@ -243,6 +250,16 @@ def tidy(
     long = read_tidy(path, SPEC, source_id=SOURCE_ID, file_sha256=sha)
     long = long.join(_setting_columns(), on="measure", how="left")
     check_sums(long, path)
+    late = pl.col("year") >= OTHER_PLACEMENTS_IN_ELSEWHERE_FROM
+    long = long.with_columns(
+        (
+            ~pl.col("is_published_pct")
+            & (
+                (pl.col("setting_level") == "group")
+                | ((pl.col("setting") == "other_placement_settings") & ~late)
+            )
+        ).alias("adds_to_total")
+    )
     out = long.select(TIDY_COLUMNS).sort("measure", "year", "geographic_level", "area_code")
     return validate_frame(PlacementsTidy, out, Path(TABLE), stage="tidy")
 
