@@ -128,7 +128,7 @@ def _la_numbers() -> list[int]:
 
 
 def raw_schema() -> pa.DataFrameSchema:
-    """The drift schema of the indicators' rows: markers, years, LA numbers (every one known)."""
+    """Return the drift schema of the indicators' rows: markers, years and known LA numbers."""
     allowed = [*_la_numbers(), ENGLAND_NUMBER, *REGION_NUMBERS, *LONDON_SUBREGIONS]
     return pa.DataFrameSchema(
         {
