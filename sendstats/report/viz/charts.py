@@ -401,3 +401,53 @@ def money_label_expr(values: list[float]) -> str:
     if top >= 1e6:
         return "'£' + format(datum.value / 1e6, ',.0f') + 'm'"
     return "'£' + format(datum.value, ',.0f')"
+
+
+def scatter_chart(
+    data: pl.DataFrame,
+    *,
+    highlight: str | None,
+    title: str,
+    subtitle: str,
+    x_title: str,
+    y_title: str,
+    alt_text: str,
+) -> alt.LayerChart:
+    """Scatter of every LA (``x``, ``y``), the chosen LA marked and labelled, a zero line on y.
+
+    Args:
+        data: columns ``area_name``, ``x`` and ``y``; one row per LA.
+        highlight: the ``area_name`` to mark, or None.
+
+    """
+    df = data.with_columns((pl.col("area_name") == (highlight or "")).alias("is_la"))
+    base = alt.Chart(df)
+    x = alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False))
+    y = alt.Y("y:Q", title=y_title)
+    dots = base.mark_circle(size=28, color="#6b6b6b", opacity=0.7).encode(
+        x=x,
+        y=y,
+        tooltip=[
+            "area_name:N",
+            alt.Tooltip("x:Q", format=",.0f"),
+            alt.Tooltip("y:Q", format=",.2f"),
+        ],
+    )
+    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#000000").encode(y="zero:Q")
+    layers: list[Any] = [zero, dots]
+    if highlight:
+        mine = base.transform_filter("datum.is_la")
+        layers.append(
+            mine.mark_point(shape="diamond", filled=True, size=160, color=OKABE_ITO[0]).encode(
+                x=x, y=y
+            )
+        )
+        layers.append(
+            mine.mark_text(dy=-14, fontWeight="bold", color=OKABE_ITO[0]).encode(
+                x=x, y=y, text="area_name:N"
+            )
+        )
+    chart = alt.layer(*layers, description=alt_text).properties(
+        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=300
+    )
+    return chart  # type: ignore[no-any-return,return-value]
