@@ -108,7 +108,7 @@ LAIT = "tidy:dfe_lait__sen"
 
 
 def _sen2_table(module: str, table: str, schema: str, description: str) -> Step:
-    """A further SEN2 tidy table, read by its own module from the dfe_sen2 declaration."""
+    """Return a further SEN2 tidy step, read by its own module from the dfe_sen2 declaration."""
     return Step(
         name=f"tidy:{table}",
         function=f"sendstats.sources.{module}:tidy",
