@@ -24,7 +24,7 @@ from sendstats.report.viz import charts
 GROUP_LABELS: dict[str, str] = {
     "mainstream": "Mainstream schools",
     "state_special": "State special schools",
-    "independent_special": "Independent or non-maintained special",
+    "independent_special": "Independent or non-maintained special schools",
     "alternative_provision": "Alternative provision",
     "post_16": "FE and post-16",
     "elsewhere": "Educated elsewhere",
@@ -114,6 +114,10 @@ def placement_mix_rows(ctx: FigureContext) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed").filter(pl.col("value").is_not_null())
 
 
+def _year(data: pl.DataFrame) -> int:
+    return int(str(data["year"].max()))
+
+
 def _mix_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
     year = int(str(data["year"].max()))
     text = (
@@ -138,7 +142,7 @@ register_figure(
         lambda ctx, data: charts.dot_compare_chart(
             data.select("category", "series", "value"),
             series_order=[s for s in series_names(ctx) if s in set(data["series"])],
-            title=f"Where children with EHC plans are taught, January {int(data['year'].max())}",
+            title=f"Where children with EHC plans are taught, January {_year(data)}",
             subtitle="% of plans with a setting in the file",
             x_title="% of plans",
             alt_text=_mix_alt(ctx, data),
@@ -218,11 +222,9 @@ def _deficit_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
 def _deficit_chart(ctx: FigureContext, data: pl.DataFrame) -> Any:
     year = period_label(int(str(data["year"].max())), "financial_year")
     return charts.scatter_chart(
-        _wide(data).select(
-            "area_name",
-            pl.col("block_per_head_gbp").alias("x"),
-            pl.col("dsg_balance_pct").alias("y"),
-        ),
+        data,
+        x_key=funding.HNB_PER_HEAD,
+        y_key=funding.BALANCE_PCT,
         highlight=ctx.la.la_name if ctx.la else None,
         title=f"Deficits against funding, {year}",
         subtitle="Each dot is one LA; below 0 = deficit",

@@ -406,6 +406,8 @@ def money_label_expr(values: list[float]) -> str:
 def scatter_chart(
     data: pl.DataFrame,
     *,
+    x_key: str,
+    y_key: str,
     highlight: str | None,
     title: str,
     subtitle: str,
@@ -413,30 +415,34 @@ def scatter_chart(
     y_title: str,
     alt_text: str,
 ) -> alt.LayerChart:
-    """Scatter of every LA (``x``, ``y``), the chosen LA marked and labelled, a zero line on y.
+    """Scatter of every LA, the chosen LA marked and labelled, a zero line on y.
+
+    The data stay long (one row per LA and measure, as exported with their provenance) and
+    are pivoted in the chart, so the chart's data are exactly the CSV's rows.
 
     Args:
-        data: columns ``area_name``, ``x`` and ``y``; one row per LA.
+        data: columns ``area_name``, ``metric_id`` and ``value``; two rows per LA.
+        x_key: the ``metric_id`` on x; y_key: the one on y.
         highlight: the ``area_name`` to mark, or None.
 
     """
-    df = data.with_columns((pl.col("area_name") == (highlight or "")).alias("is_la"))
-    base = alt.Chart(df)
-    x = alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False))
-    y = alt.Y("y:Q", title=y_title)
+    df = data.select("area_name", "metric_id", "value")
+    base = alt.Chart(df).transform_pivot("metric_id", value="value", groupby=["area_name"])
+    x = alt.X(f"{x_key}:Q", title=x_title, scale=alt.Scale(zero=False))
+    y = alt.Y(f"{y_key}:Q", title=y_title)
     dots = base.mark_circle(size=28, color="#6b6b6b", opacity=0.7).encode(
         x=x,
         y=y,
         tooltip=[
             "area_name:N",
-            alt.Tooltip("x:Q", format=",.0f"),
-            alt.Tooltip("y:Q", format=",.2f"),
+            alt.Tooltip(f"{x_key}:Q", format=",.0f"),
+            alt.Tooltip(f"{y_key}:Q", format=",.2f"),
         ],
     )
     zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#000000").encode(y="zero:Q")
     layers: list[Any] = [zero, dots]
     if highlight:
-        mine = base.transform_filter("datum.is_la")
+        mine = base.transform_filter(alt.datum.area_name == highlight)
         layers.append(
             mine.mark_point(shape="diamond", filled=True, size=160, color=OKABE_ITO[0]).encode(
                 x=x, y=y
