@@ -56,6 +56,7 @@ def test_profile_has_sections_source_notes_alt_text_and_footer(site: Path, query
     for heading in (
         "At a glance",
         "EHC plans",
+        "Where children with plans are taught, and support without a plan",
         "High needs and the Dedicated Schools Grant",
         "SEND Tribunal appeals",
         "Adults with a learning disability in paid work",
@@ -150,6 +151,11 @@ PROFILE_FIGURES = [
     "adults_ld_employment_intervals",
     "high_needs_dsg_balance_trend",
     "high_needs_block_per_head_trend",
+    "placement_mix",
+    "placements_independent_special_growth",
+    "sen_support_trend",
+    "attainment8_gap_trend",
+    "deficit_against_funding",
 ]
 
 
@@ -233,6 +239,12 @@ def test_england_overview_rebuilds_the_quoted_figures(site: Path) -> None:
     quoted = site / "_site" / "figures" / "england__quoted_figures.csv"
     rows = list(csv.DictReader(quoted.open(encoding="utf-8")))
     assert all(len(r["file_sha256"]) == 64 for r in rows)
+    # ASCL quotes 11.5% of pupils on SEN support: the all-schools figure for January 2021 is
+    # 12.2%; 11.5% is the secondary-schools figure (LAIT, Special educational needs in England).
+    (ascl,) = [r for r in rows if "ASCL" in r["claim"]]
+    assert (ascl["period"], ascl["figure"]) == ("January 2021", "12.2%")
+    assert "secondary schools, January 2021" in ascl["how"]
+    assert "Where children with plans are taught, and support without a plan" in page
 
 
 def test_figure_command_writes_csv_and_prints_the_method(
