@@ -371,3 +371,141 @@ def test_fisher_interval_by_hand() -> None:
         (math.tanh(math.atanh(r) - half), math.tanh(math.atanh(r) + half))
     )
     assert "positive association" in c.in_words("FY 2020-21")
+
+
+# --- one hand-computed LA per new metric (Kent, 886), from the raw files ----------------------
+
+KENT = "886"
+
+
+def _kent(metrics: pl.DataFrame, metric_id: str, year: int) -> float:
+    rows = metrics.filter(
+        (pl.col("metric_id") == metric_id)
+        & (pl.col("la_code_dfe") == KENT)
+        & (pl.col("year") == year)
+    )
+    assert rows.height == 1, (metric_id, year)
+    return float(rows["value"].item())
+
+
+@pytest.mark.parametrize("group", list(placements.GROUPS))
+def test_kent_placement_metrics_by_hand(
+    raw_archive: Path, placement_metrics: pl.DataFrame, group: str
+) -> None:
+    def kent(period: str) -> dict[str, str]:
+        (row,) = _raw_rows(
+            _sen2(raw_archive, "caseload"),
+            time_period=period,
+            old_la_code=KENT,
+            breakdown="All EHC plans",
+        )
+        return row
+
+    now, base = kent("202425"), kent("201819")
+    columns = placements.GROUPS[group][0]
+
+    def count(row: dict[str, str]) -> int:
+        return sum(int(row[c]) for c in columns)
+
+    share = _kent(placement_metrics, placements.share_id(group), 2025)
+    assert share == pytest.approx(count(now) / int(now["ehcplans"]) * 100)  # Kent adds up
+    if group in ("mainstream", "state_special", "independent_special"):
+        assert _kent(placement_metrics, placements.count_id(group), 2025) == count(now)
+        index = _kent(placement_metrics, placements.index_id(group), 2025)
+        assert index == pytest.approx(count(now) / count(base) * 100)
+
+
+def _raw_column(measure: str) -> tuple[str, str]:
+    """Return (file, raw column) of a reviews measure, from the reader's own maps."""
+    for name, (spec, _) in dfe_sen2_reviews.SPECS.items():
+        for raw, m in spec.measures.items():
+            if m == measure:
+                return name, raw
+    raise KeyError(measure)
+
+
+@pytest.mark.parametrize("metric_id", [*reviews.RATIOS, *reviews.COUNTS])
+def test_kent_review_metrics_by_hand(
+    raw_archive: Path, review_metrics: pl.DataFrame, metric_id: str
+) -> None:
+    if metric_id in reviews.RATIOS:
+        num, den = reviews.RATIOS[metric_id][:2]
+    else:
+        num, den = (metric_id,), ()
+    file = _raw_column(num[0])[0]
+    topic = {"annual_reviews": "All annual reviews", "ceased_plans": "All ceased EHC plans"}
+    topic["personal_budgets"] = "All personal budgets"
+    period = "202425" if file == "personal_budgets" else "2024"
+    (row,) = _raw_rows(
+        _sen2(raw_archive, file), time_period=period, old_la_code=KENT, breakdown=topic[file]
+    )
+
+    def total(measures: tuple[str, ...]) -> int:
+        return sum(int(row[_raw_column(m)[1]]) for m in measures)
+
+    expected = total(num) / total(den) * 100 if den else total(num)
+    assert _kent(review_metrics, metric_id, 2025 if period == "202425" else 2024) == (
+        pytest.approx(expected)
+    )
+
+
+def test_kent_personal_budget_rate_by_hand(raw_archive: Path, review_metrics: pl.DataFrame) -> None:
+    (pb,) = _raw_rows(
+        _sen2(raw_archive, "personal_budgets"),
+        time_period="202425",
+        old_la_code=KENT,
+        breakdown="All personal budgets",
+    )
+    (plans,) = _raw_rows(
+        _sen2(raw_archive, "caseload"),
+        time_period="202425",
+        old_la_code=KENT,
+        breakdown="All EHC plans",
+    )
+    expected = int(pb["personal_budget"]) / int(plans["ehcplans"]) * 100
+    assert _kent(review_metrics, reviews.PB_RATE, 2025) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "metric_id",
+    [
+        *sen_support.SHARES,
+        *(sen_support.outcome_id(o, s) for o in sen_support.OUTCOMES for s in sen_support.STATUSES),
+        *(
+            sen_support.gap_id(o, s)
+            for o in sen_support.OUTCOMES
+            for s in ("ehc_plan", "sen_support")
+        ),
+    ],
+)
+def test_kent_lait_metrics_by_hand(
+    raw_archive: Path, lait_metrics: pl.DataFrame, metric_id: str
+) -> None:
+    raw = pl.read_parquet(raw_archive / LAIT / "bds_long_0.parquet").filter(
+        (pl.col("LA Number") == int(KENT)) & (pl.col("Years") == "2023")
+    )
+    code = {i.measure: i.lait_code for i in dfe_lait.INDICATORS}
+
+    def value(measure: str) -> float:
+        return float(raw.filter(pl.col("Short Desc") == code[measure])["Values"].item())
+
+    if "_gap_" in metric_id:
+        outcome, status = metric_id.split("_gap_")
+        status = status.rsplit("_", 1)[0]
+        expected = value(sen_support.outcome_id(outcome, "no_sen")) - value(
+            sen_support.outcome_id(outcome, status)
+        )
+    else:
+        expected = value(metric_id)
+    assert _kent(lait_metrics, metric_id, 2023) == pytest.approx(expected)
+
+
+def test_england_ceased_and_budgets_more_published_figures(review_metrics: pl.DataFrame) -> None:
+    needs_met = _one(review_metrics, "ceased_needs_met_pct", 2022)
+    assert (needs_met["numerator"], needs_met["denominator"]) == (4_054, 34_724)
+    budgets = [
+        _one(review_metrics, "personal_budgets_count", y)["value"] for y in range(2020, 2026)
+    ]
+    assert budgets == [20_346, 22_233, 25_259, 18_887, 18_258, 19_596]
+    first = _one(review_metrics, "plans_with_personal_budget_pct", 2020)
+    assert (first["numerator"], first["denominator"]) == (20_346, 390_109)
