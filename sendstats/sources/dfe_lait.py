@@ -28,6 +28,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
+from sendstats.sources.base import TidyBase
 from sendstats.sources.readers import RawInputError, read_csv_text, validate_frame
 
 SOURCE_ID = "dfe_lait"
@@ -143,33 +144,23 @@ def raw_schema() -> pa.DataFrameSchema:
     )
 
 
-class LaitSenTidy(pa.DataFrameModel):
+class LaitSenTidy(TidyBase):
     """SEN indicators from LAIT: one row per measure, year and area, with their provenance."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
-    release: Series[str] = pa.Field(description="Release (LAIT vintage) the value was read from.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="sha256.")
     raw_row: Series[pl.UInt32] = pa.Field(description="1-based row in the parquet file.")
     lait_code: Series[str] = pa.Field(description="LAIT indicator code (Short Desc).")
-    measure: Series[str] = pa.Field(description="sendstats measure id; unit as suffix.")
     outcome: Series[str] = pa.Field(description="What is measured (pupils_pct, attainment8 ...).")
     sen_status: Series[str] = pa.Field(
         isin=["ehc_plan", "sen_support", "no_sen"], description="SEN status of the pupils."
     )
     phase: Series[str] = pa.Field(description="all, primary, secondary, ks2, ks4 or age_19.")
     time_period: Series[str] = pa.Field(description="Year as LAIT labels it.")
-    period_type: Series[str] = pa.Field(isin=["academic_year"], description="Academic year.")
-    year: Series[pl.Int32] = pa.Field(
-        ge=2009, le=2030, description="January census year, or the year the academic year ends."
+    period_type: Series[str] = pa.Field(
+        isin=["academic_year"],
+        description="academic_year: `year` is the January census, or the academic year ending "
+        "in `year` (KS2, KS4, age 19).",
     )
-    geographic_level: Series[str] = pa.Field(isin=["National", "Regional", "Local authority"])
-    area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="GSS code.")
-    area_name: Series[str] = pa.Field(description="Canonical name (DfE EES spelling for LAs).")
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
-    region_code: Series[str] = pa.Field(nullable=True, description="Region GSS code.")
-    region_name: Series[str] = pa.Field(nullable=True, description="Region name.")
-    value: Series[pl.Float64] = pa.Field(nullable=True, description="Value as LAIT publishes it.")
     status: Series[str] = pa.Field(isin=["ok", MARKER], description="'ok' or '-' (not available).")
     underlying_publication: Series[str] = pa.Field(
         str_matches=r"^https://", description="The publication LAIT's dictionary names."
