@@ -509,3 +509,18 @@ def test_england_ceased_and_budgets_more_published_figures(review_metrics: pl.Da
     assert budgets == [20_346, 22_233, 25_259, 18_887, 18_258, 19_596]
     first = _one(review_metrics, "plans_with_personal_budget_pct", 2020)
     assert (first["numerator"], first["denominator"]) == (20_346, 390_109)
+
+
+@pytest.mark.parametrize(("year", "n_las"), [(2019, 152), (2020, 151), (2022, 152), (2024, 153)])
+def test_lait_la_counts_follow_reorganisations(
+    lait_tidy: pl.DataFrame, year: int, n_las: int
+) -> None:
+    # Bournemouth and Poole merge (2019 -> BCP, January 2020 on), Northamptonshire splits
+    # (January 2022 on), Cumbria splits (April 2023: January 2024 on). LAIT keeps every old LA
+    # as a row of "-", so values, not rows, follow the geography.
+    rows = lait_tidy.filter(
+        (pl.col("measure") == "sen_support_pupils_pct")
+        & (pl.col("geographic_level") == "Local authority")
+        & (pl.col("year") == year)
+    )
+    assert rows["value"].count() == n_las
