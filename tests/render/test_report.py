@@ -286,3 +286,25 @@ def test_profile_page_names_the_la_links_the_site_and_says_each_caveat_once(
         assert "sha256" not in caption and "`" not in caption
     if la.la_name == "Isles of Scilly":
         assert "fewer than 10 cases" in page
+
+
+@pytest.mark.parametrize("query", LAS)
+def test_profile_states_placement_mix_and_sen_support_from_metric_tables(
+    site: Path, query: str
+) -> None:
+    la = geography.resolve_la(query)
+    page = re.sub(r"\s+", " ", _html(site, query))
+    for table, metric_id, words in (
+        ("placements", "plans_mainstream_pct", "were in mainstream schools"),
+        ("sen_support", "sen_support_pupils_pct", "of pupils in"),
+    ):
+        rows = pl.read_parquet(site / "data" / "metrics" / f"{table}.parquet").filter(
+            pl.col("metric_id") == metric_id,
+            pl.col("la_code_dfe") == la.la_code_dfe,
+            pl.col("value").is_not_null(),
+        )
+        value = rows.sort("year").row(-1, named=True)["value"]
+        assert f"<strong>{value:.1f}%</strong> {words}" in page, (metric_id, value)
+    assert "DfE’s LAIT (a compilation of DfE statistics)" in page or (
+        "DfE's LAIT (a compilation of DfE statistics)" in page
+    )

@@ -59,6 +59,14 @@ def _compare(ctx: LaContext, metric_id: str, row: dict[str, Any]) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+def _small(row: dict[str, Any], what: str) -> str:
+    """Return a caution when a % rests on fewer cases than the profile's small-numbers rule."""
+    den = row.get("denominator")
+    if den is None or float(den) >= report.SMALL_DENOMINATOR:
+        return ""
+    return f" These rest on {float(den):,.0f} {what}: too few for a stable percentage."
+
+
 def _placement_sentences(ctx: LaContext) -> list[str]:
     la = ctx.la
     main = _latest(ctx.la_rows, placements.share_id("mainstream"))
@@ -85,6 +93,7 @@ def _placement_sentences(ctx: LaContext) -> list[str]:
         f"In January {year}, of {la.la_name}'s EHC plans with a setting recorded, "
         + ", ".join(parts[:-1])
         + f" and {parts[-1]}."
+        + _small(main, "plans")
     )
     index = _latest(ctx.la_rows, placements.index_id("independent_special"))
     if index is not None:
@@ -155,7 +164,7 @@ def _review_sentences(ctx: LaContext) -> list[str]:
         )
     if amend is not None:
         sentence += f"; {_pct(amend['value'])} of reviews decided to amend the plan"
-    text.append(sentence + ".")
+    text.append(sentence + "." + _small(held, "reviews due"))
     pb = _latest(ctx.la_rows, "plans_with_personal_budget_pct")
     if pb is not None:
         text.append(
@@ -239,10 +248,21 @@ def show_deficit_table(ctx: LaContext | FigureContext) -> None:
         pl.col("metric_id").is_in([funding.BALANCE_PCT, funding.HNB_PER_HEAD])
         & (pl.col("geographic_level") == "Local authority")
     )
+    own: list[pl.Expr] = []
+    if fctx.la is not None:
+        own = [
+            pl.col("la_block_per_head_gbp")
+            .map_elements(lambda v: format_value(v, "gbp"), return_dtype=pl.Utf8)
+            .alias(f"{fctx.la.la_name}: block per head"),
+            pl.col("la_dsg_balance_pct")
+            .map_elements(lambda v: f"{v:.2f}%", return_dtype=pl.Utf8)
+            .alias(f"{fctx.la.la_name}: DSG balance"),
+        ]
     shown = data.select(
         pl.col("period").alias("Financial year"),
         pl.col("las").alias("LAs"),
         pl.format("{} ({} to {})", "r", "ci95_low", "ci95_high").alias("Pearson r (95% interval)"),
+        *own,
         pl.col("in_words").alias("In words"),
     )
     table = (
