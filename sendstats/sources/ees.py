@@ -115,8 +115,16 @@ class EesFileSpec:
 
     @property
     def counts(self) -> list[str]:
-        """The count measures of the file (their totals are checked)."""
-        return [m for m in self.measures.values() if m.endswith("_count")]
+        """The count measures of the file (their totals are checked).
+
+        Residual columns are left out: one can be negative, so where an LA is marked the
+        others may rightly sum to more than the total; they derive from checked counts anyway.
+        """
+        return [
+            m
+            for col, m in self.measures.items()
+            if m.endswith("_count") and col not in self.residual_columns
+        ]
 
     @property
     def raw_columns(self) -> dict[str, str]:
