@@ -83,6 +83,11 @@ for reason, what in CEASED_REASONS.items():
         "neither",
         "calendar_year",
     )
+_PB_KINDS = (
+    "What a personal budget covers is not a breakdown of the total: in January 2023, 12 LAs "
+    "publish more budgets of one kind than personal budgets in all (Hartlepool: 101 covering "
+    "social care only, 21 in all), so sendstats shows no shares by kind."
+)
 PB_RATE = "plans_with_personal_budget_pct"
 COUNTS: dict[str, tuple[str, str, str]] = {
     "reviews_expected_count": ("Annual reviews due in the year", "calendar_year", _SUPPRESSED),
@@ -141,6 +146,7 @@ register(
         statistic="proportion",
         series_breaks=(_PB_BREAK,),
         break_years=(2023,),
+        caveats=(_PB_KINDS,),
     ),
     *(
         MetricDef(

@@ -524,3 +524,19 @@ def test_lait_la_counts_follow_reorganisations(
         & (pl.col("year") == year)
     )
     assert rows["value"].count() == n_las
+
+
+def test_personal_budget_kinds_are_not_a_breakdown(reviews_tidy: pl.DataFrame) -> None:
+    # Why no shares by kind: January 2023 has LAs with more budgets of one kind than in all.
+    la = reviews_tidy.filter(
+        (pl.col("topic") == "personal_budgets") & (pl.col("geographic_level") == "Local authority")
+    )
+    wide = la.pivot(on="measure", index=["la_code_dfe", "year"], values="value")
+    kinds = [c for c in wide.columns if c.endswith("_only_count") or "integrated" in c]
+    over = wide.filter(pl.max_horizontal(*kinds) > pl.col("personal_budgets_count"))
+    assert over["year"].unique().to_list() == [2023] and over.height == 12
+    hartlepool = over.filter(pl.col("la_code_dfe") == "805").row(0, named=True)
+    assert (
+        hartlepool["personal_budgets_social_care_only_count"],
+        hartlepool["personal_budgets_count"],
+    ) == (101, 21)
