@@ -17,7 +17,7 @@ from sendstats.core.numbers import format_value, period_label
 from sendstats.metrics import funding, placements, sen_support
 from sendstats.report.figures.base import Figure, FigureContext, register_figure
 from sendstats.report.figures.england import national_figure, variation_figure
-from sendstats.report.figures.la import SN_LABEL, series_names, trend_figure
+from sendstats.report.figures.la import SN_LABEL, series_names, series_roles, trend_figure
 from sendstats.report.provenance import PROVENANCE
 from sendstats.report.viz import charts
 
@@ -141,7 +141,7 @@ register_figure(
         placement_mix_rows,
         lambda ctx, data: charts.dot_compare_chart(
             data.select("category", "series", "value"),
-            series_order=[s for s in series_names(ctx) if s in set(data["series"])],
+            roles=series_roles(ctx),
             title=f"Where children with EHC plans are taught, January {_year(data)}",
             subtitle="% of plans with a setting in the file",
             x_title="% of plans",

@@ -11,6 +11,7 @@ comes from the metric and benchmark tables (``placements``, ``reviews``, ``sen_s
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -67,6 +68,19 @@ def _small(row: dict[str, Any], what: str) -> str:
     return f" These rest on {float(den):,.0f} {what}: too few for a stable percentage."
 
 
+def _abolished(ctx: LaContext) -> str:
+    """Return 'X was replaced in <month year> by A and B.' for an abolished LA, else ''."""
+    la = ctx.la
+    if la.valid_to is None:
+        return ""
+    from sendstats import geography
+
+    after = [geography.get_la(code).la_name for code in la.successors]
+    by = f" by {' and '.join(after)}" if after else ""
+    when = la.valid_to + dt.timedelta(days=1)
+    return f"{la.la_name} was replaced in {when:%B %Y}{by}."
+
+
 def _placement_sentences(ctx: LaContext) -> list[str]:
     la = ctx.la
     main = _latest(ctx.la_rows, placements.share_id("mainstream"))
@@ -75,7 +89,9 @@ def _placement_sentences(ctx: LaContext) -> list[str]:
     year = main["year"]
     text: list[str] = []
     latest_all = _latest(ctx.england_rows, placements.share_id("mainstream"))
-    if latest_all is not None and latest_all["year"] > year:
+    if latest_all is not None and latest_all["year"] > year and _abolished(ctx):
+        text.append(f"{_abolished(ctx)} Its last published placements are for January {year}.")
+    elif latest_all is not None and latest_all["year"] > year:
         text.append(
             f"{la.la_name}'s placements are suppressed for January {latest_all['year']} (the "
             "data guidance says it could not return them); the latest published are for "
@@ -96,7 +112,7 @@ def _placement_sentences(ctx: LaContext) -> list[str]:
         + _small(main, "plans")
     )
     index = _latest(ctx.la_rows, placements.index_id("independent_special"))
-    if index is not None:
+    if index is not None and index["year"] > placements.BASE_YEAR:
         eng = report.row_for(
             ctx.england_rows, placements.index_id("independent_special"), index["year"]
         )
@@ -148,6 +164,8 @@ def _review_sentences(ctx: LaContext) -> list[str]:
     held = _latest(ctx.la_rows, "review_meetings_held_pct")
     weeks = _latest(ctx.la_rows, "review_outcome_within_4_weeks_pct")
     amend = _latest(ctx.la_rows, "review_outcome_amend_pct")
+    if held is None and _abolished(ctx):
+        return [f"The SEN2 annual reviews figures (2024) postdate {ctx.la.la_name}."]
     if held is None:
         return [
             f"No annual reviews figures are published for {ctx.la.la_name} in 2024 (returned "

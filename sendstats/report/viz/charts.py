@@ -444,12 +444,12 @@ def scatter_chart(
     if highlight:
         mine = base.transform_filter(alt.datum.area_name == highlight)
         layers.append(
-            mine.mark_point(shape="diamond", filled=True, size=160, color=OKABE_ITO[0]).encode(
-                x=x, y=y
-            )
+            mine.mark_point(
+                shape="diamond", filled=True, size=160, color=ROLE_STYLES["la"].color
+            ).encode(x=x, y=y)
         )
         layers.append(
-            mine.mark_text(dy=-14, fontWeight="bold", color=OKABE_ITO[0]).encode(
+            mine.mark_text(dy=-14, fontWeight="bold", color=ROLE_STYLES["la"].color).encode(
                 x=x, y=y, text="area_name:N"
             )
         )
