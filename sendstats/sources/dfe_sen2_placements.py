@@ -28,7 +28,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.sources.dfe_sen2 import SOURCE_ID, Sen2Tidy
+from sendstats.sources.dfe_sen2_tables import SOURCE_ID, Sen2TableTidy
 from sendstats.sources.ees import EesFileSpec, read_tidy
 from sendstats.sources.readers import RawInputError, validate_frame
 
@@ -171,7 +171,7 @@ SPEC = EesFileSpec(
 )
 
 
-class PlacementsTidy(Sen2Tidy):
+class PlacementsTidy(Sen2TableTidy):
     """EHC plans at January by setting attended: the SEN2 layout plus the setting it counts."""
 
     setting: Series[str] = pa.Field(description="Published column name of the setting.")

@@ -25,7 +25,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.sources.dfe_sen2 import SOURCE_ID, Sen2Tidy
+from sendstats.sources.dfe_sen2_tables import SOURCE_ID, Sen2TableTidy
 from sendstats.sources.ees import EesFileSpec, read_tidy
 from sendstats.sources.readers import validate_frame
 
@@ -199,7 +199,7 @@ SPECS: dict[str, tuple[EesFileSpec, dict[str, tuple[str, str]]]] = {
 }
 
 
-class ReviewsTidy(Sen2Tidy):
+class ReviewsTidy(Sen2TableTidy):
     """Annual reviews, ceased plans and personal budgets: the SEN2 layout plus labels."""
 
     value: Series[pl.Float64] = pa.Field(
