@@ -2,7 +2,10 @@
 
 Input is the tidy placements table (SEN2 2025 ``caseload.csv``, January 2019 to 2025), whose
 rows carry each setting's group and whether it adds to the total of plans, so nothing here
-depends on the reader. England and region rows are the publisher's own (not pooled here).
+depends on the reader. England and region rows are pooled over the LAs with the figures
+known (sum / sum, :func:`sendstats.metrics.comparators.with_pooled_comparators`), the
+publisher's own rows kept beside them: they differ where LAs' settings are suppressed
+(January 2024 and 2025).
 
 Shares follow the publisher: the denominator is the plans with a setting in the file (the sum of
 the published groups, "not recorded" included), which equals all plans except January 2024 in
@@ -17,6 +20,7 @@ from __future__ import annotations
 import polars as pl
 
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
+from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
 
 SOURCE = "dfe_sen2"
@@ -180,30 +184,37 @@ def compute(placements: pl.DataFrame) -> pl.DataFrame:
     """
     wide = _counts(placements)
     frames = []
+    ratio = value_ratio(100.0)
     for g in GROUPS:
         have = wide.filter(pl.col(g).is_not_null())
         frames.append(
-            make_rows(
-                have,
-                share_id(g),
-                pl.col(g) / pl.col("den") * 100,
-                numerator=pl.col(g),
-                denominator=pl.col("den"),
-                spans_break=pl.lit(False),
+            with_pooled_comparators(
+                make_rows(
+                    have,
+                    share_id(g),
+                    pl.col(g) / pl.col("den") * 100,
+                    numerator=pl.col(g),
+                    denominator=pl.col("den"),
+                    spans_break=pl.lit(False),
+                ),
+                ratio,
+                what="plans",
             )
         )
         if g not in ("mainstream", "state_special", "independent_special"):
             continue
-        frames.append(make_rows(have, count_id(g), pl.col(g), numerator=pl.col(g)))
+        counts = make_rows(have, count_id(g), pl.col(g), numerator=pl.col(g))
+        frames.append(
+            with_pooled_comparators(counts, value_sum, needs_denominator=False, what="plans")
+        )
         base = have.filter(pl.col("year") == BASE_YEAR).select(*AREA_KEYS, pl.col(g).alias("_base"))
         idx = have.join(base, on=AREA_KEYS, how="inner").filter(pl.col("_base") > 0)
-        frames.append(
-            make_rows(
-                idx,
-                index_id(g),
-                pl.col(g) / pl.col("_base") * 100,
-                numerator=pl.col(g),
-                denominator=pl.col("_base"),
-            )
+        index = make_rows(
+            idx,
+            index_id(g),
+            pl.col(g) / pl.col("_base") * 100,
+            numerator=pl.col(g),
+            denominator=pl.col("_base"),
         )
+        frames.append(with_pooled_comparators(index, ratio, what="plans"))
     return finish(frames, proportions=SHARE_METRICS, counts=COUNT_METRICS)

@@ -12,7 +12,8 @@ numerator and denominator, chosen as the data guidance defines the columns:
   polarity: whether plans should change is the debate);
 - ceased plans by reason: each reason / all plans ceased in the year (no polarity);
 - plans with a personal budget: personal budgets / all EHC plans at January (no polarity).
-England and region rows are the publisher's own.
+England and region rows are pooled over the LAs with the figures known (sum / sum), the
+publisher's own rows kept beside them (they differ where LAs are suppressed).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
+from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, Polarity, register
 
 SOURCE = "dfe_sen2"
@@ -206,10 +208,15 @@ def compute(reviews: pl.DataFrame, placements: pl.DataFrame) -> pl.DataFrame:
             rate's denominator).
 
     """
-    frames = [_ratio(reviews, mid, num, den) for mid, (num, den, *_) in RATIOS.items()]
+    ratio = value_ratio(100.0)
+    frames = [
+        with_pooled_comparators(_ratio(reviews, mid, num, den), ratio)
+        for mid, (num, den, *_) in RATIOS.items()
+    ]
     for mid in COUNTS:
         rows = _sum_of(reviews, (mid,), "num")
-        frames.append(make_rows(rows, mid, pl.col("num"), numerator=pl.col("num")))
+        counts = make_rows(rows, mid, pl.col("num"), numerator=pl.col("num"))
+        frames.append(with_pooled_comparators(counts, value_sum, needs_denominator=False))
     plans = placements.filter(pl.col("measure") == "placements_ehcplans_count").select(
         *AREA_KEYS, "year", pl.col("value").alias("den")
     )
@@ -217,14 +224,13 @@ def compute(reviews: pl.DataFrame, placements: pl.DataFrame) -> pl.DataFrame:
         plans, on=[*AREA_KEYS, "year"], how="inner"
     )
     pb = pb.filter(pl.col("den") > 0)
-    frames.append(
-        make_rows(
-            pb,
-            PB_RATE,
-            pl.col("num") / pl.col("den") * 100,
-            numerator=pl.col("num"),
-            denominator=pl.col("den"),
-            spans_break=pl.lit(False),
-        )
+    rate = make_rows(
+        pb,
+        PB_RATE,
+        pl.col("num") / pl.col("den") * 100,
+        numerator=pl.col("num"),
+        denominator=pl.col("den"),
+        spans_break=pl.lit(False),
     )
+    frames.append(with_pooled_comparators(rate, ratio))
     return finish(frames, proportions=PROPORTIONS, counts=tuple(COUNTS))

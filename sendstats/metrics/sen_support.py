@@ -128,6 +128,26 @@ register(
 )
 
 
+#: Every metric this module makes (none can be pooled: LAIT publishes no counts).
+METRIC_IDS: tuple[str, ...] = (
+    *SHARES,
+    *(outcome_id(o, s) for o in OUTCOMES for s in STATUSES),
+    *(gap_id(o, s) for o in OUTCOMES for s in ("ehc_plan", "sen_support")),
+)
+AS_PUBLISHED_NOTE = (
+    "as published by LAIT: no counts are held, so England and regions are not pooled over LAs"
+)
+
+
+def _as_published(frame: pl.DataFrame) -> pl.DataFrame:
+    """Mark England and region rows as the publisher's own (kept, not pooled)."""
+    comparator = pl.col("geographic_level") != "Local authority"
+    return frame.with_columns(
+        pl.when(comparator).then(pl.col("value")).alias("published_value"),
+        pl.when(comparator).then(pl.lit(AS_PUBLISHED_NOTE)).alias("published_note"),
+    )
+
+
 def _measure(tidy: pl.DataFrame, measure: str) -> pl.DataFrame:
     return tidy.filter((pl.col("measure") == measure) & pl.col("value").is_not_null()).select(
         *AREA_KEYS, *AREA_ATTRS, "year", "period_type", "value", *PROV
@@ -166,4 +186,4 @@ def compute(lait: pl.DataFrame) -> pl.DataFrame:
                     ),
                 )
             )
-    return finish(frames)
+    return finish([_as_published(f) for f in frames])

@@ -123,7 +123,10 @@ def test_every_published_group_pct_is_reproduced(
             (pl.col("measure") == dfe_sen2_placements.measure_id(column, pct=True))
             & pl.col("value").is_not_null()
         ).select("area_code", "year", pl.col("value").alias("published"))
-        ours = placement_metrics.filter(pl.col("metric_id") == placements.share_id(group))
+        # England and regions: the publisher's own rows (kept beside the pooled figure).
+        ours = placement_metrics.filter(
+            pl.col("metric_id") == placements.share_id(group)
+        ).with_columns(pl.coalesce("published_value", "value").alias("value"))
         joined = published.join(ours, on=["area_code", "year"], how="inner")
         assert joined.height >= 480  # ~162 areas x 3 to 7 Januaries
         for row in joined.iter_rows(named=True):
@@ -133,18 +136,19 @@ def test_every_published_group_pct_is_reproduced(
 
 
 def test_england_placements_against_published_figures(placement_metrics: pl.DataFrame) -> None:
-    assert _one(placement_metrics, "plans_mainstream_count", 2025)["value"] == 278_236
-    assert _one(placement_metrics, "plans_state_special_count", 2025)["value"] == 85_920 + 73_932
+    mainstream = _one(placement_metrics, "plans_mainstream_count", 2025)
+    assert mainstream["published_value"] == 278_236
+    # Pooled over the LAs with settings: Cambridgeshire's and North East Lincolnshire's
+    # placements are suppressed in their LA rows but counted in England's (footnote 1).
+    assert (mainstream["value"], mainstream["n_las"]) == (278_236 - 91, 151)
+    state = _one(placement_metrics, "plans_state_special_count", 2025)
+    assert state["published_value"] == 85_920 + 73_932
     indep = _one(placement_metrics, "plans_independent_special_count", 2025)
-    assert indep["value"] == 29_647 + 4_381
-    assert (
-        round_half_up_value(
-            float(_one(placement_metrics, "plans_mainstream_pct", 2025)["value"]), 1
-        )
-        == 43.6
-    )  # type: ignore[arg-type]
+    assert indep["published_value"] == 29_647 + 4_381
+    share = _one(placement_metrics, "plans_mainstream_pct", 2025)
+    assert round_half_up_value(float(share["published_value"]), 1) == 43.6
     growth = _one(placement_metrics, "plans_independent_special_index_2019", 2025)
-    assert growth["value"] == pytest.approx((29_647 + 4_381) / (13_744 + 3_788) * 100)
+    assert growth["published_value"] == pytest.approx((29_647 + 4_381) / (13_744 + 3_788) * 100)
 
 
 def test_leeds_state_special_share_by_hand(
@@ -197,13 +201,18 @@ def test_a_group_that_no_longer_adds_up_is_refused(raw_archive: Path, tmp_path: 
 
 
 def test_england_reviews_against_published_figures(review_metrics: pl.DataFrame) -> None:
+    # England's published rows are kept beside the figure pooled over the LAs returning data
+    # (Blackpool and Reading returned none; five LAs are suppressed, footnote 1).
     within = _one(review_metrics, "review_outcome_within_4_weeks_pct", 2024)
-    assert (within["numerator"], within["denominator"]) == (154_924, 154_924 + 193_835)
-    assert round_half_up_value(float(within["value"]), 1) == 44.4  # type: ignore[arg-type]
+    assert within["published_value"] == pytest.approx(154_924 / (154_924 + 193_835) * 100)
+    assert round_half_up_value(float(within["published_value"]), 1) == 44.4
+    # 7 LAs suppressed, and 4 (Thurrock, Greenwich, Lewisham, Brighton and Hove) record no
+    # review outcome sent at all (0 within and 0 after 4 weeks): no rate, left out of the pool.
+    assert within["n_las"] == 153 - 7 - 4
     held = _one(review_metrics, "review_meetings_held_pct", 2024)
-    assert (held["numerator"], held["denominator"]) == (453_761, 524_654)
+    assert held["published_value"] == pytest.approx(453_761 / 524_654 * 100)
     amend = _one(review_metrics, "review_outcome_amend_pct", 2024)
-    assert (amend["numerator"], amend["denominator"]) == (219_538, 453_761)
+    assert amend["published_value"] == pytest.approx(219_538 / 453_761 * 100)
 
 
 def test_every_la_published_4_week_pct_is_reproduced(
@@ -504,9 +513,12 @@ def test_england_ceased_and_budgets_more_published_figures(review_metrics: pl.Da
     needs_met = _one(review_metrics, "ceased_needs_met_pct", 2022)
     assert (needs_met["numerator"], needs_met["denominator"]) == (4_054, 34_724)
     budgets = [
-        _one(review_metrics, "personal_budgets_count", y)["value"] for y in range(2020, 2026)
+        _one(review_metrics, "personal_budgets_count", y)["published_value"]
+        for y in range(2020, 2026)
     ]
     assert budgets == [20_346, 22_233, 25_259, 18_887, 18_258, 19_596]
+    # January 2024: pooled over the LAs with a figure, 4 fewer than published (one LA is x).
+    assert _one(review_metrics, "personal_budgets_count", 2024)["value"] == 18_254
     first = _one(review_metrics, "plans_with_personal_budget_pct", 2020)
     assert (first["numerator"], first["denominator"]) == (20_346, 390_109)
 
