@@ -323,6 +323,13 @@ def overview_narrative(ctx: FigureContext) -> str:
         text.append(
             f"In January {year}, of England's EHC plans with a setting: {'; '.join(parts)}."
         )
+        published = main["published_value"]
+        if published is not None and abs(float(published) - float(main["value"])) >= 0.05:
+            text.append(
+                f"These are summed over the {main['n_las']} LAs whose settings are published; "
+                f"DfE's own England figure also counts plans whose LA rows are suppressed "
+                f"(mainstream {_pct(published)})."
+            )
     sup = report.latest(eng, "sen_support_pupils_pct")
     plan = report.latest(eng, "ehc_plan_pupils_pct")
     if sup and plan:
