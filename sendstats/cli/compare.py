@@ -28,6 +28,9 @@ WIDTH = 100
 THEME_LABELS: dict[str, str] = {
     "ehcp": "EHC plans: caseload, requests, timeliness",
     "needs": "EHC plans by primary need (% of plans)",
+    "placements": "Where children with plans are taught (% of plans with a setting)",
+    "reviews": "Annual reviews, ceased plans and personal budgets",
+    "sen_support": "SEN support, plans and outcomes by SEN status (LAIT)",
     "rates": "Rates per 10,000 residents aged 0-25",
     "tribunal": "SEND Tribunal appeals",
     "high_needs": "High needs funding and DSG balances",

@@ -37,6 +37,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:.1f}%"
     if unit == "per_10k":
         return f"{value:.1f} per 10,000"
+    if unit == "score":  # Attainment 8 (1 dp) and Progress 8 (2 dp) as DfE prints them
+        return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
     return f"{value:.1f}"
 
 

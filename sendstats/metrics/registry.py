@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Polarity = Literal["high_is_good", "low_is_good", "neither"]
-Unit = Literal["count", "pct", "index", "per_10k", "gbp"]
+Unit = Literal["count", "pct", "index", "per_10k", "gbp", "score"]
 #: What kind of number a metric is, which decides its interval and funnel: a proportion of a
 #: denominator (Wilson), a count or a rate per population (Poisson/Byar), or anything else
 #: (growth, indices, money): no sampling interval.
@@ -25,6 +25,7 @@ UNIT_TOKENS: dict[str, str] = {
     "index": "_index",
     "per_10k": "_per_10k",
     "gbp": "_gbp",
+    "score": "_score",
 }
 
 

@@ -102,6 +102,22 @@ TRIBUNAL = "tidy:moj_send_tribunal__appeals"
 ASCOF = "tidy:nhs_ascof__ld_employment"
 DSG = "tidy:dfe_high_needs__dsg"
 POPULATION = "tidy:ons_population__population"
+PLACEMENTS = "tidy:dfe_sen2__placements"
+REVIEWS = "tidy:dfe_sen2__reviews"
+LAIT = "tidy:dfe_lait__sen"
+
+
+def _sen2_table(module: str, table: str, schema: str, description: str) -> Step:
+    """Return a further SEN2 tidy step, read by its own module from the dfe_sen2 declaration."""
+    return Step(
+        name=f"tidy:{table}",
+        function=f"sendstats.sources.{module}:tidy",
+        writes=f"tidy/{table}.parquet",
+        schema=f"sendstats.sources.{module}:{schema}",
+        sources=("dfe_sen2",),
+        description=description,
+    )
+
 
 #: Every step of a full build. The runner orders them by what they read.
 STEPS: tuple[Step, ...] = (
@@ -128,6 +144,25 @@ STEPS: tuple[Step, ...] = (
         "PopulationBand",
         "ONS mid-year population by LA and age band",
     ),
+    _sen2_table(
+        "dfe_sen2_placements",
+        "dfe_sen2__placements",
+        "PlacementsTidy",
+        "EHC plans by setting attended, January 2019-2025",
+    ),
+    _sen2_table(
+        "dfe_sen2_reviews",
+        "dfe_sen2__reviews",
+        "ReviewsTidy",
+        "Annual reviews, ceased plans by reason, personal budgets",
+    ),
+    _tidy(
+        "dfe_lait",
+        "dfe_lait__sen",
+        "tidy",
+        "LaitSenTidy",
+        "SEN support, plans and outcomes by SEN status (LAIT, secondary)",
+    ),
     _metric("ehcp", "sendstats.metrics.ehcp:compute", (SEN2,), "EHC plan metrics"),
     _metric("tribunal", "sendstats.metrics.tribunal:compute", (TRIBUNAL,), "Tribunal metrics"),
     _metric("adults", "sendstats.metrics.adults:compute", (ASCOF,), "ASCOF metrics"),
@@ -143,6 +178,24 @@ STEPS: tuple[Step, ...] = (
         (DSG, POPULATION),
         "High needs block, DSG, per head, balance",
     ),
+    _metric(
+        "placements",
+        "sendstats.metrics.placements:compute",
+        (PLACEMENTS,),
+        "Where children with plans are taught: shares, counts, growth since 2019",
+    ),
+    _metric(
+        "reviews",
+        "sendstats.metrics.reviews:compute",
+        (REVIEWS, PLACEMENTS),
+        "Annual reviews, ceased plans, personal budgets: counts and rates",
+    ),
+    _metric(
+        "sen_support",
+        "sendstats.metrics.sen_support:compute",
+        (LAIT,),
+        "SEN support, plans, outcomes by SEN status and gaps (LAIT)",
+    ),
     Step(
         name="metrics:benchmarks",
         function="sendstats.pipeline.functions:benchmarks",
@@ -154,6 +207,9 @@ STEPS: tuple[Step, ...] = (
             "metrics:adults",
             "metrics:rates",
             "metrics:high_needs",
+            "metrics:placements",
+            "metrics:reviews",
+            "metrics:sen_support",
         ),
         description="Every metric benchmarked against England, region and neighbours",
     ),

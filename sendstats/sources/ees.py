@@ -105,11 +105,26 @@ class EesFileSpec:
     percentages: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     total_discrepancies: tuple[TotalDiscrepancy, ...] = ()
     known_errors: tuple[KnownError, ...] = ()
+    #: Column names the publisher's header repeats (twice each). The second occurrence must
+    #: hold the same value on every row (asserted) and is dropped; any other repeat is refused.
+    duplicate_columns: tuple[str, ...] = ()
+    #: Raw count columns the publisher derives as a residual (e.g. decisions outstanding =
+    #: meetings - decisions), which go negative on some breakdown rows; exempt from the raw
+    #: "no negative count" check (the tidy schema still checks the rows kept).
+    residual_columns: tuple[str, ...] = ()
 
     @property
     def counts(self) -> list[str]:
-        """The count measures of the file (their totals are checked)."""
-        return [m for m in self.measures.values() if m.endswith("_count")]
+        """The count measures of the file (their totals are checked).
+
+        Residual columns are left out: one can be negative, so where an LA is marked the
+        others may rightly sum to more than the total; they derive from checked counts anyway.
+        """
+        return [
+            m
+            for col, m in self.measures.items()
+            if m.endswith("_count") and col not in self.residual_columns
+        ]
 
     @property
     def raw_columns(self) -> dict[str, str]:
@@ -186,6 +201,8 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
             row=row,
             value=value,
         )
+    # Residual columns (see EesFileSpec.residual_columns) may go below zero, as published.
+    counts = [col for col in counts if col not in spec.residual_columns]
     negative = [_negative(col) for col in counts]
     if counts and df.select(pl.any_horizontal(e.any() for e in negative)).item():
         for col, is_negative in zip(counts, negative, strict=True):
@@ -217,6 +234,43 @@ def _refuse_duplicates(df: pl.DataFrame, path: Path) -> None:
         )
 
 
+_DUPLICATED = "_duplicated_"  # polars' suffix for a repeated header name: name_duplicated_0
+
+
+def resolve_duplicates(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFrame:
+    """Handle header names the file repeats: declared ones must agree row by row, then go.
+
+    polars renames the second ``name`` to ``name_duplicated_0``. A repeat the spec does not
+    declare is refused (which column is meant is then unknown), and a declared repeat whose two
+    columns differ on any row is refused naming the row, since the data guidance describes one
+    column only.
+    """
+    repeats = [c for c in df.columns if _DUPLICATED in c]
+    declared = {f"{name}{_DUPLICATED}0": name for name in spec.duplicate_columns}
+    unknown = [c for c in repeats if c not in declared]
+    if unknown:
+        name = unknown[0].split(_DUPLICATED)[0]
+        raise RawInputError(path, "the header repeats this column name", column=name)
+    for second, name in declared.items():
+        if second not in df.columns:
+            raise RawInputError(
+                path,
+                "expected this column name twice in the header (a known quirk); found it "
+                "once or not at all: the layout changed",
+                column=name,
+            )
+        differs = df.with_row_index("row", offset=1).filter(pl.col(name).ne_missing(pl.col(second)))
+        if differs.height:
+            first = differs.row(0, named=True)
+            raise RawInputError(
+                path,
+                f"the two columns named {name} disagree ({first[name]} vs {first[second]})",
+                column=name,
+                row=int(first["row"]),
+            )
+    return df.drop(list(declared))
+
+
 def _parse_year(spec: EesFileSpec) -> pl.Expr:
     tp = pl.col("time_period")
     if spec.period_coding == "census_year" or spec.period_type == "calendar_year":
@@ -232,7 +286,7 @@ def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str
     LA row its canonical codes from the geography crosswalk, and melt to long. Publisher totals
     are checked (LA rows sum to the National row) for the measures the spec names.
     """
-    df = validate_raw(read_csv_text(path), spec, path)
+    df = validate_raw(resolve_duplicates(read_csv_text(path), spec, path), spec, path)
     df = df.with_row_index("raw_row", offset=1)
     for col, value in spec.filters.items():
         df = df.filter(pl.col(col) == value)

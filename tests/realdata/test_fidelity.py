@@ -17,14 +17,14 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from sendstats import geography
-from sendstats.metrics import METRIC_TABLES
+from sendstats.metrics import METRIC_TABLES, sen_support
 from sendstats.metrics.registry import get_metric
 
 TRIBUNAL_CSV = "tribunal/SEND Tribunals and appeal rate 2014-2024.csv"
 TRIBUNAL_CSV_2025 = "tribunal/SEND appealable decisions rate 2024-2025.csv"
 #: Metrics whose England and region rows are the publisher's and cannot be pooled (no
-#: numerator or denominator held): the DfE dashboard's DSG balance %.
-AS_PUBLISHED = {"dsg_balance_of_total_income_pct"}
+#: numerator or denominator held): the DfE dashboard's DSG balance %, and LAIT's SEN values.
+AS_PUBLISHED = {"dsg_balance_of_total_income_pct", *sen_support.METRIC_IDS}
 
 
 @pytest.fixture(scope="module")

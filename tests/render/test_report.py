@@ -56,6 +56,7 @@ def test_profile_has_sections_source_notes_alt_text_and_footer(site: Path, query
     for heading in (
         "At a glance",
         "EHC plans",
+        "Where children with plans are taught, and support without a plan",
         "High needs and the Dedicated Schools Grant",
         "SEND Tribunal appeals",
         "Adults with a learning disability in paid work",
@@ -150,6 +151,11 @@ PROFILE_FIGURES = [
     "adults_ld_employment_intervals",
     "high_needs_dsg_balance_trend",
     "high_needs_block_per_head_trend",
+    "placement_mix",
+    "placements_independent_special_growth",
+    "sen_support_trend",
+    "attainment8_gap_trend",
+    "deficit_against_funding",
 ]
 
 
@@ -233,6 +239,12 @@ def test_england_overview_rebuilds_the_quoted_figures(site: Path) -> None:
     quoted = site / "_site" / "figures" / "england__quoted_figures.csv"
     rows = list(csv.DictReader(quoted.open(encoding="utf-8")))
     assert all(len(r["file_sha256"]) == 64 for r in rows)
+    # ASCL quotes 11.5% of pupils on SEN support: the all-schools figure for January 2021 is
+    # 12.2%; 11.5% is the secondary-schools figure (LAIT, Special educational needs in England).
+    (ascl,) = [r for r in rows if "ASCL" in r["claim"]]
+    assert (ascl["period"], ascl["figure"]) == ("January 2021", "12.2%")
+    assert "secondary schools, January 2021" in ascl["how"]
+    assert "Where children with plans are taught, and support without a plan" in page
 
 
 def test_figure_command_writes_csv_and_prints_the_method(
@@ -274,3 +286,25 @@ def test_profile_page_names_the_la_links_the_site_and_says_each_caveat_once(
         assert "sha256" not in caption and "`" not in caption
     if la.la_name == "Isles of Scilly":
         assert "fewer than 10 cases" in page
+
+
+@pytest.mark.parametrize("query", LAS)
+def test_profile_states_placement_mix_and_sen_support_from_metric_tables(
+    site: Path, query: str
+) -> None:
+    la = geography.resolve_la(query)
+    page = re.sub(r"\s+", " ", _html(site, query))
+    for table, metric_id, words in (
+        ("placements", "plans_mainstream_pct", "were in mainstream schools"),
+        ("sen_support", "sen_support_pupils_pct", "of pupils in"),
+    ):
+        rows = pl.read_parquet(site / "data" / "metrics" / f"{table}.parquet").filter(
+            pl.col("metric_id") == metric_id,
+            pl.col("la_code_dfe") == la.la_code_dfe,
+            pl.col("value").is_not_null(),
+        )
+        value = rows.sort("year").row(-1, named=True)["value"]
+        assert f"<strong>{value:.1f}%</strong> {words}" in page, (metric_id, value)
+    assert "DfE’s LAIT (a compilation of DfE statistics)" in page or (
+        "DfE's LAIT (a compilation of DfE statistics)" in page
+    )

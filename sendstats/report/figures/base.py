@@ -137,7 +137,7 @@ def register_figure(fig: Figure) -> Figure:
 
 
 def _load_all() -> None:
-    from sendstats.report.figures import england, la  # noqa: F401
+    from sendstats.report.figures import england, inclusion, la  # noqa: F401
 
 
 def get_figure(figure_id: str) -> Figure:

@@ -100,6 +100,11 @@ def quoted_figures(ctx: FigureContext) -> pl.DataFrame:
                 "file_sha256": row["file_sha256"],
             }
         )
+    from sendstats.report.sections.inclusion import ascl_check
+
+    ascl = ascl_check(ctx)
+    if ascl is not None:
+        out.append(ascl)
     return pl.DataFrame(out)
 
 

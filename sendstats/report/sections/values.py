@@ -24,6 +24,15 @@ THEMES: dict[str, tuple[str, ...]] = {
         "requests_refused_pct",
         "plans_within_20_weeks_excl_exceptions_pct",
     ),
+    "Where children with plans are taught, and support without a plan": (
+        "plans_mainstream_pct",
+        "plans_state_special_pct",
+        "plans_independent_special_pct",
+        "sen_support_pupils_pct",
+        "ehc_plan_pupils_pct",
+        "attainment8_gap_ehc_plan_score",
+        "review_meetings_held_pct",
+    ),
     "High needs and the Dedicated Schools Grant": (
         "high_needs_block_gbp",
         "high_needs_block_per_head_2_18_gbp",

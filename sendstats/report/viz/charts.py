@@ -401,3 +401,59 @@ def money_label_expr(values: list[float]) -> str:
     if top >= 1e6:
         return "'£' + format(datum.value / 1e6, ',.0f') + 'm'"
     return "'£' + format(datum.value, ',.0f')"
+
+
+def scatter_chart(
+    data: pl.DataFrame,
+    *,
+    x_key: str,
+    y_key: str,
+    highlight: str | None,
+    title: str,
+    subtitle: str,
+    x_title: str,
+    y_title: str,
+    alt_text: str,
+) -> alt.LayerChart:
+    """Scatter of every LA, the chosen LA marked and labelled, a zero line on y.
+
+    The data stay long (one row per LA and measure, as exported with their provenance) and
+    are pivoted in the chart, so the chart's data are exactly the CSV's rows.
+
+    Args:
+        data: columns ``area_name``, ``metric_id`` and ``value``; two rows per LA.
+        x_key: the ``metric_id`` on x; y_key: the one on y.
+        highlight: the ``area_name`` to mark, or None.
+
+    """
+    df = data.select("area_name", "metric_id", "value")
+    base = alt.Chart(df).transform_pivot("metric_id", value="value", groupby=["area_name"])
+    x = alt.X(f"{x_key}:Q", title=x_title, scale=alt.Scale(zero=False))
+    y = alt.Y(f"{y_key}:Q", title=y_title)
+    dots = base.mark_circle(size=28, color="#6b6b6b", opacity=0.7).encode(
+        x=x,
+        y=y,
+        tooltip=[
+            "area_name:N",
+            alt.Tooltip(f"{x_key}:Q", format=",.0f"),
+            alt.Tooltip(f"{y_key}:Q", format=",.2f"),
+        ],
+    )
+    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#000000").encode(y="zero:Q")
+    layers: list[Any] = [zero, dots]
+    if highlight:
+        mine = base.transform_filter(alt.datum.area_name == highlight)
+        layers.append(
+            mine.mark_point(
+                shape="diamond", filled=True, size=160, color=ROLE_STYLES["la"].color
+            ).encode(x=x, y=y)
+        )
+        layers.append(
+            mine.mark_text(dy=-14, fontWeight="bold", color=ROLE_STYLES["la"].color).encode(
+                x=x, y=y, text="area_name:N"
+            )
+        )
+    chart = alt.layer(*layers, description=alt_text).properties(
+        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=300
+    )
+    return chart  # type: ignore[no-any-return,return-value]
