@@ -8,6 +8,8 @@ exports as CSV so the figure can be rebuilt.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from typing import Any
 
 import altair as alt
@@ -176,6 +178,35 @@ def bar_rank_chart(
         title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=70
     )
     return chart  # type: ignore[return-value]
+
+
+_WARM_SPEC: dict[str, Any] = {
+    "data": {"values": [{"a": 1}]},
+    "mark": "point",
+    "encoding": {"x": {"field": "a", "type": "quantitative"}},
+}
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Start vl-convert's JavaScript engine in the background (once per process).
+
+    Its first drawing costs seconds (engine start, fonts), as much as all a profile's charts
+    together; started when the report's first cell runs, it overlaps the imports and table
+    loads instead of delaying the first chart.
+    """
+    global _warming
+    if _warming is None:
+        import vl_convert as vlc
+
+        _warming = threading.Thread(
+            target=vlc.vegalite_to_svg, args=(_WARM_SPEC,), name="vl-convert-warm-up", daemon=True
+        )
+        _warming.start()
+
+
+if os.environ.get("SENDSTATS_FIGURE_DIR"):  # inside a render (the renderers set it): warm now
+    warm_up()
 
 
 def to_svg(chart: alt.TopLevelMixin, alt_text: str) -> str:
