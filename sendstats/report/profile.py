@@ -257,6 +257,7 @@ PAGE_CSS = (
     "details.values-by-year table{font-size:0.85rem}"
     "main table{display:block;overflow-x:auto;max-width:100%}"
     "main td{overflow-wrap:anywhere}"
+    "td.gt_right{white-space:nowrap}"
 )
 
 
