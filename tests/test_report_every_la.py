@@ -64,7 +64,7 @@ _TEXT: dict[str, str] = {}
 def _summary(ctx: report.LaContext) -> pl.DataFrame:
     """The LA's summary rows, computed once for the whole walk."""
     if ctx.la.la_code_dfe not in _SUMMARY:
-        _SUMMARY[ctx.la.la_code_dfe] = _summary(ctx)
+        _SUMMARY[ctx.la.la_code_dfe] = summary.summary_rows(ctx)
     return _SUMMARY[ctx.la.la_code_dfe]
 
 
