@@ -248,8 +248,11 @@ def funnel_chart(
     y_title: str,
     x_title: str,
     alt_text: str,
+    few_below: float | None = None,
 ) -> alt.LayerChart:
     """Funnel plot: every LA's value against its denominator, with limits around England.
+
+    LAs whose denominator is below ``few_below`` (the small-numbers rule) are drawn hollow.
 
     The LA is labelled in the top-left corner of the plot (with its value), not beside its
     point, so the label never sits on a limit or England line; the x axis ends near the data
@@ -288,17 +291,21 @@ def funnel_chart(
         .mark_line(color="#555555", strokeWidth=1.2, clip=True)
         .encode(x=x, y=y, strokeDash=dash, detail="side:N")
     )
+    few = f"datum.denominator < {few_below}" if few_below else "false"
+    tooltip = ["area_name:N", alt.Tooltip("value:Q", format=",.2f"), "denominator:Q"]
+    others = alt.Chart(points).transform_filter("!datum.is_la")
     dots = (
-        alt.Chart(points)
-        .mark_circle(size=28, color=ROLE_STYLES["other"].color, opacity=0.7, clip=True)
-        .encode(
-            x=x,
-            y=y,
-            tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.2f"), "denominator:Q"],
-        )
-        .transform_filter("!datum.is_la")
+        others.mark_circle(size=28, color=ROLE_STYLES["other"].color, opacity=0.7, clip=True)
+        .encode(x=x, y=y, tooltip=tooltip)
+        .transform_filter(f"!({few})")
     )
-    layers: list[Any] = [limit_lines, dots]
+    # The small-numbers rule: an LA on too few cases is drawn hollow (not compared).
+    hollow = (
+        others.mark_point(size=28, color=ROLE_STYLES["other"].color, filled=False, clip=True)
+        .encode(x=x, y=y, tooltip=tooltip)
+        .transform_filter(few)
+    )
+    layers: list[Any] = [limit_lines, dots, hollow]
     if highlight and points["is_la"].any():
         la = ROLE_STYLES["la"]
         mine = alt.Chart(points).transform_filter("datum.is_la")
