@@ -20,7 +20,6 @@ from sendstats.core.numbers import format_value, period_label
 from sendstats.report import profile as report
 from sendstats.report.profile import LaContext
 
-
 # The metric ids this section reads (registry ids never change once published); named here
 # because the report layer may not import the metric modules' sources.
 HNB = "high_needs_block_gbp"
