@@ -158,36 +158,36 @@ def trend_chart(
     )
 
 
-def _references(refs: dict[str, float | None], axis: str, y_offset: int) -> list[Any]:
-    """Return labelled reference rules (England solid black, median grey dotted) for a chart."""
-    layers: list[Any] = []
+def _references(refs: dict[str, float | None]) -> list[dict[str, Any]]:
+    """Return labelled vertical reference rules: England dashed black, the median LA dotted."""
+    layers: list[dict[str, Any]] = []
     styles = {"England": ("#000000", [6, 3]), "Median LA": ("#6b6b6b", [2, 2])}
-    for name, value in refs.items():
-        if value is None:
-            continue
-        color, dash = styles.get(name, ("#000000", [6, 3]))
-        ref = alt.Chart(pl.DataFrame({"ref_label": [name], "ref_value": [value]}))
-        enc = {axis: alt.X("ref_value:Q") if axis == "x" else alt.Y("ref_value:Q")}
-        layers.append(ref.mark_rule(strokeDash=dash, color=color, strokeWidth=1.5).encode(**enc))
-        text = ref.mark_text(
-            align="left" if axis == "x" else "right",
-            dx=3 if axis == "x" else -2,
-            dy=0 if axis == "x" else y_offset,
-            fontSize=11,
-            color=color,
+    shown = {k: v for k, v in refs.items() if v is not None}
+    lowest = min(shown, key=lambda k: shown[k]) if len(shown) > 1 else None
+    for name, value in shown.items():
+        color, dash = styles[name]
+        # Labels sit above the strip, each on its own side of the rules, so they never meet.
+        side = {"align": "right", "dx": -3} if name == lowest else {"align": "left", "dx": 3}
+        data = {"values": [{"ref_label": name, "ref_value": value}]}
+        x = {"field": "ref_value", "type": "quantitative"}
+        layers.append(
+            {
+                "data": data,
+                "mark": {"type": "rule", "strokeDash": dash, "color": color, "strokeWidth": 1.5},
+                "encoding": {"x": x},
+            }
         )
-        if axis == "x":
-            below = name != "England"
-            layers.append(
-                text.encode(
-                    x="ref_value:Q",
-                    y=alt.value(82 if below else -2),
-                    text="ref_label:N",
-                )
-            )
-        else:
-            layers.append(text.encode(y="ref_value:Q", x=alt.value(560), text="ref_label:N"))
-        y_offset += 12
+        layers.append(
+            {
+                "data": data,
+                "mark": {"type": "text", **side, "fontSize": 11, "color": color},
+                "encoding": {
+                    "x": x,
+                    "y": {"value": -4},
+                    "text": {"field": "ref_label", "type": "nominal"},
+                },
+            }
+        )
     return layers
 
 
@@ -201,46 +201,80 @@ def bar_rank_chart(
     alt_text: str,
     references: dict[str, float | None] | None = None,
     x_format: str = ",.1f",
-) -> alt.LayerChart:
+) -> Spec:
     """Dot strip of every LA's value with the chosen LA marked and labelled.
 
     England (dashed black) and the median LA (dotted grey) are drawn as labelled rules
-    (``references``: ``england`` and ``median`` values, same period as the strip).
+    (``references``: ``england`` and ``median`` values, same period as the strip). Built as
+    Vega-Lite data, like :func:`trend_chart`.
 
     Args:
         data: columns ``area_name`` and ``value``; one row per LA.
         highlight: the ``area_name`` to mark.
 
     """
-    df = data.with_columns(
-        (pl.col("area_name") == highlight).alias("is_la"),
-    )
+    from sendstats.report.viz.theme import sendstats_theme
+
+    df = data.with_columns((pl.col("area_name") == highlight).alias("is_la"))
+    name, rows = _dataset(df)
     la = ROLE_STYLES["la"].color
-    base = alt.Chart(df)
-    x = alt.X("value:Q", title=x_title, axis=alt.Axis(format=x_format))
-    dots = (
-        base.mark_tick(thickness=1.5, size=18, color=ROLE_STYLES["other"].color)
-        .encode(x=x, tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")])
-        .transform_filter("!datum.is_la")
-    )
+    x = {
+        "field": "value",
+        "type": "quantitative",
+        "title": x_title,
+        "axis": {"format": x_format},
+        "scale": {"zero": False},
+    }
     refs = references or {}
-    named = {"England": refs.get("england"), "Median LA": refs.get("median")}
-    layers: list[Any] = [dots, *_references(named, "x", -4)]
-    if (df["is_la"]).any():
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {
+                "type": "tick",
+                "thickness": 1.5,
+                "size": 18,
+                "color": ROLE_STYLES["other"].color,
+            },
+            "encoding": {
+                "x": x,
+                "tooltip": [
+                    {"field": "area_name", "type": "nominal"},
+                    {"field": "value", "type": "quantitative", "format": ",.1f"},
+                ],
+            },
+            "transform": [{"filter": "!datum.is_la"}],
+        },
+        *_references({"England": refs.get("england"), "Median LA": refs.get("median")}),
+    ]
+    if df["is_la"].any():
+        mine = [{"filter": "datum.is_la"}]
+        value = {"field": "value", "type": "quantitative"}
         layers.append(
-            base.mark_tick(thickness=4, size=34, color=la)
-            .encode(x="value:Q")
-            .transform_filter("datum.is_la")
+            {
+                "mark": {"type": "tick", "thickness": 4, "size": 34, "color": la},
+                "encoding": {"x": value},
+                "transform": mine,
+            }
         )
         layers.append(
-            base.mark_text(dy=30, fontWeight="bold", color=la)
-            .encode(x="value:Q", text="area_name:N")
-            .transform_filter("datum.is_la")
+            {
+                "mark": {"type": "text", "dy": 30, "fontWeight": "bold", "color": la},
+                "encoding": {"x": value, "text": {"field": "area_name", "type": "nominal"}},
+                "transform": mine,
+            }
         )
-    chart = alt.layer(*layers, description=alt_text).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=70
+    return Spec(
+        {
+            "$schema": alt.SCHEMA_URL,
+            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
+            "data": {"name": name},
+            "datasets": {name: rows},
+            "description": alt_text,
+            "title": {"text": title, "subtitle": subtitle},
+            "width": 560,
+            "height": 70,
+            "layer": layers,
+        }
     )
-    return chart  # type: ignore[return-value]
 
 
 _WARM_SPEC: dict[str, Any] = {
