@@ -465,6 +465,39 @@ def dot_compare_chart(
     return chart  # type: ignore[no-any-return,return-value]
 
 
+def layered_spec(
+    data: pl.DataFrame,
+    layers: list[dict[str, Any]],
+    *,
+    title: str,
+    subtitle: str,
+    alt_text: str,
+    width: int = 560,
+    height: int = 280,
+) -> Spec:
+    """Return a layered Vega-Lite spec over one named dataset, with the sendstats theme."""
+    from sendstats.report.viz.theme import sendstats_theme
+
+    name, rows = _dataset(data)
+    return Spec(
+        {
+            "$schema": alt.SCHEMA_URL,
+            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
+            "data": {"name": name},
+            "datasets": {name: rows},
+            "description": alt_text,
+            "title": {"text": title, "subtitle": subtitle},
+            "width": width,
+            "height": height,
+            "layer": layers,
+        }
+    )
+
+
+def _q(field: str, **extra: Any) -> dict[str, Any]:
+    return {"field": field, "type": "quantitative", **extra}
+
+
 def caterpillar_chart(
     data: pl.DataFrame,
     *,
@@ -474,7 +507,7 @@ def caterpillar_chart(
     subtitle: str,
     y_title: str,
     alt_text: str,
-) -> alt.LayerChart:
+) -> Spec:
     """Every LA's value with its 95% interval, in rank order, the chosen LA marked.
 
     Args:
@@ -484,48 +517,65 @@ def caterpillar_chart(
 
     """
     df = data.with_columns((pl.col("area_name") == (highlight or "")).alias("is_la"))
-    x = alt.X("position:Q", title="LAs in order of value (1 = highest)")
-    base = alt.Chart(df)
-    bars = base.mark_rule(color="#b0b0b0").encode(
-        x=x, y=alt.Y("ci95_low:Q", title=y_title), y2="ci95_high:Q"
-    )
-    dots = base.mark_circle(size=16, color="#6b6b6b").encode(
-        x=x, y="value:Q", tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")]
-    )
-    layers: list[Any] = [bars, dots]
-    if highlight:
-        mine = base.transform_filter("datum.is_la")
-        layers.append(
-            mine.mark_rule(color=ROLE_STYLES["la"].color, strokeWidth=3).encode(
-                x=x, y="ci95_low:Q", y2="ci95_high:Q"
-            )
-        )
-        layers.append(
-            mine.mark_point(filled=True, size=140, color=ROLE_STYLES["la"].color).encode(
-                x=x, y="value:Q"
-            )
-        )
-        layers.append(
-            mine.mark_text(dy=-14, fontWeight="bold", color=ROLE_STYLES["la"].color).encode(
-                x=x, y="ci95_high:Q", text="area_name:N"
-            )
-        )
+    x = _q("position", title="LAs in order of value (1 = highest)")
+    la = ROLE_STYLES["la"].color
+    tooltip = [
+        {"field": "area_name", "type": "nominal"},
+        _q("value", format=",.1f"),
+    ]
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "rule", "color": "#b0b0b0"},
+            "encoding": {"x": x, "y": _q("ci95_low", title=y_title), "y2": {"field": "ci95_high"}},
+        },
+        {
+            "mark": {"type": "circle", "size": 16, "color": "#6b6b6b"},
+            "encoding": {"x": x, "y": _q("value"), "tooltip": tooltip},
+        },
+    ]
+    if highlight and df["is_la"].any():
+        mine = [{"filter": "datum.is_la"}]
+        layers += [
+            {
+                "mark": {"type": "rule", "color": la, "strokeWidth": 3},
+                "encoding": {"x": x, "y": _q("ci95_low"), "y2": {"field": "ci95_high"}},
+                "transform": mine,
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 140, "color": la},
+                "encoding": {"x": x, "y": _q("value")},
+                "transform": mine,
+            },
+            {
+                "mark": {"type": "text", "dy": -14, "fontWeight": "bold", "color": la},
+                "encoding": {
+                    "x": x,
+                    "y": _q("ci95_high"),
+                    "text": {"field": "area_name", "type": "nominal"},
+                },
+                "transform": mine,
+            },
+        ]
     if reference is not None:
-        ref = alt.Chart(pl.DataFrame({"england": [reference], "label": ["England"]}))
-        layers.append(
-            ref.mark_rule(strokeDash=[6, 3], color=ROLE_STYLES["england"].color).encode(
-                y="england:Q"
-            )
-        )
-        layers.append(
-            ref.mark_text(align="left", dx=4, dy=-6).encode(
-                y="england:Q", x=alt.value(0), text="label:N"
-            )
-        )
-    chart = alt.layer(*layers, description=alt_text).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=280
-    )
-    return chart  # type: ignore[no-any-return,return-value]
+        ref = {"values": [{"england": reference, "label": "England"}]}
+        england = ROLE_STYLES["england"].color
+        layers += [
+            {
+                "data": ref,
+                "mark": {"type": "rule", "strokeDash": [6, 3], "color": england},
+                "encoding": {"y": _q("england")},
+            },
+            {
+                "data": ref,
+                "mark": {"type": "text", "align": "left", "dx": 4, "dy": -6},
+                "encoding": {
+                    "y": _q("england"),
+                    "x": {"value": 0},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+            },
+        ]
+    return layered_spec(df, layers, title=title, subtitle=subtitle, alt_text=alt_text)
 
 
 def money_label_expr(values: list[float]) -> str:
