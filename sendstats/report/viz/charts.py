@@ -346,13 +346,14 @@ def funnel_chart(
     x_title: str,
     alt_text: str,
     few_below: float | None = None,
-) -> alt.LayerChart:
+) -> Spec:
     """Funnel plot: every LA's value against its denominator, with limits around England.
 
     LAs whose denominator is below ``few_below`` (the small-numbers rule) are drawn hollow.
 
-    The LA is labelled in the top-left corner of the plot (with its value), not beside its
-    point, so the label never sits on a limit or England line; the x axis ends near the data
+    The LA is labelled in the bottom-right corner of the plot (with its value), not beside its
+    point: there the limits have closed around England, well above, so the label never sits on
+    a limit or England line; the x axis ends near the data
     and has 1-2-5 ticks only.
 
     Args:
@@ -369,57 +370,95 @@ def funnel_chart(
     lines = data.filter(pl.col("layer") != "LA")
     low = float(points["denominator"].min())  # type: ignore[arg-type]
     high = float(points["denominator"].max())  # type: ignore[arg-type]
-    x = alt.X(
-        "denominator:Q",
+    x = _q(
+        "denominator",
         title=x_title,
-        scale=alt.Scale(type="log", domain=[low * 0.85, high * 1.15], nice=False),
-        axis=alt.Axis(values=_log_ticks(low * 0.85, high * 1.15), format=",.0f", grid=False),
+        scale={"type": "log", "domain": [low * 0.85, high * 1.15], "nice": False},
+        axis={"values": _log_ticks(low * 0.85, high * 1.15), "format": ",.0f", "grid": False},
     )
-    y = alt.Y("value:Q", title=y_title)
-    dash = alt.StrokeDash(
-        "layer:N",
-        scale=alt.Scale(
-            domain=["England", "95% limits", "99.8% limits"], range=[[6, 3], [4, 2], [1, 2]]
-        ),
-        legend=alt.Legend(title=None, orient="bottom"),
-    )
-    limit_lines = (
-        alt.Chart(lines)
-        .mark_line(color="#555555", strokeWidth=1.2, clip=True)
-        .encode(x=x, y=y, strokeDash=dash, detail="side:N")
-    )
+    y = _q("value", title=y_title)
+    pts_name, _ = _dataset(points)  # the same name layered_spec gives it
+    lines_name, lines_rows = _dataset(lines)
+    dash = {
+        "field": "layer",
+        "type": "nominal",
+        "scale": {
+            "domain": ["England", "95% limits", "99.8% limits"],
+            "range": [[6, 3], [4, 2], [1, 2]],
+        },
+        "legend": {"title": None, "orient": "bottom"},
+    }
     few = f"datum.denominator < {few_below}" if few_below else "false"
-    tooltip = ["area_name:N", alt.Tooltip("value:Q", format=",.2f"), "denominator:Q"]
-    others = alt.Chart(points).transform_filter("!datum.is_la")
-    dots = (
-        others.mark_circle(size=28, color=ROLE_STYLES["other"].color, opacity=0.7, clip=True)
-        .encode(x=x, y=y, tooltip=tooltip)
-        .transform_filter(f"!({few})")
-    )
-    # The small-numbers rule: an LA on too few cases is drawn hollow (not compared).
-    hollow = (
-        others.mark_point(size=28, color=ROLE_STYLES["other"].color, filled=False, clip=True)
-        .encode(x=x, y=y, tooltip=tooltip)
-        .transform_filter(few)
-    )
-    layers: list[Any] = [limit_lines, dots, hollow]
+    tooltip = [
+        {"field": "area_name", "type": "nominal"},
+        _q("value", format=",.2f"),
+        _q("denominator"),
+    ]
+    grey = ROLE_STYLES["other"].color
+    layers: list[dict[str, Any]] = [
+        {
+            "data": {"name": lines_name},
+            "mark": {"type": "line", "color": "#555555", "strokeWidth": 1.2, "clip": True},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "strokeDash": dash,
+                "detail": {"field": "side", "type": "nominal"},
+            },
+        },
+        {
+            "data": {"name": pts_name},
+            "mark": {"type": "circle", "size": 28, "color": grey, "opacity": 0.7, "clip": True},
+            "encoding": {"x": x, "y": y, "tooltip": tooltip},
+            "transform": [{"filter": "!datum.is_la"}, {"filter": f"!({few})"}],
+        },
+        # The small-numbers rule: an LA on too few cases is drawn hollow (not compared).
+        {
+            "data": {"name": pts_name},
+            "mark": {"type": "point", "size": 28, "color": grey, "filled": False, "clip": True},
+            "encoding": {"x": x, "y": y, "tooltip": tooltip},
+            "transform": [{"filter": "!datum.is_la"}, {"filter": few}],
+        },
+    ]
     if highlight and points["is_la"].any():
         la = ROLE_STYLES["la"]
-        mine = alt.Chart(points).transform_filter("datum.is_la")
-        layers.append(
-            mine.mark_point(shape=la.shape, size=150, filled=True, color=la.color).encode(x=x, y=y)
-        )
-        layers.append(
-            mine.transform_calculate(
-                label="'● ' + datum.area_name + ': ' + format(datum.value, '.1f') + '%'"
-            )
-            .mark_text(align="left", baseline="top", fontWeight="bold", color=la.color)
-            .encode(x=alt.value(6), y=alt.value(4), text="label:N")
-        )
-    chart = alt.layer(*layers, description=alt_text).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=300
+        mine = [{"filter": "datum.is_la"}]
+        label = "'\u25cf ' + datum.area_name + ': ' + format(datum.value, '.1f') + '%'"
+        layers += [
+            {
+                "data": {"name": pts_name},
+                "mark": {
+                    "type": "point",
+                    "shape": la.shape,
+                    "size": 150,
+                    "filled": True,
+                    "color": la.color,
+                },
+                "encoding": {"x": x, "y": y},
+                "transform": mine,
+            },
+            {
+                "data": {"name": pts_name},
+                "mark": {
+                    "type": "text",
+                    "align": "right",
+                    "baseline": "bottom",
+                    "fontWeight": "bold",
+                    "color": la.color,
+                },
+                "encoding": {
+                    "x": {"value": 554},
+                    "y": {"value": 294},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+                "transform": [*mine, {"calculate": label, "as": "label"}],
+            },
+        ]
+    spec = layered_spec(
+        points, layers, title=title, subtitle=subtitle, alt_text=alt_text, height=300
     )
-    return chart  # type: ignore[return-value]
+    spec["datasets"][lines_name] = lines_rows
+    return spec
 
 
 def dot_compare_chart(
