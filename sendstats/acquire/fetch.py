@@ -7,9 +7,14 @@ resolved in this order:
 1. the cache ``<data>/raw/<source>/<release>/<filename>``, verified by sha256;
 2. the raw archive folders of ``SENDSTATS_ARCHIVE``, where a file is found by its content
    whatever its name (only files of the declared size are hashed);
-3. the publisher's URL (:mod:`sendstats.acquire.download`): streamed to a temp file with timeouts
-   and bounded retries, refused if it is an HTML page or larger than declared, the zip member
-   extracted safely, sha256 verified, renamed into place.
+3. the publisher's URL (:mod:`sendstats.acquire.http`): every redirect hop checked before it is
+   followed, streamed to a temp file with timeouts, a minimum rate, an overall deadline and
+   bounded retries, refused if its content is not the declared format (an HTML page above all)
+   or larger than declared, the zip member extracted safely and checked, sha256 verified,
+   renamed into place.
+
+A full disk or a read-only cache is a :class:`~sendstats.core.io.StorageError` naming the folder,
+raised at once (never taken for a missing file, never retried), and the cache is left as it was.
 
 A sha256 mismatch is an error that shows both hashes and leaves the cache as it was. Accepting a
 new upstream file is explicit (``update_pins=True``): the file is kept under ``.pending/<sha256>/``
@@ -29,14 +34,25 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING
 
-from sendstats import __version__
 from sendstats.acquire import catalog, manifest
 from sendstats.acquire.archives import archive_candidates, clear_archive_index
+from sendstats.acquire.cache import (
+    UNPINNED_ROUTE,
+    DeclaredFile,
+    FetchResult,
+    Route,
+    UnpinnedOffline,
+    cache_path,
+    copy_pinned,
+    is_pinned_file,
+    offline_miss,
+    pending_path,
+    unpinned_offline,
+)
 from sendstats.acquire.catalog import DeclarationError, PinnedFile, UnpinnedFile
 from sendstats.acquire.download import (
     DEFAULT_POLICY,
@@ -48,13 +64,13 @@ from sendstats.acquire.download import (
     RetryPolicy,
     UnsafeArchiveMember,
     check_member_name,
-    copy_hashing,
-    download,
     extract_member,
 )
 from sendstats.acquire.pins import format_pin_diff, write_pin_updates
 from sendstats.core import config
-from sendstats.core.io import data_lock, publish_file, sha256_file, temp_path_in
+from sendstats.core.io import publish_file, temp_path_in
+from sendstats.core.lock import data_lock
+from sendstats.core.version import __version__
 
 if TYPE_CHECKING:
     import httpx
@@ -84,63 +100,6 @@ __all__ = [
     "select_files",
     "write_pin_updates",
 ]
-
-#: Manifest route of a file declared without a pin and downloaded: its first pin comes from it.
-UNPINNED_ROUTE: Final = "downloaded, unpinned (pin on first fetch)"
-Route = Literal["cache", "archive", "download", "downloaded, unpinned (pin on first fetch)"]
-DeclaredFile = PinnedFile | UnpinnedFile
-
-
-class UnpinnedOffline(OfflineMiss):
-    """Offline, and the file is declared without a pin: there is nothing to find it by."""
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """Where one declared file was found, and how it reached the cache.
-
-    When ``update_pins`` found a different upstream file, ``path``, ``sha256`` and ``bytes``
-    describe the new file (kept under ``.pending/``) and ``previous_*`` the pin it replaces.
-    When the file was declared without a pin (``unpinned``), they describe its first download.
-    """
-
-    source: str
-    release: str
-    name: str
-    path: Path
-    sha256: str
-    bytes: int
-    route: Route
-    url: str
-    previous_sha256: str | None = None
-    previous_bytes: int | None = None
-    unpinned: bool = False
-
-    @property
-    def id(self) -> str:
-        """The manifest id of this input: ``source/release/name``."""
-        return manifest.input_id(self.source, self.release, self.name)
-
-    @property
-    def pin_changed(self) -> bool:
-        """True when this is a new upstream file whose pin must be bumped before use."""
-        return self.previous_sha256 is not None
-
-    @property
-    def needs_pin(self) -> bool:
-        """True when the declaration must be edited (new pin or changed pin) to match."""
-        return self.pin_changed or self.unpinned
-
-
-def cache_path(source: str, release: str, declared: DeclaredFile) -> Path:
-    """Return where a declared file lives in the cache."""
-    return config.raw_cache_dir() / source / release / declared.filename
-
-
-def pending_path(source: str, release: str, declared: DeclaredFile, sha256: str) -> Path:
-    """Return where a new upstream file awaiting a pin bump is kept."""
-    return config.raw_cache_dir() / source / release / ".pending" / sha256 / declared.filename
-
 
 # ---------------------------------------------------------------- resolution
 
@@ -192,12 +151,14 @@ class Fetcher:
         if self._client is None:
             import httpx  # only when downloading: a build from cache or archive never needs it
 
+            # Redirects are followed hop by hop, each checked first (acquire.http); no kept-alive
+            # connections, so each request's socket is known to the download's deadline watchdog.
             self._client = httpx.Client(
                 timeout=httpx.Timeout(
                     self.policy.read_timeout, connect=self.policy.connect_timeout
                 ),
-                follow_redirects=True,
-                max_redirects=10,
+                follow_redirects=False,
+                limits=httpx.Limits(max_keepalive_connections=0),
                 headers={"User-Agent": f"sendstats/{__version__}"},
             )
         return self._client
@@ -208,6 +169,10 @@ class Fetcher:
         """Download ``url`` (or its zip ``member``) into ``tmp``; return (sha256, bytes)."""
         if self.offline or config.offline():
             raise OfflineMiss(f"{label}: offline mode forbids downloading {url}")
+        # Imported on use: a build served from the cache or an archive never needs httpx or
+        # tenacity (60 ms of a no-op build's 0.5 s budget).
+        from sendstats.acquire.http import download
+
         if member is None:
             return download(
                 self.client,
@@ -243,7 +208,7 @@ class Fetcher:
                 self._failed[url] = f"the release zip failed earlier in this run ({exc})"
                 raise
             self._zips[url] = kept
-        return extract_member(self._zips[url], member, tmp, limit, label)
+        return extract_member(self._zips[url], member, tmp, limit, label, fmt)
 
     def resolve(self, source: str, release: str, declared: DeclaredFile) -> FetchResult:
         """Resolve one declared file and record it in the manifest.
@@ -264,7 +229,7 @@ class Fetcher:
         label = f"{source} {release}/{declared.name} ({declared.filename}, unpinned)"
         dest = cache_path(source, release, declared)
         if self.offline:
-            raise _unpinned_offline(source, release, declared, dest)
+            raise unpinned_offline(source, release, declared, dest)
         with temp_path_in(dest.parent, prefix=f".{declared.filename}.", suffix=".part") as tmp:
             try:
                 got, size = self.fetch_to(
@@ -295,10 +260,10 @@ class Fetcher:
         label = f"{source} {release}/{pinned.name} ({pinned.filename})"
         dest = cache_path(source, release, pinned)
         if not self.update_pins:
-            if _is_pinned_file(dest, pinned):
+            if is_pinned_file(dest, pinned):
                 return self._result(source, release, pinned, dest, "cache")
             pending = pending_path(source, release, pinned, pinned.sha256)
-            if _is_pinned_file(pending, pinned):
+            if is_pinned_file(pending, pinned):
                 os.replace(pending, dest)
                 with contextlib.suppress(OSError):
                     pending.parent.rmdir()
@@ -306,10 +271,10 @@ class Fetcher:
             # Each archive file of the pinned size is hashed as it is copied (one read): a
             # different file of the same size is discarded, the pinned one published.
             for found in archive_candidates(pinned.bytes):
-                if _copy_pinned(found, dest, pinned, label):
+                if copy_pinned(found, dest, pinned, label):
                     return self._result(source, release, pinned, dest, "archive")
         if self.offline:
-            raise _offline_miss(source, release, pinned, dest, self.update_pins)
+            raise offline_miss(source, release, pinned, dest, self.update_pins)
         limit = MAX_DOWNLOAD_BYTES if self.update_pins else pinned.bytes
         with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
             got, size = self.fetch_to(pinned.url, pinned.member, pinned.format, tmp, limit, label)
@@ -339,65 +304,6 @@ class Fetcher:
             previous_sha256=pinned.sha256,
             previous_bytes=pinned.bytes,
         )
-
-
-def _is_pinned_file(path: Path, pinned: PinnedFile) -> bool:
-    try:
-        if path.stat().st_size != pinned.bytes:
-            return False
-    except OSError:
-        return False
-    return sha256_file(path) == pinned.sha256
-
-
-def _copy_pinned(src: Path, dest: Path, pinned: PinnedFile, label: str) -> bool:
-    """Copy an archive file into the cache; False if it changed since it was indexed."""
-    with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
-        try:
-            with open(src, "rb") as fh:
-                got, size = copy_hashing(fh, tmp, pinned.bytes, label)
-        except (OSError, FetchError):
-            return False
-        if got != pinned.sha256 or size != pinned.bytes:
-            return False
-        publish_file(tmp, dest)
-    return True
-
-
-def _offline_miss(
-    source: str, release: str, pinned: PinnedFile, dest: Path, update: bool
-) -> OfflineMiss:
-    if update:
-        return OfflineMiss(f"{source} {release}/{pinned.name}: --update-pins needs the network")
-    dirs = ", ".join(str(d) for d in config.archive_dirs()) or "none (set SENDSTATS_ARCHIVE)"
-    return OfflineMiss(
-        f"{source} release {release}, file {pinned.name} ({pinned.filename}): not found, and "
-        "offline mode forbids downloading.\n"
-        f"  looked in the cache: {dest}\n"
-        f"  looked in the raw archives for sha256 {pinned.sha256} ({pinned.bytes} bytes): {dirs}\n"
-        f"  would download from: {pinned.url}"
-    )
-
-
-def _unpinned_offline(
-    source: str, release: str, declared: UnpinnedFile, dest: Path
-) -> UnpinnedOffline:
-    checked = "" if declared.url_verified is not False else " (not verified)"
-    earlier = (
-        f"\n  a copy downloaded earlier is in the cache ({dest}) but is not used until pinned"
-        if dest.is_file()
-        else ""
-    )
-    return UnpinnedOffline(
-        f"{source} release {release}, file {declared.name} ({declared.filename}): declared but "
-        "not pinned (sha256: null), so it cannot be matched in the cache or a raw archive, and "
-        "offline mode forbids downloading it.\n"
-        f"  download URL{checked}: {declared.url}\n"
-        f"  to pin it, on a connected machine: `sendstats fetch {source} --release {release}` "
-        "downloads it and prints the declaration diff (its sha256 and bytes); review it, then "
-        "rerun with --write-pins (or copy the two lines into "
-        f"data_sources/{source}.yaml) and commit.{earlier}"
-    )
 
 
 def download_to_cache(

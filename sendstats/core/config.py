@@ -3,8 +3,11 @@
 Everything is resolved from environment variables at call time (never at import), so tests
 and users can point sendstats elsewhere without touching code:
 
-- ``SENDSTATS_DATA_DIR``: the data directory (default ``./data``), holding ``raw/`` (the cache
-  of pinned raw files), ``tidy/``, ``metrics/`` and ``manifest.json``.
+- ``SENDSTATS_DATA_DIR``: the data directory, holding ``raw/`` (the cache of pinned raw files),
+  ``tidy/``, ``metrics/`` and ``manifest.json``. By default ``data/`` in the sendstats project
+  that holds the working directory (the nearest folder up holding both ``_quarto.yml`` and
+  ``data_sources/``), else ``./data``: Quarto runs a report's cells in ``reports/``, and a plain
+  ``quarto render`` must find the same data as ``sendstats report`` run at the root.
 - ``SENDSTATS_ARCHIVE``: one or more raw archive folders, separated by ``os.pathsep``, where a
   pinned file is found by its sha256 whatever its name.
 - ``SENDSTATS_OFFLINE``: when ``1``, never touch the network.
@@ -31,10 +34,33 @@ def project_root() -> Path:
     return Path(env).resolve() if env else PACKAGE_DIR.parent
 
 
+#: Files that mark a sendstats project checkout (both must be present).
+PROJECT_MARKERS = ("_quarto.yml", "data_sources")
+
+
+def enclosing_project(start: Path | None = None) -> Path | None:
+    """Return the nearest folder at or above ``start`` (default: cwd) that is a sendstats project.
+
+    A project folder holds both ``_quarto.yml`` and ``data_sources/``; None when no folder up
+    to the filesystem root does.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
 def data_dir() -> Path:
-    """Return the data directory (``SENDSTATS_DATA_DIR`` or ``./data``)."""
+    """Return the data directory: ``SENDSTATS_DATA_DIR``, else the enclosing project's ``data/``.
+
+    Outside any project folder it is ``./data``.
+    """
     env = os.environ.get("SENDSTATS_DATA_DIR")
-    return Path(env).resolve() if env else (Path.cwd() / "data").resolve()
+    if env:
+        return Path(env).resolve()
+    project = enclosing_project()
+    return (project or Path.cwd()).resolve() / "data"
 
 
 def raw_cache_dir() -> Path:

@@ -21,7 +21,6 @@ its parameters.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -37,22 +36,17 @@ from sendstats.render.document import (
     RenderError,
     Target,
     _choose_engine,
-    _render_with_quarto,
     check_params,
     convert_document,
     execute_document,
 )
 from sendstats.render.qmd import KernelSession, QmdError, parse_qmd
+from sendstats.render.quarto import private_copy, run_quarto
 
 Job = tuple[Path, Mapping[str, ParamValue], Path]
 
 #: Seconds a worker's Quarto kernel stays alive after its last render (Quarto's default: 300).
 QUARTO_DAEMON_SECONDS = 60
-
-# Files of a document's folder that a private copy leaves out: Quarto's own intermediates and
-# outputs, hidden files.
-_NOT_COPIED = (".*", "_site", "_freeze", "*_files", "*.quarto_ipynb*", "*.sendstats-*")
-_PROJECT_FILES = ("_quarto.yml", "_quarto.yaml", "_metadata.yml", "_variables.yml")
 
 
 class _Batch:
@@ -193,7 +187,7 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                 try:
                     if qmd not in copies:
                         copies[qmd] = private_copy(qmd, Path(tmp) / f"worker-{n}")
-                    path = _render_with_quarto(copies[qmd], params, output, to, timeout, daemon)
+                    path = run_quarto(copies[qmd], params, output, to, timeout, daemon)
                 except RenderError as exc:  # name the document, not its private copy
                     batch.fail(index, RenderError(qmd, params, exc.detail, cell=exc.cell))
                     return
@@ -203,31 +197,3 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                 batch.done(index, path)
 
         _run_threads(worker, size, batch)
-
-
-def private_copy(qmd: Path, into: Path) -> Path:
-    """Copy a document's folder (and its Quarto project files) under ``into``; return the copy.
-
-    The copy keeps the document's place in its project (``_quarto.yml`` at the copy's root,
-    the document's folder at the same relative path), so Quarto renders it with the same
-    project options. Subfolders are copied too unless the document sits at the project root
-    (which holds the whole checkout); Quarto's intermediates and hidden files are left out.
-    """
-    project = next((d for d in [qmd.parent, *qmd.parents] if (d / "_quarto.yml").is_file()), None)
-    root = project or qmd.parent
-    folder = into / qmd.parent.relative_to(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    skip = shutil.ignore_patterns(*_NOT_COPIED)
-    ignored = skip(str(qmd.parent), [p.name for p in qmd.parent.iterdir()])
-    for item in qmd.parent.iterdir():
-        if item.name in ignored:
-            continue
-        if item.is_file():
-            shutil.copy2(item, folder / item.name)
-        elif item.is_dir() and qmd.parent != project:
-            shutil.copytree(item, folder / item.name, ignore=skip, dirs_exist_ok=True)
-    if project is not None and project != qmd.parent:
-        for name in _PROJECT_FILES:
-            if (project / name).is_file():
-                shutil.copy2(project / name, into / name)
-    return folder / qmd.name

@@ -22,9 +22,7 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -47,10 +45,10 @@ from sendstats.render.templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
 __all__ = [
     "RenderError",
     "check_params",
-    "quarto_argv",
     "quarto_available",
     "render_many",
     "render_report",
+    "resolve_engine",
 ]
 
 Engine = Literal["auto", "quarto", "fallback"]
@@ -61,7 +59,6 @@ ParamValue = str | int | float
 # shell) and the kernel as repr(), but anything outside this set is not a plausible parameter.
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9 _.,'&()-]*")
 _SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STDERR_LINES = 20
 
 
 class RenderError(RuntimeError):
@@ -142,111 +139,35 @@ def render_report(
     if not qmd.is_file():
         raise RenderError(qmd, checked, "document not found")
     if _choose_engine(qmd, checked, engine) == "quarto":
-        return _render_with_quarto(qmd, checked, output, to, timeout)
+        from sendstats.render.quarto import render_with_quarto
+
+        return render_with_quarto(qmd, checked, output, to, timeout)
     with KernelSession() as session:
         return _render_with_fallback(session, qmd, checked, output, to, timeout)
 
 
 def _choose_engine(qmd: Path, params: Mapping[str, object], engine: str) -> str:
     """Resolve ``auto``; refuse ``quarto`` when it is not installed."""
+    try:
+        return resolve_engine(engine)
+    except ValueError as exc:
+        raise RenderError(qmd, params, str(exc)) from exc
+
+
+def resolve_engine(engine: str) -> Literal["quarto", "fallback"]:
+    """Return the engine ``engine`` means here: ``auto`` is Quarto when it is on PATH.
+
+    Raises:
+        ValueError: an unknown engine, or ``quarto`` when no quarto executable is on PATH.
+
+    """
     if engine not in ("auto", "quarto", "fallback"):
-        raise RenderError(qmd, params, f"unknown engine {engine!r}")
+        raise ValueError(f"unknown engine {engine!r}")
     if engine == "quarto" and not quarto_available():
-        raise RenderError(qmd, params, "engine='quarto' but no quarto executable is on PATH")
-    if engine == "auto":
-        return "quarto" if quarto_available() else "fallback"
-    return engine
-
-
-# --- Quarto -----------------------------------------------------------------------------------
-
-
-def quarto_argv(
-    qmd: Path, params: Mapping[str, ParamValue], output_name: str, to: Target
-) -> list[str]:
-    """Return the ``quarto render`` command line (argv items, never a shell string).
-
-    Quarto reads each ``-P`` value as YAML, so the string ``201`` (a DfE LA number) would arrive
-    as the int 201; strings are therefore passed YAML-single-quoted, which keeps the type the
-    caller gave, as the fallback does.
-    """
-    argv = ["quarto", "render", str(qmd)]
-    for key, value in params.items():
-        argv += ["-P", f"{key}:{_yaml_scalar(value)}"]
-    return [*argv, "--to", "typst" if to == "pdf" else "html", "--output", output_name]
-
-
-def _yaml_scalar(value: ParamValue) -> str:
-    """Return ``value`` as a YAML scalar of the same type."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _render_with_quarto(
-    qmd: Path,
-    params: Mapping[str, ParamValue],
-    output: Path,
-    to: Target,
-    timeout: int,
-    extra: Sequence[str] = (),
-) -> Path:
-    """Run Quarto beside the document, then move its output to ``output`` atomically.
-
-    ``extra`` is appended to Quarto's command line (the batch's ``--execute-daemon``).
-    """
-    # A name of our own, so no other render's file is ever taken for this one.
-    name = f"{qmd.stem}.sendstats-{os.getpid()}-{threading.get_ident()}"
-    name += ".pdf" if to == "pdf" else ".html"
-    argv = [*quarto_argv(qmd, params, name, to), *extra]
-    argv[0] = shutil.which("quarto") or "quarto"
-    # Quarto's Python and the kernel it starts ("python3" may say plain "python") should both
-    # be this interpreter, which has sendstats installed.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "PATH": path}
-    env.setdefault("QUARTO_PYTHON", sys.executable)
-    try:
-        done = subprocess.run(
-            argv, cwd=qmd.parent, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RenderError(qmd, params, f"quarto did not finish within {timeout} s") from exc
-    produced = _find_quarto_output(qmd, name, done.stderr + done.stdout)
-    try:
-        if done.returncode != 0 or produced is None:
-            tail = "\n".join(done.stderr.strip().splitlines()[-_STDERR_LINES:])
-            status = (
-                f"quarto exited with {done.returncode}"
-                if done.returncode
-                else (f"quarto exited with 0 but wrote no {name}")
-            )
-            raise RenderError(qmd, params, f"{status}; last lines of stderr:\n{tail}")
-        _move_atomic(produced, output)
-    finally:
-        if produced is not None:
-            produced.unlink(missing_ok=True)
-            shutil.rmtree(produced.with_name(produced.stem + "_files"), ignore_errors=True)
-    return output
-
-
-def _find_quarto_output(qmd: Path, name: str, log: str) -> Path | None:
-    """Return where Quarto wrote ``name``.
-
-    That is beside the document, in the project's ``output-dir``, or where Quarto's
-    ``Output created:`` line says.
-    """
-    candidates = [qmd.parent / name]
-    project = next((d for d in [qmd.parent, *qmd.parents] if (d / "_quarto.yml").is_file()), None)
-    if project is not None:
-        config = yaml.safe_load((project / "_quarto.yml").read_text(encoding="utf-8")) or {}
-        out_dir = (config.get("project") or {}).get("output-dir")
-        if out_dir:
-            candidates.append(project / out_dir / qmd.parent.relative_to(project) / name)
-    for match in re.finditer(r"Output created:\s*(.+)", log):
-        candidates += [Path(match[1].strip()), qmd.parent / match[1].strip()]
-    return next((c for c in candidates if c.name == name and c.is_file()), None)
+        raise ValueError("engine='quarto' but no quarto executable is on PATH")
+    if engine == "fallback" or not quarto_available():
+        return "fallback"
+    return "quarto"
 
 
 def _move_atomic(source: Path, target: Path) -> None:
@@ -481,6 +402,8 @@ def _html_with_pandoc(
     fragments: dict[str, str] = {}
     token = uuid.uuid4().hex
     for index, block in enumerate(blocks):
+        if block.kind == "raw":
+            continue
         if block.kind == "markdown":
             parts.append(_markdown(block.text, "html"))
         elif block.kind == "code" and block.lang == "python":
@@ -522,6 +445,7 @@ def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: P
     body = "\n".join(
         markdown2html_mistune(b.text) if b.kind == "markdown" else _html_fragment(b, i)
         for i, b in enumerate(blocks)
+        if b.kind != "raw"
     )
     body = re.sub(r'<img src="(?!data:|https?:)([^"]+)"', lambda m: _data_uri(m, base), body)
     toc: list[str] = []
@@ -629,6 +553,10 @@ def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
         return _markdown(block.text, "typst")
     if block.kind == "code":
         return _fenced(block.text, "python" if block.lang == "python" else "")
+    if block.kind == "raw":
+        return _fenced(block.text, "{=" + block.lang + "}") if block.lang == "typst" else ""
+    if block.kind == "html" and "<table" not in block.text:
+        return ""  # raw HTML other than a table (an inline chart) has its own typst block
     if block.kind == "html":
         converted = _run_pandoc(pandoc, ["-f", "html", "-t", "typst"], stdin=block.text)
         caption = f"#block(below: 0.4em)[#strong({_typst_string(block.caption)})]\n"

@@ -2,12 +2,15 @@
 
 The LA parameter is resolved to a known LA before it reaches a notebook or a command line, so
 whatever a user types (a name, a code, or an attempt at injection) only ever becomes one of
-the 3-digit DfE codes in the crosswalk.
+the 3-digit DfE codes in the crosswalk. Outputs go into the site layout of
+:mod:`sendstats.render.site` (the one a plain ``quarto render`` writes into too), each HTML page
+with the site's navigation bar, and the engine used is announced on stderr before any render.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,16 +18,12 @@ from typing import Literal
 
 from sendstats import geography
 from sendstats.core import config
-from sendstats.render.document import render_many, render_report
+from sendstats.geography.describe import profile_slug as profile_slug
+from sendstats.render import site
+from sendstats.render.document import Engine, render_many, render_report, resolve_engine
 
 LA_PROFILE = "la_profile.qmd"
 SITE_PAGES = ("index", "england_overview", "revisions", "methods")
-
-
-def profile_slug(la: geography.LocalAuthority) -> str:
-    """Return the file stem of an LA's profile: ``<dfe code>-<name>`` in lower case."""
-    name = "".join(c if c.isalnum() else "-" for c in la.la_name.lower())
-    return f"{la.la_code_dfe}-" + "-".join(p for p in name.split("-") if p)
 
 
 @contextmanager
@@ -47,6 +46,31 @@ def _report_env(figure_dir: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def announce_engine(engine: Engine, what: str) -> Engine:
+    """Print which engine renders ``what`` (``auto`` resolved) to stderr; return it.
+
+    Quarto and the fallback give the same sections, numbers, tables and charts with a different
+    speed and toolchain, so the choice ``auto`` made is never silent.
+
+    An engine that cannot be used (``quarto`` not on PATH) is returned as given, for the
+    renderer to refuse with a :class:`RenderError` naming the document.
+    """
+    try:
+        chosen = resolve_engine(engine)
+    except ValueError:
+        return engine
+    if chosen == "quarto":
+        from sendstats.render.quarto import quarto_version
+
+        how = f"Quarto {quarto_version()} (quarto on PATH)"
+        other = "--engine fallback for sendstats' own renderer"
+    else:
+        how = "sendstats' fallback renderer (nbclient, pandoc, typst)"
+        other = "no quarto on PATH" if engine == "auto" else "--engine fallback"
+    print(f"rendering {what} with {how}; {other}", file=sys.stderr)
+    return chosen
+
+
 def render_la_profile(
     query: str,
     out_dir: Path,
@@ -63,15 +87,17 @@ def render_la_profile(
     """
     la = geography.resolve_la(query)
     out_dir = out_dir.resolve()
-    target = out_dir / "la" / f"{profile_slug(la)}.{to}"
-    with _report_env(out_dir / "la" / "figures"):
-        return render_report(
+    target = out_dir / site.PROFILE_FOLDER / f"{profile_slug(la)}.{to}"
+    chosen = announce_engine(engine, f"the profile of {la.la_name}")
+    with _report_env(out_dir / site.PROFILE_FOLDER / "figures"):
+        path = render_report(
             config.reports_dir() / LA_PROFILE,
             {"la": la.la_code_dfe},
             target,
-            engine=engine,
+            engine=chosen,
             to=to,
         )
+    return site.place_page(path, out_dir)
 
 
 def render_all_profiles(
@@ -90,10 +116,12 @@ def render_all_profiles(
     jobs = []
     for code in codes:
         la = geography.resolve_la(code)
-        target = out_dir / "la" / f"{profile_slug(la)}.{to}"
+        target = out_dir / site.PROFILE_FOLDER / f"{profile_slug(la)}.{to}"
         jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
-    with _report_env(out_dir / "la" / "figures"):
-        return render_many(jobs, engine=engine, workers=workers, to=to)
+    chosen = announce_engine(engine, f"{len(jobs)} LA profiles ({workers} workers)")
+    with _report_env(out_dir / site.PROFILE_FOLDER / "figures"):
+        paths = render_many(jobs, engine=chosen, workers=workers, to=to)
+    return [site.place_page(path, out_dir) for path in paths]
 
 
 def _profile_codes() -> list[str]:
@@ -130,7 +158,9 @@ def render_page(
     if name not in SITE_PAGES:
         raise ValueError(f"unknown page {name!r}; pages: {', '.join(SITE_PAGES)}")
     out_dir = out_dir.resolve()
+    chosen = announce_engine(engine, f"the {name} page")
     with _report_env(out_dir / "figures"):
-        return render_report(
-            config.reports_dir() / f"{name}.qmd", {}, out_dir / f"{name}.{to}", engine=engine, to=to
+        path = render_report(
+            config.reports_dir() / f"{name}.qmd", {}, out_dir / f"{name}.{to}", engine=chosen, to=to
         )
+    return site.place_page(path, out_dir)

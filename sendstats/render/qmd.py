@@ -415,7 +415,8 @@ class KernelSession:
 class Block:
     """One piece of the rendered document, before it is written as HTML or typst.
 
-    ``kind`` is ``markdown`` (text to convert), ``html`` (raw HTML), ``code`` (``text`` shown
+    ``kind`` is ``markdown`` (text to convert), ``html`` (raw HTML), ``raw`` (raw ``lang``
+    markup for that format only, e.g. typst), ``code`` (``text`` shown
     verbatim; ``lang`` is ``python`` for echoed source, else the output stream name) or
     ``figure`` (``mime`` image/svg+xml with SVG ``text``, or image/png|jpeg with base64
     ``text``; ``alt``, ``caption`` and ``label`` from the cell's fig-alt, fig-cap and label).
@@ -465,9 +466,39 @@ def notebook_blocks(nb: NotebookNode, target: str) -> list[Block]:
         figures = 0
         for output in cell.get("outputs", []):
             block = _output_block(output, opts, target, figures)
-            if block is not None:
-                figures += block.kind == "figure"
-                blocks.append(block)
+            if block is None:
+                continue
+            figures += block.kind == "figure"
+            blocks.extend(_split_raw(block.text) if block.kind == "markdown" else [block])
+    return blocks
+
+
+_RAW_FENCE = re.compile(
+    r"^(?P<fence>`{3,})\{=(?P<fmt>html|typst)\}[ \t]*\n(?P<body>.*?)\n(?P=fence)[ \t]*$",
+    re.M | re.S,
+)
+
+
+def _split_raw(text: str) -> list[Block]:
+    """Split an output's markdown into markdown and its raw ``{=html}``/``{=typst}`` blocks.
+
+    A raw HTML block becomes an ``html`` block (a table is converted for the PDF, other HTML
+    dropped there, as pandoc does); a raw typst block becomes a ``raw`` block that only the
+    PDF keeps. This is how report cells show charts and tables (``sendstats.report.viz.display``).
+    """
+    blocks: list[Block] = []
+    end = 0
+    for match in _RAW_FENCE.finditer(text):
+        before = text[end : match.start()]
+        if before.strip():
+            blocks.append(Block("markdown", before))
+        if match["fmt"] == "html":
+            blocks.append(Block("html", match["body"]))
+        else:
+            blocks.append(Block("raw", match["body"], lang=match["fmt"]))
+        end = match.end()
+    if text[end:].strip() or not blocks:
+        blocks.append(Block("markdown", text[end:]))
     return blocks
 
 

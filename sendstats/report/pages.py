@@ -10,12 +10,13 @@ import polars as pl
 
 from sendstats import geography
 from sendstats.acquire import catalog
+from sendstats.core import config
 from sendstats.metrics.tables import load_metrics
 
 
 def la_index_markdown() -> str:
     """Return the site index (markdown): every LA with data, by region, linked to its profile."""
-    from sendstats.render.publish import profile_slug
+    from sendstats.geography.describe import profile_slug
 
     metrics = load_metrics()
     codes = (
@@ -72,38 +73,29 @@ def revisions_markdown(source_id: str, top: int = 15) -> str:
     return "\n".join(out)
 
 
-#: Tables described in the data dictionary: (file, schema module, schema class).
-DICTIONARY_TABLES = (
-    ("tidy/dfe_sen2__ehcp.parquet", "sendstats.sources.dfe_sen2", "Sen2Tidy"),
-    (
-        "tidy/moj_send_tribunal__appeals.parquet",
-        "sendstats.sources.moj_send_tribunal",
-        "TribunalTidy",
-    ),
-    ("tidy/nhs_ascof__ld_employment.parquet", "sendstats.sources.nhs_ascof", "AscofTidy"),
-    ("tidy/dfe_high_needs__dsg.parquet", "sendstats.sources.dfe_high_needs", "HighNeedsTidy"),
-    ("metrics/<theme>.parquet", "sendstats.metrics.schema", "MetricsTable"),
-    ("metrics/benchmarks.parquet", "sendstats.benchmarking.schema", "BenchmarksTable"),
-)
-
-
 def data_dictionary_markdown() -> str:
     """Return the data dictionary (markdown): every column of every table, from its schema.
 
-    The descriptions are the pandera ``Field(description=...)`` of each column, so the page is
-    the contract the build validates against, not a copy of it.
+    Read from ``<data>/data_dictionary.json``, which the build writes from the pandera models
+    it validates with (``Field(description=...)``), so the page is the contract the build
+    checked, not a copy of it.
     """
-    import importlib
+    import json
 
+    path = config.data_dir() / "data_dictionary.json"
+    if not path.is_file():
+        return (
+            f"\n## Data dictionary\n\nNot built yet: `{path}` is missing (run `sendstats build`).\n"
+        )
     out = ["\n## Data dictionary {#data-dictionary}\n"]
-    for path, module, cls in DICTIONARY_TABLES:
-        schema = getattr(importlib.import_module(module), cls).to_schema()
-        out.append(f"\n### `{path}`\n\n{(schema.description or '').strip()}\n")
+    for table in json.loads(path.read_text(encoding="utf-8")):
+        out.append(f"\n### `{table['path']}`\n\n{table['description']}\n")
         out.append("| column | type | nullable | description |")
         out.append("| --- | --- | --- | --- |")
-        for name, col in schema.columns.items():
-            desc = (col.description or "").replace("|", "/")
-            out.append(f"| `{name}` | {col.dtype} | {'yes' if col.nullable else 'no'} | {desc} |")
+        for col in table["columns"]:
+            desc = col["description"].replace("|", "/")
+            nullable = "yes" if col["nullable"] else "no"
+            out.append(f"| `{col['name']}` | {col['type']} | {nullable} | {desc} |")
     return "\n".join(out)
 
 
@@ -127,6 +119,12 @@ def methods_markdown() -> str:
     for decl in catalog.load_catalog().values():
         out.append(f"\n### {decl.title} (`{decl.id}`)\n")
         out.append(f"{decl.producer}. Licence: {decl.licence.name}. {decl.licence.attribution}\n")
+        if decl.provenance_of:
+            maps = ", ".join(f"`{m}`" for m in decl.provenance_of)
+            out.append(
+                f"Not read by the build: the provenance of the hand-kept maps {maps}, which "
+                "the tests check against these files.\n"
+            )
         for brk in decl.series_breaks:
             out.append(f"- Series break: {brk}")
         out.append("\n| release | published | file | sha256 | bytes | download |")

@@ -16,8 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from sendstats import __version__, geography
+from sendstats import geography
 from sendstats.acquire import manifest
+from sendstats.core.version import __version__
 from sendstats.report.figures.base import (
     FigureContext,
     export_csv,
@@ -27,6 +28,7 @@ from sendstats.report.figures.base import (
 )
 from sendstats.report.provenance import short_source, source_note
 from sendstats.report.viz import charts, theme
+from sendstats.report.viz import display as display_bundles
 
 HEADLINE_METRICS = (
     "ehc_plans_count",
@@ -201,6 +203,8 @@ def _show(obj: object, *, raw: bool = False) -> None:
     """Display one output in the running notebook (HTML, SVG or markdown)."""
     from IPython.display import display
 
+    if hasattr(obj, "as_raw_html"):  # a great-tables table: raw HTML (viz.display says why)
+        obj, raw = display_bundles.table_bundle(obj.as_raw_html()), True
     display(obj, raw=raw)  # type: ignore[no-untyped-call]
 
 
@@ -211,8 +215,8 @@ def _show_markdown(text: str) -> None:
 
 
 def _display_chart(chart: Any, alt_text: str) -> None:
-    """Show a chart as inline SVG with its alt text (no JavaScript, works in HTML and PDF)."""
-    _show({"image/svg+xml": charts.to_svg(chart, alt_text)}, raw=True)
+    """Show a chart as inline SVG with its own alt text (no JavaScript; HTML and PDF alike)."""
+    _show(display_bundles.chart_bundle(charts.to_svg(chart, alt_text), alt_text), raw=True)
 
 
 def row_for(rows: pl.DataFrame, metric_id: str, year: object) -> dict[str, Any] | None:

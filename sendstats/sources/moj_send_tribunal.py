@@ -25,9 +25,14 @@ Quirks handled (each asserted, so a corrected file is noticed):
   ``..`` (not available), ``x``/``~`` (suppressed) and blank cells are null with that status.
 - Published totals: LA appeals and LA decisions sum to the England Total in every year of
   every file (asserted per file, :func:`check_totals`).
-- Region rows are headers only (no values); regional rates are recomputed pooled
-  (:func:`pooled_rates`). "England total excluding suppressed" (2014-2024 CSV) is a partial
-  total whose 2024 rate does not follow from its printed cells; it is excluded and logged.
+- Region rows are headers only (no values); regional rates are pooled in the metric layer
+  (:mod:`sendstats.metrics.tribunal`). "England total excluding suppressed" (2014-2024 CSV) is a
+  partial total whose 2024 rate does not follow from its printed cells (re-examined for issue
+  17: its 5.7% is the rate pooled over the LAs with known decisions, 20,771 / 364,912, but its
+  printed appeals, 22,082, give 6.05%); it is excluded and logged, and the metric layer pools
+  England over the LAs itself, which reproduces the 5.7%.
+- A name two LAs have held (Dorset: county 835 to March 2019, council 838 after) is resolved
+  per year against the geography in force (2014-2018 -> 835, 2019 on -> 838).
 """
 
 from __future__ import annotations
@@ -40,114 +45,70 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.core.numbers import round_half_up
+from sendstats.core.numbers import round_half_up, round_half_up_value
+from sendstats.core.vocab import TRIBUNAL_METHODS, TRIBUNAL_SOURCE_ID, TRIBUNAL_TABLE
 from sendstats.sources import moj_send_tribunal_ods as layout
+from sendstats.sources.base import TidyBase
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.moj_send_tribunal_ods import (
-    ENGLAND_CODE,
-    METHOD_2018,
-    METHOD_ANNUAL_REVIEWS,
     TableSpec,
 )
 from sendstats.sources.readers import STATUS_OK, RawInputError, validate_frame
 
-SOURCE_ID = "moj_send_tribunal"
-TABLE = "moj_send_tribunal__appeals"
-
-#: Methods of counting appealable decisions, named after the publishers' wording.
-METHODS: dict[str, str] = {
-    METHOD_2018: (
-        "Total Appealable Decisions (MoJ/DfE method from the 2018 consultation response, used "
-        "for 2014-2024): the sum, from the DfE SEN2 return, of initial requests for EHC needs "
-        "assessment refused, assessments completed with a decision not to issue a plan, EHC "
-        "plans held in January, and plans ceased because needs are met without a plan."
-    ),
-    METHOD_ANNUAL_REVIEWS: (
-        "Total Appealable Decisions, 'In development' in the 2025 release and the method of the "
-        "2024-2025 file: person-level SEN2 counts annual reviews completed in the calendar year "
-        "as the appealable decision instead of assuming every January plan is one."
-    ),
-}
+SOURCE_ID = TRIBUNAL_SOURCE_ID
+TABLE = TRIBUNAL_TABLE
+METHODS = TRIBUNAL_METHODS
 
 #: Statuses: ``ok``; ``-`` (published zero, value 0); null-value markers.
 ALLOWED_STATUS = (STATUS_OK, "-", "..", "x", "~", "blank")
 NULL_STATUS = ("..", "x", "~", "blank")
-PER_10K_MEASURE = "appeals_per_10k_population_0_25"
-PER_10K_LABEL = (
-    "Appeals registered per 10,000 population aged 0-25 (derived by sendstats from the "
-    "published appeals and ONS mid-year population; not published by MoJ or DfE)"
-)
 
 
-_YEARS_14_24 = tuple(range(2014, 2025))
-# Both CSVs print Central Bedfordshire as 873 (Cambridgeshire's code) and Cambridgeshire as 823.
-_BEDS_CAMBS_SWAP = {"central bedfordshire": ("873", "823"), "cambridgeshire": ("823", "873")}
+def _years(pair: list[int]) -> tuple[int, ...]:
+    first, last = pair
+    return tuple(range(int(first), int(last) + 1))
 
 
-def _mo_j_table(release: str, last_year: int) -> TableSpec:
-    """Spec of one MoJ SEND Appeal Rate Table (.ods): SEND_2 by LA, SEND_1 England checked."""
-    years = tuple(range(2014, last_year + 1))
-    return TableSpec(
-        release, "appeal_rate_table", "ods", years, METHOD_2018, rate_scale=100.0,
-        rate_decimals=7, code_column=False, sheet="SEND_2", national_sheet="SEND_1",
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_2018, years),
-            ("appealable_decisions_count", METHOD_2018, years),
-        ),
-    )  # fmt: skip
+def _file_specs() -> tuple[TableSpec, ...]:
+    """Return how to read each file, from the layout beside this module.
+
+    ``layouts/moj_send_tribunal.yaml`` holds each file's format, years, rate printing, sheets,
+    the LA codes it prints wrongly and the totals that must add up: facts about a publication,
+    kept as data so that a new table is a reviewed change to that file.
+    """
+    specs = []
+    for f in load_layout(SOURCE_ID)["files"]:
+        specs.append(
+            TableSpec(
+                str(f["release"]),
+                f["name"],
+                f["format"],
+                _years(f["years"]),
+                f["default_method"],
+                rate_scale=float(f["rate_scale"]),
+                rate_decimals=int(f["rate_decimals"]),
+                code_column=bool(f["code_column"]),
+                sheet=f.get("sheet"),
+                national_sheet=f.get("national_sheet"),
+                code_errors={k: (str(a), str(b)) for k, (a, b) in f.get("code_errors", {}).items()},
+                totals_add_up=tuple(
+                    (t["measure"], t["method"], _years(t["years"])) for t in f["totals_add_up"]
+                ),
+            )
+        )
+    return tuple(specs)
 
 
-_NOTTS_NORTHANTS = {
-    "nottingham": ("891", "892"),
-    "nottinghamshire": ("928", "891"),
-    "northamptonshire": ("892", "928"),
-}
-FILE_SPECS: tuple[TableSpec, ...] = (
-    _mo_j_table("2021", 2021),
-    _mo_j_table("2022", 2022),
-    TableSpec(
-        "2025",
-        "appeal_rate_2014_2024",
-        "csv",
-        _YEARS_14_24,
-        METHOD_2018,
-        rate_scale=1.0,
-        rate_decimals=1,
-        code_column=True,
-        code_errors={**_NOTTS_NORTHANTS, **_BEDS_CAMBS_SWAP},
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_2018, _YEARS_14_24),
-            ("appealable_decisions_count", METHOD_2018, _YEARS_14_24),
-            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024,)),
-            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024,)),
-        ),
-    ),
-    TableSpec(
-        "2026",
-        "appealable_decisions_2024_2025",
-        "csv",
-        (2024, 2025),
-        METHOD_ANNUAL_REVIEWS,
-        rate_scale=1.0,
-        rate_decimals=1,
-        code_column=True,
-        code_errors=dict(_BEDS_CAMBS_SWAP),
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
-            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
-        ),
-    ),
-)
+FILE_SPECS: tuple[TableSpec, ...] = _file_specs()
 #: Releases oldest first; a later release serves a year when several publish it.
 RELEASE_ORDER = tuple(s.release for s in FILE_SPECS)
 
 
-class TribunalTidy(pa.DataFrameModel):
+class TribunalTidy(TidyBase):
     """Tidy SEND Tribunal appeals: one row per release, file, measure, method, year and area."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID])
     release: Series[str] = pa.Field(isin=list(RELEASE_ORDER))
-    source_file: Series[str]
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
     raw_row: Series[pl.UInt32] = pa.Field(description="1-based physical row of the raw sheet.")
     measure: Series[str] = pa.Field(
         isin=["appeals_registered_count", "appealable_decisions_count", "appeal_rate_pct"]
@@ -158,9 +119,6 @@ class TribunalTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=["National", "Local authority"])
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$")
     area_name: Series[str]
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
-    region_code: Series[str] = pa.Field(nullable=True)
-    region_name: Series[str] = pa.Field(nullable=True)
     value: Series[pl.Float64] = pa.Field(nullable=True, ge=0)
     status: Series[str] = pa.Field(isin=list(ALLOWED_STATUS))
 
@@ -186,12 +144,7 @@ def required_files() -> list[tuple[str, str]]:
     return [(s.release, s.name) for s in FILE_SPECS]
 
 
-def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
-    """Read every declared file into one validated long table (see :func:`tidy_with_log`)."""
-    return tidy_with_log(paths)[0]
-
-
-def tidy_with_log(
+def tidy(
     paths: dict[tuple[str, str], tuple[Path, str]],
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read every declared file; return the tidy table and the read log for the manifest.
@@ -272,10 +225,53 @@ def _read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dic
         "excluded": excluded,
         "values": long.height,
         "la_code_errors_fixed": fixes,
+        "partial_totals": partial_total_checks(wide, spec),
     }
     if kept + sum(excluded.values()) != len(grid):  # pragma: no cover - guards the counting
         raise RawInputError(path, f"row accounting does not add up: {log}")
     return long, log
+
+
+def partial_total_checks(wide: layout.WideTable, spec: TableSpec) -> list[dict[str, Any]]:
+    """Check each "England total excluding suppressed" row against its own printed cells.
+
+    The row is excluded from the tidy table unless its rate follows from its own appeals and
+    decisions (issue 17 asked to re-examine this): in the 2014-2024 CSV it prints 22,082
+    appeals, 364,912 decisions (annual-reviews method) and 5.7%, but 22,082 / 364,912 is 6.05%;
+    its 5.7% is the rate over the LAs with known decisions (20,771 / 364,912), which the metric
+    layer computes itself. One record per year and method with all three cells printed.
+    """
+    out = []
+    for row in wide.partial_totals:
+        by: dict[tuple[int, str | None, str], float] = {}
+        for col, value, _status in row.cells:
+            if value is not None:
+                by[(col.year, col.method, col.measure)] = value
+        for year, method, measure in list(by):
+            if measure != "appeal_rate_pct" or method is None:
+                continue
+            appeals = by.get((year, None, "appeals_registered_count"))
+            decisions = by.get((year, method, "appealable_decisions_count"))
+            rate = by[(year, method, measure)]
+            if appeals is None or not decisions:
+                continue
+            places = spec.rate_decimals
+            follows = round_half_up_value(appeals / decisions * 100, places) == (
+                round_half_up_value(rate, places)
+            )
+            out.append(
+                {
+                    "raw_row": row.raw_row,
+                    "year": year,
+                    "method": method,
+                    "appeals": appeals,
+                    "decisions": decisions,
+                    "rate_pct": rate,
+                    "rate_follows_from_its_cells": follows,
+                    "used": False,
+                }
+            )
+    return out
 
 
 def wide_measures(long: pl.DataFrame) -> pl.DataFrame:
@@ -366,107 +362,3 @@ def compare_overlaps(tidy: pl.DataFrame) -> pl.DataFrame:
         (pl.col("release") < pl.col("release_b")) & ((pl.col("cmp") - pl.col("cmp_b")).abs() > 1e-6)
     )
     return pairs.drop("cmp", "cmp_b").sort(*keys, "release", "release_b")
-
-
-def pooled_rates(tidy: pl.DataFrame) -> pl.DataFrame:
-    """Recompute regional and England rates pooled: sum of LA appeals / sum of LA decisions.
-
-    ``rate_pct`` pools only LAs publishing both numbers (``las_pooled``; ``las_missing`` did
-    not). ``rate_all_las_pct`` sums each column over every LA publishing it, as the publishers'
-    England Total does (it keeps the appeals of an LA whose decisions are suppressed, e.g.
-    Plymouth 2024), so it reproduces the published England rate. One row per release, file,
-    method, year and region (plus England).
-    """
-    la = wide_measures(tidy.filter(pl.col("geographic_level") == "Local authority"))
-    la = la.join(
-        tidy.select("release", "source_file", "area_code", "region_code", "region_name").unique(),
-        on=["release", "source_file", "area_code"],
-    ).with_columns(ok=pl.col("appeals").is_not_null() & pl.col("decisions").is_not_null())
-    keys = ["release", "source_file", "method", "year"]
-    aggs = [
-        pl.col("appeals").filter(pl.col("ok")).sum().alias("appeals"),
-        pl.col("decisions").filter(pl.col("ok")).sum().alias("decisions"),
-        pl.col("ok").sum().cast(pl.Int64).alias("las_pooled"),
-        (~pl.col("ok")).sum().cast(pl.Int64).alias("las_missing"),
-        pl.col("appeals").sum().alias("appeals_all_las"),
-        pl.col("decisions").sum().alias("decisions_all_las"),
-    ]
-    tail = [
-        "appeals",
-        "decisions",
-        "las_pooled",
-        "las_missing",
-        "appeals_all_las",
-        "decisions_all_las",
-    ]
-    regional = (
-        la.group_by(*keys, "region_code", "region_name")
-        .agg(aggs)
-        .select(
-            *keys,
-            pl.lit("Regional").alias("geographic_level"),
-            pl.col("region_code").alias("area_code"),
-            pl.col("region_name").alias("area_name"),
-            *tail,
-        )
-    )
-    national = (
-        la.group_by(keys)
-        .agg(aggs)
-        .select(
-            *keys,
-            pl.lit("National").alias("geographic_level"),
-            pl.lit(ENGLAND_CODE).alias("area_code"),
-            pl.lit("England").alias("area_name"),
-            *tail,
-        )
-    )
-    out = pl.concat([national, regional]).with_columns(
-        (pl.col("appeals") / pl.col("decisions") * 100).alias("rate_pct"),
-        (pl.col("appeals_all_las") / pl.col("decisions_all_las") * 100).alias("rate_all_las_pct"),
-    )
-    return out.sort(*keys, "geographic_level", "area_code")
-
-
-def appeals_per_10k_population(tidy: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
-    """Derive appeals registered per 10,000 residents aged 0-25, per LA and year.
-
-    Appeals come from the latest release publishing the LA and year. ``population`` has
-    columns ``la_code_dfe``, ``year`` and ``population`` (residents aged 0-25, mid-year).
-    Years without a population get a null value and status ``no population``.
-    """
-    rank = {r: i for i, r in enumerate(RELEASE_ORDER)}
-    appeals = (
-        tidy.filter(
-            (pl.col("measure") == "appeals_registered_count")
-            & (pl.col("geographic_level") == "Local authority")
-            & pl.col("value").is_not_null()
-        )
-        .with_columns(pl.col("release").replace_strict(rank, return_dtype=pl.Int32).alias("rk"))
-        .sort("rk", descending=True)
-        .unique(["la_code_dfe", "year"], keep="first")
-        .select(
-            "la_code_dfe",
-            "area_code",
-            "area_name",
-            "year",
-            "release",
-            "source_file",
-            pl.col("value").alias("appeals_registered_count"),
-        )
-    )
-    pop = population.select(
-        pl.col("la_code_dfe").cast(pl.Utf8),
-        pl.col("year").cast(pl.Int32),
-        pl.col("population").cast(pl.Float64).alias("population_0_25"),
-    )
-    out = appeals.join(pop, on=["la_code_dfe", "year"], how="left")
-    return out.with_columns(
-        (pl.col("appeals_registered_count") / pl.col("population_0_25") * 10_000).alias("value"),
-        pl.lit(PER_10K_MEASURE).alias("measure"),
-        pl.lit(PER_10K_LABEL).alias("label"),
-        pl.when(pl.col("population_0_25").is_null())
-        .then(pl.lit("no population"))
-        .otherwise(pl.lit(STATUS_OK))
-        .alias("status"),
-    ).sort("la_code_dfe", "year")

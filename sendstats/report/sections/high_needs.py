@@ -16,23 +16,16 @@ from typing import Any
 import polars as pl
 
 from sendstats.acquire import catalog
+from sendstats.core import vocab
 from sendstats.core.numbers import format_value, period_label
 from sendstats.report import profile as report
 from sendstats.report.profile import LaContext
 
-# The metric ids this section reads (registry ids never change once published); named here
-# because the report layer may not import the metric modules' sources.
+# The metric ids this section reads (registry ids never change once published).
 HNB = "high_needs_block_gbp"
 HNB_PER_HEAD = "high_needs_block_per_head_2_18_gbp"
 BALANCE_PCT = "dsg_balance_of_total_income_pct"
 SPEND_PER_HEAD = "high_needs_spend_per_head_2_18_gbp"
-
-
-#: The DfE high needs source and its compilation release (the 2019-20 allocations).
-SOURCE_ID = "dfe_high_needs"
-COMPILATION_RELEASE = "dfe-compilation"
-#: LAs without a high-needs block: funded differently (City of London, Isles of Scilly).
-EXCLUDED_LAS = {"201": "City of London", "420": "Isles of Scilly"}
 
 
 def _fy(year: object) -> str:
@@ -59,9 +52,9 @@ def _rows(rows: pl.DataFrame, metric_id: str) -> list[dict[str, Any]]:
 
 def _vintage(row: dict[str, Any]) -> str:
     release = str(row["release"])
-    if release == COMPILATION_RELEASE:
+    if release == vocab.COMPILATION_RELEASE:
         return "DfE compilation of the ESFA allocation summaries"
-    published = catalog.get_source(SOURCE_ID).release(release).date_published
+    published = catalog.get_source(vocab.HIGH_NEEDS_SOURCE_ID).release(release).date_published
     return f"ESFA allocations published {published.day} {published:%B %Y}"
 
 
@@ -81,7 +74,7 @@ def _block_sentences(ctx: LaContext) -> list[str]:
     if not series:
         why = (
             " (City of London and the Isles of Scilly are funded differently and are not in them)"
-            if la.la_code_dfe in EXCLUDED_LAS
+            if la.la_code_dfe in vocab.DSG_EXCLUDED_LAS
             else ""
         )
         return [f"The DSG allocation files hold no high-needs block for {la.la_name}{why}."]
