@@ -53,8 +53,8 @@ def _rate(ctx: LaContext) -> list[str]:
         return []
     v = w.value(rate).replace(" per 10,000", "")
     return [
-        f"In {_when(rate)}, the latest January with a population estimate held, there were "
-        f"{v} plans per 10,000 residents aged 0-25 ({w.comparators(rate)}). {w.standing(rate)}"
+        f"In {_when(rate)}, there were {v} plans per 10,000 residents aged 0-25 "
+        f"({w.comparators(rate)}). {w.standing(rate)}"
     ]
 
 
