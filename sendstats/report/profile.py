@@ -147,8 +147,7 @@ def show_figure(ctx: LaContext | FigureContext, figure_id: str) -> None:
     if missing:
         why = absence.absence_reason(fctx, fig.metric_ids[0])
         line = f"{fctx.la_name} is not in this chart, as {why}. {line}"
-    caption = line + (" Data: " + data_link(csv) if csv else "")
-    _show_markdown(f"::: {{.figure-source}}\n{caption}\n:::\n")
+    _show_markdown(caption_block(line, csv))
     _show_markdown(recipe_block(fig.recipe(fctx), source_note(data)))
 
 
@@ -164,17 +163,28 @@ def figure_has_la(ctx: FigureContext, data: pl.DataFrame) -> bool:
     return False
 
 
-def data_link(csv: Path) -> str:
-    """Return the markdown of a CSV link: relative in HTML, absolute (file URL) in PDF.
+def caption_block(text: str, csv: Path | None) -> str:
+    """Return a figure's one-line caption (markdown of raw HTML and raw typst blocks).
 
-    A PDF is often moved away from the site folder, so its link names the file's full path.
+    HTML links the CSV beside the page (relative); the PDF, which is often moved away from the
+    site folder, links it by its full path (a file URL), in small grey type under the chart.
     """
-    rel = f"figures/{csv.name}"
-    url = csv.resolve().as_uri()
+    link_html = link_typst = ""
+    if csv is not None:
+        rel = html.escape(f"figures/{csv.name}")
+        link_html = f' Data: <a href="{rel}">{html.escape(csv.name)}</a>.'
+        url = csv.resolve().as_uri()
+        link_typst = f' #" Data: "#link({_typst_str(url)})[#{_typst_str(csv.name)}]#"."'
     return (
-        f'`<a href="{html.escape(rel)}">{html.escape(csv.name)}</a>`{{=html}}'
-        f'`#link("{url}")[{csv.name}]`{{=typst}}.'
+        f'```{{=html}}\n<div class="figure-source">{html.escape(text)}{link_html}</div>\n```\n\n'
+        "```{=typst}\n#block(above: 0.4em, below: 1.2em)[#set text(size: 8pt, fill: luma(35%))\n"
+        f"#{_typst_str(text)}{link_typst}]\n```\n"
     )
+
+
+def _typst_str(text: str) -> str:
+    """Return ``text`` as a typst string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
 def recipe_block(recipe: str, note: str) -> str:
@@ -261,6 +271,7 @@ PAGE_CSS = (
     "details.values-by-year table{font-size:0.85rem}"
     "main table{display:block;overflow-x:auto;max-width:100%}"
     "main td{overflow-wrap:anywhere}"
+    "td.gt_right{white-space:nowrap}"
 )
 
 

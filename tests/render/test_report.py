@@ -278,9 +278,9 @@ def test_profile_page_names_the_la_links_the_site_and_says_each_caveat_once(
         assert f'href="{href}"' in page
     box = page[page.index('id="notes-and-caveats"') :]
     bullets = re.findall(r"<li>(.*?)</li>", box[: box.index("</div>")], re.S)
-    assert len(bullets) == len(set(bullets)) and len(bullets) <= 30, len(bullets)
+    assert len(bullets) == len(set(bullets)) and len(bullets) <= 35, len(bullets)
     if la.la_name == "Kent":  # another area's caveat (Dorset's 2024 timeliness) is not Kent's
-        assert "Dorset" not in box
+        assert "classed all new plans as exceptions" not in box[: box.index("</div>")]
     # One-line captions: the recipe and the sha256 live in the collapsed block only.
     for caption in re.findall(r'<div class="figure-source">(.*?)</div>', page, re.S):
         assert "sha256" not in caption and "`" not in caption

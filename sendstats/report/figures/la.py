@@ -19,7 +19,7 @@ from sendstats.report.figures.base import (
     register_figure,
 )
 from sendstats.report.provenance import PROVENANCE
-from sendstats.report.rules import period_span
+from sendstats.report.rules import NO_RANK_BELOW, period_span
 from sendstats.report.viz import charts
 
 SN_LABEL = "Statistical neighbours (mean, 2025 set)"
@@ -327,9 +327,12 @@ def _funnel_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
     )
     r = ctx.own_row(pts)
     if r is not None:
-        text += (
-            f" {ctx.la_name}: {r['value']:.1f}% of {r['denominator']:,.0f}, {r['funnel_position']}."
+        where = (
+            f"fewer than {NO_RANK_BELOW} decisions, not compared"
+            if r["denominator"] < NO_RANK_BELOW
+            else r["funnel_position"]
         )
+        text += f" {ctx.la_name}: {r['value']:.1f}% of {r['denominator']:,.0f}, {where}."
     return text
 
 
@@ -338,10 +341,12 @@ def _funnel_chart(ctx: FigureContext, data: pl.DataFrame) -> Any:
         data.select("layer", "side", "area_name", "denominator", "value"),
         highlight=ctx.la.la_name if ctx.la else None,
         title=f"SEND Tribunal appeal rate, {last_year(data)}: every LA",
-        subtitle="Appeals / appealable decisions (2018 method); limits around England",
+        subtitle="Appeals / appealable decisions (2018 method); limits around England; "
+        f"hollow: fewer than {NO_RANK_BELOW} decisions, not compared",
         y_title="% of appealable decisions",
         x_title="Appealable decisions (log scale)",
         alt_text=_funnel_alt(ctx, data),
+        few_below=NO_RANK_BELOW,
     )
 
 

@@ -8,7 +8,6 @@ another year than the LA value beside it (Cumbria's last January is 2023, Englan
 from __future__ import annotations
 
 from sendstats.core.numbers import period_label
-from sendstats.report import rules
 from sendstats.report.profile import LaContext
 from sendstats.report.sections import wording as w
 
@@ -54,8 +53,8 @@ def _rate(ctx: LaContext) -> list[str]:
         return []
     v = w.value(rate).replace(" per 10,000", "")
     return [
-        f"In {_when(rate)}, the latest January with a population estimate held, there were "
-        f"{v} plans per 10,000 residents aged 0-25 ({w.comparators(rate)}). {w.standing(rate)}"
+        f"In {_when(rate)}, there were {v} plans per 10,000 residents aged 0-25 "
+        f"({w.comparators(rate)}). {w.standing(rate)}"
     ]
 
 
@@ -77,8 +76,8 @@ def _timely(ctx: LaContext) -> list[str]:
         return []
     return [
         f"In {_when(row)}, {w.value(row)} of new plans were issued within 20 weeks, excluding "
-        f"exceptions ({w.count(row, 'numerator')} of {w.count(row, 'denominator')}"
-        f"{rules.CAUTION_MARK if rules.needs_caution(row) else ''}; {w.comparators(row)}). "
+        f"exceptions ({w.count(row, 'numerator')} of {w.count(row, 'denominator')}; "
+        f"{w.comparators(row)}). "
         f"{w.standing(row)}"
     ]
 

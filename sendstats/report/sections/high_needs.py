@@ -18,9 +18,14 @@ import polars as pl
 from sendstats.acquire import catalog
 from sendstats.core import vocab
 from sendstats.core.numbers import format_value, period_label
-from sendstats.metrics import high_needs as hn
 from sendstats.report import profile as report
 from sendstats.report.profile import LaContext
+
+# The metric ids this section reads (registry ids never change once published).
+HNB = "high_needs_block_gbp"
+HNB_PER_HEAD = "high_needs_block_per_head_2_18_gbp"
+BALANCE_PCT = "dsg_balance_of_total_income_pct"
+SPEND_PER_HEAD = "high_needs_spend_per_head_2_18_gbp"
 
 
 def _fy(year: object) -> str:
@@ -65,7 +70,7 @@ def _direction(values: list[float]) -> str | None:
 
 def _block_sentences(ctx: LaContext) -> list[str]:
     la = ctx.la
-    series = _rows(ctx.la_rows, hn.HNB)
+    series = _rows(ctx.la_rows, HNB)
     if not series:
         why = (
             " (City of London and the Isles of Scilly are funded differently and are not in them)"
@@ -81,8 +86,8 @@ def _block_sentences(ctx: LaContext) -> list[str]:
     ]
     if len(series) > 1:
         first = series[0]
-        eng_first = report.row_for(ctx.england_rows, hn.HNB, first["year"])
-        eng_last = report.row_for(ctx.england_rows, hn.HNB, last["year"])
+        eng_first = report.row_for(ctx.england_rows, HNB, first["year"])
+        eng_last = report.row_for(ctx.england_rows, HNB, last["year"])
         change = (float(last["value"]) / float(first["value"]) - 1) * 100
         verb = _direction([float(r["value"]) for r in series])
         how = f"{verb} in every year" if verb else "changed"
@@ -101,8 +106,8 @@ def _per_head_sentences(ctx: LaContext) -> list[str]:
     la = ctx.la
     text = []
     for metric_id, what in (
-        (hn.HNB_PER_HEAD, "The block came to"),
-        (hn.SPEND_PER_HEAD, "High-needs spending (s251 outturn, FBIT's definition) came to"),
+        (HNB_PER_HEAD, "The block came to"),
+        (SPEND_PER_HEAD, "High-needs spending (s251 outturn, FBIT's definition) came to"),
     ):
         row = report.latest(ctx.la_rows, metric_id)
         if row is None:
@@ -119,13 +124,13 @@ def _per_head_sentences(ctx: LaContext) -> list[str]:
             f"({shown}, pooled over their LAs; rank {row['rank']} of {row['n_ranked']}, "
             "1 = highest)."
         )
-        block = report.latest(ctx.la_rows, hn.HNB)
-        if metric_id == hn.HNB_PER_HEAD and block and block["year"] > row["year"]:
+        block = report.latest(ctx.la_rows, HNB)
+        if metric_id == HNB_PER_HEAD and block and block["year"] > row["year"]:
             text.append(
                 f"Per-head figures stop at {_fy(row['year'])}: the latest population estimate "
                 f"held is mid-{row['year']}."
             )
-        if metric_id == hn.SPEND_PER_HEAD:
+        if metric_id == SPEND_PER_HEAD:
             text.append(
                 "That spending figure comes from a secondary extract of the DfE high needs "
                 "benchmarking tool, for that one year."
@@ -135,14 +140,14 @@ def _per_head_sentences(ctx: LaContext) -> list[str]:
 
 def _balance_sentences(ctx: LaContext) -> list[str]:
     la = ctx.la
-    series = _rows(ctx.la_rows, hn.BALANCE_PCT)
+    series = _rows(ctx.la_rows, BALANCE_PCT)
     if not series:
         return [f"No DSG balance figure is available for {la.la_name}."]
     last = series[-1]
     value = float(last["value"])
     state = "a deficit" if value < 0 else ("a surplus" if value > 0 else "nil")
-    eng = report.row_for(ctx.england_rows, hn.BALANCE_PCT, last["year"])
-    reg = report.row_for(ctx.region_rows, hn.BALANCE_PCT, last["year"])
+    eng = report.row_for(ctx.england_rows, BALANCE_PCT, last["year"])
+    reg = report.row_for(ctx.region_rows, BALANCE_PCT, last["year"])
     comparators = [
         f"England {_pct2(eng['value'])}" if eng else None,
         f"{la.region_name} {_pct2(reg['value'])}" if reg else None,

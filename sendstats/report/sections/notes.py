@@ -32,7 +32,8 @@ def reorganisation(ctx: LaContext) -> str:
     if formed_on(la) is None and abolished_on(la) is None:
         return reorganisation_markdown(la, [])
     fctx = ctx.figure_context()
-    missing = []
+    absent: list[str] = []
+    stops: dict[str, None] = {}
     for mid in HEADLINE_METRICS:
         m = get_metric(mid)
         years = absence.national_years(fctx, mid)
@@ -40,9 +41,16 @@ def reorganisation(ctx: LaContext) -> str:
         if not years:
             continue
         if row is None:
-            missing.append(m.title)
+            absent.append(m.title)
         elif abolished_on(la) is not None and int(row["year"]) < years[-1]:
-            missing.append(f"{m.title} (to {period_label(int(row['year']), m.period_type)})")
+            stops[period_label(int(row["year"]), m.period_type)] = None
+    missing = []
+    if stops:
+        periods = list(stops)
+        last = periods[0] if len(periods) == 1 else f"{', '.join(periods[:-1])} or {periods[-1]}"
+        missing.append(f"the summary's rows stop at {last} (marked 'latest held')")
+    if absent:
+        missing.append("not shown at all: " + "; ".join(absent))
     return reorganisation_markdown(la, missing)
 
 

@@ -10,6 +10,7 @@ says when it was abolished and names its successors. Everything comes from the c
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sendstats import geography
 from sendstats.geography.harmonise import Reorganisation, reorganisations
@@ -18,6 +19,17 @@ from sendstats.report.rules import date_words
 
 def _names(codes: tuple[str, ...] | list[str]) -> str:
     names = [geography.get_la(c).la_name for c in codes]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _predecessor_names(la: geography.LocalAuthority) -> str:
+    """Return the predecessors' names; one with the LA's own name is 'the former county'."""
+    names = [
+        f"the former {geography.get_la(c).la_name} county council"
+        if geography.get_la(c).la_name == la.la_name
+        else geography.get_la(c).la_name
+        for c in la.predecessors
+    ]
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
@@ -61,11 +73,18 @@ def reorganisation_markdown(la: geography.LocalAuthority, missing: list[str]) ->
         parts = [
             r for r in reorganisations() if r.to_dfe == la.la_code_dfe and r.from_dfe != r.to_dfe
         ]
-        detail = "; ".join(sorted({r.note for r in parts}))
+        districts = [
+            m[1]
+            for r in parts
+            if r.relation == "split" and (m := re.search(r"\(([^)]*)\)", r.note))
+        ]
+        what = _predecessor_names(la)
+        if districts:
+            what = f"part of {what} (the former districts of {'; '.join(districts)})"
         lines.append(
-            f"{la.la_name} was formed on {date_words(start)}, replacing "
-            f"{_names(la.predecessors)} ({detail}). Figures for earlier periods were published "
-            f"for {_names(la.predecessors)} and are not shown as {la.la_name}'s."
+            f"{la.la_name} was formed on {date_words(start)}, replacing {what}. Figures for "
+            f"earlier periods were published for {_predecessor_names(la)} and are not shown as "
+            f"{la.la_name}'s."
         )
     if end is not None:
         lines.append(
@@ -82,5 +101,5 @@ def reorganisation_markdown(la: geography.LocalAuthority, missing: list[str]) ->
     if not lines:
         return ""
     if missing and (start is not None or end is not None):
-        lines.append(f"Rows missing for that reason: {'; '.join(missing)}.")
+        lines.append(f"For that reason, {'; '.join(missing)}.")
     return "::: {.callout-note}\n**Reorganised council.** " + " ".join(lines) + "\n:::\n"

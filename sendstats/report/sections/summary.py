@@ -20,6 +20,7 @@ from sendstats.report import absence, rules
 from sendstats.report.figures.base import figure_dir, write_csv
 from sendstats.report.profile import HEADLINE_METRICS, LaContext, _show
 from sendstats.report.provenance import short_source
+from sendstats.report.viz import display as display_bundles
 from sendstats.report.viz import tables
 
 LATEST_HELD = "latest held"
@@ -143,9 +144,11 @@ def show_summary_table(ctx: LaContext) -> None:
     gt = tables.metrics_summary_table(
         shown, title=title, source_note=short_source(used), legend=legend
     )
-    # HTML shows great-tables' table; PDF (which prefers markdown) a typst table sized for A4.
+    # One markdown output of raw blocks (viz.display says why): HTML shows great-tables'
+    # table, the PDF a typst table sized for one A4 page; each format keeps only its own.
     pdf = tables.summary_typst(shown, title=title, notes=[legend, short_source(used)])
-    _show({"text/html": gt.as_raw_html(), "text/markdown": pdf}, raw=True)
+    html_block = display_bundles.fenced(gt.as_raw_html(), "{=html}")
+    _show({"text/markdown": html_block + "\n" + pdf, "text/plain": f"<{title}>"}, raw=True)
 
 
 SUMMARY_LEGEND = (

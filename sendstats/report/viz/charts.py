@@ -7,7 +7,11 @@ exports as CSV so the figure can be rebuilt.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import threading
 from typing import Any
 
 import altair as alt
@@ -33,6 +37,30 @@ def with_segments(data: pl.DataFrame, x_order: str = "year") -> pl.DataFrame:
     )
 
 
+class Spec(dict[str, Any]):
+    """A Vega-Lite spec built as plain data, with altair's ``to_dict`` for callers and tests.
+
+    Building a chart through altair's object model cost about 0.1 s of CPU a chart (schema
+    hashing and copying), as much as drawing it; the trend charts, a profile's most common,
+    are therefore built as data. ``to_dict()`` validates against the Vega-Lite schema (through
+    altair), ``to_dict(validate=False)`` does not.
+    """
+
+    def to_dict(self, validate: bool = True) -> dict[str, Any]:
+        """Return the spec (a deep copy), validated against the Vega-Lite schema by default."""
+        spec: dict[str, Any] = json.loads(json.dumps(self))
+        if validate:
+            alt.LayerChart.from_dict(spec, validate=True)
+        return spec
+
+
+def _dataset(data: pl.DataFrame) -> tuple[str, list[dict[str, Any]]]:
+    """Return a named inline dataset (name from the content, as altair names them)."""
+    rows = data.to_dicts()
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+    return f"data-{digest[:32]}", rows
+
+
 def trend_chart(
     data: pl.DataFrame,
     *,
@@ -45,7 +73,7 @@ def trend_chart(
     x_field: str = "year",
     y_format: str = ",~f",
     y_label_expr: str | None = None,
-) -> alt.Chart:
+) -> Spec:
     """Line chart of ``value`` by period for each ``series``, distinguishable without colour.
 
     ``x_field`` names another period column for the axis (e.g. ``period`` = "2021-22").
@@ -58,71 +86,108 @@ def trend_chart(
         y_label_expr: a Vega expression for the y labels (money in £bn or £m).
 
     """
+    from sendstats.report.viz.theme import sendstats_theme
+
     sc = role_scales({k: v for k, v in roles.items() if k in set(data["series"])})
-    legend = alt.Legend(title=None, orient="bottom", symbolStrokeWidth=2.5, labelLimit=320)
-    x_sort = (
+    legend = {"title": None, "orient": "bottom", "symbolStrokeWidth": 2.5, "labelLimit": 320}
+    x_sort: Any = (
         data.sort("year")[x_field].unique(maintain_order=True).to_list()
         if x_field != "year"
         else "ascending"
     )
-    base = alt.Chart(data, description=alt_text).encode(
-        x=alt.X(f"{x_field}:O", title=None, sort=x_sort, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y(
-            "value:Q",
-            title=y_title,
-            scale=alt.Scale(zero=y_zero),
-            axis=alt.Axis(format=y_format, labelExpr=y_label_expr or alt.Undefined),
-        ),
-        color=alt.Color(
-            "series:N",
-            scale=alt.Scale(domain=sc["domain"], range=sc["color"]),
-            sort=sc["domain"],
-            legend=legend,
-        ),
-        strokeDash=alt.StrokeDash(
-            "series:N", scale=alt.Scale(domain=sc["domain"], range=sc["dash"]), legend=legend
-        ),
-        shape=alt.Shape(
-            "series:N", scale=alt.Scale(domain=sc["domain"], range=sc["shape"]), legend=legend
-        ),
-        tooltip=["series:N", f"{x_field}:O", alt.Tooltip("value:Q", format=",.1f")],
+    y_axis: dict[str, Any] = {"format": y_format}
+    if y_label_expr:
+        y_axis["labelExpr"] = y_label_expr
+    encoding = {
+        "x": {
+            "field": x_field,
+            "type": "ordinal",
+            "title": None,
+            "sort": x_sort,
+            "axis": {"labelAngle": 0},
+        },
+        "y": {
+            "field": "value",
+            "type": "quantitative",
+            "title": y_title,
+            "scale": {"zero": y_zero},
+            "axis": y_axis,
+        },
+        "color": {
+            "field": "series",
+            "type": "nominal",
+            "scale": {"domain": sc["domain"], "range": sc["color"]},
+            "sort": sc["domain"],
+            "legend": legend,
+        },
+        "strokeDash": {
+            "field": "series",
+            "type": "nominal",
+            "scale": {"domain": sc["domain"], "range": sc["dash"]},
+            "legend": legend,
+        },
+        "shape": {
+            "field": "series",
+            "type": "nominal",
+            "scale": {"domain": sc["domain"], "range": sc["shape"]},
+            "legend": legend,
+        },
+        "tooltip": [
+            {"field": "series", "type": "nominal"},
+            {"field": x_field, "type": "ordinal"},
+            {"field": "value", "type": "quantitative", "format": ",.1f"},
+        ],
+    }
+    name, rows = _dataset(data)
+    line = {**encoding, "detail": {"field": "segment", "type": "nominal"}}
+    return Spec(
+        {
+            "$schema": alt.SCHEMA_URL,
+            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
+            "data": {"name": name},
+            "datasets": {name: rows},
+            "description": alt_text,
+            "title": {"text": title, "subtitle": subtitle},
+            "width": 560,
+            "height": 280,
+            "layer": [
+                {"mark": {"type": "line"}, "encoding": line},
+                {"mark": {"type": "point"}, "encoding": encoding},
+            ],
+        }
     )
-    chart = (base.mark_line().encode(detail="segment:N") + base.mark_point()).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=280
-    )
-    return chart  # type: ignore[no-any-return,return-value]
 
 
-def _references(refs: dict[str, float | None], axis: str, y_offset: int) -> list[Any]:
-    """Return labelled reference rules (England solid black, median grey dotted) for a chart."""
-    layers: list[Any] = []
+def _references(refs: dict[str, float | None]) -> list[dict[str, Any]]:
+    """Return labelled vertical reference rules: England dashed black, the median LA dotted."""
+    layers: list[dict[str, Any]] = []
     styles = {"England": ("#000000", [6, 3]), "Median LA": ("#6b6b6b", [2, 2])}
-    for name, value in refs.items():
-        if value is None:
-            continue
-        color, dash = styles.get(name, ("#000000", [6, 3]))
-        ref = alt.Chart(pl.DataFrame({"ref_label": [name], "ref_value": [value]}))
-        enc = {axis: alt.X("ref_value:Q") if axis == "x" else alt.Y("ref_value:Q")}
-        layers.append(ref.mark_rule(strokeDash=dash, color=color, strokeWidth=1.5).encode(**enc))
-        text = ref.mark_text(
-            align="left" if axis == "x" else "right",
-            dx=3 if axis == "x" else -2,
-            dy=0 if axis == "x" else y_offset,
-            fontSize=11,
-            color=color,
+    shown = {k: v for k, v in refs.items() if v is not None}
+    lowest = min(shown, key=lambda k: shown[k]) if len(shown) > 1 else None
+    for name, value in shown.items():
+        color, dash = styles[name]
+        # Labels sit above the strip, each on its own side of the rules, so they never meet.
+        side = {"align": "right", "dx": -3} if name == lowest else {"align": "left", "dx": 3}
+        data = {"values": [{"ref_label": name, "ref_value": value}]}
+        x = {"field": "ref_value", "type": "quantitative"}
+        layers.append(
+            {
+                "data": data,
+                "mark": {"type": "rule", "strokeDash": dash, "color": color, "strokeWidth": 1.5},
+                "encoding": {"x": x},
+            }
         )
-        if axis == "x":
-            below = name != "England"
-            layers.append(
-                text.encode(
-                    x="ref_value:Q",
-                    y=alt.value(82 if below else -2),
-                    text="ref_label:N",
-                )
-            )
-        else:
-            layers.append(text.encode(y="ref_value:Q", x=alt.value(560), text="ref_label:N"))
-        y_offset += 12
+        layers.append(
+            {
+                "data": data,
+                "mark": {"type": "text", **side, "fontSize": 11, "color": color},
+                "encoding": {
+                    "x": x,
+                    "y": {"value": -4},
+                    "text": {"field": "ref_label", "type": "nominal"},
+                },
+            }
+        )
     return layers
 
 
@@ -136,49 +201,112 @@ def bar_rank_chart(
     alt_text: str,
     references: dict[str, float | None] | None = None,
     x_format: str = ",.1f",
-) -> alt.LayerChart:
+) -> Spec:
     """Dot strip of every LA's value with the chosen LA marked and labelled.
 
     England (dashed black) and the median LA (dotted grey) are drawn as labelled rules
-    (``references``: ``england`` and ``median`` values, same period as the strip).
+    (``references``: ``england`` and ``median`` values, same period as the strip). Built as
+    Vega-Lite data, like :func:`trend_chart`.
 
     Args:
         data: columns ``area_name`` and ``value``; one row per LA.
         highlight: the ``area_name`` to mark.
 
     """
-    df = data.with_columns(
-        (pl.col("area_name") == highlight).alias("is_la"),
-    )
+    from sendstats.report.viz.theme import sendstats_theme
+
+    df = data.with_columns((pl.col("area_name") == highlight).alias("is_la"))
+    name, rows = _dataset(df)
     la = ROLE_STYLES["la"].color
-    base = alt.Chart(df)
-    x = alt.X("value:Q", title=x_title, axis=alt.Axis(format=x_format))
-    dots = (
-        base.mark_tick(thickness=1.5, size=18, color=ROLE_STYLES["other"].color)
-        .encode(x=x, tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")])
-        .transform_filter("!datum.is_la")
-    )
+    x = {
+        "field": "value",
+        "type": "quantitative",
+        "title": x_title,
+        "axis": {"format": x_format},
+        "scale": {"zero": False},
+    }
     refs = references or {}
-    named = {"England": refs.get("england"), "Median LA": refs.get("median")}
-    layers: list[Any] = [dots, *_references(named, "x", -4)]
-    if (df["is_la"]).any():
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {
+                "type": "tick",
+                "thickness": 1.5,
+                "size": 18,
+                "color": ROLE_STYLES["other"].color,
+            },
+            "encoding": {
+                "x": x,
+                "tooltip": [
+                    {"field": "area_name", "type": "nominal"},
+                    {"field": "value", "type": "quantitative", "format": ",.1f"},
+                ],
+            },
+            "transform": [{"filter": "!datum.is_la"}],
+        },
+        *_references({"England": refs.get("england"), "Median LA": refs.get("median")}),
+    ]
+    if df["is_la"].any():
+        mine = [{"filter": "datum.is_la"}]
+        value = {"field": "value", "type": "quantitative"}
         layers.append(
-            base.mark_tick(thickness=4, size=34, color=la)
-            .encode(x="value:Q")
-            .transform_filter("datum.is_la")
+            {
+                "mark": {"type": "tick", "thickness": 4, "size": 34, "color": la},
+                "encoding": {"x": value},
+                "transform": mine,
+            }
         )
         layers.append(
-            base.mark_text(dy=30, fontWeight="bold", color=la)
-            .encode(x="value:Q", text="area_name:N")
-            .transform_filter("datum.is_la")
+            {
+                "mark": {"type": "text", "dy": 30, "fontWeight": "bold", "color": la},
+                "encoding": {"x": value, "text": {"field": "area_name", "type": "nominal"}},
+                "transform": mine,
+            }
         )
-    chart = alt.layer(*layers, description=alt_text).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=70
+    return Spec(
+        {
+            "$schema": alt.SCHEMA_URL,
+            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
+            "data": {"name": name},
+            "datasets": {name: rows},
+            "description": alt_text,
+            "title": {"text": title, "subtitle": subtitle},
+            "width": 560,
+            "height": 70,
+            "layer": layers,
+        }
     )
-    return chart  # type: ignore[return-value]
 
 
-def to_svg(chart: alt.TopLevelMixin, alt_text: str) -> str:
+_WARM_SPEC: dict[str, Any] = {
+    "data": {"values": [{"a": 1}]},
+    "mark": "point",
+    "encoding": {"x": {"field": "a", "type": "quantitative"}},
+}
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Start vl-convert's JavaScript engine in the background (once per process).
+
+    Its first drawing costs seconds (engine start, fonts), as much as all a profile's charts
+    together; started when the report's first cell runs, it overlaps the imports and table
+    loads instead of delaying the first chart.
+    """
+    global _warming
+    if _warming is None:
+        import vl_convert as vlc
+
+        _warming = threading.Thread(
+            target=vlc.vegalite_to_svg, args=(_WARM_SPEC,), name="vl-convert-warm-up", daemon=True
+        )
+        _warming.start()
+
+
+if os.environ.get("SENDSTATS_FIGURE_DIR"):  # inside a render (the renderers set it): warm now
+    warm_up()
+
+
+def to_svg(chart: alt.TopLevelMixin | Spec, alt_text: str) -> str:
     """Render a chart to standalone SVG (offline, via vl-convert) carrying its alt text.
 
     The root ``<svg>`` gets ``role="img"``, an ``aria-label`` and a ``<title>``, so screen
@@ -217,11 +345,15 @@ def funnel_chart(
     y_title: str,
     x_title: str,
     alt_text: str,
-) -> alt.LayerChart:
+    few_below: float | None = None,
+) -> Spec:
     """Funnel plot: every LA's value against its denominator, with limits around England.
 
-    The LA is labelled in the top-left corner of the plot (with its value), not beside its
-    point, so the label never sits on a limit or England line; the x axis ends near the data
+    LAs whose denominator is below ``few_below`` (the small-numbers rule) are drawn hollow.
+
+    The LA is labelled in the bottom-right corner of the plot (with its value), not beside its
+    point: there the limits have closed around England, well above, so the label never sits on
+    a limit or England line; the x axis ends near the data
     and has 1-2-5 ticks only.
 
     Args:
@@ -238,53 +370,95 @@ def funnel_chart(
     lines = data.filter(pl.col("layer") != "LA")
     low = float(points["denominator"].min())  # type: ignore[arg-type]
     high = float(points["denominator"].max())  # type: ignore[arg-type]
-    x = alt.X(
-        "denominator:Q",
+    x = _q(
+        "denominator",
         title=x_title,
-        scale=alt.Scale(type="log", domain=[low * 0.85, high * 1.15], nice=False),
-        axis=alt.Axis(values=_log_ticks(low * 0.85, high * 1.15), format=",.0f", grid=False),
+        scale={"type": "log", "domain": [low * 0.85, high * 1.15], "nice": False},
+        axis={"values": _log_ticks(low * 0.85, high * 1.15), "format": ",.0f", "grid": False},
     )
-    y = alt.Y("value:Q", title=y_title)
-    dash = alt.StrokeDash(
-        "layer:N",
-        scale=alt.Scale(
-            domain=["England", "95% limits", "99.8% limits"], range=[[6, 3], [4, 2], [1, 2]]
-        ),
-        legend=alt.Legend(title=None, orient="bottom"),
-    )
-    limit_lines = (
-        alt.Chart(lines)
-        .mark_line(color="#555555", strokeWidth=1.2, clip=True)
-        .encode(x=x, y=y, strokeDash=dash, detail="side:N")
-    )
-    dots = (
-        alt.Chart(points)
-        .mark_circle(size=28, color=ROLE_STYLES["other"].color, opacity=0.7, clip=True)
-        .encode(
-            x=x,
-            y=y,
-            tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.2f"), "denominator:Q"],
-        )
-        .transform_filter("!datum.is_la")
-    )
-    layers: list[Any] = [limit_lines, dots]
+    y = _q("value", title=y_title)
+    pts_name, _ = _dataset(points)  # the same name layered_spec gives it
+    lines_name, lines_rows = _dataset(lines)
+    dash = {
+        "field": "layer",
+        "type": "nominal",
+        "scale": {
+            "domain": ["England", "95% limits", "99.8% limits"],
+            "range": [[6, 3], [4, 2], [1, 2]],
+        },
+        "legend": {"title": None, "orient": "bottom"},
+    }
+    few = f"datum.denominator < {few_below}" if few_below else "false"
+    tooltip = [
+        {"field": "area_name", "type": "nominal"},
+        _q("value", format=",.2f"),
+        _q("denominator"),
+    ]
+    grey = ROLE_STYLES["other"].color
+    layers: list[dict[str, Any]] = [
+        {
+            "data": {"name": lines_name},
+            "mark": {"type": "line", "color": "#555555", "strokeWidth": 1.2, "clip": True},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "strokeDash": dash,
+                "detail": {"field": "side", "type": "nominal"},
+            },
+        },
+        {
+            "data": {"name": pts_name},
+            "mark": {"type": "circle", "size": 28, "color": grey, "opacity": 0.7, "clip": True},
+            "encoding": {"x": x, "y": y, "tooltip": tooltip},
+            "transform": [{"filter": "!datum.is_la"}, {"filter": f"!({few})"}],
+        },
+        # The small-numbers rule: an LA on too few cases is drawn hollow (not compared).
+        {
+            "data": {"name": pts_name},
+            "mark": {"type": "point", "size": 28, "color": grey, "filled": False, "clip": True},
+            "encoding": {"x": x, "y": y, "tooltip": tooltip},
+            "transform": [{"filter": "!datum.is_la"}, {"filter": few}],
+        },
+    ]
     if highlight and points["is_la"].any():
         la = ROLE_STYLES["la"]
-        mine = alt.Chart(points).transform_filter("datum.is_la")
-        layers.append(
-            mine.mark_point(shape=la.shape, size=150, filled=True, color=la.color).encode(x=x, y=y)
-        )
-        layers.append(
-            mine.transform_calculate(
-                label="'● ' + datum.area_name + ': ' + format(datum.value, '.1f') + '%'"
-            )
-            .mark_text(align="left", baseline="top", fontWeight="bold", color=la.color)
-            .encode(x=alt.value(6), y=alt.value(4), text="label:N")
-        )
-    chart = alt.layer(*layers, description=alt_text).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=300
+        mine = [{"filter": "datum.is_la"}]
+        label = "'\u25cf ' + datum.area_name + ': ' + format(datum.value, '.1f') + '%'"
+        layers += [
+            {
+                "data": {"name": pts_name},
+                "mark": {
+                    "type": "point",
+                    "shape": la.shape,
+                    "size": 150,
+                    "filled": True,
+                    "color": la.color,
+                },
+                "encoding": {"x": x, "y": y},
+                "transform": mine,
+            },
+            {
+                "data": {"name": pts_name},
+                "mark": {
+                    "type": "text",
+                    "align": "right",
+                    "baseline": "bottom",
+                    "fontWeight": "bold",
+                    "color": la.color,
+                },
+                "encoding": {
+                    "x": {"value": 554},
+                    "y": {"value": 294},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+                "transform": [*mine, {"calculate": label, "as": "label"}],
+            },
+        ]
+    spec = layered_spec(
+        points, layers, title=title, subtitle=subtitle, alt_text=alt_text, height=300
     )
-    return chart  # type: ignore[return-value]
+    spec["datasets"][lines_name] = lines_rows
+    return spec
 
 
 def dot_compare_chart(
@@ -330,6 +504,39 @@ def dot_compare_chart(
     return chart  # type: ignore[no-any-return,return-value]
 
 
+def layered_spec(
+    data: pl.DataFrame,
+    layers: list[dict[str, Any]],
+    *,
+    title: str,
+    subtitle: str,
+    alt_text: str,
+    width: int = 560,
+    height: int = 280,
+) -> Spec:
+    """Return a layered Vega-Lite spec over one named dataset, with the sendstats theme."""
+    from sendstats.report.viz.theme import sendstats_theme
+
+    name, rows = _dataset(data)
+    return Spec(
+        {
+            "$schema": alt.SCHEMA_URL,
+            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
+            "data": {"name": name},
+            "datasets": {name: rows},
+            "description": alt_text,
+            "title": {"text": title, "subtitle": subtitle},
+            "width": width,
+            "height": height,
+            "layer": layers,
+        }
+    )
+
+
+def _q(field: str, **extra: Any) -> dict[str, Any]:
+    return {"field": field, "type": "quantitative", **extra}
+
+
 def caterpillar_chart(
     data: pl.DataFrame,
     *,
@@ -339,7 +546,7 @@ def caterpillar_chart(
     subtitle: str,
     y_title: str,
     alt_text: str,
-) -> alt.LayerChart:
+) -> Spec:
     """Every LA's value with its 95% interval, in rank order, the chosen LA marked.
 
     Args:
@@ -349,48 +556,65 @@ def caterpillar_chart(
 
     """
     df = data.with_columns((pl.col("area_name") == (highlight or "")).alias("is_la"))
-    x = alt.X("position:Q", title="LAs in order of value (1 = highest)")
-    base = alt.Chart(df)
-    bars = base.mark_rule(color="#b0b0b0").encode(
-        x=x, y=alt.Y("ci95_low:Q", title=y_title), y2="ci95_high:Q"
-    )
-    dots = base.mark_circle(size=16, color="#6b6b6b").encode(
-        x=x, y="value:Q", tooltip=["area_name:N", alt.Tooltip("value:Q", format=",.1f")]
-    )
-    layers: list[Any] = [bars, dots]
-    if highlight:
-        mine = base.transform_filter("datum.is_la")
-        layers.append(
-            mine.mark_rule(color=ROLE_STYLES["la"].color, strokeWidth=3).encode(
-                x=x, y="ci95_low:Q", y2="ci95_high:Q"
-            )
-        )
-        layers.append(
-            mine.mark_point(filled=True, size=140, color=ROLE_STYLES["la"].color).encode(
-                x=x, y="value:Q"
-            )
-        )
-        layers.append(
-            mine.mark_text(dy=-14, fontWeight="bold", color=ROLE_STYLES["la"].color).encode(
-                x=x, y="ci95_high:Q", text="area_name:N"
-            )
-        )
+    x = _q("position", title="LAs in order of value (1 = highest)")
+    la = ROLE_STYLES["la"].color
+    tooltip = [
+        {"field": "area_name", "type": "nominal"},
+        _q("value", format=",.1f"),
+    ]
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "rule", "color": "#b0b0b0"},
+            "encoding": {"x": x, "y": _q("ci95_low", title=y_title), "y2": {"field": "ci95_high"}},
+        },
+        {
+            "mark": {"type": "circle", "size": 16, "color": "#6b6b6b"},
+            "encoding": {"x": x, "y": _q("value"), "tooltip": tooltip},
+        },
+    ]
+    if highlight and df["is_la"].any():
+        mine = [{"filter": "datum.is_la"}]
+        layers += [
+            {
+                "mark": {"type": "rule", "color": la, "strokeWidth": 3},
+                "encoding": {"x": x, "y": _q("ci95_low"), "y2": {"field": "ci95_high"}},
+                "transform": mine,
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 140, "color": la},
+                "encoding": {"x": x, "y": _q("value")},
+                "transform": mine,
+            },
+            {
+                "mark": {"type": "text", "dy": -14, "fontWeight": "bold", "color": la},
+                "encoding": {
+                    "x": x,
+                    "y": _q("ci95_high"),
+                    "text": {"field": "area_name", "type": "nominal"},
+                },
+                "transform": mine,
+            },
+        ]
     if reference is not None:
-        ref = alt.Chart(pl.DataFrame({"england": [reference], "label": ["England"]}))
-        layers.append(
-            ref.mark_rule(strokeDash=[6, 3], color=ROLE_STYLES["england"].color).encode(
-                y="england:Q"
-            )
-        )
-        layers.append(
-            ref.mark_text(align="left", dx=4, dy=-6).encode(
-                y="england:Q", x=alt.value(0), text="label:N"
-            )
-        )
-    chart = alt.layer(*layers, description=alt_text).properties(
-        title=alt.TitleParams(text=title, subtitle=subtitle), width=560, height=280
-    )
-    return chart  # type: ignore[no-any-return,return-value]
+        ref = {"values": [{"england": reference, "label": "England"}]}
+        england = ROLE_STYLES["england"].color
+        layers += [
+            {
+                "data": ref,
+                "mark": {"type": "rule", "strokeDash": [6, 3], "color": england},
+                "encoding": {"y": _q("england")},
+            },
+            {
+                "data": ref,
+                "mark": {"type": "text", "align": "left", "dx": 4, "dy": -6},
+                "encoding": {
+                    "y": _q("england"),
+                    "x": {"value": 0},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+            },
+        ]
+    return layered_spec(df, layers, title=title, subtitle=subtitle, alt_text=alt_text)
 
 
 def money_label_expr(values: list[float]) -> str:
