@@ -3,8 +3,11 @@
 Each rule is a named constant or one small function, so the tables, the sentences and the
 charts all say the same thing, and the notes can state the rule once.
 
-The small-numbers rule follows OHID Fingertips and DfE LAIT practice. The benchmarks table does
-not (yet) carry a reliability column, so the rule is applied here, from each row's denominator.
+The small-numbers rule follows OHID Fingertips and DfE LAIT practice. It is applied once, in
+the benchmarks table (:mod:`sendstats.benchmarking.reliability`: ``reliability`` is ``not
+ranked`` below 10 cases of base and ``caution`` below 30); the report reads that column, so a
+value has one verdict in the tables, the text and the charts. Rows without it (built before the
+column existed) fall back to the same thresholds on the denominator.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import datetime as dt
 from typing import Any
 
 from sendstats.core.numbers import period_label
+from sendstats.metrics.stats import MIN_BASE_RANKED, MIN_BASE_RELIABLE
 
-#: Below this many cases (the denominator of a % or rate) no rank, band or significance is shown.
-NO_RANK_BELOW = 10
+#: Below this many cases (the base of a value) no rank, band or significance is shown.
+NO_RANK_BELOW = MIN_BASE_RANKED
 #: Below this many cases a value is shown with a caution mark.
-CAUTION_BELOW = 30
+CAUTION_BELOW = MIN_BASE_RELIABLE
 #: The mark put after a value resting on fewer than :data:`CAUTION_BELOW` cases.
 CAUTION_MARK = "\u2020"
 
@@ -45,12 +49,16 @@ def denominator_of(row: dict[str, Any]) -> float | None:
 
 def too_small(row: dict[str, Any]) -> bool:
     """Return True when a row's value rests on fewer than :data:`NO_RANK_BELOW` cases."""
+    if row.get("reliability") is not None:
+        return bool(row["reliability"] == "not ranked")
     den = denominator_of(row)
     return den is not None and den < NO_RANK_BELOW
 
 
 def needs_caution(row: dict[str, Any]) -> bool:
     """Return True when a row's value rests on fewer than :data:`CAUTION_BELOW` cases."""
+    if row.get("reliability") is not None:
+        return bool(row["reliability"] in ("not ranked", "caution"))
     den = denominator_of(row)
     return den is not None and den < CAUTION_BELOW
 
