@@ -1,7 +1,8 @@
 """Render a parameterised Quarto report to one self-contained HTML (or PDF) file.
 
 With ``quarto`` on PATH the document is rendered by Quarto itself (``quarto render <qmd>
--P key:value ... --to html|typst --output <name>``). Without it, sendstats renders the same
+-P key:value ... --to html|typst --output <name>``, from a private copy of the project:
+:mod:`sendstats.render.quarto`). Without it, sendstats renders the same
 ``.qmd`` on its own: :mod:`sendstats.render.qmd` reads and executes it as a notebook (nbclient,
 one ipykernel under the running interpreter) and turns the outputs into blocks, which this module
 writes as HTML through pandoc (the binary shipped by ``pypandoc_binary``; nbconvert's mistune
