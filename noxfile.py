@@ -1,6 +1,10 @@
-"""Sessions people run: tests, lint, typecheck, build, report, render_quarto, site, bench.
+"""Sessions people run: tests (all lanes, or the fast one), lint, typecheck, build, report,
+render_quarto, site, bench, lock.
 
-Each session installs the project with its dev extras from pyproject.toml into its own venv.
+Each session installs the locked versions (``requirements.lock``, made by ``uv pip compile
+pyproject.toml --extra dev --universal``) and then the project itself without resolving again,
+so a rebuild next year installs what made today's outputs. Refresh the lock with
+``nox -s lock`` when pyproject.toml's dependencies change.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_venv = "yes"
+# uv installs the locked versions in seconds where it is present (.ci/run installs it); pip
+# otherwise.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = False
 
 PYTHON = "3.11"
@@ -19,23 +26,55 @@ QUARTO_VERSION = "1.7.34"
 QUARTO_SETUP = Path("../shared/tools/quarto/setup.sh")
 
 
+LOCK = "requirements.lock"
+
+
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    session.install("-r", LOCK)
+    session.install("--no-deps", "-e", ".")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (reads the raw archive at ../shared/data/raw)."""
+    """Run every test lane: unit, realdata (reads ../shared/data/raw) and render."""
     _install(session)
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
+def fast(session: nox.Session) -> None:
+    """Run the unit lane only: no raw archive, under a minute."""
+    _install(session)
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve requirements.lock from pyproject.toml (needs the package index)."""
+    session.install("uv")
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--extra",
+        "dev",
+        "--universal",
+        "--python-version",
+        PYTHON,
+        "-o",
+        LOCK,
+    )
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff."""
-    session.install("ruff")
-    session.run("ruff", "check", "sendstats", "tests", "noxfile.py", *session.posargs)
-    session.run("ruff", "format", "--check", "sendstats", "tests", "noxfile.py")
+    """Check style and common bugs with ruff, and the layers with import-linter."""
+    _install(session)
+    paths = ("sendstats", "tests", "benchmarks", "scripts", "noxfile.py")
+    session.run("ruff", "check", *paths, *session.posargs)
+    session.run("ruff", "format", "--check", *paths)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
@@ -75,7 +114,7 @@ def render_quarto(session: nox.Session) -> None:
     # Quarto's kernel and `-P` parameters need this venv's jupyter, ipykernel and papermill.
     session.env["QUARTO_PYTHON"] = str(Path(session.bin) / "python")
     session.run(str(quarto_bin / "quarto"), "--version", external=True)
-    args = session.posargs or ["tests/test_render.py", "tests/test_render_quarto.py"]
+    args = session.posargs or ["tests/render"]
     session.run("pytest", *args)
 
 

@@ -16,6 +16,8 @@ Measures (``--only`` names):
 - ``build_cold_warm``: the same with the raw cache warm and tidy/metrics outputs removed
   (``--force``).
 - ``build_noop``: the build again with nothing changed (every step must be skipped by hash).
+- ``build_report_edit``: the build again after a report-only edit (a comment added to a copy of
+  ``sendstats/report/figures/la.py``): every data step must be skipped.
 - ``render_la`` / ``render_la_quarto``: one LA profile with the fallback renderer / Quarto.
 - ``render_all``: every LA profile through the fallback renderer (2 workers).
 - ``render_all_quarto``: every LA profile through Quarto (2 workers; skipped without Quarto).
@@ -49,6 +51,7 @@ MEASURES = (
     "build_cold",
     "build_cold_warm",
     "build_noop",
+    "build_report_edit",
     "render_la",
     "render_la_quarto",
     "render_all",
@@ -59,6 +62,7 @@ TITLES = {
     "build_cold": "cold build (cache empty)",
     "build_cold_warm": "cold build (cache warm, outputs removed)",
     "build_noop": "no-op rebuild",
+    "build_report_edit": "rebuild after a report-only edit",
     "render_la": "one LA profile (fallback)",
     "render_la_quarto": "one LA profile (Quarto)",
     "render_all": "all LA profiles (fallback, 2 workers)",
@@ -268,9 +272,9 @@ def floor_paths(data: Path) -> list[Path]:
     """
     os.environ["SENDSTATS_DATA_DIR"] = str(data)
     from sendstats.acquire import catalog, fetch
-    from sendstats.pipeline import build
+    from sendstats.pipeline import table
 
-    tidy_sources = set(dict.fromkeys(s.source_id for s in build.TIDY_STEPS))
+    tidy_sources = {source for step in table.STEPS for source in step.sources}
     paths = []
     for source_id, decl in catalog.load_catalog().items():
         for rel in decl.releases:
@@ -364,10 +368,26 @@ def plan_build_noop(ctx: Context, run: int) -> tuple[list[str], Path]:
     return sendstats_argv("build", "--offline"), copy_prepared(ctx, f"noop{run}", outputs=True)
 
 
+def plan_build_report_edit(ctx: Context, run: int) -> tuple[list[str], Path]:
+    """Plan a rebuild after a report-only edit, run from an edited copy of the package."""
+    copy = fresh_dir(ctx, f"edited{run}")
+    shutil.copytree(REPO / "sendstats", copy / "sendstats", ignore=shutil.ignore_patterns("*.pyc"))
+    figure = copy / "sendstats" / "report" / "figures" / "la.py"
+    figure.write_text(figure.read_text(encoding="utf-8") + "\n# a report-only edit\n")
+    # Compiled as an installed package is: the edit, not a first compile, is what is timed.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(copy)], check=True)
+    code = (
+        f"import sys; sys.path.insert(0, {str(copy)!r}); from sendstats.cli import main; "
+        "raise SystemExit(main(sys.argv[1:]))"
+    )
+    data = copy_prepared(ctx, f"edit{run}", outputs=True)
+    return [sys.executable, "-c", code, "build", "--offline"], data
+
+
 def _render_code(call: str, out: Path) -> str:
     return (
         "from pathlib import Path\n"
-        "from sendstats import publish\n"
+        "from sendstats.render import publish\n"
         f"result = publish.{call.replace('OUT', f'Path({str(out)!r})')}\n"
         "print('rendered', len(result) if isinstance(result, list) else result)\n"
     )
@@ -406,6 +426,7 @@ PLANS: dict[str, Plan] = {
     "build_cold": plan_build_cold,
     "build_cold_warm": plan_build_cold_warm,
     "build_noop": plan_build_noop,
+    "build_report_edit": plan_build_report_edit,
     "render_la": plan_render_la,
     "render_la_quarto": plan_render_la_quarto,
     "render_all": plan_render_all,
@@ -439,7 +460,7 @@ def measure(ctx: Context, name: str, runs: int, logs: Path) -> dict[str, Any]:
         if name.startswith("render_all"):
             printed = log_file.read_text(encoding="utf-8", errors="replace").split("rendered ")
             documents = int(printed[-1].split()[0]) if len(printed) > 1 else 0
-        if name == "build_noop":
+        if name in ("build_noop", "build_report_edit"):
             text = log_file.read_text(encoding="utf-8", errors="replace")
             if "rows written" in text.split("build:")[-1]:
                 notes.append("a step was rerun: the no-op build did not skip everything")
@@ -515,32 +536,16 @@ def check(name: str, ok: bool | None, measured: str, target: str) -> dict[str, A
 def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Compare each measure with the issue's targets."""
     rows = []
-    floor = results.get("floor", {}).get("median_s")
     for key in ("build_cold", "build_cold_warm"):
-        med = results.get(key, {}).get("median_s")
-        if med is None:
+        if (med := results.get(key, {}).get("median_s")) is not None:
+            rows.append(check(f"{TITLES[key]} under 6 s", med < 6, f"{med:.2f} s", "< 6 s"))
+    for key in ("build_noop", "build_report_edit"):
+        if (med := results.get(key, {}).get("median_s")) is None:
             continue
-        title = TITLES[key]
-        ratio = None if floor is None else med / floor
+        rows.append(check(f"{TITLES[key]} under 0.5 s", med < 0.5, f"{med:.2f} s", "< 0.5 s"))
+        notes = results[key].get("notes", [])
         rows.append(
-            check(
-                f"{title} within 2x floor",
-                None if ratio is None else ratio <= 2,
-                "n/a" if ratio is None else f"{ratio:.1f}x ({med:.2f} s / {floor:.2f} s)",
-                "<= 2x",
-            )
-        )
-        rows.append(check(f"{title} under 10 s", med < 10, f"{med:.2f} s", "< 10 s"))
-    if (med := results.get("build_noop", {}).get("median_s")) is not None:
-        rows.append(check("no-op rebuild under 1 s", med < 1, f"{med:.2f} s", "< 1 s"))
-        notes = results["build_noop"].get("notes", [])
-        rows.append(
-            check(
-                "no-op rebuild skips every step",
-                not notes,
-                "; ".join(notes) or "yes",
-                "all skipped",
-            )
+            check(f"{TITLES[key]}: every step skipped", not notes, "; ".join(notes) or "yes", "all")
         )
     for key, res in results.items():
         if (peak := res.get("peak_bytes")) is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["__version__", "benchmark"]
 
-__version__ = "0.1.0"
+from sendstats.core.version import __version__
 
 if TYPE_CHECKING:
     from sendstats.benchmarking.api import benchmark

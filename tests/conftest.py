@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -44,15 +46,56 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield d
 
 
-@pytest.fixture(scope="module")
-def built_root(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A folder whose ``data/`` holds a full offline build; the env points at it for the module."""
+@pytest.fixture(scope="session")
+def session_build(raw_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """One full offline build for the whole session: its data folder and its build report.
+
+    Tests never use it in place: each user copies the folder first (``shutil.copytree``), so
+    a test that deletes or corrupts outputs cannot disturb another, and the build runs once.
+    """
     from sendstats.pipeline import build
 
+    data = tmp_path_factory.mktemp("session-build") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENDSTATS_DATA_DIR", str(data))
+        mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+        report = build.build(offline=True, progress=False)
+    return data, report
+
+
+@pytest.fixture(scope="module")
+def built_root(
+    raw_archive: Path, session_build: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A folder whose ``data/`` holds a full offline build; the env points at it for the module."""
     root = tmp_path_factory.mktemp("built")
+    shutil.copytree(session_build[0], root / "data", symlinks=True)
     mp = pytest.MonkeyPatch()
     mp.setenv("SENDSTATS_DATA_DIR", str(root / "data"))
     mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
-    build.build(offline=True, progress=False)
     yield root
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def ons_workbooks(
+    raw_archive: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Path]:
+    """The pinned ONS workbooks resolved from the archive, handed to the population reader.
+
+    The build hands a source its paths; tests that call the population functions directly
+    get the same through this fixture (sources never fetch).
+    """
+    from sendstats.acquire import fetch
+    from sendstats.sources import ons_population
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
+        mp.setenv("SENDSTATS_DATA_DIR", str(tmp_path_factory.mktemp("ons")))
+        mp.setenv("SENDSTATS_OFFLINE", "1")
+        paths = {
+            (release, name): fetch.resolve_file(ons_population.SOURCE_ID, release, name)
+            for release, name in ons_population.required_files()
+        }
+    ons_population.use_workbooks(paths)
+    return paths

@@ -155,6 +155,9 @@ class SourceDeclaration(_Model):
     coverage: dict[str, str]
     series_breaks: list[str] = Field(default_factory=list)
     releases: list[Release]
+    #: Hand-kept maps (paths from the project root) that this source is the provenance of. Such
+    #: a source is not read by the build; tests check the maps against its files.
+    provenance_of: list[str] = Field(default_factory=list)
 
     def release(self, label: str) -> Release:
         """Return the release labelled ``label``, or raise naming the ones held."""

@@ -7,9 +7,14 @@ resolved in this order:
 1. the cache ``<data>/raw/<source>/<release>/<filename>``, verified by sha256;
 2. the raw archive folders of ``SENDSTATS_ARCHIVE``, where a file is found by its content
    whatever its name (only files of the declared size are hashed);
-3. the publisher's URL (:mod:`sendstats.acquire.download`): streamed to a temp file with timeouts
-   and bounded retries, refused if it is an HTML page or larger than declared, the zip member
-   extracted safely, sha256 verified, renamed into place.
+3. the publisher's URL (:mod:`sendstats.acquire.http`): every redirect hop checked before it is
+   followed, streamed to a temp file with timeouts, a minimum rate, an overall deadline and
+   bounded retries, refused if its content is not the declared format (an HTML page above all)
+   or larger than declared, the zip member extracted safely and checked, sha256 verified,
+   renamed into place.
+
+A full disk or a read-only cache is a :class:`~sendstats.core.io.StorageError` naming the folder,
+raised at once (never taken for a missing file, never retried), and the cache is left as it was.
 
 A sha256 mismatch is an error that shows both hashes and leaves the cache as it was. Accepting a
 new upstream file is explicit (``update_pins=True``): the file is kept under ``.pending/<sha256>/``
@@ -34,7 +39,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal
 
-from sendstats import __version__
 from sendstats.acquire import catalog, manifest
 from sendstats.acquire.archives import archive_candidates, clear_archive_index
 from sendstats.acquire.catalog import DeclarationError, PinnedFile, UnpinnedFile
@@ -49,12 +53,14 @@ from sendstats.acquire.download import (
     UnsafeArchiveMember,
     check_member_name,
     copy_hashing,
-    download,
     extract_member,
 )
+from sendstats.acquire.http import download
 from sendstats.acquire.pins import format_pin_diff, write_pin_updates
 from sendstats.core import config
-from sendstats.core.io import data_lock, publish_file, sha256_file, temp_path_in
+from sendstats.core.io import publish_file, sha256_file, temp_path_in
+from sendstats.core.lock import data_lock
+from sendstats.core.version import __version__
 
 if TYPE_CHECKING:
     import httpx
@@ -192,12 +198,14 @@ class Fetcher:
         if self._client is None:
             import httpx  # only when downloading: a build from cache or archive never needs it
 
+            # Redirects are followed hop by hop, each checked first (acquire.http); no kept-alive
+            # connections, so each request's socket is known to the download's deadline watchdog.
             self._client = httpx.Client(
                 timeout=httpx.Timeout(
                     self.policy.read_timeout, connect=self.policy.connect_timeout
                 ),
-                follow_redirects=True,
-                max_redirects=10,
+                follow_redirects=False,
+                limits=httpx.Limits(max_keepalive_connections=0),
                 headers={"User-Agent": f"sendstats/{__version__}"},
             )
         return self._client
@@ -243,7 +251,7 @@ class Fetcher:
                 self._failed[url] = f"the release zip failed earlier in this run ({exc})"
                 raise
             self._zips[url] = kept
-        return extract_member(self._zips[url], member, tmp, limit, label)
+        return extract_member(self._zips[url], member, tmp, limit, label, fmt)
 
     def resolve(self, source: str, release: str, declared: DeclaredFile) -> FetchResult:
         """Resolve one declared file and record it in the manifest.
@@ -351,7 +359,11 @@ def _is_pinned_file(path: Path, pinned: PinnedFile) -> bool:
 
 
 def _copy_pinned(src: Path, dest: Path, pinned: PinnedFile, label: str) -> bool:
-    """Copy an archive file into the cache; False if it changed since it was indexed."""
+    """Copy an archive file into the cache; False if it changed since it was indexed.
+
+    Only a failure to read the archive file means "not this one"; a failure to write the cache
+    (a full disk) is a ``StorageError`` and propagates.
+    """
     with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
         try:
             with open(src, "rb") as fh:

@@ -7,12 +7,14 @@ which inputs, how many rows, their sha256, and the sendstats version and git com
 them. Charts and tables build their source notes from it, so it must never claim what did not
 happen: entries are written only after the file they describe is complete and verified.
 
-Writes are read-modify-write under ``sendstats.core.io.data_lock`` and land through a temp file and
-rename, so two processes never lose each other's entries and a crash never leaves a torn file.
+Writes are read-modify-write under ``sendstats.core.lock.data_lock`` and land through a temp
+file and rename, so two processes never lose each other's entries and a crash never leaves a
+torn file.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import subprocess
@@ -20,9 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sendstats import __version__
 from sendstats.core import config
-from sendstats.core.io import atomic_write_text, data_lock, sha256_file
+from sendstats.core.io import StorageError, atomic_write_text, sha256_file
+from sendstats.core.lock import data_lock
+from sendstats.core.version import __version__, library_versions
 
 if TYPE_CHECKING:
     from sendstats.acquire.fetch import FetchResult
@@ -66,12 +69,32 @@ def load_manifest() -> dict[str, Any]:
     return data
 
 
+def _without_stamps(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    inputs = {
+        key: {k: v for k, v in entry.items() if k != "verified"}
+        for key, entry in manifest.get("inputs", {}).items()
+    }
+    return {**manifest, "inputs": inputs}
+
+
 def _update(mutate: Callable[[dict[str, Any]], None]) -> None:
+    """Read, change and write the manifest under the data lock.
+
+    In a data folder that cannot be written, a change that only stamps ``verified`` on inputs
+    already recorded is dropped (a run that only reads needs no write); any other change raises
+    the :class:`~sendstats.core.io.StorageError`.
+    """
     with data_lock():
         manifest = load_manifest()
+        before = _without_stamps(copy.deepcopy(manifest))
         mutate(manifest)
         text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        atomic_write_text(config.manifest_path(), text)
+        try:
+            atomic_write_text(config.manifest_path(), text)
+        except StorageError as exc:
+            if exc.read_only and _without_stamps(manifest) == before:
+                return
+            raise
 
 
 def _relative_to_data(path: Path) -> str:
@@ -195,6 +218,7 @@ def record_output(
         "sha256": digest,
         "bytes": path.stat().st_size,
         "sendstats_version": __version__,
+        "libraries": library_versions(),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "when": _now(),

@@ -15,8 +15,9 @@ from pandera.typing.polars import Series
 
 from sendstats.benchmarking.bands import BANDS
 from sendstats.benchmarking.funnel import FUNNEL_POSITIONS, SIGNIFICANCE_LABELS
+from sendstats.benchmarking.reliability import RELIABILITY_LEVELS
+from sendstats.core.checks import validate_frame
 from sendstats.metrics.schema import interval_contains_value
-from sendstats.sources.readers import validate_frame
 
 
 def _num(description: str, ge: float | None = None, le: float | None = None) -> Series[pl.Float64]:
@@ -55,6 +56,21 @@ class BenchmarksTable(pa.DataFrameModel):
         str_matches=r"^[0-9a-f]{64}$", description="sha256 of that file."
     )
     note: Series[str] = pa.Field(nullable=True, description="Caveat on this value.")
+    reliability: Series[str] = pa.Field(
+        isin=list(RELIABILITY_LEVELS),
+        description=(
+            "Small-numbers rule (benchmarking.reliability): 'not ranked' (base under 10: no "
+            "rank, percentile, band, funnel position or significance), 'caution' (base under "
+            "30), 'reliable', 'not assessed' (a count or amount) or 'not published' (no value)."
+        ),
+    )
+    reliability_base: Series[pl.Float64] = _num(
+        "The base the rule looked at: the denominator, or the events counted for a rate per "
+        "population; null for counts and amounts."
+    )
+    reliability_reason: Series[str] = pa.Field(
+        description="Why, in words a report can show (e.g. 'base 2 is under 10: not ranked')."
+    )
     rank: Series[pl.Int32] = pa.Field(
         nullable=True, ge=1, description="National rank, 1 = highest value, ties shared."
     )

@@ -8,13 +8,17 @@ neighbours in both DfE sets (LAIT's unweighted convention, the number averaged s
 to each; the change since the previous period and over five years, flagged where it crosses a
 series break named in the registry; funnel limits around England at the LA's denominator; and
 a significance label. Every comparator column has a rule column that says how it was averaged.
+
+The small-numbers rule (:mod:`~sendstats.benchmarking.reliability`) is applied first: a value
+whose base is under 10 gets no rank, percentile, band, funnel position or significance, one
+under 30 is marked ``caution``; ``reliability`` and ``reliability_reason`` say which.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from sendstats.benchmarking import bands, funnel
+from sendstats.benchmarking import bands, funnel, reliability
 from sendstats.geography.neighbours import AVERAGING_RULES, SN_SETS, sn_table
 from sendstats.metrics.registry import all_metrics
 from sendstats.metrics.stats import Z_95, Z_998
@@ -196,6 +200,9 @@ BENCHMARK_COLUMNS = [
     "source_file",
     "file_sha256",
     "note",
+    "reliability",
+    "reliability_base",
+    "reliability_reason",
     "rank",
     "n_ranked",
     "percentile",
@@ -231,10 +238,17 @@ BENCHMARK_COLUMNS = [
 
 def compute(metrics: pl.DataFrame) -> pl.DataFrame:
     """Return the benchmarks table for every LA metric row (see the module docstring)."""
-    la = _la_rows(metrics)
+    la = _la_rows(metrics).with_columns(reliability.reliability_exprs())
+    # Ranks, percentiles and bands over the LAs the small-numbers rule lets be ranked.
+    ranked = reliability.rankable_value()
     la = la.with_columns(
-        bands.percentile_expr(pl.col("value"), GROUP).alias("percentile"),
-        bands.band_expr(pl.col("value"), pl.col("polarity"), GROUP).alias("band"),
+        ranked.rank(method="min", descending=True).over(GROUP).cast(pl.Int32).alias("rank"),
+        pl.when(ranked.is_not_null())
+        .then(ranked.count().over(GROUP))
+        .cast(pl.Int32)
+        .alias("n_ranked"),
+        bands.percentile_expr(ranked, GROUP).alias("percentile"),
+        bands.band_expr(ranked, pl.col("polarity"), GROUP).alias("band"),
         pl.col("polarity")
         .replace_strict(bands.BAND_RULES, return_dtype=pl.Utf8)
         .alias("band_rule"),
@@ -262,15 +276,26 @@ def compute(metrics: pl.DataFrame) -> pl.DataFrame:
         *((pl.col("value") - pl.col(f"{k}_value")).alias(f"gap_{k}") for k in SN_KEYS),
     )
     la = _funnels(_changes(la))
+    not_ranked = pl.col("reliability") == "not ranked"
     la = la.with_columns(
-        funnel.significance_expr(
-            pl.col("ci95_low"),
-            pl.col("ci95_high"),
-            pl.col("england_value"),
-            pl.col("polarity"),
-            pl.col("statistic"),
-        ).alias("significance"),
-        pl.when(pl.col("statistic").is_in(["proportion", "rate"]))
+        pl.when(not_ranked).then(None).otherwise(pl.col("funnel_position")).alias("funnel_position")
+    )
+    la = la.with_columns(
+        pl.when(not_ranked)
+        .then(pl.lit("Not compared"))
+        .otherwise(
+            funnel.significance_expr(
+                pl.col("ci95_low"),
+                pl.col("ci95_high"),
+                pl.col("england_value"),
+                pl.col("polarity"),
+                pl.col("statistic"),
+            )
+        )
+        .alias("significance"),
+        pl.when(not_ranked)
+        .then(pl.lit("not compared: " + reliability.RULE_TEXT))
+        .when(pl.col("statistic").is_in(["proportion", "rate"]))
         .then(pl.lit(funnel.SIGNIFICANCE_METHOD))
         .otherwise(pl.lit("not compared: not a proportion or rate"))
         .alias("significance_method"),

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 
-from sendstats import __version__
+from sendstats.core.version import __version__
 
 DESCRIPTION = """\
 Rebuild the figures of the English SEND debate from the publishers' open data and benchmark
@@ -171,21 +171,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_worker_early(force: bool) -> None:
-    """Start the build's worker process now when the build will likely compute tables.
-
-    That is a first build (no build state) or ``--force``: the worker then loads Python,
-    polars and pandera while this process imports its own modules (about 0.2 s sooner).
-    """
-    from sendstats.core import config
-    from sendstats.pipeline import tidy_worker
-
-    if force or not (config.data_dir() / config.STATE_FILE).is_file():
-        tidy_worker.start_early()
-
-
 def _cmd_build(args: argparse.Namespace) -> int:
-    _start_worker_early(args.force)
     from sendstats.pipeline import build
 
     report = build.build(offline=args.offline or None, as_of=args.as_of, force=args.force)
@@ -196,7 +182,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    _start_worker_early(force=False)
     from sendstats.pipeline import build
     from sendstats.render import publish
 
@@ -296,9 +281,6 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; known errors print one clear message and exit 1."""
-    from sendstats.pipeline import lean
-
-    lean.install()  # pandera without its pandas API: 0.45 s off every validating command
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

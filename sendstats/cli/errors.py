@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sendstats.acquire.catalog import DeclarationError
+from sendstats.core.checks import RawInputError
 from sendstats.core.io import LockTimeoutError
 from sendstats.geography import LACodeError, UnknownLAError
 from sendstats.metrics.registry import NoValueError, UnknownMetricError
 from sendstats.report.figures.base import FigureError, UnknownFigureError
 from sendstats.sources.ons_population import PopulationFileError
-from sendstats.sources.readers import RawInputError
 
 
 def _optional() -> tuple[type[BaseException], ...]:

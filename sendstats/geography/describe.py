@@ -72,24 +72,30 @@ def _neighbour_lines(la_code_dfe: str) -> list[str]:
 
 
 def _population_lines(la_code_dfe: str) -> list[str]:
-    from sendstats.sources import ons_population as population
+    """Return the LA's population by age band at the latest mid-year held, from the build."""
+    import polars as pl
 
-    for year in sorted(population.mye_layouts(), reverse=True):
-        try:
-            table = population.la_population(year)
-        except Exception as exc:  # any fetch or read failure only omits this section
-            return [f"  Population: not available ({type(exc).__name__}: {exc})"]
-        rows = table.filter(table["la_code_dfe"] == la_code_dfe)
-        if rows.is_empty():
-            continue
-        ages = dict(zip(rows["age"].to_list(), rows["population"].to_list(), strict=True))
-        parts = [f"all ages {sum(ages.values()):,}"]
-        for band, (low, high) in population.AGE_BANDS.items():
-            total = sum(v for a, v in ages.items() if low <= a <= high)
-            parts.append(f"aged {band.replace('_', '-')} {total:,}")
-        vintage = rows["population_vintage"][0]
-        return [f"  Population ({vintage}):", "    " + "; ".join(parts)]
-    return ["  Population: no held ONS estimate is on this LA's boundaries"]
+    from sendstats.core import config
+
+    path = config.tidy_dir() / "ons_population__population.parquet"
+    if not path.is_file():
+        return [f"  Population: not built yet ({path} missing: run `sendstats build`)"]
+    table = pl.read_parquet(path).filter(pl.col("la_code_dfe") == la_code_dfe)
+    if table.is_empty():
+        return ["  Population: no held ONS estimate is on this LA's boundaries"]
+    latest = table.filter(pl.col("mid_year") == table["mid_year"].max())
+    parts = [
+        f"aged {band.replace('_', '-')} {population:,}"
+        for band, population in latest.sort("age_band").select("age_band", "population").rows()
+    ]
+    vintage = latest["population_vintage"][0]
+    return [f"  Population ({vintage}):", "    " + "; ".join(parts)]
+
+
+def profile_slug(la: LocalAuthority) -> str:
+    """Return the file stem of an LA's profile: ``<dfe code>-<name>`` in lower case."""
+    name = "".join(c if c.isalnum() else "-" for c in la.la_name.lower())
+    return f"{la.la_code_dfe}-" + "-".join(p for p in name.split("-") if p)
 
 
 def describe_la(query: str) -> str:

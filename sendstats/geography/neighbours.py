@@ -24,8 +24,14 @@ from typing import Literal
 
 import polars as pl
 
-from sendstats.geography import all_las, get_la, regions, resolve_la
-from sendstats.geography.crosswalk import MAPS_DIR, UnknownLAError
+from sendstats.geography.crosswalk import (
+    MAPS_DIR,
+    UnknownLAError,
+    all_las,
+    get_la,
+    regions,
+    resolve_la,
+)
 
 SnSet = Literal["2021", "2025"]
 Averaging = Literal["pooled", "mean", "median"]

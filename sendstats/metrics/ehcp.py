@@ -4,6 +4,14 @@ Input is the long tidy table ``dfe_sen2__ehcp`` (every release). For each measur
 area the newest release held wins (or the newest published by ``as_of``), and the release used
 is kept on every metric row. Ratios carry their numerator and denominator; growth across a
 series break carries a flag and a note.
+
+England and region rows are pooled over the LA values actually used
+(:func:`sendstats.metrics.common.with_pooled_comparators`), with DfE's published England and
+region figures kept beside them. This is how mixed releases are handled (issue 17, option 1):
+new EHC plans in 2022 take the Yorkshire and The Humber LAs from the 2023 release (the 2025
+release carries the regional total on each of their rows) and every other LA from the 2025
+release, so England and the region are the sums of those values (66,737), with DfE's 66,706
+beside; an LA's change between two values of different releases says so in its note.
 """
 
 from __future__ import annotations
@@ -12,11 +20,20 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
+from sendstats.core.vocab import PRIMARY_NEEDS
+from sendstats.metrics.common import (
+    AREA_ATTRS,
+    AREA_KEYS,
+    PROV,
+    ValueOf,
+    finish,
+    value_ratio,
+    value_sum,
+    with_pooled_comparators,
+)
 from sendstats.metrics.common import make_rows as _rows
 from sendstats.metrics.needs import NEED_METRICS, TOTAL_MEASURE, need_metric_id
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS
 
 SOURCE = "dfe_sen2"
 STATEMENTS_END_YEAR = 2019  # January 2019 is the first census with no statements of SEN left
@@ -230,10 +247,31 @@ def _measure(chosen: pl.DataFrame, measure: str) -> pl.DataFrame:
 
 
 def _lagged(df: pl.DataFrame, years: int, name: str) -> pl.DataFrame:
-    """Return the value ``years`` earlier for the same area, as column ``name``."""
+    """Return the value ``years`` earlier for the same area, as column ``name`` (and its release).
+
+    Joined ``how="left"`` so an LA with no earlier value stays in the frame (null ``name``)
+    and the pooled comparators name it as left out.
+    """
     return df.select(
-        *AREA_KEYS, (pl.col("year") + years).alias("year"), pl.col("value").alias(name)
+        *AREA_KEYS,
+        (pl.col("year") + years).alias("year"),
+        pl.col("value").alias(name),
+        pl.col("release").alias(f"{name}_release"),
     )
+
+
+def _releases_note(name: str) -> pl.Expr:
+    """Note where a change compares values of two releases (e.g. new plans 2022 -> 2023)."""
+    rel = f"{name}_release"
+    return (
+        pl.when(pl.col(rel).is_not_null() & (pl.col(rel) != pl.col("release")))
+        .then(pl.concat_str(pl.lit("compares release "), pl.col(rel), pl.lit(" with release "),
+                            pl.col("release")))
+    )  # fmt: skip
+
+
+def _join_notes(*notes: pl.Expr) -> pl.Expr:
+    return pl.concat_str(list(notes), separator="; ", ignore_nulls=True).replace("", None)
 
 
 def _statements_note(start_year: pl.Expr) -> pl.Expr:
@@ -242,8 +280,16 @@ def _statements_note(start_year: pl.Expr) -> pl.Expr:
 
 def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     base = _measure(chosen, "ehc_plans_count")
-    out = [_rows(base, "ehc_plans_count", pl.col("value"), note=_statements_note(pl.col("year")))]
-    prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="inner")
+    out = [
+        _rows(
+            base,
+            "ehc_plans_count",
+            pl.col("value"),
+            numerator=pl.col("value"),
+            note=_statements_note(pl.col("year")),
+        )
+    ]
+    prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="left")
     out.append(
         _rows(
             prev,
@@ -255,7 +301,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     )
     out.append(
         _rows(
-            prev.filter(pl.col("prev") > 0),
+            prev.filter(pl.col("prev").is_null() | (pl.col("prev") > 0)),
             "ehc_plans_change_pct",
             (pl.col("value") / pl.col("prev") - 1) * 100,
             numerator=pl.col("value") - pl.col("prev"),
@@ -267,7 +313,9 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
         ref = base.filter(pl.col("year") == base_year).select(
             *AREA_KEYS, pl.col("value").alias("ref")
         )
-        idx = base.join(ref, on=AREA_KEYS, how="inner").filter(pl.col("ref") > 0)
+        idx = base.join(ref, on=AREA_KEYS, how="left").filter(
+            pl.col("ref").is_null() | (pl.col("ref") > 0)
+        )
         out.append(
             _rows(
                 idx,
@@ -279,8 +327,8 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
             )
         )
     for n in (5, 10):
-        lag = base.join(_lagged(base, n, "start"), on=[*AREA_KEYS, "year"], how="inner")
-        lag = lag.filter(pl.col("start") > 0)
+        lag = base.join(_lagged(base, n, "start"), on=[*AREA_KEYS, "year"], how="left")
+        lag = lag.filter(pl.col("start").is_null() | (pl.col("start") > 0))
         out.append(
             _rows(
                 lag,
@@ -305,8 +353,11 @@ def _flow_note(year: pl.Expr) -> pl.Expr:
 def _ratio(chosen: pl.DataFrame, metric_id: str, num: str, den: str) -> pl.DataFrame:
     n = _measure(chosen, num)
     d = _measure(chosen, den).select(*AREA_KEYS, "year", pl.col("value").alias("den"))
-    j = n.join(d, on=[*AREA_KEYS, "year"], how="inner").filter(pl.col("den") > 0)
-    j = j.filter(pl.col("value").is_not_null())
+    # Left join: an LA publishing the numerator's row but no usable figure stays in, so the
+    # pooled comparators name it as left out; a zero denominator has no ratio.
+    j = n.join(d, on=[*AREA_KEYS, "year"], how="left")
+    j = j.filter(pl.col("value").is_not_null() | pl.col("den").is_not_null())
+    j = j.filter(pl.col("den").is_null() | (pl.col("den") > 0))
     return _rows(
         j,
         metric_id,
@@ -320,10 +371,15 @@ def _ratio(chosen: pl.DataFrame, metric_id: str, num: str, den: str) -> pl.DataF
 def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     out = []
     for m in ("new_ehc_plans_count", "requests_count"):
-        base = _measure(chosen, m).filter(pl.col("value").is_not_null())
-        out.append(_rows(base, m, pl.col("value"), note=_flow_note(pl.col("year"))))
-        prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="inner")
-        prev = prev.filter(pl.col("prev") > 0)
+        # Rows with a marker (null value) stay: the pooled comparators name them as left out.
+        base = _measure(chosen, m)
+        out.append(
+            _rows(
+                base, m, pl.col("value"), numerator=pl.col("value"), note=_flow_note(pl.col("year"))
+            )
+        )
+        prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="left")
+        prev = prev.filter(pl.col("prev").is_null() | (pl.col("prev") > 0))
         crosses = (pl.col("year") - 1 < PERSON_LEVEL_FROM) & (pl.col("year") >= PERSON_LEVEL_FROM)
         out.append(
             _rows(
@@ -333,9 +389,12 @@ def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
                 numerator=pl.col("value") - pl.col("prev"),
                 denominator=pl.col("prev"),
                 spans_break=crosses,
-                note=pl.when(crosses)
-                .then(pl.lit(FLOW_BREAK_NOTE))
-                .otherwise(_flow_note(pl.col("year") - 1)),
+                note=_join_notes(
+                    pl.when(crosses)
+                    .then(pl.lit(FLOW_BREAK_NOTE))
+                    .otherwise(_flow_note(pl.col("year") - 1)),
+                    _releases_note("prev"),
+                ),
             )
         )
     out.append(_ratio(chosen, "requests_refused_pct", "requests_refused_count", "requests_count"))
@@ -351,6 +410,25 @@ def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     return out
 
 
+def _value_of(metric_id: str) -> tuple[ValueOf, bool]:
+    """How a metric's England and region figures are pooled: value function, needs a denominator."""
+    if metric_id.endswith("_count"):
+        return value_sum, False
+    if "_cagr_" in metric_id:
+        n = int(metric_id.split("_cagr_")[1].split("y_")[0])
+        return (lambda num, den: ((num / den) ** (1.0 / n) - 1) * 100), True
+    if metric_id.endswith("_change_pct"):
+        return (lambda num, den: num / den * 100), True
+    return value_ratio(100.0), True
+
+
+def _pooled(frame: pl.DataFrame) -> pl.DataFrame:
+    if frame.height == 0:
+        return frame
+    value_of, needs_den = _value_of(frame["metric_id"][0])
+    return with_pooled_comparators(frame, value_of, needs_denominator=needs_den)
+
+
 def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.DataFrame:
     """Compute every EHC plan metric for England, regions and LAs, all years.
 
@@ -364,7 +442,7 @@ def compute(tidy: pl.DataFrame, releases: Iterable[str] | None = None) -> pl.Dat
         _ratio(chosen, need_metric_id(code), f"primary_need_{code}_count", TOTAL_MEASURE)
         for code in PRIMARY_NEEDS
     ]
-    frames = _caseload_metrics(chosen) + _flow_metrics(chosen) + needs
+    frames = [_pooled(f) for f in _caseload_metrics(chosen) + _flow_metrics(chosen) + needs]
     return finish(
         frames,
         proportions=[

@@ -10,10 +10,15 @@ Everything is in cash terms: no deflator is declared, so no real-terms figure is
   schools that are academies. For each financial year the ESFA per-year file wins; the DfE
   compilation is used only for FY 2019-20, which has no per-year file held, and those rows say
   so in their note. The two vintages are never mixed within a year.
-- England rows are the published England rows where one is published (allocations, the
-  dashboard's balance %); regions are the sum of their LAs (sendstats), and ratios without a
-  published England row are pooled over the LAs (sum of numerators / sum of denominators),
-  never a mean or sum of LA ratios. Every pooled row says so in its note.
+- England and region rows are pooled over the LAs with the figures known
+  (:func:`~sendstats.metrics.common.with_pooled_comparators`: sums, and ratios as sum of
+  numerators / sum of denominators, never a mean of LA ratios), with ``n_las`` and the
+  published England figure beside (``published_value``) where one is published. The
+  dashboard's balance % has no numerator or denominator, so its England and regions are as
+  the dashboard gives them. Every pooled row says so in its note.
+- Per head aged 2-18 divides by the ONS estimate of the mid-year in which the FY starts, on
+  the geography in force (:func:`~sendstats.metrics.per_head.per_head_rows`), citing the
+  workbook's release, file and sha256.
 - The DSG cumulative balance as % of total DSG income is the DfE SEND and AP dashboard's derived
   figure, re-read unchanged (``official=False``).
 - **DSG balance as % of the high-needs block is not computed from held data.** It needs the
@@ -32,15 +37,26 @@ Everything is in cash terms: no deflator is declared, so no real-terms figure is
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 import polars as pl
 
-from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows, pool
+from sendstats.core import vocab
+from sendstats.metrics.common import (
+    AREA_ATTRS,
+    AREA_KEYS,
+    PROV,
+    finish,
+    make_rows,
+    value_ratio,
+    value_sum,
+    with_pooled_comparators,
+)
+from sendstats.metrics.per_head import CENSUS_BREAK, check_population, per_head_rows
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.sources import dfe_high_needs as src
-from sendstats.sources import dfe_high_needs_hnbt as hnbt
-from sendstats.sources import dfe_high_needs_s251 as s251
 
-SOURCE = src.SOURCE_ID
+SOURCE = vocab.HIGH_NEEDS_SOURCE_ID
 HNB_MEASURE = "high_needs_block_before_recoupment_gbp"
 TOTAL_MEASURE = "total_dsg_before_recoupment_gbp"
 BALANCE_MEASURE = "dsg_cumulative_balance_pct_of_total_income"
@@ -139,10 +155,12 @@ register(
         denominator="ONS mid-year population estimate aged 2-18 (vintage named on every row)",
         official=False,
         method="sendstats: allocation / population; regions and England pooled over LAs",
-        series_breaks=(BREAK_2021,),
+        series_breaks=(BREAK_2021, "FY 2021-22: " + CENSUS_BREAK),
+        break_years=(2021,),
         caveats=(
-            "Only financial years with a held population estimate: mid-2017 to mid-2020 are "
-            "held, so FY 2019-20 and 2020-21 only (the DSG files start in FY 2019-20).",
+            "FY 2019-20 to 2023-24 (the DSG files held), each dividing by the mid-year in which "
+            "it starts (mid-2019 to mid-2023, all held). A later FY whose mid-year is not held "
+            "would use the latest estimate held, and say so.",
             "England is pooled over the LAs with an allocation, so its denominator leaves out "
             "City of London and Isles of Scilly (which have none).",
             CASH,
@@ -290,15 +308,15 @@ def _allocations(tidy: pl.DataFrame, measure: str) -> pl.DataFrame:
     """Return one row per area and year: the per-year ESFA file, else the compilation."""
     rows = tidy.filter((pl.col("measure") == measure) & pl.col("value").is_not_null())
     per_year = rows.filter(
-        pl.col("release").is_in(list(src.FINAL_RELEASES))
+        pl.col("release").is_in(list(vocab.FINAL_RELEASES))
         & (pl.col("release") == pl.col("time_period"))
     )
     compiled = rows.filter(
-        (pl.col("release") == src.COMPILATION_RELEASE)
+        (pl.col("release") == vocab.COMPILATION_RELEASE)
         & ~pl.col("time_period").is_in(per_year["time_period"].unique().to_list())
     )
     out = pl.concat([per_year, compiled], how="vertical").with_columns(
-        pl.when(pl.col("release") == src.COMPILATION_RELEASE)
+        pl.when(pl.col("release") == vocab.COMPILATION_RELEASE)
         .then(pl.lit(COMPILATION_NOTE))
         .otherwise(pl.lit(None, pl.Utf8))
         .alias("note")
@@ -309,87 +327,59 @@ def _allocations(tidy: pl.DataFrame, measure: str) -> pl.DataFrame:
     return out
 
 
-def _with_regions(rows: pl.DataFrame) -> pl.DataFrame:
-    """LA and published England rows, plus region rows summed from the LAs."""
-    la = rows.filter(pl.col("geographic_level") == "Local authority")
-    region = pool(la, ["value"], level="Regional").with_columns(
-        pl.lit(REGION_SUM_NOTE).alias("note")
-    )
-    england = rows.filter(pl.col("geographic_level") == "National")
-    cols = [*_KEEP, "value", "note"]
-    return pl.concat([la.select(cols), region.select(cols), england.select(cols)], how="vertical")
-
-
 def _amount_rows(alloc: pl.DataFrame, metric_id: str) -> pl.DataFrame:
-    every = _with_regions(alloc)
-    return make_rows(
-        every, metric_id, pl.col("value"), numerator=pl.col("value"), note=pl.col("note")
+    """LA allocations, with England and regions summed over the LAs (published England beside)."""
+    rows = alloc.filter(pl.col("geographic_level").is_in(["Local authority", "National"]))
+    made = make_rows(
+        rows, metric_id, pl.col("value"), numerator=pl.col("value"), note=pl.col("note")
     )
+    # Published in GBP; FY 2019-20 in GBP million to 6 dp, each LA within 50p of its pounds,
+    # so its England total may differ from the LA sum by up to 0.5 x 149: not a difference.
+    return with_pooled_comparators(made, value_sum, needs_denominator=False, tolerance=100.0)
 
 
 def _pooled_ratio(la: pl.DataFrame, metric_id: str, scale: float, la_note: pl.Expr) -> pl.DataFrame:
     """LA ratios num / den x scale, with regions and England pooled (sum / sum) over the LAs.
 
-    ``la`` holds the LA rows with ``num``, ``den`` and ``vintage`` (a label for the note).
+    ``la`` holds the LA rows with ``num`` and ``den``.
     """
-    vintage = pl.col("vintage").sort_by(pl.col("vintage").str.len_chars()).first()
-    la_rows = la.with_columns(la_note.alias("note")).select(*_KEEP, "num", "den", "note")
-    pooled = [
-        pool(la, ["num", "den"], level=level, extra=[vintage]).with_columns(
-            pl.concat_str(pl.lit(f"{POOLED_NOTE}; "), pl.col("vintage")).alias("note")
-        )
-        for level in ("Regional", "National")
-    ]
-    every = pl.concat(
-        [la_rows, *(p.select(*_KEEP, "num", "den", "note") for p in pooled)], how="vertical"
-    )
-    return make_rows(
-        every.filter(pl.col("den") > 0),
+    rows = make_rows(
+        la.filter(pl.col("den").is_null() | (pl.col("den") > 0)),
         metric_id,
         pl.col("num") / pl.col("den") * scale,
         numerator=pl.col("num"),
         denominator=pl.col("den"),
-        note=pl.col("note"),
+        note=la_note,
     )
+    return with_pooled_comparators(rows, value_ratio(scale))
 
 
 def _per_head_block(hnb: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
     """High-needs block per resident aged 2-18: FY starting in year Y uses mid-Y."""
-    pop = population.select(
-        "la_code_dfe",
-        pl.col("mid_year").cast(pl.Int64),
-        pl.col("population").cast(pl.Float64).alias("den"),
-        pl.col("population_vintage").alias("vintage"),
-    )
-    la = (
-        hnb.filter(pl.col("geographic_level") == "Local authority")
-        .with_columns(pl.col("year").cast(pl.Int64).alias("mid_year"), pl.col("value").alias("num"))
-        .join(pop, on=["la_code_dfe", "mid_year"], how="inner")
-    )
-    note = pl.concat_str(pl.lit("denominator: "), pl.col("vintage"), pl.lit(", aged 2-18"))
-    return _pooled_ratio(la, HNB_PER_HEAD, 1.0, note)
+    return per_head_rows(hnb, population, HNB_PER_HEAD, lag=0, scale=1.0, label="aged 2-18")
 
 
 def _balance_pct(tidy: pl.DataFrame) -> pl.DataFrame:
     rows = tidy.filter(
         (pl.col("measure") == BALANCE_MEASURE)
-        & (pl.col("release") == src.DERIVED_RELEASE)
+        & (pl.col("release") == vocab.DERIVED_RELEASE)
         & pl.col("value").is_not_null()
     )
     return make_rows(rows, BALANCE_PCT, pl.col("value"), note=pl.lit(DASHBOARD_NOTE))
 
 
 def _spend_per_head(tidy: pl.DataFrame) -> pl.DataFrame:
-    rows = tidy.filter(pl.col("basis") == hnbt.BASIS)
+    rows = tidy.filter(pl.col("basis") == vocab.HNBT_BASIS)
     if rows.height == 0:
         return pl.DataFrame()
     wide = rows.pivot(on="measure", index=_KEEP, values="value")
-    la = wide.with_columns(
-        pl.sum_horizontal(list(hnbt.FBIT_TOTAL_MEASURES)).alias("num"),
-        pl.col("hnbt_population_2_18_count").alias("den"),
-        pl.lit("2-18 population: ONS mid-2021 projection as given in the tool's sheet").alias(
-            "vintage"
+    la = wide.filter(pl.col("geographic_level") == "Local authority").with_columns(
+        # A left fold, not pl.sum_horizontal: that adds in an order that depends on the number
+        # of threads, so two builds could differ in the last bits (issue 18 item 13).
+        reduce(operator.add, (pl.col(c).fill_null(0.0) for c in vocab.FBIT_TOTAL_MEASURES)).alias(
+            "num"
         ),
+        pl.col("hnbt_population_2_18_count").alias("den"),
     )
     return _pooled_ratio(la, SPEND_PER_HEAD, 1.0, pl.lit(FBIT_NOTE))
 
@@ -397,7 +387,7 @@ def _spend_per_head(tidy: pl.DataFrame) -> pl.DataFrame:
 def _s251_rows(tidy: pl.DataFrame, hnb: pl.DataFrame, total: pl.DataFrame) -> list[pl.DataFrame]:
     """s251 balance metrics, when the s251 file is pinned: GBP, % of HNB, % of total, difference."""
     bal = (
-        tidy.filter((pl.col("measure") == s251.DSG_MEASURE) & pl.col("value").is_not_null())
+        tidy.filter((pl.col("measure") == vocab.DSG_MEASURE) & pl.col("value").is_not_null())
         .sort("release", descending=True)
         .unique(subset=["area_code", "year"], keep="first", maintain_order=True)
     )
@@ -414,7 +404,7 @@ def _s251_rows(tidy: pl.DataFrame, hnb: pl.DataFrame, total: pl.DataFrame) -> li
             "area_code", "year", pl.col("value").alias("den"), pl.col("release").alias("vintage")
         )
         la = la_bal.with_columns(pl.col("value").alias("num")).join(
-            den, on=["area_code", "year"], how="inner"
+            den, on=["area_code", "year"], how="left"
         )
         note = pl.concat_str(pl.lit(f"{label}: ESFA release "), pl.col("vintage"))
         ratios[metric_id] = _pooled_ratio(la, metric_id, 100.0, note)
@@ -437,16 +427,18 @@ def compute(tidy: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
 
     Args:
         tidy: the ``dfe_high_needs__dsg`` table.
-        population: ``la_code_dfe``, ``mid_year``, ``population``, ``population_vintage`` of the
-            2-18 age band (``population_by_age_band("2_18", include_predecessors=True)``).
+        population: the 2-18 age band with
+            :data:`~sendstats.metrics.per_head.POPULATION_COLUMNS`
+            (``population_by_age_band("2_18", include_predecessors=True)``).
 
     """
+    check_population(population)
     hnb = _allocations(tidy, HNB_MEASURE)
     total = _allocations(tidy, TOTAL_MEASURE)
     frames = [
         _amount_rows(hnb, HNB),
         _amount_rows(total, TOTAL),
-        _per_head_block(hnb, population),
+        *([_per_head_block(hnb, population)] if population.height else []),
         _balance_pct(tidy),
     ]
     spend = _spend_per_head(tidy)

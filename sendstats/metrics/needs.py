@@ -7,8 +7,9 @@ published total with a Wilson interval; shares are not ranked as good or bad.
 
 from __future__ import annotations
 
+from sendstats.core.vocab import PRIMARY_NEEDS
+from sendstats.core.vocab import SEN2_SOURCE_ID as SOURCE_ID
 from sendstats.metrics.registry import MetricDef, register
-from sendstats.sources.dfe_sen2 import PRIMARY_NEEDS, SOURCE_ID
 
 TOTAL_MEASURE = "need_all_plans_count"
 

@@ -1,17 +1,29 @@
 """Derived rates per 10,000 residents aged 0-25: EHC plans and SEND Tribunal appeals.
 
 Neither rate is published: both are derived by sendstats from a published count and an ONS
-mid-year population estimate, whose vintage is named on every row. A January count uses the
-mid-year before it (January 2020 -> mid-2019); a calendar-year count uses its own mid-year.
-Regions and England are pooled over the LAs that have both numbers (sum / sum), never a mean
-of LA rates. Intervals: Byar's interval for the count, divided by the population.
+mid-year population estimate, whose vintage is named on every row and whose workbook (release,
+file, sha256) is the row's ``denominator_*`` provenance. A January count uses the mid-year before
+it (January 2020 -> mid-2019); a calendar-year count uses its own mid-year.
+
+- **Geography in force each year.** The count's LA is looked up in the estimate of its
+  mid-year, on that estimate's boundaries; an LA abolished by a split is the exact sum of its
+  successors (Northamptonshire in January 2021, Cumbria in January 2023 and in 2022 appeals).
+- **No LA is dropped silently** (issue 17). An LA with a count but no population (Bournemouth,
+  Poole and Dorset county in January 2019 and in 2018 appeals: the held mid-2018 estimate is on
+  April 2019 boundaries, and a merger cannot be undone) keeps its row, with no value and a
+  note saying why; England and its region are pooled without it and name it.
+- **One rule for a year with no estimate yet** (:data:`LATEST_RULE`): the latest estimate held
+  is used, and the row says so.
+- Regions and England are pooled over the LAs that have both numbers (sum / sum), never a mean
+  of LA rates. Intervals: Byar's interval for the count, divided by the population.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import AREA_ATTRS, PROV, finish, pool
+from sendstats.metrics.common import finish
+from sendstats.metrics.per_head import CENSUS_BREAK, LATEST_RULE, check_population, per_head_rows
 from sendstats.metrics.registry import MetricDef, register
 from sendstats.metrics.stats import Z_95, Z_998, byar_exprs
 
@@ -20,10 +32,16 @@ RATES = {
     "ehc_plans_per_10k_0_25": ("ehc_plans_count", 1),
     "tribunal_appeals_per_10k_0_25": ("tribunal_appeals_count", 0),
 }
-
 _POP = (
-    "ONS mid-year population estimate aged 0-25 (mid-2017 to mid-2020 held, pre-2021-Census "
-    "series; later vintages are declared but not pinned)"
+    "ONS mid-year population estimate aged 0-25 (mid-2017 to mid-2023 held; mid-2017 to "
+    "mid-2020 pre-2021-Census series, mid-2021 on Census-based); release, file and sha256 on "
+    "every row"
+)
+_NOT_DROPPED = (
+    "An LA with a count but no population on that year's boundaries (Bournemouth, Poole and "
+    "Dorset county before April 2019: the held mid-2018 estimate is on April 2019 boundaries) "
+    "keeps its row without a value, with the reason; England and regions leave it out and "
+    "name it."
 )
 register(
     MetricDef(
@@ -31,7 +49,8 @@ register(
         title="EHC plans per 10,000 residents aged 0-25",
         definition=(
             "EHC plans at January per 10,000 residents aged 0 to 25 at the mid-year before "
-            "(January 2020 uses mid-2019). Not published by DfE: derived by sendstats."
+            "(January 2020 uses mid-2019), on the LA boundaries in force that January. Not "
+            "published by DfE: derived by sendstats."
         ),
         unit="per_10k",
         polarity="neither",
@@ -42,14 +61,24 @@ register(
         official=False,
         method="count / population x 10,000; regions and England pooled over LAs",
         statistic="rate",
-        caveats=("Only years with a held population estimate (January 2018 to 2021).",),
+        series_breaks=(
+            "January 2022: first denominator from a Census-based estimate (mid-2021). "
+            + CENSUS_BREAK,
+        ),
+        break_years=(2022,),
+        caveats=(
+            "January 2018 to 2024 divide by their own mid-year (mid-2017 to mid-2023). "
+            + LATEST_RULE,
+            _NOT_DROPPED,
+        ),
     ),
     MetricDef(
         id="tribunal_appeals_per_10k_0_25",
         title="SEND Tribunal appeals per 10,000 residents aged 0-25",
         definition=(
             "SEND Tribunal appeals registered in the calendar year per 10,000 residents aged 0 "
-            "to 25 at that year's mid-year. Not the MoJ appeal rate: derived by sendstats."
+            "to 25 at that year's mid-year, on the LA boundaries in force that year. Not the MoJ "
+            "appeal rate: derived by sendstats."
         ),
         unit="per_10k",
         polarity="neither",
@@ -60,43 +89,14 @@ register(
         official=False,
         method="count / population x 10,000; regions and England pooled over LAs",
         statistic="rate",
-        caveats=("Only years with a held population estimate (2017 to 2020).",),
+        series_breaks=("2021: first denominator from a Census-based estimate. " + CENSUS_BREAK,),
+        break_years=(2021,),
+        caveats=(
+            "2017 to 2023 divide by their own mid-year. " + LATEST_RULE,
+            _NOT_DROPPED,
+        ),
     ),
 )
-
-
-def _rate_rows(counts: pl.DataFrame, pop: pl.DataFrame, metric_id: str, lag: int) -> pl.DataFrame:
-    la = counts.filter(pl.col("geographic_level") == "Local authority").with_columns(
-        (pl.col("year") - lag).cast(pl.Int64).alias("mid_year")
-    )
-    la = la.join(pop, on=["la_code_dfe", "mid_year"], how="inner").filter(
-        pl.col("value").is_not_null() & (pl.col("population") > 0)
-    )
-    la = la.with_columns(
-        pl.col("value").alias("num"), pl.col("population").cast(pl.Float64).alias("den")
-    )
-    cols = ["geographic_level", "area_code", *AREA_ATTRS, "year", "period_type", *PROV]
-    la_rows = la.select(*cols, "num", "den", "population_vintage")
-    # Pooled rows name the plain vintage label (the shortest), not a predecessor's variant.
-    vintage = pl.col("population_vintage").sort_by(pl.col("population_vintage").str.len_chars())
-    extra = [vintage.first()]
-    region = pool(la, ["num", "den"], level="Regional", extra=extra)
-    england = pool(la, ["num", "den"], level="National", extra=extra)
-    rows = pl.concat([la_rows, region, england], how="vertical_relaxed")
-    return rows.select(
-        pl.lit(metric_id).alias("metric_id"),
-        "geographic_level",
-        "area_code",
-        *AREA_ATTRS,
-        "year",
-        "period_type",
-        (pl.col("num") / pl.col("den") * 10_000).alias("value"),
-        pl.col("num").alias("numerator"),
-        pl.col("den").alias("denominator"),
-        *PROV,
-        pl.lit(False).alias("spans_break"),
-        pl.concat_str(pl.lit("denominator: "), pl.col("population_vintage")).alias("note"),
-    )
 
 
 def compute(metrics: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
@@ -104,11 +104,20 @@ def compute(metrics: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
 
     Args:
         metrics: metric rows holding the count metrics named in :data:`RATES`.
-        population: ``la_code_dfe``, ``mid_year``, ``population``, ``population_vintage``.
+        population: the 0-25 band with :data:`~sendstats.metrics.per_head.POPULATION_COLUMNS`
+            (``population_by_age_band("0_25", include_predecessors=True)``).
 
     """
+    check_population(population)
     frames = [
-        _rate_rows(metrics.filter(pl.col("metric_id") == count), population, metric_id, lag)
+        per_head_rows(
+            metrics.filter(pl.col("metric_id") == count),
+            population,
+            metric_id,
+            lag=lag,
+            scale=10_000.0,
+            label="aged 0-25",
+        )
         for metric_id, (count, lag) in RATES.items()
     ]
     out = finish(frames)

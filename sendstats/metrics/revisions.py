@@ -19,9 +19,9 @@ KEYS = ["measure", "period_type", "year", "geographic_level", "area_code"]
 
 def tidy_table(source_id: str) -> pl.DataFrame:
     """Read the built tidy table of a source (run ``sendstats build`` first)."""
-    from sendstats.sources import dfe_sen2
+    from sendstats.core.vocab import SEN2_SOURCE_ID, SEN2_TABLE
 
-    tables = {dfe_sen2.SOURCE_ID: dfe_sen2.TABLE}
+    tables = {SEN2_SOURCE_ID: SEN2_TABLE}
     if source_id not in tables:
         raise ValueError(f"no release-aware tidy table for {source_id!r}; known: {sorted(tables)}")
     path = config.tidy_dir() / f"{tables[source_id]}.parquet"

@@ -13,7 +13,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.sources.readers import validate_frame
+from sendstats.core.checks import validate_frame
 
 
 def interval_contains_value() -> pl.Expr:
@@ -56,10 +56,33 @@ class MetricsTable(pa.DataFrameModel):
     file_sha256: Series[str] = pa.Field(
         nullable=True, str_matches=r"^[0-9a-f]{64}$", description="sha256 of that file."
     )
+    denominator_release: Series[str] = pa.Field(
+        nullable=True, description="Release of the population a rate per head divides by."
+    )
+    denominator_file: Series[str] = pa.Field(
+        nullable=True, description="File of that population (the ONS workbook read)."
+    )
+    denominator_sha256: Series[str] = pa.Field(
+        nullable=True, str_matches=r"^[0-9a-f]{64}$", description="sha256 of that file."
+    )
     spans_break: Series[bool] = pa.Field(
         nullable=True, description="The value's arithmetic crosses a series break."
     )
     note: Series[str] = pa.Field(nullable=True, description="Caveat on this value.")
+    n_las: Series[pl.Int32] = pa.Field(
+        nullable=True,
+        ge=0,
+        description=(
+            "England and region rows: LAs pooled (value, numerator and denominator known); "
+            "null on LA rows and on published figures with no LA figures to pool."
+        ),
+    )
+    published_value: Series[pl.Float64] = pa.Field(
+        nullable=True, description="England and region rows: the publisher's own figure, if any."
+    )
+    published_note: Series[str] = pa.Field(
+        nullable=True, description="Why the published figure differs from the pooled value."
+    )
     rank: Series[pl.Int32] = pa.Field(
         nullable=True, ge=1, description="National rank among LAs, 1 = highest, ties shared."
     )

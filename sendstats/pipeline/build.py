@@ -1,42 +1,38 @@
-"""Orchestrate a build: pinned raw files -> validated tidy tables -> metrics.
+"""Run the step table: pinned raw files -> validated tidy tables -> metrics -> benchmarks.
 
-Each step reads only the inputs it declares and writes through a temp file and a rename, so a
-failed run leaves earlier outputs intact. A step whose inputs (sha256 of every file read, and the
-sendstats version) are unchanged since its last successful run is skipped, so a rebuild with
-nothing changed does no work. Every output is recorded in the manifest with the inputs it read.
+The runner knows no source or theme: it orders the steps of :mod:`sendstats.pipeline.table` by
+what they read, and for each decides from its fingerprint (its own code, its declaration and the
+sha256 of what it reads) whether to run it. A step is skipped only when its fingerprint matches
+its last successful run and its output is still the file that run wrote (sha256 checked against
+both the build state and the manifest); otherwise it runs, its output meets its schema, and is
+written to a staging folder. Only when every step has succeeded are the staged tables moved into
+place, recorded in the manifest and the state saved: a failed build replaces nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import polars as pl
 
-from sendstats.acquire import catalog
+from sendstats.acquire import catalog, manifest
 from sendstats.acquire import fetch as fetch_mod
 from sendstats.core import config
 from sendstats.core import io as sio
-from sendstats.core.config import STATE_FILE as STATE_FILE  # the state file's name, for callers
-from sendstats.pipeline import warmup
-from sendstats.pipeline.metric_steps import compute_from_file
-from sendstats.pipeline.steps import (
-    StepResult,
-    code_fingerprint,
-    inputs_fingerprint,
-    load_state,
-    must_run,
-    run_step,
-)
+from sendstats.core.config import STATE_FILE as STATE_FILE
+from sendstats.core.lock import data_lock  # the state file's name, for callers
+from sendstats.pipeline.dictionary import DICTIONARY_FILE, write_dictionary
+from sendstats.pipeline.fingerprint import code_fingerprint, step_fingerprint
+from sendstats.pipeline.staging import Staging
+from sendstats.pipeline.state import StepResult, load_state, save_state
+from sendstats.pipeline.table import STEPS, Step, as_of_steps, ordered
 
-if TYPE_CHECKING:
-    from sendstats.pipeline.tidy_worker import FollowUp, Job, TidyWorker
+Paths = dict[tuple[str, str], tuple[Path, str]]
 
 
 @dataclass
@@ -50,8 +46,8 @@ class BuildReport:
         """Return a short readable account of the build for the terminal."""
         lines = []
         for s in self.steps:
-            what = "unchanged, skipped" if s.skipped else f"{s.rows:,} rows written"
-            lines.append(f"  {s.step:<22} {what}  -> {s.output}")
+            what = "unchanged, skipped" if s.skipped else f"{s.rows:,} rows written ({s.reason})"
+            lines.append(f"  {s.step:<34} {what}  -> {s.output}")
             files = (s.details or {}).get("files", {})
             for name, f in files.items():
                 excluded = ", ".join(f"{k} {v}" for k, v in f.get("excluded", {}).items())
@@ -73,334 +69,132 @@ def releases_as_of(source_id: str, as_of: dt.date | None) -> list[str]:
     return rels
 
 
-Paths = dict[tuple[str, str], tuple[Path, str]]
+def resolve(function: str) -> Callable[..., Any]:
+    """Import and return a ``module:function`` named in the step table."""
+    module, name = function.split(":")
+    return cast(Callable[..., Any], getattr(importlib.import_module(module), name))
 
 
-@dataclass(frozen=True)
-class TidyStep:
-    """One source's tidy step: its module (imported only when the step must run) and table.
+def _check(step: Step, df: pl.DataFrame, where: Path) -> pl.DataFrame:
+    """Return ``df`` once it meets the step's schema (a pandera model or a validate function)."""
+    if step.schema is None:
+        return df
+    target = resolve(step.schema)
+    if isinstance(target, type):  # a pandera DataFrameModel
+        from sendstats.core.checks import SchemaLike, validate_frame
 
-    The module provides ``required_files() -> [(release, name)]`` and ``make(paths)`` returning
-    a frame or (frame, log). A no-op rebuild never imports it: the files the step read last
-    time are kept in the build state, so an unchanged step is recognised by their hashes alone.
-    ``metric`` names the metric table made from this tidy table alone
-    (:data:`sendstats.pipeline.metric_steps.FROM_TIDY`), if any. ``offload``: with two cores, the
-    step
-    runs in the worker process (the split balances the two: measured in ``nox -s bench``).
-    ``share``: for a step that stays in this process, the fraction of its files (by size) the
-    worker reads meanwhile; the module then also provides ``tidy_files(paths) -> {key: frame}``
-    and ``combine(frames)``, with ``make`` equal to ``combine(tidy_files(paths))``.
-    """
-
-    source_id: str
-    table: str
-    module: str
-    make: str = "tidy"
-    metric: str | None = None
-    offload: bool = False
-    share: float = 0.0
-
-    def load(self) -> Any:
-        """Import the source module."""
-        return importlib.import_module(self.module)
+        return validate_frame(cast("SchemaLike", target), df, where, stage="tidy")
+    return cast(pl.DataFrame, target(df, where))
 
 
-#: Every tidy step, in build order. A new source adds one line here.
-TIDY_STEPS: tuple[TidyStep, ...] = (
-    TidyStep("dfe_sen2", "dfe_sen2__ehcp", "sendstats.sources.dfe_sen2", share=0.35),
-    TidyStep(
-        "moj_send_tribunal",
-        "moj_send_tribunal__appeals",
-        "sendstats.sources.moj_send_tribunal",
-        "tidy_with_log",
-        metric="tribunal",
-        offload=True,
-    ),
-    TidyStep(
-        "nhs_ascof",
-        "nhs_ascof__ld_employment",
-        "sendstats.sources.nhs_ascof",
-        "tidy_all",
-        metric="adults",
-    ),
-    TidyStep(
-        "dfe_high_needs",
-        "dfe_high_needs__dsg",
-        "sendstats.sources.dfe_high_needs",
-        metric="high_needs",
-        offload=True,
-    ),
-)
+class _Run:
+    """One build's state: the fetched files, the tables made so far and where they are."""
+
+    def __init__(self, results: list[fetch_mod.FetchResult], state: dict[str, str]) -> None:
+        self.files = {(r.source, r.release, r.name): (r.path, r.sha256) for r in results}
+        self.state = state
+        self.recorded = manifest.load_manifest().get("outputs", {})
+        self.frames: dict[str, pl.DataFrame] = {}
+        self.outputs: dict[str, tuple[Path, str]] = {}  # step -> (path to read, sha256)
+        self.writes: dict[str, str] = {}  # step -> its output, relative to the data folder
+
+    def source_files(self, step: Step, code: str) -> Paths:
+        """Return the files a tidy step reads: its source module's list, cached per code."""
+        key = f"{step.name}#files"
+        listed = [tuple(k.split("/", 2)) for k in self.state.get(key, "").split(",") if k]
+        if self.state.get(f"{step.name}#code") != code or any(k not in self.files for k in listed):
+            module = importlib.import_module(step.function.split(":")[0])
+            listed = [(src, rel, f) for src in step.sources for rel, f in module.required_files()]
+        missing = [k for k in listed if k not in self.files]
+        if missing:
+            raise FileNotFoundError(f"{step.name}: files not fetched: {missing}")
+        self.state[key] = ",".join("/".join(k) for k in listed)
+        return {(rel, f): self.files[(src, rel, f)] for src, rel, f in listed}
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """Return the table an earlier step made (in memory) or left in place (read once)."""
+        if name not in self.frames:
+            self.frames[name] = pl.read_parquet(self.outputs[name][0])
+        return self.frames[name]
 
 
-@dataclass
-class TidyPlan:
-    """What one tidy step will read and whether its inputs changed since its last run."""
-
-    step: TidyStep
-    name: str
-    output: Path
-    inputs: dict[str, str]
-    needed: dict[tuple[str, str], tuple[Path, str]]
-    runs: bool
-
-
-def _plan_tidy(
-    step: TidyStep, results: list[fetch_mod.FetchResult], state: dict[str, str], *, force: bool
-) -> TidyPlan:
-    by_key = {
-        (r.release, r.name): (r.path, r.sha256) for r in results if r.source == step.source_id
-    }
-    name = f"tidy:{step.table}"
-    last = [tuple(k.split("/", 1)) for k in state.get(f"{name}#files", "").split(",") if k]
-    # The remembered file list is only good for the code that listed it: a code change (e.g.
-    # a new file read) asks the source module again.
-    stale = state.get(f"{name}#code") != code_fingerprint()
-    if force or stale or not last or any(k not in by_key for k in last):
-        last = [tuple(k) for k in step.load().required_files()]
-        state[f"{name}#code"] = code_fingerprint()
-    needed = {(rel, f): by_key[(rel, f)] for rel, f in last}
-    inputs = {f"{step.source_id}/{rel}/{f}": sha for (rel, f), (_, sha) in needed.items()}
-    state[f"{name}#files"] = ",".join(f"{rel}/{f}" for rel, f in needed)
-    output = config.tidy_dir() / f"{step.table}.parquet"
-    runs = must_run(name, output, inputs_fingerprint(inputs), state, force=force)
-    return TidyPlan(step, name, output, inputs, needed, runs)
+def _unchanged(step: Step, output: Path, fp: str, run: _Run) -> str | None:
+    """Return why a step must run, or None if its last output is intact and up to date."""
+    if run.state.get(step.name) != fp:
+        return "code changed" if run.state.get(f"{step.name}#code") else "first run"
+    if not output.is_file():
+        return "output missing"
+    rel = output.relative_to(config.data_dir()).as_posix()
+    digest = sio.sha256_file(output)
+    if digest != run.state.get(f"{step.name}#sha256"):
+        return "output altered since it was written"
+    if run.recorded.get(rel, {}).get("sha256") != digest:
+        return "output not in the manifest"
+    return None
 
 
-def _worker_jobs(offloaded: list[TidyPlan], *, full: bool) -> list[Job]:
-    """Return the worker's jobs, in the order this process will want them.
-
-    Each offloaded tidy step, with its metric table as a follow-up in a full build; and, after
-    the first of them, the population aged 0-25 the derived rates divide by (read from the
-    ONS workbooks this process has fetched: the worker must not take the data lock).
-    """
-    jobs: list[Job] = []
-    workbooks: dict[tuple[str, str], Path] = {}
-    if full and offloaded:
-        from sendstats.sources.ons_population import workbooks as ons_workbooks
-
-        workbooks = ons_workbooks()  # fetched here, under the lock
-    for plan in offloaded:
-        metric = plan.step.metric
-        follow_ups: tuple[FollowUp, ...] = ()
-        if full and metric:
-            kwargs = {"workbooks": workbooks} if metric == "high_needs" else {}
-            follow_ups = ((f"metrics:{metric}", "sendstats.pipeline.metric_steps", metric, kwargs),)
-        jobs.append((plan.name, plan.step.module, plan.step.make, plan.needed, follow_ups))
-    if full and jobs:  # after the first step: the rates need it soon after the tribunal tables
-        jobs.insert(
-            1,
-            (
-                RATES_POPULATION,
-                "sendstats.pipeline.metric_steps",
-                "rates_population",
-                workbooks,
-                (),
-            ),
-        )
-    return jobs
-
-
-def _split_files(needed: Paths, share: float) -> tuple[Paths, Paths]:
-    """Split a step's files: (this process's, the worker's), the worker's near ``share`` of bytes.
-
-    Largest first, each file goes to the worker while its bytes stay within the share.
-    """
-    size = {key: path.stat().st_size for key, (path, _) in needed.items()}
-    budget = share * sum(size.values())
-    theirs: Paths = {}
-    for key in sorted(needed, key=lambda k: (-size[k], k)):
-        if size[key] <= budget:
-            theirs[key] = needed[key]
-            budget -= size[key]
-    return {k: v for k, v in needed.items() if k not in theirs}, theirs
+def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepResult:
+    code = code_fingerprint(step.function)
+    output = config.data_dir() / step.writes
+    paths: Paths = {}
+    if step.sources:
+        paths = run.source_files(step, code)
+        inputs = {f"{step.sources[0]}/{r}/{f}": sha for (r, f), (_, sha) in paths.items()}
+        reads = sorted(inputs)
+    else:
+        inputs = {name: run.outputs[name][1] for name in step.after}
+        reads = [run.writes[name] for name in step.after]
+    fp = step_fingerprint(code, step.declaration(), inputs)
+    why = "forced" if force else _unchanged(step, output, fp, run)
+    if why is None:
+        run.outputs[step.name] = (output, run.state[f"{step.name}#sha256"])
+        rows = pl.scan_parquet(output).select(pl.len()).collect().item()
+        return StepResult(step.name, output, int(rows), skipped=True, inputs=sorted(inputs))
+    function = resolve(step.function)
+    params = dict(step.params)
+    if step.sources:
+        made = function(paths, **params)
+    else:
+        made = function(*(run.frame(name) for name in step.after), **params)
+    df, details = made if isinstance(made, tuple) else (made, None)
+    df = _check(step, df, output)
+    staged, digest = staging.write(step.writes, df)
+    run.frames[step.name] = df
+    run.outputs[step.name] = (staged, digest)
+    run.state.update({step.name: fp, f"{step.name}#code": code, f"{step.name}#sha256": digest})
+    staging.record(step.name, staged, output, reads=reads, rows=df.height, details=details)
+    return StepResult(
+        step.name,
+        output,
+        df.height,
+        skipped=False,
+        inputs=sorted(inputs),
+        details=details,
+        reason=why,
+    )
 
 
-def _tidy_shared(module: str, mine: Paths, theirs: Callable[[], Any]) -> Any:
-    """Read this process's files of a shared step, take the worker's, and combine them."""
-    source = importlib.import_module(module)
-    frames = source.tidy_files(mine)
-    frames.update(theirs())
-    return source.combine(frames)
-
-
-#: The worker job that reads the population the derived rates divide by.
-RATES_POPULATION = "population:0_25"
-
-
-def _source_steps(
-    plans: list[TidyPlan],
-    worker: TidyWorker,
-    state: dict[str, str],
-    *,
-    force: bool,
-    ehcp_metrics: Callable[[], StepResult],
-    full: bool,
+def run_steps(
+    steps: tuple[Step, ...], *, offline: bool | None, force: bool, progress: bool
 ) -> list[StepResult]:
-    """Run the tidy steps in order, each followed by the metric steps it makes possible.
+    """Fetch what the steps read, run those that must run, then commit all their tables at once.
 
-    With two cores and two or more steps to run, the ``offload`` steps go to ``worker``, which
-    in a full build also computes each one's metric table (and the population for the rates)
-    straight after it. Meanwhile this process computes SEN2, the EHC plan metrics and ASCOF
-    (measured: sending ASCOF to the worker too made the build 0.6 s slower), then takes the
-    worker's tables in the order it makes them: tribunal (then the derived rates, which need
-    it), then high needs.
-    Returns every step in the order it ran; the benchmarks come after.
+    Must be called under the data-directory lock.
     """
-    from sendstats.pipeline.tidy_worker import run_tidy, useful
-
-    running = [p for p in plans if p.runs]
-    two = useful(len(running))
-    offloaded = [p for p in running if p.step.offload] if two else []
-    shared = {
-        p.name: _split_files(p.needed, p.step.share)
-        for p in running
-        if two and not p.step.offload and p.step.share
-    }
-    worker.submit(
-        [
-            *(
-                (f"{p.name}#files", p.step.module, "tidy_files", shared[p.name][1], ())
-                for p in running
-                if p.name in shared
-            ),
-            *_worker_jobs(offloaded, full=full),
-        ]
-    )
-    steps: list[StepResult] = []
-    # This process's own steps first, then the worker's in the order it makes them.
-    for plan in sorted(plans, key=lambda p: p.name in worker):
-        make: Callable[[], Any] = partial(run_tidy, plan.step.module, plan.step.make, plan.needed)
-        if plan.name in worker:
-            make = worker.maker(plan.name, make)
-        elif plan.name in shared:
-            mine, theirs = shared[plan.name]
-            here = partial(run_tidy, plan.step.module, "tidy_files", theirs)
-            make = partial(
-                _tidy_shared, plan.step.module, mine, worker.maker(f"{plan.name}#files", here)
-            )
-        steps.append(run_step(plan.name, plan.output, plan.inputs, make, state, force=force))
-        if plan is plans[0]:
-            steps.append(ehcp_metrics())
-        if full and plan.step.metric:
-            steps.append(
-                _metric_step(plan.step.metric, plan.step.table, state, worker, force=force)
-            )
-        if full and plan.step.metric == "tribunal":
-            steps.append(_rates_step(state, worker, force=force))
-    return sorted(steps, key=_report_order)
-
-
-def _report_order(step: StepResult) -> tuple[int, int]:
-    """Order a build's steps for its report whichever process ran them, and when.
-
-    The tidy steps in :data:`TIDY_STEPS` order, then the metric tables in
-    :data:`sendstats.metrics.METRIC_TABLES` order (EHC plans ``as_of`` variants with them).
-    """
-    from sendstats.metrics import METRIC_TABLES
-
-    kind, _, name = step.step.partition(":")
-    if kind == "tidy":
-        return 0, [s.table for s in TIDY_STEPS].index(name)
-    base = name.split("__as_of_")[0]
-    return 1, METRIC_TABLES.index(base) if base in METRIC_TABLES else len(METRIC_TABLES)
-
-
-def _rates_step(state: dict[str, str], worker: TidyWorker, *, force: bool) -> StepResult:
-    """EHC plans and tribunal appeals per 10,000 aged 0-25 (needs both metric tables)."""
-    from sendstats.pipeline.metric_steps import rates_population
-
-    population: Callable[[], pl.DataFrame] = partial(rates_population, {})
-    if RATES_POPULATION in worker:
-        population = worker.maker(RATES_POPULATION, population)
-    return run_step(
-        "metrics:rates",
-        config.metrics_dir() / "rates.parquet",
-        {
-            "ehcp": sio.sha256_file(config.metrics_dir() / "ehcp.parquet"),
-            "tribunal": sio.sha256_file(config.metrics_dir() / "tribunal.parquet"),
-            **_population_pins(),
-        },
-        partial(_derived_rates, population),
-        state,
-        force=force,
-        reads=["metrics/ehcp.parquet", "metrics/tribunal.parquet"],
-    )
-
-
-def _derived_rates(population: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    from sendstats.metrics import rates
-    from sendstats.metrics.tables import load_metrics
-
-    return rates.compute(load_metrics(("ehcp", "tribunal")), population())
-
-
-def _population_pins() -> dict[str, str]:
-    """Return the pinned sha256 of every ONS workbook the population tables read.
-
-    Steps that divide by a population put these in their fingerprint, so a new population pin
-    reruns them. Read from the layout map and the declaration (no heavy imports: a no-op
-    rebuild stays fast).
-    """
-    import csv
-
-    layouts = config.PACKAGE_DIR / "geography" / "maps" / "ons_mye_layouts.csv"
-    with layouts.open(encoding="utf-8") as fh:
-        wanted = {(r["release"], r["file"]) for r in csv.DictReader(fh)}
-    decl = catalog.get_source("ons_population")
-    return {
-        f"ons_population/{rel.release}/{f.name}": f.sha256 or ""
-        for rel in decl.releases
-        for f in rel.files
-        if (rel.release, f.name) in wanted
-    }
-
-
-def _metric_step(
-    name: str, table: str, state: dict[str, str], worker: TidyWorker, *, force: bool
-) -> StepResult:
-    """One metric table made from one tidy table (by the worker if it computed it already).
-
-    High needs divides by the population aged 2-18, so its fingerprint holds the ONS pins.
-    """
-    src = config.tidy_dir() / f"{table}.parquet"
-    step = f"metrics:{name}"
-    make: Callable[[], pl.DataFrame] = partial(compute_from_file, name, src)
-    if step in worker:
-        make = worker.maker(step, make)
-    pins = _population_pins() if name == "high_needs" else {}
-    return run_step(
-        step,
-        config.metrics_dir() / f"{name}.parquet",
-        {"tidy": sio.sha256_file(src), **pins},
-        make,
-        state,
-        force=force,
-        reads=[f"tidy/{src.name}"],
-    )
-
-
-#: What the worker imports besides its source modules, while it waits for its jobs.
-WORKER_PRELOAD: tuple[str, ...] = (
-    "sendstats.pipeline.metric_steps",
-    "sendstats.metrics.tribunal",
-    "sendstats.metrics.high_needs",
-    "sendstats.metrics.schema",
-    "sendstats.sources.ons_population",
-)
-
-#: What the build's own process imports later, loaded while it fetches (:func:`warmup.warm`).
-PRELOAD: tuple[str, ...] = (
-    "sendstats.metrics.ehcp",
-    "sendstats.metrics.schema",
-    "sendstats.metrics.rates",
-    "sendstats.metrics.tables",
-    "sendstats.pipeline.metric_steps",
-    "sendstats.metrics.tribunal",
-    "sendstats.metrics.adults",
-    "sendstats.benchmarking.table",
-    "sendstats.benchmarking.schema",
-)
+    state = load_state()
+    sources = sorted({s for step in steps for s in step.sources})
+    results = fetch_mod.fetch_sources(sources, offline=offline, progress=progress)
+    run = _Run(results, state)
+    done: list[StepResult] = []
+    with Staging(config.data_dir()) as staging:
+        for step in ordered(steps):
+            run.writes[step.name] = step.writes
+            done.append(_run_step(step, run, staging, force=force))
+        staging.commit()
+        save_state(run.state)
+    if any(not d.skipped for d in done) or not (config.data_dir() / DICTIONARY_FILE).is_file():
+        write_dictionary()
+    return done
 
 
 def build(
@@ -414,80 +208,14 @@ def build(
 
     Args:
         offline: never touch the network (cache and raw archives only).
-        as_of: use only releases published on or before this date (rebuild "as published").
+        as_of: build the EHC plan metrics from the releases published by this date only
+            (rebuild "as published"), into ``metrics/ehcp__as_of_<date>.parquet``.
         force: rerun every step even if its inputs are unchanged.
         progress: show download progress.
 
     """
-    from sendstats.pipeline.tidy_worker import TidyWorker, useful
-
-    preload_worker = [*(s.module for s in TIDY_STEPS if s.offload or s.share), *WORKER_PRELOAD]
-    with sio.data_lock(), TidyWorker(preload_worker) as worker:
-        state = load_state()
-        if useful(sum(force or f"tidy:{s.table}" not in state for s in TIDY_STEPS)):
-            worker.start()  # a first build: the worker imports its modules while we fetch
-        preload = threading.Thread(
-            target=warmup.warm,
-            args=([*(s.module for s in TIDY_STEPS if not s.offload), *PRELOAD],),
-            name="sendstats-preload",
-            daemon=True,
-        )
-        if worker.started:
-            preload.start()
-        results = fetch_mod.fetch_sources(
-            [s.source_id for s in TIDY_STEPS], offline=offline, progress=progress
-        )
-        if preload.is_alive():
-            preload.join()
-        plans = [_plan_tidy(s, results, state, force=force) for s in TIDY_STEPS]
-        tidy_path = config.tidy_dir() / "dfe_sen2__ehcp.parquet"
-        releases = releases_as_of("dfe_sen2", as_of)
-        suffix = "" if as_of is None else f"__as_of_{as_of.isoformat()}"
-        metrics_path = config.metrics_dir() / f"ehcp{suffix}.parquet"
-
-        def ehcp_metrics() -> StepResult:
-            return run_step(
-                f"metrics:ehcp{suffix}",
-                metrics_path,
-                {"tidy": sio.sha256_file(tidy_path), "releases": ",".join(releases)},
-                partial(compute_from_file, "ehcp", tidy_path, releases=releases),
-                state,
-                force=force,
-                reads=[f"tidy/{tidy_path.name}"],
-            )
-
-        steps = _source_steps(
-            plans,
-            worker,
-            state,
-            force=force,
-            ehcp_metrics=ehcp_metrics,
-            full=as_of is None,
-        )
-        if as_of is None:
-            steps.append(_benchmarks_step(state, force=force))
-    return BuildReport(steps=steps, releases={"dfe_sen2": releases})
-
-
-def _benchmarks() -> pl.DataFrame:
-    from sendstats.benchmarking import schema, table
-    from sendstats.metrics.tables import load_metrics
-
-    out = config.metrics_dir() / "benchmarks.parquet"
-    return schema.validate(table.compute(load_metrics()), out)
-
-
-def _benchmarks_step(state: dict[str, str], *, force: bool) -> StepResult:
-    """Benchmark every metric table: comparators, bands, changes, funnels, significance."""
-    from sendstats.metrics import METRIC_TABLES
-
-    paths = {n: config.metrics_dir() / f"{n}.parquet" for n in METRIC_TABLES}
-    return run_step(
-        "metrics:benchmarks",
-        config.metrics_dir() / "benchmarks.parquet",
-        {n: sio.sha256_file(p) for n, p in paths.items()},
-        _benchmarks,
-        state,
-        force=force,
-        reads=[f"metrics/{p.name}" for p in paths.values()],
-    )
+    releases = releases_as_of("dfe_sen2", as_of)
+    steps = STEPS if as_of is None else as_of_steps(as_of.isoformat(), tuple(releases))
+    with data_lock():
+        done = run_steps(steps, offline=offline, force=force, progress=progress)
+    return BuildReport(steps=done, releases={"dfe_sen2": releases})

@@ -18,17 +18,12 @@ from typing import Literal
 
 from sendstats import geography
 from sendstats.core import config
+from sendstats.geography.describe import profile_slug as profile_slug
 from sendstats.render import site
 from sendstats.render.document import Engine, render_many, render_report, resolve_engine
 
 LA_PROFILE = "la_profile.qmd"
 SITE_PAGES = ("index", "england_overview", "revisions", "methods")
-
-
-def profile_slug(la: geography.LocalAuthority) -> str:
-    """Return the file stem of an LA's profile: ``<dfe code>-<name>`` in lower case."""
-    name = "".join(c if c.isalnum() else "-" for c in la.la_name.lower())
-    return f"{la.la_code_dfe}-" + "-".join(p for p in name.split("-") if p)
 
 
 @contextmanager

@@ -45,7 +45,7 @@ $if(title)$#set document(title: [$title$])
 $endif$#set page(paper: "$papersize$", margin: (x: 2.2cm, top: 2.2cm, bottom: 2.6cm),
   footer: context {
   set text(size: 8pt, fill: luma(30%))
-  [$footer-date$]
+  [$if(title)$$title$ · $endif$$footer-date$]
   h(1fr)
   [Page #counter(page).display() of #counter(page).final().first()]
 })

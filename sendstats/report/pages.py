@@ -10,12 +10,13 @@ import polars as pl
 
 from sendstats import geography
 from sendstats.acquire import catalog
+from sendstats.core import config
 from sendstats.metrics.tables import load_metrics
 
 
 def la_index_markdown() -> str:
     """Return the site index (markdown): every LA with data, by region, linked to its profile."""
-    from sendstats.render.publish import profile_slug
+    from sendstats.geography.describe import profile_slug
 
     metrics = load_metrics()
     codes = (
@@ -25,7 +26,9 @@ def la_index_markdown() -> str:
         .to_list()
     )
     las = [geography.resolve_la(c) for c in codes]
-    lines: list[str] = []
+    from sendstats.report.profile import navigation
+
+    lines: list[str] = [navigation(0)]
     for region in sorted({la.region_name for la in las}):
         lines.append(f"\n## {region}\n")
         for la in sorted((x for x in las if x.region_name == region), key=lambda x: x.la_name):
@@ -36,10 +39,11 @@ def la_index_markdown() -> str:
 def revisions_markdown(source_id: str, top: int = 15) -> str:
     """Return the revisions page body (markdown): per release pair, a summary and the largest."""
     from sendstats.metrics import revisions
+    from sendstats.report.profile import navigation
 
     tidy = revisions.tidy_table(source_id)
     decl = catalog.get_source(source_id)
-    out: list[str] = []
+    out: list[str] = [navigation(0)]
     for old, new in revisions.overlapping_pairs(source_id, tidy):
         diff = revisions.diff_releases(tidy, old, new)
         out.append(f"\n## {decl.title}: release {old} against release {new}\n")
@@ -69,38 +73,29 @@ def revisions_markdown(source_id: str, top: int = 15) -> str:
     return "\n".join(out)
 
 
-#: Tables described in the data dictionary: (file, schema module, schema class).
-DICTIONARY_TABLES = (
-    ("tidy/dfe_sen2__ehcp.parquet", "sendstats.sources.dfe_sen2", "Sen2Tidy"),
-    (
-        "tidy/moj_send_tribunal__appeals.parquet",
-        "sendstats.sources.moj_send_tribunal",
-        "TribunalTidy",
-    ),
-    ("tidy/nhs_ascof__ld_employment.parquet", "sendstats.sources.nhs_ascof", "AscofTidy"),
-    ("tidy/dfe_high_needs__dsg.parquet", "sendstats.sources.dfe_high_needs", "HighNeedsTidy"),
-    ("metrics/<theme>.parquet", "sendstats.metrics.schema", "MetricsTable"),
-    ("metrics/benchmarks.parquet", "sendstats.benchmarking.schema", "BenchmarksTable"),
-)
-
-
 def data_dictionary_markdown() -> str:
     """Return the data dictionary (markdown): every column of every table, from its schema.
 
-    The descriptions are the pandera ``Field(description=...)`` of each column, so the page is
-    the contract the build validates against, not a copy of it.
+    Read from ``<data>/data_dictionary.json``, which the build writes from the pandera models
+    it validates with (``Field(description=...)``), so the page is the contract the build
+    checked, not a copy of it.
     """
-    import importlib
+    import json
 
-    out = ["\n## Data dictionary\n"]
-    for path, module, cls in DICTIONARY_TABLES:
-        schema = getattr(importlib.import_module(module), cls).to_schema()
-        out.append(f"\n### `{path}`\n\n{(schema.description or '').strip()}\n")
+    path = config.data_dir() / "data_dictionary.json"
+    if not path.is_file():
+        return (
+            f"\n## Data dictionary\n\nNot built yet: `{path}` is missing (run `sendstats build`).\n"
+        )
+    out = ["\n## Data dictionary {#data-dictionary}\n"]
+    for table in json.loads(path.read_text(encoding="utf-8")):
+        out.append(f"\n### `{table['path']}`\n\n{table['description']}\n")
         out.append("| column | type | nullable | description |")
         out.append("| --- | --- | --- | --- |")
-        for name, col in schema.columns.items():
-            desc = (col.description or "").replace("|", "/")
-            out.append(f"| `{name}` | {col.dtype} | {'yes' if col.nullable else 'no'} | {desc} |")
+        for col in table["columns"]:
+            desc = col["description"].replace("|", "/")
+            nullable = "yes" if col["nullable"] else "no"
+            out.append(f"| `{col['name']}` | {col['type']} | {nullable} | {desc} |")
     return "\n".join(out)
 
 
@@ -111,11 +106,25 @@ def methods_markdown() -> str:
     with what the build read and computed.
     """
     from sendstats.metrics.registry import all_metrics
+    from sendstats.report.profile import navigation
 
-    out = ["## Sources\n"]
+    toc = [
+        ("sources", "Sources"),
+        ("metric-definitions", "Metric definitions"),
+        ("data-dictionary", "Data dictionary"),
+        ("known-limits", "Known limits"),
+    ]
+    out = [navigation(0), "**Contents:** " + " · ".join(f"[{t}](#{i})" for i, t in toc) + "\n"]
+    out.append("## Sources {#sources}\n")
     for decl in catalog.load_catalog().values():
         out.append(f"\n### {decl.title} (`{decl.id}`)\n")
         out.append(f"{decl.producer}. Licence: {decl.licence.name}. {decl.licence.attribution}\n")
+        if decl.provenance_of:
+            maps = ", ".join(f"`{m}`" for m in decl.provenance_of)
+            out.append(
+                f"Not read by the build: the provenance of the hand-kept maps {maps}, which "
+                "the tests check against these files.\n"
+            )
         for brk in decl.series_breaks:
             out.append(f"- Series break: {brk}")
         out.append("\n| release | published | file | sha256 | bytes | download |")
@@ -129,7 +138,7 @@ def methods_markdown() -> str:
                 )
         for rel in decl.releases:
             out.append(f"\n*Citation ({rel.release}):* {rel.citation}")
-    out.append("\n## Metric definitions\n")
+    out.append("\n## Metric definitions {#metric-definitions}\n")
     for m in all_metrics():
         kind = "official" if m.official else f"derived by {m.derived_by} ({m.method})"
         out.append(f"\n### {m.title}\n\n`{m.id}`: {m.definition}\n")
@@ -143,8 +152,9 @@ def methods_markdown() -> str:
             out.append(f"- {text}")
     out.append(data_dictionary_markdown())
     out.append(
-        "\n## Known limits\n\n- The s251 outturn reader (DSG carried forward, line 1.9.3, "
-        "negative = deficit; high-needs lines 1.2.x) is built from the publisher's data guidance "
+        "\n## Known limits {#known-limits}\n\n"
+        "- The s251 outturn reader (DSG carried forward, line 1.9.3, negative = deficit; "
+        "high-needs lines 1.2.x) is built from the publisher's data guidance "
         "and tested on small inline frames only: it has not yet met a full real file.\n"
         "- The DfE dashboard's DSG cumulative balance as % of total DSG income is derived, not "
         "official.\n- Rates per 10,000 residents use ONS mid-year estimates mid-2017 to "

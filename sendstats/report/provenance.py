@@ -49,3 +49,29 @@ def source_note(rows: pl.DataFrame) -> str:
         + "; ".join(parts)
         + ". Open Government Licence v3.0. Built with sendstats."
     )
+
+
+def _short_producer(producer: str) -> str:
+    """Return a producer's name without its parenthesised detail ('Ministry of Justice')."""
+    return producer.split("(")[0].split(";")[0].strip()
+
+
+def short_source(rows: pl.DataFrame) -> str:
+    """Return a one-line source for a caption: publisher, release and file names, no hashes.
+
+    The full note (with sha256) goes in the figure's "How this figure was made" block and on
+    the methods page.
+    """
+    if "file_sha256" not in rows.columns:
+        return ""
+    used = rows.filter(pl.col("file_sha256").is_not_null()).select(*PROVENANCE).unique()
+    by_release: dict[str, list[str]] = {}
+    for release, name, _sha in used.sort("release", "source_file").iter_rows():
+        decl, filename = _find_file(str(release), str(name))
+        title = decl.release(str(release)).title
+        key = f"{_short_producer(decl.producer)}, {title}"
+        if filename not in by_release.setdefault(key, []):
+            by_release[key].append(filename)
+    if not by_release:
+        return ""
+    return "Source: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in by_release.items()) + "."

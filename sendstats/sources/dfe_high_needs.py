@@ -24,16 +24,27 @@ one row per release, measure, financial year and area:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import fastexcel
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
+from sendstats.core.vocab import (
+    COMPILATION_RELEASE,
+    DERIVED_RELEASE,
+    FINAL_RELEASES,
+    HIGH_NEEDS_SOURCE_ID,
+    HIGH_NEEDS_TABLE,
+)
+from sendstats.sources import checks
 from sendstats.sources import dfe_high_needs_hnbt as hnbt
 from sendstats.sources import dfe_high_needs_ods as ods
 from sendstats.sources import dfe_high_needs_s251 as s251
+from sendstats.sources.base import TidyBase
+from sendstats.sources.grids import read_grids
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import (
     EES_MARKERS,
     RawInputError,
@@ -42,45 +53,31 @@ from sendstats.sources.readers import (
     validate_frame,
 )
 
-SOURCE_ID = "dfe_high_needs"
-TABLE = "dfe_high_needs__dsg"
+SOURCE_ID = HIGH_NEEDS_SOURCE_ID
+TABLE = HIGH_NEEDS_TABLE
 ENGLAND_CODE = "E92000001"
 
 #: ESFA final allocation files: release label (= its financial year) -> LA rows (no 201, 420).
-FINAL_RELEASES: dict[str, int] = {"2020-21": 149, "2021-22": 150, "2022-23": 150, "2023-24": 151}
 ALLOCATIONS_FILE = "allocations"
-COMPILATION_RELEASE = "dfe-compilation"
 COMPILATION_FILE = "allocations_compilation"
 #: Compilation sheet -> (unit, LA rows). Only Allocations_1920 is in GBP million.
+_LAYOUT = load_layout("dfe_high_needs")
 COMPILATION_SHEETS: dict[str, tuple[str, int]] = {
-    "Allocations_1920": ("gbp_million", 149),
-    "Allocations_2021": ("gbp", 149),
-    "Allocations_2122": ("gbp", 150),
-    "Allocations_2223": ("gbp", 150),
-    "Allocations_2324": ("gbp", 151),
+    sheet: (unit, int(rows)) for sheet, (unit, rows) in _LAYOUT["compilation_sheets"].items()
 }
 #: (release, file name) of pinned s251 outturn data files. Empty: the file is not held yet; add
 #: the pair here once the release is pinned in data_sources/dfe_high_needs.yaml.
 S251_FILES: tuple[tuple[str, str], ...] = ()
 HNBT_RELEASE = "hnbt-2021-22"
 HNBT_FILE = "outturn"
-DERIVED_RELEASE = "dashboard-derived"
 DERIVED_FILE = "dsg_balance_pct"
 DERIVED_BY = (
     "DfE SEND and AP dashboard code (dfe-analytical-services/SEND-AP-Inclusion-Dashboard) from "
     "the s251 outturn file; not an official statistic"
 )
 #: The derived file's one sheet (openxlsx's default name in the dashboard's R code).
-DERIVED_SHEET = "Sheet 1"
-DERIVED_COLUMNS = {
-    "time_period": "time_period",
-    "geographic_level": "geographic_level",
-    "region_name": "region_name_raw",
-    "la_name": "la_name_raw",
-    "deficit": "deficit",
-    "DSG cumulative balance as a % of the total income": "balance_pct",
-    "financial_year": "financial_year",
-}
+DERIVED_SHEET: str = _LAYOUT["derived_sheet"]
+DERIVED_COLUMNS: dict[str, str] = dict(_LAYOUT["derived_columns"])
 #: LA names that mean a new LA from April 2019 (Dorset Council 838, not Dorset county 835).
 POST_2019_NAMES: dict[str, str] = {"Dorset": "838"}
 LEVELS = ("National", "Regional", "Local authority")
@@ -99,13 +96,11 @@ MEASURES = (
 MEASURE_PATTERN = "|".join([*(f"^{m}$" for m in MEASURES), s251.MEASURE_PATTERN])
 
 
-class HighNeedsTidy(pa.DataFrameModel):
+class HighNeedsTidy(TidyBase):
     """High-needs and DSG figures by area and financial year, one row per release and measure."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release (vintage) the figure comes from.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="sha256 read.")
     raw_row: Series[pl.Int64] = pa.Field(ge=1, description="1-based row in the raw sheet.")
     measure: Series[str] = pa.Field(
         str_matches=MEASURE_PATTERN,
@@ -124,9 +119,7 @@ class HighNeedsTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=list(LEVELS))
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="GSS code.")
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling for LAs).")
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
     region_code: Series[str] = pa.Field(nullable=True, str_matches=r"^E12\d{6}$")
-    region_name: Series[str] = pa.Field(nullable=True)
     value: Series[pl.Float64] = pa.Field(
         nullable=True,
         description="GBP for *_gbp measures; percent (0-100 scale) for *_pct; people for "
@@ -235,17 +228,14 @@ def read_derived(path: Path) -> pl.DataFrame:
         RawInputError: unreadable workbook, missing sheet or a missing column.
 
     """
-    try:
-        book = fastexcel.read_excel(path)
-    except Exception as exc:  # fastexcel raises several error types for one failure
-        raise RawInputError(path, f"cannot open workbook: {exc}") from exc
-    names = book.sheet_names
+    books = read_grids(path)  # every sheet: the one-sheet rule needs their names
+    names = list(books)
     if DERIVED_SHEET not in names and len(names) != 1:
         raise RawInputError(
             path, f"sheet {DERIVED_SHEET!r} not found; sheets: {names}", sheet=DERIVED_SHEET
         )
     sheet = DERIVED_SHEET if DERIVED_SHEET in names else names[0]
-    df = book.load_sheet_by_name(sheet, dtypes="string").to_polars()
+    df = _text_frame(books[sheet])
     missing = [c for c in DERIVED_COLUMNS if c not in df.columns]
     if missing:
         raise RawInputError(
@@ -258,6 +248,30 @@ def read_derived(path: Path) -> pl.DataFrame:
     return (
         df.select(list(DERIVED_COLUMNS)).rename(DERIVED_COLUMNS).with_row_index("raw_row", offset=2)
     )
+
+
+def _text_frame(grid: list[list[Any]]) -> pl.DataFrame:
+    """Return a grid as a frame of text columns named by its first row (empty cells null).
+
+    Numbers are written as Python writes floats, whole ones without ``.0`` (``-12.5``, ``3``).
+    """
+
+    def text(value: object) -> str | None:
+        if value == "" or value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    if not grid:
+        return pl.DataFrame()
+    width = max(len(row) for row in grid)
+    header: list[str] = []
+    for i, cell in enumerate([*grid[0], *[""] * (width - len(grid[0]))]):
+        name = str(cell) if cell != "" else f"__UNNAMED__{i}"
+        header.append(name if name not in header else f"{name}_{i}")
+    body = [[text(v) for v in row] + [None] * (width - len(row)) for row in grid[1:]]
+    return pl.DataFrame(body, schema=dict.fromkeys(header, pl.Utf8), orient="row")
 
 
 def check_derived(df: pl.DataFrame, path: Path) -> None:
@@ -416,19 +430,39 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     frames = []
     for key, specs in allocation_specs().items():
         path, sha = paths[key]
-        frames.append(tidy_allocations(path, sha, specs))
+        frames.append(check_numbers(tidy_allocations(path, sha, specs), path))
     path, sha = paths[(DERIVED_RELEASE, DERIVED_FILE)]
-    frames.append(tidy_derived(path, sha))
+    frames.append(check_numbers(tidy_derived(path, sha), path))
     path, sha = paths[(HNBT_RELEASE, HNBT_FILE)]
-    frames.append(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE))
+    frames.append(
+        check_numbers(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE), path)
+    )
     for release, name in S251_FILES:
         path, sha = paths[(release, name)]
         frames.append(
-            s251.tidy_s251(
-                s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
+            check_numbers(
+                s251.tidy_s251(
+                    s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
+                ),
+                path,
             )
         )
     return finish(frames)
+
+
+def check_numbers(long: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Return one file's long rows once every value is checked finite and in its LA's lifetime.
+
+    Financial years: no Northamptonshire row from 2021-22, no North Northamptonshire before.
+
+    Raises:
+        RawInputError: naming the file, the measure or LA column and the raw row.
+
+    """
+    checked = long.with_columns(pl.col("time_period").str.slice(0, 4).cast(pl.Int32).alias("year"))
+    checks.check_finite(checked, path)
+    checks.check_lifetimes(checked, path, period_type="financial_year", column="la_name")
+    return long
 
 
 def required_files() -> list[tuple[str, str]]:

@@ -43,14 +43,16 @@ from xml.etree import ElementTree
 
 import pandera.polars as pa
 import polars as pl
-from python_calamine import CalamineWorkbook
 
 from sendstats import geography
+from sendstats.core.vocab import FBIT_TOTAL_MEASURES, HNBT_BASIS
+from sendstats.sources.grids import read_grids
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import RawInputError, validate_frame
 
 SHEET = "Sheet1"
 TIME_PERIOD = "2021-22"
-BASIS = "hn_benchmarking_outturn"
+BASIS = HNBT_BASIS
 FIRST_ROW = 8
 #: LA rows in the sheet, and those with an outturn (the rest are '#N/A', see NA_LAS).
 LA_ROWS = 154
@@ -61,64 +63,21 @@ NA_LAS = frozenset({"928", "835", "836", "837"})
 EXCEL_NA = "#N/A"
 
 #: Cell -> text it must contain (case-insensitive, spaces collapsed): the layout and the period.
-HEADER_CELLS: dict[str, str] = {
-    "B2": "year",
-    "C2": "2021-22",
-    "BI2": "data for later years is unavailable",
-    "P3": "section 251 budget",
-    "BI3": "section 251 outturn",
-    "B5": "region",
-    "C5": "la code",
-    "D5": "la name",
-    "E5": "2-18 population (ons mid-2021 projection)",
-    "BI4": "place funding",
-    "BJ4": "early years",
-    "BK4": "primary",
-    "BL4": "secondary",
-    "BM4": "special schools and academies",
-    "BN4": "prus and ap academies",
-    "BO4": "post school",
-    "BP4": "top up funding (maintained schools, academies, free schools and colleges)",
-    "BQ4": "early years (1)",
-    "BW4": "income (1)",
-    "BX4": "top up funding (non-maintained and independent schools and colleges)",
-    "BY4": "early years (2)",
-    "CE4": "income (2)",
-    "CF4": "sen support and inclusion services",
-    "CG4": "alternative provision services",
-    "CH4": "hospital education services",
-    "CI4": "therapies and other health related services",
-    "CO4": "table 3b",
-    "CZ6": "special schools and academies (1)",
-}
+_LAYOUT = load_layout("dfe_high_needs_hnbt")
+HEADER_CELLS: dict[str, str] = dict(_LAYOUT["header_cells"])
 
 #: Column letter -> tidy measure id (GBP unless the id says otherwise).
-MEASURE_COLUMNS: dict[str, str] = {
-    "E": "hnbt_population_2_18_count",
-    "BI": "hn_outturn_place_funding_special_ap_gbp",
-    "BJ": "hn_outturn_place_funding_early_years_gbp",
-    "BK": "hn_outturn_place_funding_primary_gbp",
-    "BL": "hn_outturn_place_funding_secondary_gbp",
-    "BM": "hn_outturn_place_funding_special_gbp",
-    "BN": "hn_outturn_place_funding_pru_ap_gbp",
-    "BO": "hn_outturn_place_funding_post_school_gbp",
-    "BP": "hn_outturn_top_up_maintained_gbp",
-    "BX": "hn_outturn_top_up_non_maintained_gbp",
-    "CF": "hn_outturn_sen_support_inclusion_gbp",
-    "CG": "hn_outturn_alternative_provision_gbp",
-    "CH": "hn_outturn_hospital_education_gbp",
-    "CI": "hn_outturn_therapies_health_gbp",
-}
+MEASURE_COLUMNS: dict[str, str] = dict(_LAYOUT["measure_columns"])
 #: Columns read only to check the sheet's own arithmetic (phases of the top-ups, income, and
 #: the tool's per-head value of maintained special top-ups).
-CHECK_COLUMNS = ("BQ", "BR", "BS", "BT", "BU", "BV", "BW", "BY", "BZ", "CA", "CB", "CC", "CD")
-CHECK_COLUMNS_ALL = (*CHECK_COLUMNS, "CE", "CZ")
+CHECK_COLUMNS: tuple[str, ...] = tuple(_LAYOUT["check_columns"])
+CHECK_COLUMNS_ALL = (*CHECK_COLUMNS, *_LAYOUT["check_columns_extra"])
 #: measure ids, in the order of MEASURE_COLUMNS.
 MEASURES = tuple(MEASURE_COLUMNS.values())
 #: Place funding by phase: their sum is s251 line 1.0.2 (FBIT's place funding).
 PLACE_FUNDING_PHASES = MEASURES[2:8]
-#: The FBIT high-needs total: 1.0.2 place funding (all phases) and the six 1.2.x groups.
-FBIT_TOTAL_MEASURES = (*PLACE_FUNDING_PHASES, *MEASURES[8:])
+# The FBIT total (core.vocab) is 1.0.2 place funding (all phases) and the six 1.2.x groups.
+assert (*PLACE_FUNDING_PHASES, *MEASURES[8:]) == FBIT_TOTAL_MEASURES
 CAVEAT = (
     "secondary: sheet of the DfE high needs benchmarking tool sent to the DfE SEND/AP dashboard; "
     "outturn FY 2021-22 settled from the LAs present (see the declaration)"
@@ -145,7 +104,8 @@ def read_grid(path: Path) -> list[tuple[Any, ...]]:
     """Return the sheet's rows as tuples of cached cell values (formulas give their values).
 
     The grid is openpyxl's (``read_only``, ``data_only``), cell for cell, read with
-    python-calamine instead: 0.03 s against openpyxl's 0.12 s plus its 0.15 s import, for the
+    python-calamine (:func:`~sendstats.sources.grids.read_grids`, within its limits) instead:
+    0.03 s against openpyxl's 0.12 s plus its 0.15 s import, for the
     cold build's speed target (issue 10). calamine's values are made openpyxl's: rows from A1
     (``skip_empty_area=False``), ``None`` for an empty cell (calamine gives ``""``), an
     ``int`` for a number written without a decimal point or exponent (calamine gives every
@@ -159,15 +119,12 @@ def read_grid(path: Path) -> list[tuple[Any, ...]]:
         RawInputError: unreadable workbook or no ``Sheet1``.
 
     """
+    rows = read_grids(path, [SHEET])[SHEET]  # bounded in bytes, rows and columns
     try:
-        book = CalamineWorkbook.from_path(path)
-        if SHEET not in book.sheet_names:
-            raise RawInputError(path, f"sheet {SHEET!r} not found; sheets: {book.sheet_names}")
-        rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
         errors, floats = _xml_cells(path, SHEET)
     except RawInputError:
         raise
-    except Exception as exc:  # calamine and zipfile raise zip, XML and value errors alike
+    except Exception as exc:  # zipfile raises zip, XML and value errors alike
         raise RawInputError(path, f"cannot open workbook: {exc}") from exc
     grid: list[list[Any]] = [
         [

@@ -7,11 +7,9 @@ the high-needs block and the total DSG, before and after academy recoupment and 
 
 Quirks handled here:
 - The ESFA files were written (Aspose.Cells) without the ``mimetype`` zip entry that the ODF
-  standard requires first; calamine (fastexcel, polars) refuses them. They are read from their
-  ``content.xml`` by :func:`sendstats.sources.readers.read_ods_sheets`, which does not need that
-  entry
-  and gives, as plain lists of text, the grids ``pandas.read_excel(engine="odf")`` gives
-  (odfpy), ten times faster and without importing pandas.
+  standard requires first; calamine refuses them as they are. They are read by
+  :func:`sendstats.sources.grids.read_ods_text`, which adds that entry in memory and gives, as
+  plain lists of text, the grids ``pandas.read_excel(engine="odf")`` gives (odfpy).
 - The compilation's ``Allocations_1920`` sheet is in GBP million with float noise (and a few
   cells given to 2 dp only); it is converted to GBP and rounded to the nearest pound, with a
   caveat on every row. Its other sheets are in GBP.
@@ -32,10 +30,12 @@ import pandera.polars as pa
 import polars as pl
 
 from sendstats import geography
-from sendstats.sources.readers import RawInputError, read_ods_sheets, validate_frame
+from sendstats.core.vocab import DSG_EXCLUDED_LAS
+from sendstats.sources.grids import read_ods_text
+from sendstats.sources.readers import RawInputError, validate_frame
 
 #: LAs absent from every DSG allocation file by design (they are funded differently).
-EXCLUDED_LAS: dict[str, str] = {"201": "City of London", "420": "Isles of Scilly"}
+EXCLUDED_LAS = DSG_EXCLUDED_LAS
 
 #: Row of the England total and first LA row (0-based) in every allocation summary sheet.
 ENGLAND_ROW = 4
@@ -77,16 +77,14 @@ def read_sheets(path: Path, sheets: list[str]) -> dict[str, list[list[str]]]:
     """Read ``sheets`` of an .ods file as text grids, whether or not it has a mimetype entry.
 
     A grid is a list of rows of one width, ``""`` for an empty cell (see
-    :func:`~sendstats.sources.readers.read_ods_sheets`).
-
-    Why not calamine: it refuses an .ods without the ``mimetype`` entry, which the ESFA files
-    lack; :func:`~sendstats.sources.readers.read_ods_sheets` reads ``content.xml`` directly.
+    :func:`~sendstats.sources.grids.read_ods_text`, which adds the ``mimetype`` entry the
+    ESFA files lack, in memory, and bounds the sheet's size).
 
     Raises:
-        RawInputError: the file cannot be opened or a sheet is missing.
+        RawInputError: the file cannot be opened, a sheet is missing or is beyond the limits.
 
     """
-    return read_ods_sheets(path, sheets)
+    return read_ods_text(path, sheets)
 
 
 def _cell(grid: list[list[str]], row: int, col: int) -> str:

@@ -21,11 +21,11 @@ from pathlib import Path
 import polars as pl
 
 from sendstats import geography
+from sendstats.core.vocab import DSG_MEASURE
 from sendstats.sources.readers import EES_MARKERS, RawInputError, first_bad_value, read_csv_text
 from sendstats.sources.readers import split_markers as _split_markers
 
 DSG_LINE = "1.9.3 Dedicated Schools Grant carried forward to next year"
-DSG_MEASURE = "dsg_carried_forward_gbp"
 HIGH_NEEDS_LINE = re.compile(r"^1\.2\.(\d{1,2}) ")
 #: Pattern of the measure ids this module writes (high-needs lines keep their line number).
 MEASURE_PATTERN = r"^(dsg_carried_forward_gbp|s251_line_1_2_\d{1,2}_net_expenditure_gbp)$"

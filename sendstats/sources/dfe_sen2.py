@@ -22,174 +22,77 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
+from sendstats.core.vocab import SEN2_SOURCE_ID, SEN2_TABLE
+from sendstats.sources.base import TidyBase
+from sendstats.sources.checks import TotalDiscrepancy
 from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
+from sendstats.sources.layouts import LayoutError, layout_path, load_layout
 from sendstats.sources.readers import validate_frame
 
-SOURCE_ID = "dfe_sen2"
-TABLE = "dfe_sen2__ehcp"
+SOURCE_ID = SEN2_SOURCE_ID
+TABLE = SEN2_TABLE
 
-#: Primary need codes in ``sen_needs_all_plans.csv`` (column ``number_<code>``) and their names
-#: as the data guidance gives them. Down syndrome is counted under "other" (guidance note 1).
-PRIMARY_NEEDS: dict[str, str] = {
-    "asd": "Autistic spectrum disorder",
-    "slcn": "Speech, language and communication needs",
-    "semh": "Social, emotional and mental health",
-    "mld": "Moderate learning difficulty",
-    "sld": "Severe learning difficulty",
-    "pd": "Physical disability",
-    "spld": "Specific learning difficulty",
-    "hi": "Hearing impairment",
-    "pmld": "Profound and multiple learning difficulty",
-    "oth": "Other difficulty or disability",
-    "vi": "Visual impairment",
-    "msi": "Multi-sensory impairment",
-    "need_unknown": "Primary need not recorded",
-}
+
+def _file_specs() -> tuple[EesFileSpec, ...]:
+    """Return how to read each file, from the layout beside this module (layouts/dfe_sen2.yaml).
+
+    Raises:
+        LayoutError: a file entry names an unknown percentage group or discrepancy list.
+
+    """
+    layout = load_layout(SOURCE_ID)
+    where = layout_path(SOURCE_ID)
+    groups = {
+        name: {pct: (num, den) for pct, (num, den) in table.items()}
+        for name, table in layout["percentages"].items()
+    }
+    discrepancies = {
+        name: tuple(
+            TotalDiscrepancy(
+                r["measure"], int(r["year"]), r["area_code"], float(r["difference"]), d["reason"]
+            )
+            for r in d["rows"]
+        )
+        for name, d in layout["total_discrepancies"].items()
+    }
+    specs = []
+    for entry in layout["files"]:
+        try:
+            percentages = {k: v for g in entry.get("percentages", []) for k, v in groups[g].items()}
+            known = (
+                discrepancies[entry["total_discrepancies"]]
+                if "total_discrepancies" in entry
+                else ()
+            )
+        except KeyError as exc:
+            raise LayoutError(f"{where}: file {entry.get('name')!r} names unknown {exc}") from exc
+        specs.append(
+            EesFileSpec(
+                release=str(entry["release"]),
+                name=entry["name"],
+                period_type=entry["period_type"],
+                period_coding=entry.get("period_coding", "ees"),
+                filters=entry.get("filters", {}),
+                measures=entry["measures"],
+                percentages=percentages,
+                total_discrepancies=known,
+                known_errors=tuple(KnownError(**k) for k in entry.get("known_errors", [])),
+            )
+        )
+    return tuple(specs)
+
 
 #: Per-file read specs: the "all" rows and the measures kept, with sendstats names.
-FILE_SPECS: tuple[EesFileSpec, ...] = (
-    EesFileSpec(
-        release="2025",
-        name="caseload",
-        period_type="academic_year",
-        filters={"breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"},
-        measures={"ehcplans": "ehc_plans_count"},
-        totals_add_up=("ehc_plans_count",),
-    ),
-    EesFileSpec(
-        release="2025",
-        name="newplans",
-        period_type="calendar_year",
-        filters={"breakdown_topic": "New EHC plans", "breakdown": "New EHC plans"},
-        measures={"new_ehc_plans": "new_ehc_plans_count"},
-        totals_add_up=("new_ehc_plans_count",),
-        known_errors=(
-            KnownError(
-                year=2022,
-                region_code="E12000003",
-                measure="new_ehc_plans_count",
-                reason=(
-                    "in newplans.csv (2025 release) every Yorkshire and The Humber LA's 2022 "
-                    "'New EHC plans' row carries the regional total (6,078); the data guidance "
-                    "(footnote 4) says Wakefield submitted aggregate information for 2022. The "
-                    "2023 release's sen2_mi.csv has the LA figures"
-                ),
-            ),
-        ),
-    ),
-    EesFileSpec(
-        release="2025",
-        name="requests",
-        period_type="calendar_year",
-        filters={
-            "breakdown_topic": "All requests for EHC needs assessments",
-            "breakdown": "All requests for EHC needs assessments",
-        },
-        measures={
-            "requests_received_in_year": "requests_count",
-            "requests_decided_to_assess": "requests_agreed_count",
-            "requests_decided_not_to_assess": "requests_refused_count",
-            "request_not_assess_pc": "requests_refused_published_pct",
-        },
-        totals_add_up=("requests_count",),
-    ),
-    EesFileSpec(
-        release="2025",
-        name="assessments",
-        period_type="calendar_year",
-        filters={
-            "breakdown_topic": "All EHC needs assessments",
-            "breakdown": "All EHC needs assessments",
-        },
-        measures={
-            "assess_issued": "assessments_plan_issued_count",
-            "assess_not_issued": "assessments_no_plan_count",
-        },
-        totals_add_up=("assessments_plan_issued_count",),
-    ),
-    EesFileSpec(
-        release="2025",
-        name="timeliness_20_week",
-        period_type="calendar_year",
-        filters={"breakdown_topic": "All EHC plans issued", "breakdown": "All EHC plans issued"},
-        measures={
-            "plans_issued_den": "plans_issued_incl_exceptions_count",
-            "plans_issued_within_20_weeks": "plans_within_20_weeks_incl_exceptions_count",
-            "pc_plans_issued_within_20_weeks": (
-                "plans_within_20_weeks_incl_exceptions_published_pct"
-            ),
-            "plans_issued_den_ex": "plans_issued_excl_exceptions_count",
-            "plans_issued_20_weeks_ex": "plans_within_20_weeks_excl_exceptions_count",
-            "PC_plans_issued_20_weeks_ex": "plans_within_20_weeks_excl_exceptions_published_pct",
-        },
-        totals_add_up=("plans_issued_incl_exceptions_count",),
-    ),
-    EesFileSpec(
-        release="2025",
-        name="ceased_plans",
-        period_type="calendar_year",
-        filters={"breakdown_topic": "All ceased EHC plans", "breakdown": "All ceased EHC plans"},
-        measures={"total_ceased": "ceased_plans_count", "needs_met": "ceased_needs_met_count"},
-        totals_add_up=("ceased_plans_count",),
-    ),
-    EesFileSpec(
-        release="2025",
-        name="sen_needs_all_plans",
-        period_type="academic_year",
-        filters={"breakdown_topic": "All EHC plans", "breakdown": "All EHC plans"},
-        measures={
-            "ehc_plans": "need_all_plans_count",
-            **{f"number_{code}": f"primary_need_{code}_count" for code in PRIMARY_NEEDS},
-        },
-        totals_add_up=("need_all_plans_count",),
-    ),
-    EesFileSpec(
-        release="2022",
-        name="sen2_age_caseload",
-        period_type="academic_year",
-        period_coding="census_year",
-        filters={"characteristic_age": "Total"},
-        measures={
-            "Total_st": "statements_count",
-            "Total_ehc": "ehc_plans_only_count",
-            "Total_all": "ehc_plans_count",
-        },
-        totals_add_up=("ehc_plans_count",),
-    ),
-    EesFileSpec(
-        release="2023",
-        name="sen2_mi",
-        period_type="calendar_year",
-        measures={
-            "inreq_ehc": "requests_count",
-            "ass_refused_ehc": "requests_refused_count",
-            "ass_refused_ehc_pc": "requests_refused_published_pct",
-            "new_all_ehc": "new_ehc_plans_count",
-            "tot_no_exc_ehc": "plans_issued_excl_exceptions_count",
-            "no_exc_20week_ehc": "plans_within_20_weeks_excl_exceptions_count",
-            "no_exc_20week_rate": "plans_within_20_weeks_excl_exceptions_published_pct",
-            "tot_inc_exc_ehc": "plans_issued_incl_exceptions_count",
-            "inc_exc_20week_ehc": "plans_within_20_weeks_incl_exceptions_count",
-            "inc_exc_20week_rate": "plans_within_20_weeks_incl_exceptions_published_pct",
-        },
-        totals_add_up=("new_ehc_plans_count",),
-    ),
-)
+FILE_SPECS: tuple[EesFileSpec, ...] = _file_specs()
 
-#: Statuses a tidy row may carry: ``ok``, one of the EES markers, or ``err`` for a published
-#: value sendstats knows to be wrong (see ``KnownError``; the reason is in the spec).
 ALLOWED_STATUS = ("ok", "x", "z", "c", "low", "u", ":", "N/A", "err")
 
 
-class Sen2Tidy(pa.DataFrameModel):
+class Sen2Tidy(TidyBase):
     """Tidy EHC plan statistics: one row per release, file, measure, year and area."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release the value was published in.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(
-        str_matches=r"^[0-9a-f]{64}$", description="sha256 of the raw file read."
-    )
     raw_row: Series[pl.UInt32] = pa.Field(description="1-based data row in the raw file.")
     measure: Series[str] = pa.Field(description="sendstats measure id; unit as suffix.")
     time_period: Series[str] = pa.Field(description="Period as published (e.g. 202425, 2024).")
@@ -205,11 +108,6 @@ class Sen2Tidy(pa.DataFrameModel):
         str_matches=r"^E\d{8}$", description="GSS code: E92 England, E12 region, LA code."
     )
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling).")
-    la_code_dfe: Series[str] = pa.Field(
-        nullable=True, str_matches=r"^\d{3}$", description="3-digit DfE LA code (LA rows)."
-    )
-    region_code: Series[str] = pa.Field(nullable=True, description="Region GSS code.")
-    region_name: Series[str] = pa.Field(nullable=True, description="Region name.")
     value: Series[pl.Float64] = pa.Field(
         nullable=True, ge=0, description="Published value; null where a marker was published."
     )

@@ -16,9 +16,11 @@ from typing import Literal
 import pandera.polars as pa
 import polars as pl
 
+from sendstats.sources import checks
+from sendstats.sources.checks import TotalDiscrepancy
 from sendstats.sources.readers import (
     EES_MARKERS,
-    STATUS_OK,
+    WHOLE_NUMBER,
     RawInputError,
     first_bad_cell,
     read_csv_text,
@@ -83,7 +85,13 @@ class EesFileSpec:
         filters: column -> value that selects the "all" rows (e.g. breakdown == "All EHC plans").
         measures: raw column -> sendstats measure id (unit suffix in the id).
         markers: publisher markers allowed in measure columns.
-        totals_add_up: measures whose LA rows must sum to the National row (publisher says so).
+        percentages: published percentage measure -> (numerator, denominator) measures it
+            must follow from (checked to its published precision).
+        total_discrepancies: totals known to differ from the sum of their LAs (asserted).
+        known_errors: LA rows known to carry their region's total instead of their own.
+
+    Every ``_count`` measure is checked against its England and regional rows
+    (:func:`sendstats.sources.checks.check_totals`).
 
     """
 
@@ -94,8 +102,19 @@ class EesFileSpec:
     filters: Mapping[str, str] = field(default_factory=dict)
     period_coding: Literal["ees", "census_year"] = "ees"
     markers: Mapping[str, str] = field(default_factory=lambda: dict(EES_MARKERS))
-    totals_add_up: tuple[str, ...] = ()
+    percentages: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    total_discrepancies: tuple[TotalDiscrepancy, ...] = ()
     known_errors: tuple[KnownError, ...] = ()
+
+    @property
+    def counts(self) -> list[str]:
+        """The count measures of the file (their totals are checked)."""
+        return [m for m in self.measures.values() if m.endswith("_count")]
+
+    @property
+    def raw_columns(self) -> dict[str, str]:
+        """Measure id -> raw column it is read from (named in errors)."""
+        return {measure: col for col, measure in self.measures.items()}
 
     @property
     def required_columns(self) -> list[str]:
@@ -157,6 +176,16 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
             value=value,
         )
     counts = [col for col, measure in spec.measures.items() if measure.endswith("_count")]
+    bad = first_bad_cell(df, counts, spec.markers, pattern=WHOLE_NUMBER)
+    if bad is not None:
+        col, row, value = bad
+        raise RawInputError(
+            path,
+            "a count is not a whole number written in digits (no exponent, no fraction)",
+            column=col,
+            row=row,
+            value=value,
+        )
     negative = [_negative(col) for col in counts]
     if counts and df.select(pl.any_horizontal(e.any() for e in negative)).item():
         for col, is_negative in zip(counts, negative, strict=True):
@@ -210,6 +239,7 @@ def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str
     if df.height == 0:
         raise RawInputError(path, f"no rows match the totals filter {dict(spec.filters)}")
     _refuse_duplicates(df, path)
+    checks.check_area_names(df, path)
     df = df.with_columns(_parse_year(spec).alias("year"))
     df = _add_areas(df, path)
     df = split_markers(df, spec.measures, spec.markers)
@@ -221,7 +251,7 @@ def read_tidy(path: Path, spec: EesFileSpec, *, source_id: str, file_sha256: str
         pl.lit(spec.period_type).alias("period_type"),
     )
     long = _apply_known_errors(long, spec, path)
-    check_totals(long, spec, path)
+    check_published_numbers(long, spec, path)
     return long
 
 
@@ -271,6 +301,7 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
         row_col="raw_row",
     )
     la = la.with_columns(pl.col("la_code").alias("area_code"), pl.col("la_name").alias("area_name"))
+    checks.check_la_regions(la, path)
     other = other.with_columns(
         pl.when(pl.col("geographic_level") == "National")
         .then(pl.col("country_code"))
@@ -287,15 +318,21 @@ def _add_areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     measure_cols = [c for c in df.columns if c not in set(STANDARD_COLUMNS) | {"raw_row", "year"}]
     keep = cols + measure_cols
     out = pl.concat([other.select(keep), la.select(keep)], how="vertical")
+    # The crosswalk's names are stored, not the file's (checked equal above).
+    names = geography.regions()
     return out.with_columns(
         pl.when(pl.col("region_code") == "")
         .then(None)
         .otherwise(pl.col("region_code"))
         .alias("region_code"),
-        pl.when(pl.col("region_name") == "")
-        .then(None)
-        .otherwise(pl.col("region_name"))
-        .alias("region_name"),
+    ).with_columns(
+        pl.col("region_code").replace_strict(names, default=None).alias("region_name"),
+        pl.when(pl.col("geographic_level") == "National")
+        .then(pl.lit("England"))
+        .when(pl.col("geographic_level") == "Regional")
+        .then(pl.col("region_code").replace_strict(names, default=None))
+        .otherwise(pl.col("area_name"))
+        .alias("area_name"),
     )
 
 
@@ -314,40 +351,16 @@ def _melt(df: pl.DataFrame, spec: EesFileSpec) -> pl.DataFrame:
     return pl.concat(parts, how="vertical")
 
 
-def check_totals(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> None:
-    """Assert that LA rows sum to the National row for the measures the publisher adds up.
+def check_published_numbers(long: pl.DataFrame, spec: EesFileSpec, path: Path) -> None:
+    """Check a file's numbers against each other and against the crosswalk.
 
-    All the measures are summed in one grouped query; the failure reported is that of the
-    first measure in the spec's order, and its first year as the National rows list them.
+    In order: every value finite, LA rows inside their LAs' lifetimes, England and regional
+    totals against their LAs, percentages against their counts.
     """
-    if not spec.totals_add_up:
-        return
-    order = {m: i for i, m in enumerate(spec.totals_add_up)}
-    rows = long.filter(pl.col("measure").is_in(list(order)))
-    la = (
-        rows.filter(pl.col("geographic_level") == "Local authority")
-        .group_by("measure", "year")
-        .agg(
-            pl.col("value").sum().alias("la_sum"),
-            (pl.col("status") != STATUS_OK).sum().alias("n_marked"),
-        )
+    columns = spec.raw_columns
+    checks.check_finite(long, path, columns=columns)
+    checks.check_lifetimes(long, path, period_type=spec.period_type)
+    checks.check_totals(
+        long, path, measures=spec.counts, columns=columns, known=spec.total_discrepancies
     )
-    nat = (
-        rows.filter(pl.col("geographic_level") == "National")
-        .with_row_index("national_row")
-        .select("measure", "year", "national_row", pl.col("value").alias("national"))
-    )
-    bad = (
-        nat.join(la, on=["measure", "year"], how="left")
-        .filter((pl.col("n_marked") == 0) & ((pl.col("la_sum") - pl.col("national")).abs() > 0.5))
-        .sort(pl.col("measure").replace_strict(order, return_dtype=pl.Int64), "national_row")
-    )
-    if bad.height:
-        first = bad.row(0, named=True)
-        raise RawInputError(
-            path,
-            f"LA rows do not sum to the England total for {first['measure']} in "
-            f"{first['year']}: sum of LAs {first['la_sum']:,.0f} vs England "
-            f"{first['national']:,.0f}",
-            column=first["measure"],
-        )
+    checks.check_percentages(long, path, ratios=spec.percentages, columns=columns)

@@ -25,9 +25,10 @@ Quirks handled (each asserted, so a corrected file is noticed):
   ``..`` (not available), ``x``/``~`` (suppressed) and blank cells are null with that status.
 - Published totals: LA appeals and LA decisions sum to the England Total in every year of
   every file (asserted per file, :func:`check_totals`).
-- Region rows are headers only (no values); regional rates are recomputed pooled
-  (:func:`pooled_rates`). "England total excluding suppressed" (2014-2024 CSV) is a partial
-  total whose 2024 rate does not follow from its printed cells; it is excluded and logged.
+- Region rows are headers only (no values); regional rates are pooled in the metric layer
+  (:mod:`sendstats.metrics.tribunal`). "England total excluding suppressed" (2014-2024 CSV)
+  is a partial total whose 2024 rate does not follow from its printed cells; it is excluded
+  and logged.
 """
 
 from __future__ import annotations
@@ -41,41 +42,23 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats.core.numbers import round_half_up
+from sendstats.core.vocab import TRIBUNAL_METHODS, TRIBUNAL_SOURCE_ID, TRIBUNAL_TABLE
 from sendstats.sources import moj_send_tribunal_ods as layout
+from sendstats.sources.base import TidyBase
 from sendstats.sources.moj_send_tribunal_ods import (
-    ENGLAND_CODE,
     METHOD_2018,
     METHOD_ANNUAL_REVIEWS,
     TableSpec,
 )
 from sendstats.sources.readers import STATUS_OK, RawInputError, validate_frame
 
-SOURCE_ID = "moj_send_tribunal"
-TABLE = "moj_send_tribunal__appeals"
-
-#: Methods of counting appealable decisions, named after the publishers' wording.
-METHODS: dict[str, str] = {
-    METHOD_2018: (
-        "Total Appealable Decisions (MoJ/DfE method from the 2018 consultation response, used "
-        "for 2014-2024): the sum, from the DfE SEN2 return, of initial requests for EHC needs "
-        "assessment refused, assessments completed with a decision not to issue a plan, EHC "
-        "plans held in January, and plans ceased because needs are met without a plan."
-    ),
-    METHOD_ANNUAL_REVIEWS: (
-        "Total Appealable Decisions, 'In development' in the 2025 release and the method of the "
-        "2024-2025 file: person-level SEN2 counts annual reviews completed in the calendar year "
-        "as the appealable decision instead of assuming every January plan is one."
-    ),
-}
+SOURCE_ID = TRIBUNAL_SOURCE_ID
+TABLE = TRIBUNAL_TABLE
+METHODS = TRIBUNAL_METHODS
 
 #: Statuses: ``ok``; ``-`` (published zero, value 0); null-value markers.
 ALLOWED_STATUS = (STATUS_OK, "-", "..", "x", "~", "blank")
 NULL_STATUS = ("..", "x", "~", "blank")
-PER_10K_MEASURE = "appeals_per_10k_population_0_25"
-PER_10K_LABEL = (
-    "Appeals registered per 10,000 population aged 0-25 (derived by sendstats from the "
-    "published appeals and ONS mid-year population; not published by MoJ or DfE)"
-)
 
 
 _YEARS_14_24 = tuple(range(2014, 2025))
@@ -141,13 +124,11 @@ FILE_SPECS: tuple[TableSpec, ...] = (
 RELEASE_ORDER = tuple(s.release for s in FILE_SPECS)
 
 
-class TribunalTidy(pa.DataFrameModel):
+class TribunalTidy(TidyBase):
     """Tidy SEND Tribunal appeals: one row per release, file, measure, method, year and area."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID])
     release: Series[str] = pa.Field(isin=list(RELEASE_ORDER))
-    source_file: Series[str]
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
     raw_row: Series[pl.UInt32] = pa.Field(description="1-based physical row of the raw sheet.")
     measure: Series[str] = pa.Field(
         isin=["appeals_registered_count", "appealable_decisions_count", "appeal_rate_pct"]
@@ -158,9 +139,6 @@ class TribunalTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=["National", "Local authority"])
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$")
     area_name: Series[str]
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
-    region_code: Series[str] = pa.Field(nullable=True)
-    region_name: Series[str] = pa.Field(nullable=True)
     value: Series[pl.Float64] = pa.Field(nullable=True, ge=0)
     status: Series[str] = pa.Field(isin=list(ALLOWED_STATUS))
 
@@ -186,12 +164,7 @@ def required_files() -> list[tuple[str, str]]:
     return [(s.release, s.name) for s in FILE_SPECS]
 
 
-def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
-    """Read every declared file into one validated long table (see :func:`tidy_with_log`)."""
-    return tidy_with_log(paths)[0]
-
-
-def tidy_with_log(
+def tidy(
     paths: dict[tuple[str, str], tuple[Path, str]],
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read every declared file; return the tidy table and the read log for the manifest.
@@ -366,107 +339,3 @@ def compare_overlaps(tidy: pl.DataFrame) -> pl.DataFrame:
         (pl.col("release") < pl.col("release_b")) & ((pl.col("cmp") - pl.col("cmp_b")).abs() > 1e-6)
     )
     return pairs.drop("cmp", "cmp_b").sort(*keys, "release", "release_b")
-
-
-def pooled_rates(tidy: pl.DataFrame) -> pl.DataFrame:
-    """Recompute regional and England rates pooled: sum of LA appeals / sum of LA decisions.
-
-    ``rate_pct`` pools only LAs publishing both numbers (``las_pooled``; ``las_missing`` did
-    not). ``rate_all_las_pct`` sums each column over every LA publishing it, as the publishers'
-    England Total does (it keeps the appeals of an LA whose decisions are suppressed, e.g.
-    Plymouth 2024), so it reproduces the published England rate. One row per release, file,
-    method, year and region (plus England).
-    """
-    la = wide_measures(tidy.filter(pl.col("geographic_level") == "Local authority"))
-    la = la.join(
-        tidy.select("release", "source_file", "area_code", "region_code", "region_name").unique(),
-        on=["release", "source_file", "area_code"],
-    ).with_columns(ok=pl.col("appeals").is_not_null() & pl.col("decisions").is_not_null())
-    keys = ["release", "source_file", "method", "year"]
-    aggs = [
-        pl.col("appeals").filter(pl.col("ok")).sum().alias("appeals"),
-        pl.col("decisions").filter(pl.col("ok")).sum().alias("decisions"),
-        pl.col("ok").sum().cast(pl.Int64).alias("las_pooled"),
-        (~pl.col("ok")).sum().cast(pl.Int64).alias("las_missing"),
-        pl.col("appeals").sum().alias("appeals_all_las"),
-        pl.col("decisions").sum().alias("decisions_all_las"),
-    ]
-    tail = [
-        "appeals",
-        "decisions",
-        "las_pooled",
-        "las_missing",
-        "appeals_all_las",
-        "decisions_all_las",
-    ]
-    regional = (
-        la.group_by(*keys, "region_code", "region_name")
-        .agg(aggs)
-        .select(
-            *keys,
-            pl.lit("Regional").alias("geographic_level"),
-            pl.col("region_code").alias("area_code"),
-            pl.col("region_name").alias("area_name"),
-            *tail,
-        )
-    )
-    national = (
-        la.group_by(keys)
-        .agg(aggs)
-        .select(
-            *keys,
-            pl.lit("National").alias("geographic_level"),
-            pl.lit(ENGLAND_CODE).alias("area_code"),
-            pl.lit("England").alias("area_name"),
-            *tail,
-        )
-    )
-    out = pl.concat([national, regional]).with_columns(
-        (pl.col("appeals") / pl.col("decisions") * 100).alias("rate_pct"),
-        (pl.col("appeals_all_las") / pl.col("decisions_all_las") * 100).alias("rate_all_las_pct"),
-    )
-    return out.sort(*keys, "geographic_level", "area_code")
-
-
-def appeals_per_10k_population(tidy: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
-    """Derive appeals registered per 10,000 residents aged 0-25, per LA and year.
-
-    Appeals come from the latest release publishing the LA and year. ``population`` has
-    columns ``la_code_dfe``, ``year`` and ``population`` (residents aged 0-25, mid-year).
-    Years without a population get a null value and status ``no population``.
-    """
-    rank = {r: i for i, r in enumerate(RELEASE_ORDER)}
-    appeals = (
-        tidy.filter(
-            (pl.col("measure") == "appeals_registered_count")
-            & (pl.col("geographic_level") == "Local authority")
-            & pl.col("value").is_not_null()
-        )
-        .with_columns(pl.col("release").replace_strict(rank, return_dtype=pl.Int32).alias("rk"))
-        .sort("rk", descending=True)
-        .unique(["la_code_dfe", "year"], keep="first")
-        .select(
-            "la_code_dfe",
-            "area_code",
-            "area_name",
-            "year",
-            "release",
-            "source_file",
-            pl.col("value").alias("appeals_registered_count"),
-        )
-    )
-    pop = population.select(
-        pl.col("la_code_dfe").cast(pl.Utf8),
-        pl.col("year").cast(pl.Int32),
-        pl.col("population").cast(pl.Float64).alias("population_0_25"),
-    )
-    out = appeals.join(pop, on=["la_code_dfe", "year"], how="left")
-    return out.with_columns(
-        (pl.col("appeals_registered_count") / pl.col("population_0_25") * 10_000).alias("value"),
-        pl.lit(PER_10K_MEASURE).alias("measure"),
-        pl.lit(PER_10K_LABEL).alias("label"),
-        pl.when(pl.col("population_0_25").is_null())
-        .then(pl.lit("no population"))
-        .otherwise(pl.lit(STATUS_OK))
-        .alias("status"),
-    ).sort("la_code_dfe", "year")

@@ -24,14 +24,14 @@ import fastexcel
 import polars as pl
 
 from sendstats import geography
+from sendstats.core.vocab import METHOD_2018 as METHOD_2018
+from sendstats.core.vocab import METHOD_ANNUAL_REVIEWS as METHOD_ANNUAL_REVIEWS
 from sendstats.geography.crosswalk import normalise_dfe_code
 from sendstats.sources.readers import STATUS_OK, RawInputError, decode_text
 
 Grid = list[list[str]]
 
 #: Methods of counting appealable decisions (definitions in ``moj_send_tribunal.METHODS``).
-METHOD_2018 = "total_appealable_decisions_2018"
-METHOD_ANNUAL_REVIEWS = "total_appealable_decisions_annual_reviews"
 ENGLAND_CODE = "E92000001"
 AREA_COLUMNS = (
     "geographic_level", "area_code", "area_name", "la_code_dfe", "region_code", "region_name",
@@ -360,42 +360,51 @@ def read_national_series(path: Path, grid: Grid) -> dict[int, tuple[float, float
 
 def resolve_areas(
     path: Path, spec: TableSpec, rows: list[WideRow]
-) -> tuple[dict[int, dict[str, str | None]], list[str]]:
-    """Give each kept row its area; LAs by cleaned name, asserting the known code errors.
+) -> tuple[dict[tuple[int, int], dict[str, str | None]], list[str]]:
+    """Give each kept row its area per year; LAs by cleaned name, asserting the known code errors.
+
+    A name two LAs have held (Dorset: the county 835 to March 2019, Dorset Council 838 from
+    April 2019) is resolved per year against the geography in force that year (issue 17), so
+    the old county keeps its own history and the new council's series starts at 2019.
 
     Returns:
-        {raw_row: area columns} and a description of each published code fixed.
+        {(raw_row, year): area columns} and a description of each published code fixed.
 
     Raises:
         RawInputError: a name does not resolve, two rows are one LA, an LA sits under another
             region's header, or the published code errors differ from ``spec.code_errors``.
 
     """
-    areas: dict[int, dict[str, str | None]] = {}
-    seen: dict[str, int] = {}
+    areas: dict[tuple[int, int], dict[str, str | None]] = {}
+    seen: dict[tuple[str, int], int] = {}
     wrong: dict[str, tuple[str, str]] = {}
     for row in rows:
         if row.kind == "National":
-            areas[row.raw_row] = _area("National", ENGLAND_CODE, "England", None, None, None)
+            for year in spec.years:
+                areas[(row.raw_row, year)] = _area(
+                    "National", ENGLAND_CODE, "England", None, None, None
+                )
             continue
-        dfe = _resolve_name(path, spec, row)
-        if dfe in seen:
-            raise RawInputError(
-                path,
-                f"LA {dfe} appears twice (rows {seen[dfe]} and {row.raw_row})",
-                column="Local Authority",
-                row=row.raw_row,
-                value=row.name,
+        by_year = _resolve_name(path, spec, row)
+        for year, dfe in by_year.items():
+            if (dfe, year) in seen:
+                raise RawInputError(
+                    path,
+                    f"LA {dfe} appears twice (rows {seen[(dfe, year)]} and {row.raw_row})",
+                    column="Local Authority",
+                    row=row.raw_row,
+                    value=row.name,
+                )
+            seen[(dfe, year)] = row.raw_row
+            la = geography.get_la(dfe)
+            areas[(row.raw_row, year)] = _area(
+                "Local authority", la.la_code, la.la_name, dfe, la.region_code, la.region_name
             )
-        seen[dfe] = row.raw_row
+        last = by_year[spec.years[-1]]
         code = normalise_dfe_code(row.code) if row.code else None
-        if code is not None and code != dfe:
-            wrong[geography.normalise_name(row.name)] = (code, dfe)
-        la = geography.get_la(dfe)
-        _check_region(path, row, la.region_name)
-        areas[row.raw_row] = _area(
-            "Local authority", la.la_code, la.la_name, dfe, la.region_code, la.region_name
-        )
+        if code is not None and code != last:
+            wrong[geography.normalise_name(row.name)] = (code, last)
+        _check_region(path, row, geography.get_la(last).region_name)
     if wrong != spec.code_errors:
         raise RawInputError(
             path,
@@ -411,22 +420,32 @@ def _area(*values: str | None) -> dict[str, str | None]:
     return dict(zip(AREA_COLUMNS, values, strict=True))
 
 
-def _resolve_name(path: Path, spec: TableSpec, row: WideRow) -> str:
+def _resolve_name(path: Path, spec: TableSpec, row: WideRow) -> dict[int, str]:
+    """Return the LA a row is in each year of the file: the LA of that name in force that year.
+
+    A name held by one LA is that LA every year. A name two LAs have held (Dorset) is resolved
+    per calendar year at its end (Dorset 2018 is the county 835, 2019 the council 838): the
+    publisher's single code (838) names only the LA of the file's last year.
+    """
     candidates = geography.match_codes(row.name)
-    code = normalise_dfe_code(row.code) if row.code else None
     if len(candidates) == 1:
-        return next(iter(candidates))
-    if code is not None and code in candidates:
-        return code
+        return dict.fromkeys(spec.years, next(iter(candidates)))
+    code = normalise_dfe_code(row.code) if row.code else None
     if candidates:
-        # A name two LAs have held (Dorset 835/838): the row is the LA of the file's last year.
-        on = dt.date(spec.years[-1], 12, 31)
-        try:
-            return geography.resolve_la(row.name, on=on).la_code_dfe
-        except geography.UnknownLAError as exc:
-            raise RawInputError(
-                path, f"LA name is ambiguous: {exc}", column="Local Authority", row=row.raw_row
-            ) from exc
+        out = {}
+        for year in spec.years:
+            try:
+                out[year] = geography.resolve_la(row.name, on=dt.date(year, 12, 31)).la_code_dfe
+            except geography.UnknownLAError as exc:
+                if code is None or code not in candidates:
+                    raise RawInputError(
+                        path,
+                        f"LA name is ambiguous: {exc}",
+                        column="Local Authority",
+                        row=row.raw_row,
+                    ) from exc
+                out[year] = code
+        return out
     raise RawInputError(
         path,
         "LA name does not resolve through the geography crosswalk",
@@ -449,7 +468,7 @@ def _check_region(path: Path, row: WideRow, region_name: str) -> None:
         )
 
 
-def melt(wide: WideTable, areas: dict[int, dict[str, str | None]]) -> pl.DataFrame:
+def melt(wide: WideTable, areas: dict[tuple[int, int], dict[str, str | None]]) -> pl.DataFrame:
     """Turn wide rows into long rows; appeals are repeated under each method of their year."""
     methods: dict[int, set[str]] = {}
     for col in wide.columns:
@@ -461,7 +480,7 @@ def melt(wide: WideTable, areas: dict[int, dict[str, str | None]]) -> pl.DataFra
             for method in sorted(methods[col.year]) if col.method is None else [col.method]:
                 cell = {"raw_row": row.raw_row, "measure": col.measure, "method": method}
                 cell |= {"year": col.year, "value": value, "status": status}
-                records.append({**cell, **areas[row.raw_row]})
+                records.append({**cell, **areas[(row.raw_row, col.year)]})
     schema = {"raw_row": pl.UInt32, "measure": pl.Utf8, "method": pl.Utf8, "year": pl.Int32}
     schema |= {"value": pl.Float64, "status": pl.Utf8} | dict.fromkeys(AREA_COLUMNS, pl.Utf8)
     return pl.DataFrame(records, schema=schema)

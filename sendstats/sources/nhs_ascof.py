@@ -38,7 +38,8 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
-from sendstats.metrics import stats
+from sendstats.sources.base import TidyBase
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import (
     RawInputError,
     first_bad_value,
@@ -56,49 +57,22 @@ SHEET = "in"
 RELEASES: dict[str, str] = {"2020-21": "2020-21"}
 
 #: Publisher markers in ``Measure Value`` (NHS Digital open data and older CSVs).
-ASCOF_MARKERS: dict[str, str] = {
-    "[x]": "not available",
-    "[c]": "suppressed (small numbers)",
-    ":": "not available",
-    "c": "suppressed (small numbers)",
-}
+#: File layout (layouts/nhs_ascof.yaml): markers, headers, measure codes, levels.
+_LAYOUT = load_layout("nhs_ascof")
+ASCOF_MARKERS: dict[str, str] = dict(_LAYOUT["markers"])
 
 #: Raw header (normalised: lower case, single spaces) -> internal column name.
-COLUMN_ALIASES: dict[str, str] = {
-    "geographical code": "geo_code",
-    "cassr code": "geo_code",
-    "geographical description": "geo_name",
-    "geographical level": "geo_level",
-    "ons code": "ons_code",
-    "ascof measure code": "measure_code",
-    "disaggregation level": "disaggregation",
-    "measure type": "measure_type",
-    "measure value": "measure_value",
-}
+COLUMN_ALIASES: dict[str, str] = dict(_LAYOUT["column_aliases"])
 RAW_COLUMNS = tuple(dict.fromkeys(COLUMN_ALIASES.values()))
 #: Internal column name -> header as printed in the 2020-21 file (named in errors).
-PUBLISHED_HEADERS: dict[str, str] = {
-    "geo_code": "Geographical Code",
-    "geo_name": "Geographical Description",
-    "geo_level": "Geographical Level",
-    "ons_code": "ONS Code",
-    "measure_code": "ASCOF Measure Code",
-    "disaggregation": "Disaggregation Level",
-    "measure_type": "Measure Type",
-    "measure_value": "Measure Value",
-}
+PUBLISHED_HEADERS: dict[str, str] = dict(_LAYOUT["published_headers"])
 
 #: ASCOF measure code -> (sendstats measure, disaggregation).
 MEASURES: dict[str, tuple[str, str]] = {
-    "1E": ("ascof_1e", "Total"),
-    "1EF": ("ascof_1e", "Female"),
-    "1EM": ("ascof_1e", "Male"),
-    "1G": ("ascof_1g", "Total"),
-    "1GF": ("ascof_1g", "Female"),
-    "1GM": ("ascof_1g", "Male"),
+    code: (measure, sex) for code, (measure, sex) in _LAYOUT["measures"].items()
 }
-RAW_LEVELS = ("England", "Region", "Council", "Council Type")
-LEVELS: dict[str, str] = {"England": "National", "Region": "Regional", "Council": "Local authority"}
+RAW_LEVELS = tuple(_LAYOUT["raw_levels"])
+LEVELS: dict[str, str] = dict(_LAYOUT["levels"])
 RAW_MEASURE_TYPES = ("Numerator", "Denominator", "Outcome", "Base", "Margin Of Error")
 KEPT_TYPES: dict[str, str] = {
     "Numerator": "numerator",
@@ -175,20 +149,14 @@ OLD_TO_REVISED: tuple[SeriesLink, ...] = (
 )
 
 ALLOWED_STATUS = ("ok", *ASCOF_MARKERS)
-OUTLIER_CAVEAT = (
-    f"value more than {stats.OUTLIER_ROBUST_Z:g} robust z-scores (1.4826 x MAD) from the median "
-    "of councils for this measure and year: check with the council before use"
-)
 SUPPRESSED_CAVEAT = "numerator and denominator not published; no interval"
 
 
-class AscofTidy(pa.DataFrameModel):
+class AscofTidy(TidyBase):
     """Tidy ASCOF learning-disability measures: one row per area, year, measure and sex."""
 
     source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
     release: Series[str] = pa.Field(description="Release the value was published in.")
-    source_file: Series[str] = pa.Field(description="Pinned file name within the release.")
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="sha256 read.")
     series: Series[str] = pa.Field(
         isin=[OLD_SERIES], description="ASCOF series; the revised series is never spliced in."
     )
@@ -203,10 +171,7 @@ class AscofTidy(pa.DataFrameModel):
     geographic_level: Series[str] = pa.Field(isin=list(LEVELS.values()))
     area_code: Series[str] = pa.Field(str_matches=r"^E\d{8}$", description="GSS code.")
     area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling for LAs).")
-    la_code_dfe: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}$")
     cassr_code: Series[str] = pa.Field(nullable=True, description="Published CASSR code (LAs).")
-    region_code: Series[str] = pa.Field(nullable=True, description="Region GSS code.")
-    region_name: Series[str] = pa.Field(nullable=True, description="Region name.")
     numerator: Series[pl.Float64] = pa.Field(nullable=True, ge=0, description="Count in cohort.")
     denominator: Series[pl.Float64] = pa.Field(nullable=True, ge=0, description="Cohort size.")
     value: Series[pl.Float64] = pa.Field(
@@ -216,14 +181,6 @@ class AscofTidy(pa.DataFrameModel):
     count_status: Series[str] = pa.Field(
         isin=list(ALLOWED_STATUS), description="Marker of the numerator/denominator."
     )
-    ci95_low: Series[pl.Float64] = pa.Field(nullable=True, ge=0, le=100, description="Wilson 95%.")
-    ci95_high: Series[pl.Float64] = pa.Field(nullable=True, ge=0, le=100)
-    ci998_low: Series[pl.Float64] = pa.Field(
-        nullable=True, ge=0, le=100, description="Wilson 99.8%."
-    )
-    ci998_high: Series[pl.Float64] = pa.Field(nullable=True, ge=0, le=100)
-    robust_z: Series[pl.Float64] = pa.Field(nullable=True, description="LA rows: robust z-score.")
-    outlier_flag: Series[bool] = pa.Field(description="True: far from the LA distribution.")
     caveat: Series[str] = pa.Field(nullable=True, description="Why to read the value with care.")
 
     class Config:
@@ -437,37 +394,16 @@ def check_published_values(df: pl.DataFrame, path: Path) -> None:
         )
 
 
-def _add_intervals(df: pl.DataFrame) -> pl.DataFrame:
-    cols = []
-    for z, tag in ((stats.Z_95, "ci95"), (stats.Z_998, "ci998")):
-        low, high = stats.wilson_exprs(pl.col("numerator"), pl.col("denominator"), z)
-        cols += [(100 * low).alias(f"{tag}_low"), (100 * high).alias(f"{tag}_high")]
-    return df.with_columns(cols)
-
-
-def _add_outliers(df: pl.DataFrame) -> pl.DataFrame:
-    """Flag LA values far from the LA distribution of the same measure, sex and year."""
-    group = ["measure", "disaggregation", "year"]
+def _add_caveats(df: pl.DataFrame) -> pl.DataFrame:
+    """Say where a council's printed outcome has no published counts behind it."""
     la = pl.col("geographic_level") == "Local authority"
-    la_value = pl.when(la).then(pl.col("value"))
-    df = df.with_columns(
-        pl.when(la).then(stats.robust_z_expr(la_value, over=group)).alias("robust_z"),
-        (la & stats.outlier_flag_expr(la_value, over=group)).alias("outlier_flag"),
-    )
     suppressed = la & pl.col("value").is_not_null() & (pl.col("count_status") != "ok")
     return df.with_columns(
-        pl.concat_str(
-            pl.when(pl.col("outlier_flag")).then(pl.lit(OUTLIER_CAVEAT)),
-            pl.when(suppressed).then(pl.lit(SUPPRESSED_CAVEAT)),
-            separator="; ",
-            ignore_nulls=True,
-        )
-        .replace("", None)
-        .alias("caveat")
+        pl.when(suppressed).then(pl.lit(SUPPRESSED_CAVEAT)).otherwise(None).alias("caveat")
     )
 
 
-def tidy(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
+def tidy_file(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
     """Read one ASCOF open data file into the validated ``nhs_ascof__ld_employment`` table.
 
     Args:
@@ -509,7 +445,7 @@ def tidy(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
         .alias("count_status"),
     )
     check_published_values(out, path)
-    out = _add_outliers(_add_intervals(out)).select(TIDY_COLUMNS)
+    out = _add_caveats(out).select(TIDY_COLUMNS)
     out = out.sort("measure", "disaggregation", "year", "geographic_level", "area_code")
     return validate_frame(AscofTidy, out, Path(TABLE), stage="tidy")
 
@@ -535,7 +471,7 @@ def revised_mapping() -> pl.DataFrame:
     )
 
 
-def tidy_all(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     """Tidy every held ASCOF release: paths maps (release, file name) -> (path, sha256)."""
-    frames = [tidy(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
+    frames = [tidy_file(p, sha, release=rel) for (rel, _), (p, sha) in sorted(paths.items())]
     return pl.concat(frames, how="vertical")

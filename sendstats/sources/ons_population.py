@@ -1,8 +1,9 @@
 """Population denominators: ONS mid-year estimates by single year of age, per upper-tier LA.
 
 Reads sheet MYE2 (persons) of the ONS "Population estimates for the UK, England and Wales,
-Scotland and Northern Ireland" workbooks (source ``ons_population``; mid-2017 to mid-2020 are
-pinned). The sheet name and header row differ by release; they are kept in
+Scotland and Northern Ireland" workbooks and, for mid-2023, the England and Wales edition (source
+``ons_population``; mid-2017 to mid-2023 are pinned, mid-2021 and mid-2022 on the re-saved copies
+held: see the declaration). The sheet name and header row differ by release; they are kept in
 ``sendstats/geography/maps/ons_mye_layouts.csv`` (``release``, ``mid_year``, ``file``, ``sheet``,
 ``header_row`` 0-based, ``geography_date`` and ``geography_label``: the LA boundaries the
 release uses). Upper-tier rows (unitary authorities, counties, metropolitan districts, London
@@ -18,6 +19,7 @@ use the mid-year estimate before a January count (``201920`` = January 2020 -> m
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -52,6 +54,9 @@ BAND_COLUMNS = (
     "age_band",
     "population",
     "population_vintage",
+    "population_release",
+    "population_file",
+    "population_sha256",
 )
 PeriodType = Literal["academic_year", "calendar_year", "financial_year"]
 
@@ -70,6 +75,11 @@ class PopulationBand(pa.DataFrameModel):
     age_band: Series[str] = pa.Field(isin=["0_25", "2_18", "5_15", "18_64"])
     population: Series[pl.Int64] = pa.Field(gt=0, description="Residents in the band.")
     population_vintage: Series[str] = pa.Field(description="ONS release and boundaries used.")
+    population_release: Series[str] = pa.Field(description="Release label of the ONS workbook.")
+    population_file: Series[str] = pa.Field(description="File name of the ONS workbook read.")
+    population_sha256: Series[str] = pa.Field(
+        str_matches=r"^[0-9a-f]{64}$", description="sha256 of the workbook's bytes read."
+    )
 
     class Config:
         """Strict: only these columns; one row per LA, mid-year and band."""
@@ -122,37 +132,61 @@ def _layout(mid_year: int) -> MyeLayout:
     return layouts[mid_year]
 
 
-#: Workbook paths already resolved by another process (see :func:`use_workbooks`).
+#: The workbooks this process reads, (release, file) -> path: set by :func:`tidy` from the
+#: paths the pipeline resolved (or by :func:`use_workbooks`). Sources never fetch.
 _RESOLVED: dict[tuple[str, str], Path] = {}
 
 
-def workbooks() -> dict[tuple[str, str], Path]:
-    """Resolve every ONS workbook the population tables read: (release, file) -> local path.
-
-    Fetches (cache, raw archive or download, under the data-directory lock) what is missing.
-    """
-    return {
-        (layout.release, layout.file): _raw_path(SOURCE_ID, layout.release, layout.file)
-        for layout in mye_layouts().values()
-    }
+def required_files() -> list[tuple[str, str]]:
+    """Return the (release, file) of every ONS workbook the population table reads."""
+    return [(layout.release, layout.file) for layout in mye_layouts().values()]
 
 
 def use_workbooks(paths: dict[tuple[str, str], Path]) -> None:
-    """Read the ONS workbooks from ``paths`` (from :func:`workbooks`) instead of fetching.
-
-    For a process that must not fetch: the build's worker, whose build process holds the
-    data-directory lock and has resolved (and verified) the files already.
-    """
+    """Read the ONS workbooks from ``paths`` ((release, file) -> local path, already verified)."""
+    if any(_RESOLVED.get(k) != v for k, v in paths.items()):
+        read_mye.cache_clear()
     _RESOLVED.update(paths)
 
 
+def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
+    """Return the population of every age band per LA and mid-year held (the tidy table).
+
+    Predecessor LAs that are the exact sum of their successors are included (see
+    :func:`population_by_age_band`), so that a metric can divide on the geography of its year.
+    """
+    use_workbooks({key: path for key, (path, _sha) in paths.items()})
+    bands: tuple[AgeBand, ...] = ("0_25", "2_18", "5_15", "18_64")
+    frames = [population_by_age_band(band, include_predecessors=True) for band in bands]
+    return pl.concat(frames, how="vertical").sort("age_band", "mid_year", "la_code_dfe")
+
+
 def _raw_path(source_id: str, release: str, name: str) -> Path:
-    """Return the local path of a pinned file (cache, archive or download, via fetch)."""
+    """Return the local path of a workbook the pipeline resolved for this process."""
     if source_id == SOURCE_ID and (release, name) in _RESOLVED:
         return _RESOLVED[(release, name)]
-    from sendstats.acquire import fetch
+    raise PopulationFileError(
+        f"{source_id}/{release}/{name}: workbook not resolved; the build resolves the pinned "
+        "files (`sendstats build`), or call use_workbooks() with their paths"
+    )
 
-    return fetch.resolve_file(source_id, release, name)
+
+@cache
+def workbook_provenance(mid_year: int) -> tuple[str, str, str]:
+    """Return (release, file name, sha256 of the bytes read) of one mid-year's workbook.
+
+    Every rate per head cites these in its row (issue 17): the sha256 is of the file actually
+    read, which the fetch has checked against the declaration's pin.
+    """
+    layout = _layout(mid_year)
+    path = _raw_path(SOURCE_ID, layout.release, layout.file)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return layout.release, path.name, digest
+
+
+def latest_mid_year() -> int:
+    """Return the newest mid-year held (the denominator of value years beyond it)."""
+    return max(mye_layouts())
 
 
 def _check_header(header: list[object], where: str) -> None:
@@ -343,9 +377,11 @@ def population_by_age_band(
     """Return the population of one age band per LA, for one mid-year or every one held.
 
     Columns: ``la_code_dfe``, ``la_code``, ``la_name``, ``mid_year``, ``age_band`` (e.g.
-    ``0_25``), ``population``, ``population_vintage``. With ``include_predecessors`` an LA
-    abolished by a split is added where the estimate holds all its successors (mid-2020:
-    Northamptonshire = North + West Northamptonshire, exact because counts add), its vintage
+    ``0_25``), ``population``, ``population_vintage`` and the workbook's provenance
+    (``population_release``, ``population_file``, ``population_sha256``). With
+    ``include_predecessors`` an LA abolished by a split is added where the estimate holds all
+    its successors (mid-2020: Northamptonshire = North + West Northamptonshire; mid-2022:
+    Cumbria = Cumberland + Westmorland and Furness; exact because counts add), its vintage
     label saying so; merged LAs (Bournemouth, Poole) cannot be rebuilt and are not added.
     """
     if band not in AGE_BANDS:
@@ -361,8 +397,20 @@ def population_by_age_band(
             .agg(pl.col("population").sum())
         )
         frames.append(_with_predecessors(table) if include_predecessors else table)
+    prov = [(y, *workbook_provenance(y)) for y in years]
+    provenance = pl.DataFrame(
+        prov,
+        schema={
+            "mid_year": pl.Int64,
+            "population_release": pl.Utf8,
+            "population_file": pl.Utf8,
+            "population_sha256": pl.Utf8,
+        },
+        orient="row",
+    )
     out = (
         pl.concat(frames, how="diagonal_relaxed")
+        .join(provenance, on="mid_year", how="left")
         .with_columns(age_band=pl.lit(band))
         .select(*BAND_COLUMNS)
         .sort("mid_year", "la_code_dfe")

@@ -8,16 +8,16 @@ null plus a status value (:func:`split_markers`), never 0.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
-from xml.etree import ElementTree
 
-import pandera.errors
 import polars as pl
+
+from sendstats.core.checks import RawInputError as RawInputError
+from sendstats.core.checks import SchemaLike as SchemaLike
+from sendstats.core.checks import raise_schema_errors as raise_schema_errors
+from sendstats.core.checks import validate_frame as validate_frame
 
 #: Status written for a value that was published as a number.
 STATUS_OK = "ok"
@@ -34,56 +34,10 @@ EES_MARKERS: Mapping[str, str] = {
 }
 
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
-
-
-class RawInputError(ValueError):
-    """A raw file does not look as the publisher's layout says it should.
-
-    The message always names the file and, where it can, the sheet, the column, the row
-    (1-based data row, header excluded, for a CSV; the row number the spreadsheet shows, for a
-    sheet) and the offending value, so the user can open the file and look.
-    """
-
-    def __init__(
-        self,
-        path: Path | str,
-        problem: str,
-        *,
-        column: str | None = None,
-        row: int | None = None,
-        value: str | None = None,
-        sheet: str | None = None,
-    ) -> None:
-        """Build the message from its parts."""
-        self.path = str(path)
-        self.problem = problem
-        self.column = column
-        self.row = row
-        self.value = value
-        self.sheet = sheet
-        where = [f"file {self.path}"]
-        if sheet is not None:
-            where.append(f"sheet {sheet!r}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        if row is not None:
-            where.append(f"row {row}")
-        if value is not None:
-            where.append(f"value {value!r}")
-        super().__init__(f"{problem} ({', '.join(where)})")
-
-    def in_sheet(self, sheet: str) -> RawInputError:
-        """Return the same error naming ``sheet`` (for a reader that only saw a grid)."""
-        if self.sheet is not None:
-            return self
-        return RawInputError(
-            self.path,
-            self.problem,
-            column=self.column,
-            row=self.row,
-            value=self.value,
-            sheet=sheet,
-        )
+#: A count as publishers write one: digits (thousands separators removed first), perhaps a
+#: zero fraction (``12.0``). ``1e5`` and ``1e400`` are refused: no publisher writes a count
+#: with an exponent, and ``1e400`` would read as infinity.
+WHOLE_NUMBER = re.compile(r"^-?\d+(\.0*)?$")
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -185,18 +139,23 @@ def first_bad_value(
 
 
 def first_bad_cell(
-    df: pl.DataFrame, columns: Sequence[str], markers: Iterable[str]
+    df: pl.DataFrame,
+    columns: Sequence[str],
+    markers: Iterable[str],
+    *,
+    pattern: re.Pattern[str] = _NUMBER,
 ) -> tuple[str, int, str] | None:
     """Return (column, 1-based row, value) of the first cell neither a number nor a marker.
 
-    Columns are searched in the order given. Every column is checked in one vectorised query
-    (the common case: all good); only a column that fails is scanned for its first bad row.
+    A number is what ``pattern`` matches (any decimal number by default; :data:`WHOLE_NUMBER`
+    for counts). Columns are searched in the order given. Every column is checked in one
+    vectorised query (the common case: all good); only a column that fails is scanned.
     """
     allowed = set(markers)
 
     def ok(column: str) -> pl.Expr:
         text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
-        return (text.is_in(list(allowed)) | text.str.contains(_NUMBER.pattern)).all()
+        return (text.is_in(list(allowed)) | text.str.contains(pattern.pattern)).all()
 
     verdicts = df.select(ok(c).alias(str(i)) for i, c in enumerate(columns)).row(0)
     for column, good in zip(columns, verdicts, strict=True):
@@ -204,264 +163,7 @@ def first_bad_cell(
             continue
         for i, raw in enumerate(df.get_column(column).to_list(), start=1):
             value = (raw or "").strip().replace(",", "")
-            if value in allowed or _NUMBER.match(value):
+            if value in allowed or pattern.match(value):
                 continue
             return column, i, raw if raw is not None else ""
     return None
-
-
-def raise_schema_errors(
-    path: Path,
-    exc: pandera.errors.SchemaErrors,
-    *,
-    stage: str,
-    rows: Sequence[int] | None = None,
-    sheet: str | None = None,
-) -> None:
-    """Re-raise pandera's lazy validation errors as one RawInputError naming file, column, row.
-
-    Pandera reports every failure at once; the message lists up to ten, each with its column,
-    check, row and value, and says how many there were in all. ``rows`` maps pandera's 0-based
-    index to the row number to report (a sheet's own row numbers); without it the row is the
-    1-based data row.
-    """
-    cases = exc.failure_cases
-    lines: list[str] = []
-    first_col: str | None = None
-    first_row: int | None = None
-    records = cases.to_dicts() if isinstance(cases, pl.DataFrame) else cases.to_dict("records")
-    for rec in records[:10]:
-        col = rec.get("column")
-        idx = rec.get("index")
-        row: int | None = None
-        if idx is not None and str(idx) != "nan":
-            row = rows[int(idx)] if rows is not None and int(idx) < len(rows) else int(idx) + 1
-        first_col = first_col or (str(col) if col is not None else None)
-        if first_row is None and row is not None:
-            first_row = row
-        where = f"column {col!r}" if col is not None else "table"
-        if row is not None:
-            where += f", row {row}"
-        lines.append(f"  - {where}: {rec.get('check')} failed on {rec.get('failure_case')!r}")
-    more = f"\n  ... and {len(records) - 10} more" if len(records) > 10 else ""
-    raise RawInputError(
-        path,
-        f"{stage} schema check failed:\n" + "\n".join(lines) + more,
-        column=first_col,
-        row=first_row,
-        sheet=sheet,
-    ) from exc
-
-
-class SchemaLike(Protocol):
-    """A pandera schema or model: anything with ``validate(frame, lazy=...)``."""
-
-    def validate(self, *args: Any, **kwargs: Any) -> Any:
-        """Validate a frame (pandera's signature)."""
-
-
-def validate_frame(
-    schema: SchemaLike,
-    df: pl.DataFrame,
-    path: Path,
-    *,
-    stage: str,
-    rows: Sequence[int] | None = None,
-    sheet: str | None = None,
-) -> pl.DataFrame:
-    """Validate ``df`` lazily (every failure at once) and return it, or raise one clear error.
-
-    The error is :func:`raise_schema_errors`'s: it names the file, the column and the row (and
-    the sheet), for a raw drift check and a tidy meaning check alike. A frame that meets the
-    schema is recognised in one query (:func:`sendstats.sources.validation.passes`); pandera itself
-    runs only when that says no, to pass it after all or to report every failure.
-    """
-    from sendstats.sources.validation import passes
-
-    if passes(schema, df):
-        return df
-    try:
-        return cast(pl.DataFrame, schema.validate(df, lazy=True))
-    except pandera.errors.SchemaErrors as exc:
-        raise_schema_errors(path, exc, stage=stage, rows=rows, sheet=sheet)
-        raise  # unreachable: raise_schema_errors always raises
-
-
-# --- OpenDocument spreadsheets, read as pandas' odf engine does, without odfpy or pandas ------
-
-_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
-_CELLS = (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell")
-#: Text pandas reads as missing (its default ``na_values``): read as an empty cell, so the grids
-#: stay those pandas gave (where these were NaN).
-_PANDAS_NA = frozenset(
-    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
-    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
-)
-
-
-def read_ods_sheets(path: Path, sheets: Sequence[str]) -> dict[str, list[list[str]]]:
-    """Read sheets of an .ods file as text grids, with or without its ``mimetype`` entry.
-
-    Each grid is a list of rows, all of one width, of text: the cells of
-    ``pandas.read_excel(path, sheet_name=..., engine="odf", header=None, dtype=str)`` (same
-    shape, same text of numbers and dates), with ``""`` where pandas had NaN: an empty cell,
-    an Excel error ``#N/A``, or text pandas reads as missing by default (``NA``, ``n/a``,
-    ``NULL``, ... :data:`_PANDAS_NA`; kept so the grids, and the values built from them, are
-    those of the odfpy reader this replaced). A time cell is read from its value, where pandas
-    parsed its displayed text (no held file has one). It is read from ``content.xml`` with the
-    standard library's C XML parser: odfpy builds a DOM of every element of the workbook and
-    took 2 to 3 s a file, this takes a tenth of that; plain lists rather than pandas frames, so
-    the build imports no pandas for them (the cold build's speed target, issue 10). calamine
-    (fastexcel) is faster still but refuses a file without ``mimetype`` and writes floats
-    with fewer digits than the file holds.
-
-    Raises:
-        RawInputError: the file cannot be opened or read, or a sheet is missing.
-
-    """
-    try:
-        with zipfile.ZipFile(path) as book, book.open("content.xml") as content:
-            grids = _ods_tables(content, set(sheets))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
-        raise RawInputError(path, f"cannot open .ods workbook: {exc}") from exc
-    missing = [s for s in sheets if s not in grids]
-    if missing:
-        raise RawInputError(
-            path, f"sheet(s) {missing} not found; sheets: {list(grids)}", sheet=missing[0]
-        )
-    return {s: grids[s] for s in sheets}
-
-
-def _ods_tables(content: IO[bytes], wanted: set[str]) -> dict[str, list[list[str]]]:
-    """Return the text grid of each wanted table (other tables met on the way: empty).
-
-    Parsing stops once every wanted table is read; when one is missing, every table's name is
-    a key, for the error message.
-    """
-    tables: dict[str, list[list[str]]] = {}
-    remaining = set(wanted)
-    table: list[list[Any]] | None = None  # cells are made text when the table ends
-    row: list[tuple[object, int]] = []
-    width, empty_rows = 0, 0
-    for event, el in ElementTree.iterparse(content, events=("start", "end")):
-        tag = el.tag
-        if event == "start":
-            if tag == f"{_TABLE}table":
-                name = el.get(f"{_TABLE}name", "")
-                table = [] if name in wanted else None
-                tables[name] = table if table is not None else []
-                width, empty_rows = 0, 0
-            continue
-        if table is None:
-            if tag in _CELLS or tag == f"{_TABLE}table-row":
-                el.clear()
-            continue
-        if tag in _CELLS:
-            value = _ods_value(el) if tag == _CELLS[0] else ""
-            row.append((value, int(el.get(f"{_TABLE}number-columns-repeated", 1))))
-            el.clear()
-        elif tag == f"{_TABLE}table-row":
-            cells = _ods_row(row)
-            row = []
-            width = max(width, len(cells))
-            repeat = int(el.get(f"{_TABLE}number-rows-repeated", 1))
-            if cells:
-                table.extend([[""] for _ in range(empty_rows)])
-                table.extend(list(cells) for _ in range(repeat))
-                empty_rows = 0
-            else:
-                empty_rows += repeat
-            el.clear()
-        elif tag == f"{_TABLE}table":
-            for cells in table:
-                cells.extend([""] * (width - len(cells)))
-                cells[:] = [_as_text(v) for v in cells]
-            table = None
-            remaining.discard(name)
-            if not remaining:
-                break
-    return tables
-
-
-def _ods_row(cells: list[tuple[object, int]]) -> list[object]:
-    """Return a row's values, dropping trailing empty cells as pandas' odf reader does."""
-    out: list[object] = []
-    pending = 0
-    for value, repeat in cells:
-        if value == "":
-            pending += repeat
-        else:
-            out.extend([""] * pending)
-            out.extend([value] * repeat)
-            pending = 0
-    return out
-
-
-def _ods_value(cell: ElementTree.Element) -> object:
-    """Return a cell's value as pandas' odf reader does (int for a whole float, and so on).
-
-    ``#N/A`` is NaN, as there, so that it counts as a cell (not a trailing empty one) when the
-    grid's width is set; :func:`_as_text` makes it ``""``.
-    """
-    if "".join(cell.itertext()) == "#N/A":
-        return float("nan")
-    kind = cell.get(f"{_OFFICE}value-type")
-    if kind is None:
-        return ""
-    if kind == "float":
-        number = float(cell.get(f"{_OFFICE}value", "nan"))
-        return int(number) if number.is_integer() else number
-    if kind in ("percentage", "currency"):
-        return float(cell.get(f"{_OFFICE}value", "nan"))
-    if kind == "string":
-        return _ods_string(cell)
-    if kind == "boolean":
-        return "".join(cell.itertext()) == "TRUE"
-    if kind == "date":  # str() as pandas' Timestamp: 2020-01-31 00:00:00
-        return dt.datetime.fromisoformat(cell.get(f"{_OFFICE}date-value", ""))
-    if kind == "time":
-        return _ods_time(cell.get(f"{_OFFICE}time-value", ""))
-    raise ValueError(f"unrecognised cell value-type {kind!r}")
-
-
-_ODS_TIME = re.compile(r"^PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S$")
-
-
-def _ods_time(value: str) -> dt.time:
-    """Return a time cell's ``office:time-value`` (``PT13H30M00S``) as a time of day."""
-    m = _ODS_TIME.match(value)
-    if m is None:
-        raise ValueError(f"unrecognised time value {value!r}")
-    seconds = float(m.group(3))
-    whole = int(seconds)
-    micro = min(round((seconds - whole) * 1_000_000), 999_999)
-    return dt.time(int(m.group(1)), int(m.group(2)), whole, micro)
-
-
-def _ods_string(el: ElementTree.Element) -> str:
-    """Return the text of a string cell: one line per paragraph, ``<text:s>`` as spaces."""
-    parts = [el.text.strip("\n")] if el.text else []
-    paragraphs = 0
-    for child in el:
-        if child.tag == f"{_TEXT}s":
-            parts.append(" " * int(child.get(f"{_TEXT}c", 1)))
-        elif child.tag == f"{_TEXT}line-break":
-            parts.append("\n")
-        elif child.tag != f"{_OFFICE}annotation":
-            if child.tag == f"{_TEXT}p":
-                parts.append("\n" if paragraphs else "")
-                paragraphs += 1
-            parts.append(_ods_string(child))
-        if child.tail:
-            parts.append(child.tail.strip("\n"))
-    return "".join(parts)
-
-
-def _as_text(value: object) -> str:
-    """Return a cell as pandas' ``dtype=str`` text, ``""`` where pandas gave NaN (missing)."""
-    if isinstance(value, float) and value != value:
-        return ""
-    text = str(value)
-    return "" if text in _PANDAS_NA else text

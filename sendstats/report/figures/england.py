@@ -15,6 +15,7 @@ from sendstats.report.figures.base import (
     last_year,
     register_figure,
 )
+from sendstats.report.figures.la import strip_references
 from sendstats.report.provenance import PROVENANCE
 from sendstats.report.viz import charts
 
@@ -72,14 +73,25 @@ def national_figure(
 
     def chart(ctx: FigureContext, rows: pl.DataFrame) -> Any:
         order = list(rows["series"].unique(maintain_order=True))
+        metric = get_metric(str(rows["metric_id"][0]))
+        money = metric.unit == "gbp"
+        shown = charts.with_segments(
+            rows.with_columns(
+                pl.col("year")
+                .map_elements(lambda y: period_label(int(y), metric.period_type), pl.Utf8)
+                .alias("period")
+            )
+        )
         return charts.trend_chart(
-            rows.select("series", "year", "value"),
+            shown.select("series", "year", "segment", "period", "value"),
             title=title,
             subtitle="England",
             y_title=y_title,
             alt_text=_national_alt(lead)(ctx, rows),
-            series_order=order,
+            roles=dict(zip(order, ("england", "series2", "series3"), strict=False)),
             y_zero=True,
+            x_field="period" if metric.period_type == "financial_year" else "year",
+            y_label_expr=charts.money_label_expr(rows["value"].to_list()) if money else None,
         )
 
     return register_figure(
@@ -156,7 +168,7 @@ national_figure(
 national_figure(
     "england_high_needs_block",
     "High-needs block allocation, England (cash)",
-    "£",
+    "£ (cash terms)",
     "Line chart of the high-needs block allocation before recoupment, cash terms",
     {"high_needs_block_gbp": "High-needs block (£, cash)"},
     "Metric `high_needs_block_gbp`, England row of each financial year (ESFA DSG allocation "
@@ -187,9 +199,11 @@ def variation_figure(figure_id: str, metric_id: str, x_title: str) -> Figure:
             data.select("area_name", "value"),
             highlight=ctx.la_name,
             title=f"{metric.title}, {when}: every LA",
-            subtitle="Each tick is one LA",
+            subtitle="Each tick is one LA; England (dashed) and the median LA (dotted)",
             x_title=x_title,
             alt_text=alt_text(ctx, data),
+            x_format=",.0f" if metric.unit in ("gbp", "count") else ",.1f",
+            references=strip_references(data),
         )
 
     return register_figure(

@@ -19,6 +19,7 @@ from sendstats.report.figures.base import (
     register_figure,
 )
 from sendstats.report.provenance import PROVENANCE
+from sendstats.report.rules import period_span
 from sendstats.report.viz import charts
 
 SN_LABEL = "Statistical neighbours (mean, 2025 set)"
@@ -42,6 +43,11 @@ def series_names(ctx: FigureContext) -> list[str]:
     return [ctx.la.la_name, f"{ctx.la.region_name} (region)", SN_LABEL, "England"]
 
 
+def series_roles(ctx: FigureContext) -> dict[str, str]:
+    """Return each trend series' role (one fixed style per role in every chart)."""
+    return dict(zip(series_names(ctx), ("la", "region", "neighbours", "england"), strict=True))
+
+
 def trend_rows(ctx: FigureContext, metric_id: str) -> pl.DataFrame:
     """Return a metric's LA, region, statistical-neighbour mean and England values by year."""
     assert ctx.la is not None
@@ -56,11 +62,13 @@ def trend_rows(ctx: FigureContext, metric_id: str) -> pl.DataFrame:
     ]
     period_type = get_metric(metric_id).period_type
     rows = pl.concat([f.select(_COLS) for f in frames], how="vertical_relaxed")
-    return rows.with_columns(
-        pl.col("year")
-        .map_elements(lambda y: period_label(int(y), period_type), return_dtype=pl.Utf8)
-        .alias("period")
-    ).sort("series", "year")
+    return charts.with_segments(
+        rows.with_columns(
+            pl.col("year")
+            .map_elements(lambda y: period_label(int(y), period_type), return_dtype=pl.Utf8)
+            .alias("period")
+        )
+    )
 
 
 def _trend_recipe(metric_id: str) -> Any:
@@ -83,10 +91,9 @@ def _trend_alt(metric_id: str, lead: str) -> Any:
     def alt_text(ctx: FigureContext, data: pl.DataFrame) -> str:
         m = get_metric(metric_id)
         names = series_names(ctx)
-        text = (
-            f"{lead} for {names[0]}, {names[1]}, its statistical neighbours and England, "
-            f"{first_year(data)} to {last_year(data)}."
-        )
+        shown = [n for n in names if n in set(data["series"])]
+        who = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
+        text = f"{lead} for {who}, {period_span(first_year(data), last_year(data), m.period_type)}."
         for name in (names[0], "England"):
             rows = data.filter(pl.col("series") == name).sort("year")
             if rows.height:
@@ -107,18 +114,22 @@ def trend_figure(
 
     def chart(ctx: FigureContext, data: pl.DataFrame) -> Any:
         names = series_names(ctx)
-        present = [n for n in names if n in set(data["series"])]
         # Financial years read as 2021-22 on the axis (the ``period`` column); others by year.
         x_field = "period" if get_metric(metric_id).period_type == "financial_year" else "year"
         return charts.trend_chart(
-            data.select("series", x_field, "value"),
+            data.select(*dict.fromkeys(["series", "year", "segment", x_field, "value"])),
             title=title,
             subtitle=f"{names[0]} against its region, statistical neighbours and England",
             y_title=y_title,
             alt_text=_trend_alt(metric_id, lead)(ctx, data),
-            series_order=present,
+            roles=series_roles(ctx),
             y_zero=y_zero,
             x_field=x_field,
+            y_label_expr=(
+                charts.money_label_expr(data["value"].to_list())
+                if get_metric(metric_id).unit == "gbp"
+                else None
+            ),
         )
 
     return register_figure(
@@ -245,7 +256,7 @@ register_figure(
         need_rows,
         lambda ctx, data: charts.dot_compare_chart(
             data.select("category", "series", "value"),
-            series_order=[ctx.la_name, SN_LABEL, "England"],
+            roles={ctx.la_name: "la", SN_LABEL: "neighbours", "England": "england"},
             title=f"Primary need of EHC plans, January {last_year(data)}",
             subtitle="% of all EHC plans; England pooled, neighbours an unweighted mean",
             x_title="% of EHC plans",
@@ -433,6 +444,16 @@ register_figure(
 GROWTH = "ehc_plans_cagr_5y_pct"
 
 
+def strip_references(data: pl.DataFrame) -> dict[str, float | None]:
+    """Return England's value and the median LA's for a strip of every LA (same period)."""
+    eng = data["england_value"].drop_nulls()
+    median = data["value"].median()
+    return {
+        "england": float(eng[0]) if eng.len() else None,
+        "median": None if median is None else float(str(median)),
+    }
+
+
 def growth_rows(ctx: FigureContext) -> pl.DataFrame:
     """Return every LA's five-year compound growth in EHC plans, latest year."""
     return ctx.strip_rows(GROWTH)
@@ -465,6 +486,7 @@ register_figure(
             subtitle="Compound annual growth, % a year; each tick is one LA",
             x_title="% a year",
             alt_text=_growth_alt(ctx, data),
+            references=strip_references(data),
         ),
         _growth_alt,
         lambda ctx: (

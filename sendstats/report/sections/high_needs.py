@@ -16,12 +16,11 @@ from typing import Any
 import polars as pl
 
 from sendstats.acquire import catalog
+from sendstats.core import vocab
 from sendstats.core.numbers import format_value, period_label
 from sendstats.metrics import high_needs as hn
 from sendstats.report import profile as report
 from sendstats.report.profile import LaContext
-from sendstats.sources import dfe_high_needs as src
-from sendstats.sources.dfe_high_needs_ods import EXCLUDED_LAS
 
 
 def _fy(year: object) -> str:
@@ -48,9 +47,9 @@ def _rows(rows: pl.DataFrame, metric_id: str) -> list[dict[str, Any]]:
 
 def _vintage(row: dict[str, Any]) -> str:
     release = str(row["release"])
-    if release == src.COMPILATION_RELEASE:
+    if release == vocab.COMPILATION_RELEASE:
         return "DfE compilation of the ESFA allocation summaries"
-    published = catalog.get_source(src.SOURCE_ID).release(release).date_published
+    published = catalog.get_source(vocab.HIGH_NEEDS_SOURCE_ID).release(release).date_published
     return f"ESFA allocations published {published.day} {published:%B %Y}"
 
 
@@ -70,7 +69,7 @@ def _block_sentences(ctx: LaContext) -> list[str]:
     if not series:
         why = (
             " (City of London and the Isles of Scilly are funded differently and are not in them)"
-            if la.la_code_dfe in EXCLUDED_LAS
+            if la.la_code_dfe in vocab.DSG_EXCLUDED_LAS
             else ""
         )
         return [f"The DSG allocation files hold no high-needs block for {la.la_name}{why}."]
@@ -176,7 +175,11 @@ def _balance_sentences(ctx: LaContext) -> list[str]:
 
 def high_needs_narrative(ctx: LaContext) -> str:
     """Return the high needs paragraph (markdown): block, per head, spending, DSG balance."""
-    return " ".join([*_block_sentences(ctx), *_per_head_sentences(ctx), *_balance_sentences(ctx)])
+    return "\n\n".join(
+        " ".join(part)
+        for part in (_block_sentences(ctx), _per_head_sentences(ctx), _balance_sentences(ctx))
+        if part
+    )
 
 
 def show_high_needs_trend(ctx: LaContext) -> None:

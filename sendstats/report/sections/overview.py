@@ -73,7 +73,7 @@ def quoted_figures(ctx: FigureContext) -> pl.DataFrame:
         value = float(str(row["value"]))
         if q.base_year is None:
             text = format_value(value, m.unit)
-            how = f"`{q.metric_id}`, England row, {when}"
+            how = f"{q.metric_id}, England row, {when}"
             num, den = row["numerator"], row["denominator"]
             if num is not None and den is not None and m.unit == "pct":
                 how += f": {float(str(num)):,.0f} / {float(str(den)):,.0f} x 100"
@@ -86,7 +86,7 @@ def quoted_figures(ctx: FigureContext) -> pl.DataFrame:
             when = f"{period_label(q.base_year, m.period_type)} to {when}"
             text = f"{value:.2f} times"
             end = format_value(float(str(row["value"])), m.unit)
-            how = f"`{q.metric_id}`, England rows: {end} / {format_value(start, m.unit)}"
+            how = f"{q.metric_id}, England rows: {end} / {format_value(start, m.unit)}"
         out.append(
             {
                 "claim": q.claim,
@@ -127,3 +127,62 @@ def show_quoted_figures(ctx: FigureContext) -> None:
         .cols_align(align="right", columns="Value")
     )
     report._show(table)
+
+
+def _value(ctx: FigureContext, metric_id: str) -> tuple[int, float] | None:
+    """Return England's latest (year, value) of a metric, or None."""
+    rows = ctx.area_rows(metric_id, "National").drop_nulls("value")
+    if rows.height == 0:
+        return None
+    last = rows.row(-1, named=True)
+    return int(last["year"]), float(last["value"])
+
+
+def _ratio(ctx: FigureContext, metric_id: str, base: int) -> str:
+    rows = ctx.area_rows(metric_id, "National").drop_nulls("value")
+    first = rows.filter(pl.col("year") == base)
+    if first.height == 0:
+        return ""
+    return f"{float(rows['value'][-1]) / float(first['value'][0]):.2f} times {base}'s"
+
+
+def summary_markdown(ctx: FigureContext) -> str:
+    """Return the overview's opening summary (markdown): the national picture in a few lines.
+
+    Each sentence quotes England's latest value of one metric, with its period, so the page
+    opens with what the charts below show.
+    """
+    out = []
+    plans = _value(ctx, "ehc_plans_count")
+    if plans:
+        out.append(
+            f"In January {plans[0]}, **{plans[1]:,.0f}** children and young people in England had "
+            f"an EHC plan, {_ratio(ctx, 'ehc_plans_count', 2015)} (statements included then)."
+        )
+    refused = _value(ctx, "requests_refused_pct")
+    timely = _value(ctx, "plans_within_20_weeks_excl_exceptions_pct")
+    if refused and timely:
+        out.append(
+            f"In {refused[0]}, LAs refused {refused[1]:.1f}% of initial requests for an "
+            f"assessment, and {timely[1]:.1f}% of new plans were issued within the 20 weeks the "
+            "law allows (excluding exceptions)."
+        )
+    appeals = _value(ctx, "tribunal_appeals_count")
+    rate = _value(ctx, "tribunal_appeal_rate_pct")
+    if appeals and rate:
+        out.append(
+            f"{appeals[1]:,.0f} SEND Tribunal appeals were registered in {appeals[0]}, "
+            f"{_ratio(ctx, 'tribunal_appeals_count', 2014)}: {rate[1]:.1f}% of appealable "
+            "decisions."
+        )
+    block = _value(ctx, "high_needs_block_gbp")
+    if block:
+        out.append(
+            f"The high-needs block for {period_label(block[0], 'financial_year')} was "
+            f"£{block[1] / 1e9:,.2f}bn in cash terms."
+        )
+    out.append(
+        "LAs differ widely on every measure: the strips below show each LA as a tick, with "
+        "England and the median LA marked."
+    )
+    return " ".join(out)

@@ -30,3 +30,37 @@ def metrics_summary_table(
         .opt_row_striping()
     )
     return table
+
+
+def _typst_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+#: Relative widths of the summary's eight columns on an A4 page (metric name widest).
+SUMMARY_WIDTHS = (2.9, 1.5, 2.3, 1.6, 1.15, 0.95, 1.1, 1.05)
+
+
+def summary_typst(rows: pl.DataFrame, *, title: str, notes: list[str]) -> str:
+    """Return the summary table as raw typst (markdown): one A4 page, text left, numbers right.
+
+    The PDF gets this instead of great-tables' HTML converted by pandoc, which centred every
+    cell and let a 17-row table run over two pages. ``notes``: the legend (kept with the table)
+    then the sources (which may flow on).
+    """
+    text_cols = {"Metric", "Period", "Quartile", "vs England"}
+    align = ", ".join("left" if c in text_cols else "right" for c in rows.columns)
+    widths = ", ".join(f"{w}fr" for w in SUMMARY_WIDTHS[: rows.width])
+    cells = [f"[#strong({_typst_str(c)})]" for c in rows.columns]
+    cells += [f"[#{_typst_str(str(v))}]" for r in rows.iter_rows() for v in r]
+    legend, *rest = notes
+    after = "\n".join(f"#par[#{_typst_str(n)}]" for n in rest)
+    return (
+        "```{=typst}\n#block(breakable: false)[\n#set text(size: 7.5pt)\n"
+        f"#strong({_typst_str(title)})\n"
+        f"#table(columns: ({widths}), align: ({align}), inset: (x: 3pt, y: 2.6pt), "
+        + ", ".join(cells)
+        + f")\n#set text(size: 7pt)\n#par[#{_typst_str(legend)}]\n]\n"
+        + "#block[#set text(size: 7pt)\n"
+        + after
+        + "\n]\n```\n"
+    )

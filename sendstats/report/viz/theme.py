@@ -7,11 +7,48 @@ JavaScript or CDN and survive into PDF.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one role is drawn in every chart: colour, point shape and line dash."""
+
+    color: str
+    shape: str
+    dash: tuple[int, ...]
+
+
+#: One fixed style per role, in every chart: the LA is always blue circles on a solid line,
+#: England always black diamonds, whatever else is or is not drawn beside them.
+ROLE_STYLES: dict[str, Style] = {
+    "la": Style(OKABE_ITO[0], "circle", (1, 0)),
+    "region": Style(OKABE_ITO[1], "square", (6, 3)),
+    "neighbours": Style(OKABE_ITO[2], "triangle-up", (2, 2)),
+    "england": Style(OKABE_ITO[7], "diamond", (8, 2, 2, 2)),
+    "other": Style("#8c8c8c", "circle", (1, 0)),
+    # Several national series on one England chart (no LA drawn): England's style first.
+    "series2": Style(OKABE_ITO[5], "square", (6, 3)),
+    "series3": Style(OKABE_ITO[3], "triangle-up", (2, 2)),
+}
+
+
+def role_scales(roles: dict[str, str]) -> dict[str, list[Any]]:
+    """Return the colour, shape and dash ranges for ``roles`` (series name -> role), in order."""
+    styles = [ROLE_STYLES[role] for role in roles.values()]
+    return {
+        "domain": list(roles),
+        "color": [s.color for s in styles],
+        "shape": [s.shape for s in styles],
+        "dash": [list(s.dash) for s in styles],
+    }
+
+
 FONT = "Helvetica, Arial, sans-serif"
 THEME_NAME = "sendstats"
 

@@ -1,0 +1,169 @@
+"""Figures per head of a population: EHC plans and appeals per 10,000, funding per resident.
+
+One function divides LA counts by an ONS population band (a frame passed in, e.g.
+``population_by_age_band``), on the geography in force each year, so every per-head metric
+follows the same rules (issue 17 and issue 21):
+
+- the count's mid-year estimate is looked up on that estimate's boundaries; an LA abolished by a
+  split is the exact sum of its successors (the population frame adds it);
+- an LA with a count but no population keeps its row, without a value, its note saying why;
+  England and regions are pooled without it (sum / sum) and name it;
+- a value year whose estimate is not held yet uses the latest estimate held, and says so
+  (:data:`LATEST_RULE`); the series starts at the first estimate held;
+- every row cites the population workbook (release, file, sha256) in ``denominator_*``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sendstats.metrics.common import (
+    AREA_ATTRS,
+    AREA_KEYS,
+    DENOMINATOR_PROV,
+    PROV,
+    value_ratio,
+    with_pooled_comparators,
+)
+
+#: Columns the population frame must have (``population_by_age_band``'s output).
+POPULATION_COLUMNS = (
+    "la_code_dfe",
+    "mid_year",
+    "population",
+    "population_vintage",
+    "population_release",
+    "population_file",
+    "population_sha256",
+)
+LATEST_RULE = (
+    "A value year whose mid-year estimate is not held yet uses the latest estimate held "
+    "(mid-2023 for January 2025 EHC plans and for 2024 and 2025 appeals), and its row says so."
+)
+CENSUS_BREAK = (
+    "Denominators from mid-2021 are the first ONS estimates based on the 2021 Census; the held "
+    "mid-2017 to mid-2020 estimates predate it and were not rebased, so figures either side of "
+    "the switch are not comparable."
+)
+
+
+def check_population(population: pl.DataFrame) -> None:
+    """Refuse a population frame without the columns a per-head row cites."""
+    missing = [c for c in POPULATION_COLUMNS if c not in population.columns]
+    if missing:
+        raise ValueError(f"population frame lacks columns {missing} (see POPULATION_COLUMNS)")
+
+
+def _no_population_note(mid_year: pl.Expr) -> pl.Expr:
+    return pl.concat_str(
+        pl.lit("not computed: no ONS mid-"),
+        mid_year.cast(pl.Utf8),
+        pl.lit(" population for this LA on the boundaries of the held estimate (a merger "
+               "cannot be undone from its successors' figures)"),
+    )  # fmt: skip
+
+
+def per_head_rows(
+    counts: pl.DataFrame,
+    population: pl.DataFrame,
+    metric_id: str,
+    *,
+    lag: int,
+    scale: float,
+    label: str,
+) -> pl.DataFrame:
+    """Divide LA counts by the population of their mid-year; pool England and regions.
+
+    Args:
+        counts: LA rows of one count (area keys and attributes, year, period type, value,
+            provenance).
+        population: one age band (:data:`POPULATION_COLUMNS`), every mid-year held.
+        metric_id: the derived metric.
+        lag: years between the mid-year and the period (1 for a January count).
+        scale: 10,000 for a rate per 10,000, 1 for per head.
+        label: the age band, for the note (e.g. "aged 0-25").
+
+    Every LA count keeps a row: with a value where its population is held, else without one
+    and a note saying why. A year beyond the latest estimate uses the latest (noted); the
+    series starts at the first estimate held.
+
+    """
+    if population.height == 0:  # no estimate held: no per-head rows
+        return pl.DataFrame()
+    latest = int(population["mid_year"].max())  # type: ignore[arg-type]
+    earliest = int(population["mid_year"].min())  # type: ignore[arg-type]
+    pop = population.select(
+        "la_code_dfe",
+        pl.col("mid_year").cast(pl.Int64).alias("pop_year"),
+        pl.col("population").cast(pl.Float64).alias("den"),
+        "population_vintage",
+        pl.col("population_release").alias("denominator_release"),
+        pl.col("population_file").alias("denominator_file"),
+        pl.col("population_sha256").alias("denominator_sha256"),
+    )
+    la = (
+        counts.drop(DENOMINATOR_PROV, strict=False)
+        .filter((pl.col("geographic_level") == "Local authority") & pl.col("value").is_not_null())
+        .with_columns((pl.col("year") - lag).cast(pl.Int64).alias("mid_year"))
+    )
+    # The series starts with the first estimate held (no rows before it, for any LA).
+    la = la.filter(pl.col("mid_year") >= earliest)
+    la = la.with_columns(pl.min_horizontal("mid_year", pl.lit(latest)).alias("pop_year"))
+    la = la.join(pop, on=["la_code_dfe", "pop_year"], how="left")
+    stale = pl.col("mid_year") > pl.col("pop_year")
+    note = (
+        pl.when(pl.col("den").is_null())
+        .then(_no_population_note(pl.col("mid_year")))
+        .otherwise(
+            pl.concat_str(
+                pl.lit("denominator: "),
+                pl.col("population_vintage"),
+                pl.lit(f", {label}"),
+                pl.when(stale)
+                .then(
+                    pl.lit("; latest estimate held used (mid-")
+                    + pl.col("mid_year").cast(pl.Utf8)
+                    + pl.lit(" not held)")
+                )
+                .otherwise(pl.lit("")),
+            )
+        )
+    )
+    rows = la.select(
+        pl.lit(metric_id).alias("metric_id"),
+        *AREA_KEYS,
+        *AREA_ATTRS,
+        "year",
+        "period_type",
+        (pl.col("value") / pl.col("den") * scale).alias("value"),
+        pl.col("value").cast(pl.Float64).alias("numerator"),
+        pl.col("den").alias("denominator"),
+        *PROV,
+        "denominator_release",
+        "denominator_file",
+        "denominator_sha256",
+        pl.lit(False).alias("spans_break"),
+        note.alias("note"),
+    )
+    pooled = with_pooled_comparators(
+        rows, value_ratio(scale), keep_left_out=True, carry_la_note=False
+    )
+    # Pooled rows name the plain vintage (every LA of a year divides by the same estimate).
+    vintage = (
+        la.filter(pl.col("den").is_not_null())
+        .group_by("year")
+        .agg(
+            pl.col("population_vintage")
+            .sort_by(pl.col("population_vintage").str.len_chars())
+            .first()
+        )
+    )
+    pooled = pooled.join(vintage, on="year", how="left").with_columns(
+        pl.when(pl.col("geographic_level") != "Local authority")
+        .then(
+            pl.concat_str(pl.col("note"), pl.lit("; denominator: "), pl.col("population_vintage"))
+        )
+        .otherwise(pl.col("note"))
+        .alias("note")
+    )
+    return pooled.drop("population_vintage")
