@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,7 @@ import yaml
 from nbformat import NotebookNode
 
 from sendstats.render.qmd import (
+    HTML_ONLY,
     Block,
     CellError,
     KernelSession,
@@ -515,6 +517,8 @@ def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
         "papersize": str(settings.get("papersize") or "a4"),
     }
     blocks = notebook_blocks(nb, "pdf")
+    if settings.get("html-table-processing") == "none":  # as Quarto: no HTML table in the PDF
+        blocks = [replace(b, lang=HTML_ONLY) if b.kind == "html" else b for b in blocks]
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
         tmp = Path(name)
         parts = [_typst_part(pandoc, block, i, tmp) for i, block in enumerate(blocks)]
@@ -556,7 +560,7 @@ def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
         return _fenced(block.text, "python" if block.lang == "python" else "")
     if block.kind == "raw":
         return _fenced(block.text, "{=" + block.lang + "}") if block.lang == "typst" else ""
-    if block.kind == "html" and "<table" not in block.text:
+    if block.kind == "html" and ("<table" not in block.text or block.lang == HTML_ONLY):
         return ""  # raw HTML other than a table (an inline chart) has its own typst block
     if block.kind == "html":
         converted = _run_pandoc(pandoc, ["-f", "html", "-t", "typst"], stdin=block.text)
