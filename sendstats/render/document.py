@@ -19,13 +19,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import os
 import re
 import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -34,6 +33,13 @@ from typing import Any, Literal
 import yaml
 from nbformat import NotebookNode
 
+from sendstats.render.common import (
+    Engine,
+    ParamValue,
+    RenderError,
+    Target,
+    write_atomic,
+)
 from sendstats.render.qmd import (
     HTML_ONLY,
     Block,
@@ -43,40 +49,24 @@ from sendstats.render.qmd import (
     notebook_blocks,
     parse_qmd,
 )
+from sendstats.render.quarto import render_with_quarto
 from sendstats.render.templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
 
 __all__ = [
+    "Engine",
+    "ParamValue",
     "RenderError",
+    "Target",
     "check_params",
     "quarto_available",
-    "render_many",
     "render_report",
     "resolve_engine",
 ]
-
-Engine = Literal["auto", "quarto", "fallback"]
-Target = Literal["html", "pdf"]
-ParamValue = str | int | float
 
 # Second guard after the caller's own validation: values reach Quarto as argv items (never a
 # shell) and the kernel as repr(), but anything outside this set is not a plausible parameter.
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9 _.,'&()-]*")
 _SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class RenderError(RuntimeError):
-    """A report failed to render; the message names the document, the parameters and why."""
-
-    def __init__(
-        self, document: Path, params: Mapping[str, object], detail: str, *, cell: str | None = None
-    ) -> None:
-        self.document = document
-        self.params = dict(params)
-        self.cell = cell
-        self.detail = detail
-        shown = "{" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "}"
-        where = f" at {cell}" if cell else ""
-        super().__init__(f"rendering {document} with params {shown} failed{where}: {detail}")
 
 
 class _ConversionError(RuntimeError):
@@ -142,8 +132,6 @@ def render_report(
     if not qmd.is_file():
         raise RenderError(qmd, checked, "document not found")
     if _choose_engine(qmd, checked, engine) == "quarto":
-        from sendstats.render.quarto import render_with_quarto
-
         return render_with_quarto(qmd, checked, output, to, timeout)
     with KernelSession() as session:
         return _render_with_fallback(session, qmd, checked, output, to, timeout)
@@ -171,29 +159,6 @@ def resolve_engine(engine: str) -> Literal["quarto", "fallback"]:
     if engine == "fallback" or not quarto_available():
         return "fallback"
     return "quarto"
-
-
-def _move_atomic(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` so that ``target`` is never seen half written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(source, target)
-    except OSError:  # another filesystem: copy beside the target, then rename there
-        _write_atomic(target, source.read_bytes())
-
-
-def _write_atomic(target: Path, content: bytes) -> None:
-    """Write ``content`` to a temporary file beside ``target`` and rename it over ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- fallback ---------------------------------------------------------------------------------
@@ -248,7 +213,7 @@ def convert_document(
         )
     except _ConversionError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
-    _write_atomic(output, content)
+    write_atomic(output, content)
     return output
 
 
@@ -581,38 +546,3 @@ def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
 def _typst_string(text: str) -> str:
     """Return ``text`` as a typst string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
-# --- many -------------------------------------------------------------------------------------
-
-
-def render_many(
-    jobs: Sequence[tuple[Path, Mapping[str, ParamValue], Path]],
-    *,
-    engine: Engine = "auto",
-    workers: int = 2,
-    progress: bool = True,
-    to: Target = "html",
-    timeout: int = 600,
-) -> list[Path]:
-    """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
-
-    The fallback keeps one kernel per worker for all its documents (``%reset``-style between
-    them), so a batch of 150 LAs starts 2 kernels, not 150, and converts each executed document
-    (pandoc, typst) while its kernel already runs the next one. Quarto renders each worker's
-    documents from a private copy of the document's folder, keeping that copy's kernel alive
-    between them (:mod:`sendstats.render.batch`).
-
-    Returns:
-        The outputs, in the order of ``jobs``.
-
-    Raises:
-        RenderError: the first failure (naming the document and its params); jobs not started
-            yet are skipped; outputs already written stay.
-
-    """
-    from sendstats.render.batch import run_batch
-
-    return run_batch(
-        jobs, engine=engine, workers=workers, progress=progress, to=to, timeout=timeout
-    )

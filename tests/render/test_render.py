@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from sendstats.render import document as render
-from sendstats.render.document import RenderError, render_many, render_report
+from sendstats.render.batch import render_many
+from sendstats.render.document import RenderError, render_report
 from sendstats.render.qmd import QmdError, parse_qmd, prepare_notebook
 from sendstats.render.quarto import private_copy, quarto_argv
 
