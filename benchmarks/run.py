@@ -225,10 +225,8 @@ def read_floor(paths_file: Path) -> None:
 
     CSV: polars. Spreadsheets (.xlsx, .xls, .ods): calamine (fastexcel), every sheet as text;
     an .ods written without its ``mimetype`` entry (the ESFA DSG files), which calamine
-    refuses, gets the entry added in memory first: that is still the fastest way to read its
-    cells (the build itself reads those with :func:`sendstats.sources.readers.read_ods_sheets`,
-    which
-    keeps every digit but is slower). Anything else: its bytes.
+    refuses, gets the entry added in memory first, as the build's own grid reader does
+    (:mod:`sendstats.sources.grids`). Anything else: its bytes.
     """
     import fastexcel
     import polars as pl

@@ -34,13 +34,25 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING
 
 from sendstats.acquire import catalog, manifest
 from sendstats.acquire.archives import archive_candidates, clear_archive_index
+from sendstats.acquire.cache import (
+    UNPINNED_ROUTE,
+    DeclaredFile,
+    FetchResult,
+    Route,
+    UnpinnedOffline,
+    cache_path,
+    copy_pinned,
+    is_pinned_file,
+    offline_miss,
+    pending_path,
+    unpinned_offline,
+)
 from sendstats.acquire.catalog import DeclarationError, PinnedFile, UnpinnedFile
 from sendstats.acquire.download import (
     DEFAULT_POLICY,
@@ -52,13 +64,11 @@ from sendstats.acquire.download import (
     RetryPolicy,
     UnsafeArchiveMember,
     check_member_name,
-    copy_hashing,
     extract_member,
 )
-from sendstats.acquire.http import download
 from sendstats.acquire.pins import format_pin_diff, write_pin_updates
 from sendstats.core import config
-from sendstats.core.io import publish_file, sha256_file, temp_path_in
+from sendstats.core.io import publish_file, temp_path_in
 from sendstats.core.lock import data_lock
 from sendstats.core.version import __version__
 
@@ -90,63 +100,6 @@ __all__ = [
     "select_files",
     "write_pin_updates",
 ]
-
-#: Manifest route of a file declared without a pin and downloaded: its first pin comes from it.
-UNPINNED_ROUTE: Final = "downloaded, unpinned (pin on first fetch)"
-Route = Literal["cache", "archive", "download", "downloaded, unpinned (pin on first fetch)"]
-DeclaredFile = PinnedFile | UnpinnedFile
-
-
-class UnpinnedOffline(OfflineMiss):
-    """Offline, and the file is declared without a pin: there is nothing to find it by."""
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """Where one declared file was found, and how it reached the cache.
-
-    When ``update_pins`` found a different upstream file, ``path``, ``sha256`` and ``bytes``
-    describe the new file (kept under ``.pending/``) and ``previous_*`` the pin it replaces.
-    When the file was declared without a pin (``unpinned``), they describe its first download.
-    """
-
-    source: str
-    release: str
-    name: str
-    path: Path
-    sha256: str
-    bytes: int
-    route: Route
-    url: str
-    previous_sha256: str | None = None
-    previous_bytes: int | None = None
-    unpinned: bool = False
-
-    @property
-    def id(self) -> str:
-        """The manifest id of this input: ``source/release/name``."""
-        return manifest.input_id(self.source, self.release, self.name)
-
-    @property
-    def pin_changed(self) -> bool:
-        """True when this is a new upstream file whose pin must be bumped before use."""
-        return self.previous_sha256 is not None
-
-    @property
-    def needs_pin(self) -> bool:
-        """True when the declaration must be edited (new pin or changed pin) to match."""
-        return self.pin_changed or self.unpinned
-
-
-def cache_path(source: str, release: str, declared: DeclaredFile) -> Path:
-    """Return where a declared file lives in the cache."""
-    return config.raw_cache_dir() / source / release / declared.filename
-
-
-def pending_path(source: str, release: str, declared: DeclaredFile, sha256: str) -> Path:
-    """Return where a new upstream file awaiting a pin bump is kept."""
-    return config.raw_cache_dir() / source / release / ".pending" / sha256 / declared.filename
-
 
 # ---------------------------------------------------------------- resolution
 
@@ -216,6 +169,10 @@ class Fetcher:
         """Download ``url`` (or its zip ``member``) into ``tmp``; return (sha256, bytes)."""
         if self.offline or config.offline():
             raise OfflineMiss(f"{label}: offline mode forbids downloading {url}")
+        # Imported on use: a build served from the cache or an archive never needs httpx or
+        # tenacity (60 ms of a no-op build's 0.5 s budget).
+        from sendstats.acquire.http import download
+
         if member is None:
             return download(
                 self.client,
@@ -272,7 +229,7 @@ class Fetcher:
         label = f"{source} {release}/{declared.name} ({declared.filename}, unpinned)"
         dest = cache_path(source, release, declared)
         if self.offline:
-            raise _unpinned_offline(source, release, declared, dest)
+            raise unpinned_offline(source, release, declared, dest)
         with temp_path_in(dest.parent, prefix=f".{declared.filename}.", suffix=".part") as tmp:
             try:
                 got, size = self.fetch_to(
@@ -303,10 +260,10 @@ class Fetcher:
         label = f"{source} {release}/{pinned.name} ({pinned.filename})"
         dest = cache_path(source, release, pinned)
         if not self.update_pins:
-            if _is_pinned_file(dest, pinned):
+            if is_pinned_file(dest, pinned):
                 return self._result(source, release, pinned, dest, "cache")
             pending = pending_path(source, release, pinned, pinned.sha256)
-            if _is_pinned_file(pending, pinned):
+            if is_pinned_file(pending, pinned):
                 os.replace(pending, dest)
                 with contextlib.suppress(OSError):
                     pending.parent.rmdir()
@@ -314,10 +271,10 @@ class Fetcher:
             # Each archive file of the pinned size is hashed as it is copied (one read): a
             # different file of the same size is discarded, the pinned one published.
             for found in archive_candidates(pinned.bytes):
-                if _copy_pinned(found, dest, pinned, label):
+                if copy_pinned(found, dest, pinned, label):
                     return self._result(source, release, pinned, dest, "archive")
         if self.offline:
-            raise _offline_miss(source, release, pinned, dest, self.update_pins)
+            raise offline_miss(source, release, pinned, dest, self.update_pins)
         limit = MAX_DOWNLOAD_BYTES if self.update_pins else pinned.bytes
         with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
             got, size = self.fetch_to(pinned.url, pinned.member, pinned.format, tmp, limit, label)
@@ -347,69 +304,6 @@ class Fetcher:
             previous_sha256=pinned.sha256,
             previous_bytes=pinned.bytes,
         )
-
-
-def _is_pinned_file(path: Path, pinned: PinnedFile) -> bool:
-    try:
-        if path.stat().st_size != pinned.bytes:
-            return False
-    except OSError:
-        return False
-    return sha256_file(path) == pinned.sha256
-
-
-def _copy_pinned(src: Path, dest: Path, pinned: PinnedFile, label: str) -> bool:
-    """Copy an archive file into the cache; False if it changed since it was indexed.
-
-    Only a failure to read the archive file means "not this one"; a failure to write the cache
-    (a full disk) is a ``StorageError`` and propagates.
-    """
-    with temp_path_in(dest.parent, prefix=f".{pinned.filename}.", suffix=".part") as tmp:
-        try:
-            with open(src, "rb") as fh:
-                got, size = copy_hashing(fh, tmp, pinned.bytes, label)
-        except (OSError, FetchError):
-            return False
-        if got != pinned.sha256 or size != pinned.bytes:
-            return False
-        publish_file(tmp, dest)
-    return True
-
-
-def _offline_miss(
-    source: str, release: str, pinned: PinnedFile, dest: Path, update: bool
-) -> OfflineMiss:
-    if update:
-        return OfflineMiss(f"{source} {release}/{pinned.name}: --update-pins needs the network")
-    dirs = ", ".join(str(d) for d in config.archive_dirs()) or "none (set SENDSTATS_ARCHIVE)"
-    return OfflineMiss(
-        f"{source} release {release}, file {pinned.name} ({pinned.filename}): not found, and "
-        "offline mode forbids downloading.\n"
-        f"  looked in the cache: {dest}\n"
-        f"  looked in the raw archives for sha256 {pinned.sha256} ({pinned.bytes} bytes): {dirs}\n"
-        f"  would download from: {pinned.url}"
-    )
-
-
-def _unpinned_offline(
-    source: str, release: str, declared: UnpinnedFile, dest: Path
-) -> UnpinnedOffline:
-    checked = "" if declared.url_verified is not False else " (not verified)"
-    earlier = (
-        f"\n  a copy downloaded earlier is in the cache ({dest}) but is not used until pinned"
-        if dest.is_file()
-        else ""
-    )
-    return UnpinnedOffline(
-        f"{source} release {release}, file {declared.name} ({declared.filename}): declared but "
-        "not pinned (sha256: null), so it cannot be matched in the cache or a raw archive, and "
-        "offline mode forbids downloading it.\n"
-        f"  download URL{checked}: {declared.url}\n"
-        f"  to pin it, on a connected machine: `sendstats fetch {source} --release {release}` "
-        "downloads it and prints the declaration diff (its sha256 and bytes); review it, then "
-        "rerun with --write-pins (or copy the two lines into "
-        f"data_sources/{source}.yaml) and commit.{earlier}"
-    )
 
 
 def download_to_cache(

@@ -28,7 +28,7 @@ from sendstats.core.lock import data_lock
 from sendstats.core.version import __version__, library_versions
 
 if TYPE_CHECKING:
-    from sendstats.acquire.fetch import FetchResult
+    from sendstats.acquire.cache import FetchResult
 
 FORMAT_VERSION = 1
 

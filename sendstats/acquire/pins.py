@@ -28,7 +28,7 @@ from sendstats.core import config
 from sendstats.core.io import atomic_write_text
 
 if TYPE_CHECKING:
-    from sendstats.acquire.fetch import FetchResult
+    from sendstats.acquire.cache import FetchResult
 
 _RELEASE = re.compile(r"^\s*-\s*release:\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$")
 _NAME = re.compile(r"^\s*-\s*name:\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$")

@@ -77,6 +77,9 @@ class BenchmarkResult:
     source_file: str
     file_sha256: str
     note: str | None
+    #: Small-numbers rule (:mod:`sendstats.benchmarking.reliability`): level and reason.
+    reliability: str = "not assessed"
+    reliability_reason: str = ""
 
     def comparator(self, kind: str) -> ComparatorValue | None:
         """Return the comparator of a kind (``england``, ``region``, ``sn2025`` ...), if asked."""
@@ -113,7 +116,12 @@ def _stored_comparator(
 ) -> ComparatorValue:
     if kind == "england":
         return ComparatorValue(
-            kind, "England", row["england_rule"], row["england_value"], None, row["gap_england"]
+            kind,
+            "England",
+            row["england_rule"],
+            row["england_value"],
+            row.get("england_n_las"),
+            row["gap_england"],
         )
     if kind == "region":
         return ComparatorValue(
@@ -121,7 +129,7 @@ def _stored_comparator(
             f"{la.region_name} (region)",
             row["region_rule"],
             row["region_value"],
-            None,
+            row.get("region_n_las"),
             row["gap_region"],
         )
     sn_set = kind.removeprefix("sn")
@@ -270,4 +278,6 @@ def benchmark(
         source_file=row["source_file"],
         file_sha256=row["file_sha256"],
         note=row["note"],
+        reliability=row.get("reliability") or "not assessed",
+        reliability_reason=row.get("reliability_reason") or "",
     )

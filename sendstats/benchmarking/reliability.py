@@ -16,14 +16,18 @@ item 3), applied before any rank, percentile, band, funnel position or significa
   a value not published is ``"not published"``.
 
 ``reliability_reason`` says which case applied and the base, in words a report can show as is.
+The thresholds live in :mod:`sendstats.metrics.stats`, so the metric tables' own ranks follow
+the same rule.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-MIN_RANKED = 10
-MIN_RELIABLE = 30
+from sendstats.metrics.stats import MIN_BASE_RANKED, MIN_BASE_RELIABLE
+
+MIN_RANKED = MIN_BASE_RANKED
+MIN_RELIABLE = MIN_BASE_RELIABLE
 RELIABILITY_LEVELS = ("reliable", "caution", "not ranked", "not assessed", "not published")
 RULE_TEXT = (
     f"Small numbers: a value whose base (the denominator; for a rate per population, the "

@@ -88,9 +88,21 @@ class BenchmarksTable(pa.DataFrameModel):
     ci998_high: Series[pl.Float64] = _num("99.8% interval, high.")
     england_value: Series[pl.Float64] = _num("England's value for the period.")
     england_rule: Series[str] = pa.Field(description="How the England value was averaged.")
+    england_n_las: Series[pl.Int32] = pa.Field(
+        nullable=True, ge=0, description="LAs England is pooled over (metric table's n_las)."
+    )
+    england_published_value: Series[pl.Float64] = _num(
+        "The publisher's own England figure, where one is published (it may cover other LAs)."
+    )
     gap_england: Series[pl.Float64] = _num("value - England (null for totals: counts, GBP).")
     region_value: Series[pl.Float64] = _num("The LA's region's value.")
     region_rule: Series[str] = pa.Field(description="How the region value was averaged.")
+    region_n_las: Series[pl.Int32] = pa.Field(
+        nullable=True, ge=0, description="LAs the region is pooled over."
+    )
+    region_published_value: Series[pl.Float64] = _num(
+        "The publisher's own region figure, where one is published."
+    )
     gap_region: Series[pl.Float64] = _num("value - region (null for totals).")
     sn2021_value: Series[pl.Float64] = _num("Mean of the LA's neighbours, April 2021 SN set.")
     sn2021_n: Series[pl.Int32] = pa.Field(

@@ -27,9 +27,15 @@ KEY = ["metric_id", "la_code_dfe", "year"]
 GROUP = ["metric_id", "year"]
 
 ENGLAND_RULE = (
-    "England figure: " + AVERAGING_RULES["pooled"] + " (as published, or summed over LAs)"
+    "England figure: "
+    + AVERAGING_RULES["pooled"]
+    + " over the LAs with the figures known (england_n_las); the publisher's figure beside"
 )
-REGION_RULE = "Region figure: " + AVERAGING_RULES["pooled"] + " (as published, or summed over LAs)"
+REGION_RULE = (
+    "Region figure: "
+    + AVERAGING_RULES["pooled"]
+    + " over its LAs with the figures known (region_n_las); the publisher's figure beside"
+)
 SN_RULE = AVERAGING_RULES["mean"] + " of the 10 statistical neighbours (LAIT's convention)"
 #: Units whose England and region figures are totals, not comparable with one LA's value,
 #: unless the metric is per head (``_per_`` in its id, e.g. GBP per resident aged 2-18).
@@ -72,9 +78,12 @@ def _la_rows(metrics: pl.DataFrame) -> pl.DataFrame:
 def _comparator_values(metrics: pl.DataFrame, level: str, name: str) -> pl.DataFrame:
     rows = metrics.filter(pl.col("geographic_level") == level)
     keys = ["metric_id", "year"] + (["area_code"] if level == "Regional" else [])
-    out = rows.select(*keys, pl.col("value").alias(f"{name}_value")).unique(
-        subset=keys, keep="first"
-    )
+    out = rows.select(
+        *keys,
+        pl.col("value").alias(f"{name}_value"),
+        pl.col("n_las").alias(f"{name}_n_las"),
+        pl.col("published_value").alias(f"{name}_published_value"),
+    ).unique(subset=keys, keep="first")
     return out.rename({"area_code": "region_code"}) if level == "Regional" else out
 
 
@@ -214,9 +223,13 @@ BENCHMARK_COLUMNS = [
     "ci998_high",
     "england_value",
     "england_rule",
+    "england_n_las",
+    "england_published_value",
     "gap_england",
     "region_value",
     "region_rule",
+    "region_n_las",
+    "region_published_value",
     "gap_region",
     *(c for k in SN_KEYS for c in (f"{k}_value", f"{k}_n", f"gap_{k}")),
     "sn_rule",

@@ -160,7 +160,6 @@ class _Hold:
     lock: FileLock | None  # None: the folder is read-only, nothing was locked
     depth: int
     pid: int
-    since: float
 
 
 # Nested data_lock() calls in one process (build -> fetch -> manifest) share one hold; threads
@@ -175,7 +174,7 @@ def _take(path: Path, timeout: float) -> _Hold:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         if exc.errno in READ_ONLY_ERRNOS:
-            return _Hold(None, 1, os.getpid(), time.time())
+            return _Hold(None, 1, os.getpid())
         err = storage_error(exc, folder, "creating the data folder")
         if err is None:
             raise
@@ -188,7 +187,7 @@ def _take(path: Path, timeout: float) -> _Hold:
             lock.acquire(timeout=0)
         except Timeout:
             print(
-                f"waiting for another sendstats run to finish ({_who(path)}; lock {path}); "
+                f"waiting for another sendstats run ({_who(path)}) to finish (lock {path}); "
                 f"giving up after {timeout:g} s",
                 file=sys.stderr,
                 flush=True,
@@ -205,7 +204,7 @@ def _take(path: Path, timeout: float) -> _Hold:
         if exc.errno == errno.ELOOP:
             raise refuse_link(path) from exc
         if exc.errno in READ_ONLY_ERRNOS and not os.access(folder, os.W_OK):
-            return _Hold(None, 1, os.getpid(), time.time())
+            return _Hold(None, 1, os.getpid())
         if exc.errno in READ_ONLY_ERRNOS:
             # The folder can be written but its lock cannot: running unlocked could interleave
             # with another run's writes, so stop and say what to fix.
@@ -219,14 +218,13 @@ def _take(path: Path, timeout: float) -> _Hold:
         if err is None:
             raise
         raise err from exc
-    since = time.time()
-    swept = sweep_stale_temp_files(folder, before=since - STALE_AFTER)
+    swept = sweep_stale_temp_files(folder, before=time.time() - STALE_AFTER)
     if swept:
         print(
             f"removed {len(swept)} temp file(s) left in {folder} by an interrupted run",
             file=sys.stderr,
         )
-    return _Hold(lock, 1, os.getpid(), since)
+    return _Hold(lock, 1, os.getpid())
 
 
 @contextlib.contextmanager

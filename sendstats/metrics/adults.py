@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import finish, make_rows, value_ratio, with_pooled_comparators
+from sendstats.metrics.common import finish, make_rows
+from sendstats.metrics.comparators import value_ratio, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
 from sendstats.metrics.stats import OUTLIER_ROBUST_Z, outlier_flag_expr
 

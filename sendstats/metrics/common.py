@@ -6,21 +6,17 @@ denominator, the release and file it came from (and, for a rate per head, the po
 divided by), a series-break flag and note, the LA's national rank, and 95% / 99.8% intervals
 where the metric is a proportion (Wilson) or a count (Byar).
 
-England and region rows are comparators, so they are computed over exactly the LAs they are
-compared with (issue 17): :func:`with_pooled_comparators` sums the numerators and denominators of
-the LAs whose value, numerator and denominator are all known (sum / sum, never a mean of
-ratios), records how many LAs that is (``n_las``), and keeps the publisher's own England or
-region figure beside it (``published_value``) with a note (``published_note``) where the two
-differ. Every theme makes its comparators through it, so none can pool over other LAs.
+England and region rows are made by :mod:`sendstats.metrics.comparators` (pooled over exactly
+the LAs compared, ``n_las``, the published figure beside); :func:`pool` is its summing step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
-from sendstats.metrics.stats import Z_95, Z_998, byar_exprs, wilson_exprs
+from sendstats.metrics.stats import MIN_BASE_RANKED, Z_95, Z_998, byar_exprs, wilson_exprs
 
 AREA_KEYS = ["geographic_level", "area_code"]
 AREA_ATTRS = ["area_name", "la_code_dfe", "region_code", "region_name"]
@@ -50,7 +46,7 @@ METRIC_COLUMNS = [
     "n_ranked",
     *INTERVALS,
 ]
-_EXTRA_TYPES: dict[str, type[pl.DataType]] = {
+EXTRA_COLUMN_TYPES: dict[str, type[pl.DataType]] = {
     "denominator_release": pl.Utf8,
     "denominator_file": pl.Utf8,
     "denominator_sha256": pl.Utf8,
@@ -60,7 +56,7 @@ _EXTRA_TYPES: dict[str, type[pl.DataType]] = {
 }
 
 
-_LAYOUT = [c for c in METRIC_COLUMNS if c not in ("rank", "n_ranked", *INTERVALS)]
+ROW_LAYOUT = [c for c in METRIC_COLUMNS if c not in ("rank", "n_ranked", *INTERVALS)]
 
 
 def make_rows(
@@ -139,180 +135,37 @@ def pool(
     )
 
 
-def _left_out(rows: pl.DataFrame) -> pl.DataFrame:
-    """Name, per region and England and year, the LA rows that could not be pooled."""
-    names = pl.col("area_name").unique().sort().str.join(", ").alias("__left_out")
-    region = rows.group_by("region_code", "year").agg(names)
-    region = region.select(
-        pl.lit("Regional").alias("geographic_level"),
-        pl.col("region_code").alias("area_code"),
-        "year",
-        "__left_out",
-    )
-    england = rows.group_by("year").agg(names)
-    england = england.select(
-        pl.lit("National").alias("geographic_level"),
-        pl.lit(ENGLAND_CODE).alias("area_code"),
-        "year",
-        "__left_out",
-    )
-    return pl.concat([region, england], how="vertical_relaxed")
+def small_base(metrics: pl.DataFrame) -> pl.Expr:
+    """Return True where the small-numbers rule keeps a row out of ranks (base under 10).
 
-
-ValueOf = Callable[[pl.Expr, pl.Expr], pl.Expr]
-
-
-def value_sum(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    """Pooled value of a count or an amount: the sum of the LAs' numerators."""
-    return num
-
-
-def value_ratio(scale: float) -> ValueOf:
-    """Pooled value of a ratio: sum of numerators / sum of denominators x ``scale``."""
-
-    def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-        return num / den * scale
-
-    return ratio
-
-
-def _fmt(value: pl.Expr) -> pl.Expr:
-    return value.round(4).cast(pl.Utf8)
-
-
-def with_pooled_comparators(
-    rows: pl.DataFrame,
-    value_of: ValueOf,
-    *,
-    needs_denominator: bool = True,
-    tolerance: float = 1e-6,
-    what: str = "",
-    keep_left_out: bool = False,
-    carry_la_note: bool = True,
-) -> pl.DataFrame:
-    """Replace one metric's England and region rows by figures pooled over its LA rows.
-
-    ``rows`` holds one metric's rows at every level in the :func:`make_rows` layout. LA rows
-    are kept as they are. For each region and for England, per year, the LAs whose value and
-    numerator (and denominator, if ``needs_denominator``) are known are pooled: their
-    numerators and denominators are summed and ``value_of(sum_num, sum_den)`` is the value.
-    ``n_las`` says how many LAs that is. A published England or region row for the same
-    period is not dropped: its value goes to ``published_value``, and ``published_note`` says
-    so where it differs from the pooled value by more than ``tolerance`` (absolute; use the
-    publisher's rounding, e.g. 0.05 for a % printed to 1 dp). A published row with no LA to
-    pool is kept as published, with ``n_las`` null and a note saying why.
-
-    Args:
-        rows: one metric's rows (any levels).
-        value_of: the pooled value from the summed numerator and denominator.
-        needs_denominator: whether an LA needs a known denominator to be pooled.
-        tolerance: largest difference from the published figure that is not reported.
-        what: a word for the note (e.g. "appeals"), naming what was summed.
-        keep_left_out: keep the LA rows that could not be pooled (without a value, their
-            note saying why) instead of dropping them.
-        carry_la_note: where every pooled LA has the same note (e.g. "from the DfE
-            compilation"), add it to the pooled row's note.
-
+    The base is the denominator, or for a rate per population the events counted (its
+    numerator); counts and amounts of money have none (see ``benchmarking.reliability``).
     """
-    for col, dtype in _EXTRA_TYPES.items():
-        if col not in rows.columns:
-            rows = rows.with_columns(pl.lit(None, dtype).alias(col))
-    rows = rows.select(*_LAYOUT)
-    if rows.height == 0:
-        return rows
-    metric_id = rows["metric_id"][0]
-    la = rows.filter(pl.col("geographic_level") == "Local authority")
-    usable = pl.col("value").is_not_null() & pl.col("numerator").is_not_null()
-    if needs_denominator:
-        usable = usable & pl.col("denominator").is_not_null() & (pl.col("denominator") != 0)
-    ok = la.filter(usable)
-    left_out = _left_out(la.filter(~usable))
-    extra = [
-        pl.len().cast(pl.Int32).alias("n_las"),
-        pl.col("spans_break").any().alias("spans_break"),
-        pl.col("release").unique().sort().str.join(", ").alias("__releases"),
-        pl.col("note").unique().alias("__notes"),
-        *(pl.col(c).sort_by("release", descending=True).first() for c in DENOMINATOR_PROV),
-    ]
-    sums = ["numerator", "denominator"]
-    pooled = pl.concat(
-        [pool(ok, sums, level=level, extra=extra) for level in ("Regional", "National")],
-        how="vertical_relaxed",
+    from sendstats.metrics.registry import registered
+
+    ids = metrics["metric_id"].unique().to_list()
+    defs = {i: registered(i) for i in ids}
+    rates = [i for i, d in defs.items() if d.statistic == "rate"]
+    no_base = [i for i, d in defs.items() if d.unit in ("count", "gbp")]
+    base = (
+        pl.when(pl.col("metric_id").is_in(rates))
+        .then(pl.col("numerator"))
+        .otherwise(pl.col("denominator"))
     )
-    mixed = pl.col("__releases").str.contains(", ")
-    pooled = pooled.join(left_out, on=[*AREA_KEYS, "year"], how="left")
-    pooled = pooled.with_columns(
-        pl.lit(metric_id).alias("metric_id"),
-        value_of(pl.col("numerator"), pl.col("denominator")).cast(pl.Float64).alias("value"),
-        pl.when(~pl.lit(needs_denominator)).then(None).otherwise(pl.col("denominator"))
-        .alias("denominator"),
-        pl.concat_str(
-            pl.lit(f"pooled by sendstats over {what + ' of ' if what else ''}"),
-            pl.col("n_las").cast(pl.Utf8),
-            pl.lit(" LAs with the figures known (sum / sum)"),
-            pl.when(mixed)
-            .then(pl.lit("; values from releases ") + pl.col("__releases"))
-            .otherwise(pl.lit("")),
-            pl.when(pl.col("__left_out").is_not_null())
-            .then(pl.lit("; left out (a figure missing): ") + pl.col("__left_out"))
-            .otherwise(pl.lit("")),
-            pl.when(
-                pl.lit(carry_la_note)
-                & (pl.col("__notes").list.len() == 1)
-                & pl.col("__notes").list.first().is_not_null()
-            )
-            .then(pl.lit("; ") + pl.col("__notes").list.first())
-            .otherwise(pl.lit("")),
-        ).alias("note"),
-    )  # fmt: skip
-    published = rows.filter(
-        (pl.col("geographic_level") != "Local authority") & pl.col("value").is_not_null()
-    )
-    pub = published.select(
-        *AREA_KEYS, "year", pl.col("value").alias("__pub"), pl.col("note").alias("__pub_note")
-    )
-    joined = pooled.join(pub, on=[*AREA_KEYS, "year"], how="left")
-    differs = (pl.col("value") - pl.col("__pub")).abs() > tolerance
-    joined = joined.with_columns(
-        pl.col("__pub").alias("published_value"),
-        pl.when(pl.col("__pub").is_not_null() & differs)
-        .then(
-            pl.concat_str(
-                pl.lit("publisher's figure "),
-                _fmt(pl.col("__pub")),
-                pl.lit(" differs from the pooled "),
-                _fmt(pl.col("value")),
-                pl.when(pl.col("__left_out").is_not_null())
-                .then(
-                    pl.concat_str(
-                        pl.lit(": the published total includes LAs left out here ("),
-                        pl.col("__left_out"),
-                        pl.lit(")"),
-                    )
-                )
-                .when(mixed)
-                .then(pl.lit(": the published total is of another release than some LA values"))
-                .otherwise(pl.lit(": the published total is not the sum of the LAs' figures")),
-            )
-        )
-        .alias("published_note"),
-    )
-    orphans = published.join(pooled.select(*AREA_KEYS, "year"), on=[*AREA_KEYS, "year"], how="anti")
-    orphans = orphans.with_columns(
-        pl.col("value").alias("published_value"),
-        pl.lit(None, pl.Int32).alias("n_las"),
-        pl.lit("as published: no LA figures held for this period, so not pooled").alias(
-            "published_note"
-        ),
-    )
-    kept = la if keep_left_out else la.filter(usable)
-    out = [kept, joined.select(*_LAYOUT), orphans.select(*_LAYOUT)]
-    return pl.concat(out, how="vertical_relaxed")
+    return ~pl.col("metric_id").is_in(no_base) & (base < MIN_BASE_RANKED).fill_null(False)
 
 
 def add_ranks(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank."""
-    is_la = (pl.col("geographic_level") == "Local authority") & pl.col("value").is_not_null()
+    """Rank LAs within each metric and year: 1 = highest value, ties share the lowest rank.
+
+    A value on a base under ``MIN_BASE_RANKED`` (10) is not ranked and not counted in
+    ``n_ranked`` (the small-numbers rule, the same as the benchmarks table's).
+    """
+    is_la = (
+        (pl.col("geographic_level") == "Local authority")
+        & pl.col("value").is_not_null()
+        & ~small_base(metrics)
+    )
     rank = pl.col("value").rank(method="min", descending=True).over("metric_id", "year")
     n = pl.col("value").count().over("metric_id", "year")
     la = metrics.filter(is_la).with_columns(
@@ -354,9 +207,9 @@ def finish(
     """Stack metric frames, add ranks and intervals, and return them in the standard layout."""
     filled = []
     for frame in frames:
-        missing = [c for c in _EXTRA_TYPES if c not in frame.columns]
-        frame = frame.with_columns(pl.lit(None, _EXTRA_TYPES[c]).alias(c) for c in missing)
-        filled.append(frame.select(*_LAYOUT))
+        missing = [c for c in EXTRA_COLUMN_TYPES if c not in frame.columns]
+        frame = frame.with_columns(pl.lit(None, EXTRA_COLUMN_TYPES[c]).alias(c) for c in missing)
+        filled.append(frame.select(*ROW_LAYOUT))
     metrics = pl.concat(filled, how="vertical_relaxed").with_columns(
         pl.col("spans_break").cast(pl.Boolean)
     )

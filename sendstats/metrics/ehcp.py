@@ -21,17 +21,9 @@ from collections.abc import Iterable
 import polars as pl
 
 from sendstats.core.vocab import PRIMARY_NEEDS
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    PROV,
-    ValueOf,
-    finish,
-    value_ratio,
-    value_sum,
-    with_pooled_comparators,
-)
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
 from sendstats.metrics.common import make_rows as _rows
+from sendstats.metrics.comparators import ValueOf, value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.needs import NEED_METRICS, TOTAL_MEASURE, need_metric_id
 from sendstats.metrics.registry import MetricDef, register
 
@@ -137,6 +129,10 @@ register(
         caveats=(
             "2022, Yorkshire and The Humber LAs: the 2025 release's rows carry the regional "
             "total, so the 2023 release's figures are used for them.",
+            "Mixed releases (2022): England and the region are pooled over the LA values "
+            "actually used (66,737), with DfE's published England figure (66,706, 2025 "
+            "release) beside it; an LA's change between values of two releases says so in "
+            "its note.",
         ),
     ),
     *(
@@ -274,6 +270,11 @@ def _join_notes(*notes: pl.Expr) -> pl.Expr:
     return pl.concat_str(list(notes), separator="; ", ignore_nulls=True).replace("", None)
 
 
+def _positive(col: str) -> pl.Expr:
+    """Null a base of zero (no ratio): the row stays, and is named as left out."""
+    return pl.when(pl.col(col) > 0).then(pl.col(col)).alias(col)
+
+
 def _statements_note(start_year: pl.Expr) -> pl.Expr:
     return pl.when(start_year < STATEMENTS_END_YEAR).then(pl.lit(STATEMENTS_NOTE))
 
@@ -301,7 +302,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
     )
     out.append(
         _rows(
-            prev.filter(pl.col("prev").is_null() | (pl.col("prev") > 0)),
+            prev.with_columns(_positive("prev")),
             "ehc_plans_change_pct",
             (pl.col("value") / pl.col("prev") - 1) * 100,
             numerator=pl.col("value") - pl.col("prev"),
@@ -313,9 +314,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
         ref = base.filter(pl.col("year") == base_year).select(
             *AREA_KEYS, pl.col("value").alias("ref")
         )
-        idx = base.join(ref, on=AREA_KEYS, how="left").filter(
-            pl.col("ref").is_null() | (pl.col("ref") > 0)
-        )
+        idx = base.join(ref, on=AREA_KEYS, how="left").with_columns(_positive("ref"))
         out.append(
             _rows(
                 idx,
@@ -328,7 +327,7 @@ def _caseload_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
         )
     for n in (5, 10):
         lag = base.join(_lagged(base, n, "start"), on=[*AREA_KEYS, "year"], how="left")
-        lag = lag.filter(pl.col("start").is_null() | (pl.col("start") > 0))
+        lag = lag.with_columns(_positive("start"))
         out.append(
             _rows(
                 lag,
@@ -351,13 +350,13 @@ def _flow_note(year: pl.Expr) -> pl.Expr:
 
 
 def _ratio(chosen: pl.DataFrame, metric_id: str, num: str, den: str) -> pl.DataFrame:
-    n = _measure(chosen, num)
+    # Rows marked "not applicable" (z) are not figures the LA lacks; any other row stays, so an
+    # LA publishing a row without a usable figure (x) is named as left out by the pooled
+    # comparators. A zero denominator has no ratio.
+    n = _measure(chosen.filter(pl.col("status") != "z"), num)
     d = _measure(chosen, den).select(*AREA_KEYS, "year", pl.col("value").alias("den"))
-    # Left join: an LA publishing the numerator's row but no usable figure stays in, so the
-    # pooled comparators name it as left out; a zero denominator has no ratio.
     j = n.join(d, on=[*AREA_KEYS, "year"], how="left")
-    j = j.filter(pl.col("value").is_not_null() | pl.col("den").is_not_null())
-    j = j.filter(pl.col("den").is_null() | (pl.col("den") > 0))
+    j = j.with_columns(_positive("den"))
     return _rows(
         j,
         metric_id,
@@ -379,7 +378,7 @@ def _flow_metrics(chosen: pl.DataFrame) -> list[pl.DataFrame]:
             )
         )
         prev = base.join(_lagged(base, 1, "prev"), on=[*AREA_KEYS, "year"], how="left")
-        prev = prev.filter(pl.col("prev").is_null() | (pl.col("prev") > 0))
+        prev = prev.with_columns(_positive("prev"))
         crosses = (pl.col("year") - 1 < PERSON_LEVEL_FROM) & (pl.col("year") >= PERSON_LEVEL_FROM)
         out.append(
             _rows(

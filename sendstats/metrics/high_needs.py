@@ -43,16 +43,8 @@ from functools import reduce
 import polars as pl
 
 from sendstats.core import vocab
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    PROV,
-    finish,
-    make_rows,
-    value_ratio,
-    value_sum,
-    with_pooled_comparators,
-)
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
+from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.per_head import CENSUS_BREAK, check_population, per_head_rows
 from sendstats.metrics.registry import MetricDef, register
 

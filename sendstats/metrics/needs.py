@@ -22,7 +22,11 @@ def need_metric_id(code: str) -> str:
 _SURREY = (
     "Surrey, January 2025: the published % for severe (7.8) and specific (0.1) learning "
     "difficulty do not follow from the published counts (595 and 665 of 16,069 plans); "
-    "sendstats computes both from the counts (3.7% and 4.1%)."
+    "sendstats computes both from the counts (3.7% and 4.1%). The England row suggests the "
+    "percentages are right: England's published counts exceed the LAs' sum by 656 severe and "
+    "fall 656 short of it for specific (595 + 656 = 1,251 is 7.8% of 16,069; 665 - 656 = 9 is "
+    "0.1%), so England and the South East, pooled over the LAs' counts, differ from DfE's "
+    "figures by that much (published figure kept beside)."
 )
 CAVEATS: dict[str, tuple[str, ...]] = {
     "oth": (

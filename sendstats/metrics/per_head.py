@@ -7,6 +7,9 @@ follows the same rules (issue 17 and issue 21):
 - the count's mid-year estimate is looked up on that estimate's boundaries; an LA abolished by a
   split is the exact sum of its successors (the population frame adds it);
 - an LA with a count but no population keeps its row, without a value, its note saying why;
+  so does an LA abolished during the period whose successors also have counts for it
+  (Northamptonshire's appeals of January to March 2021): its residents are theirs, and dividing
+  both by them would count England's residents twice;
   England and regions are pooled without it (sum / sum) and name it;
 - a value year whose estimate is not held yet uses the latest estimate held, and says so
   (:data:`LATEST_RULE`); the series starts at the first estimate held;
@@ -17,14 +20,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    DENOMINATOR_PROV,
-    PROV,
-    value_ratio,
-    with_pooled_comparators,
-)
+from sendstats import geography
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, DENOMINATOR_PROV, PROV
+from sendstats.metrics.comparators import value_ratio, with_pooled_comparators
 
 #: Columns the population frame must have (``population_by_age_band``'s output).
 POPULATION_COLUMNS = (
@@ -52,6 +50,26 @@ def check_population(population: pl.DataFrame) -> None:
     missing = [c for c in POPULATION_COLUMNS if c not in population.columns]
     if missing:
         raise ValueError(f"population frame lacks columns {missing} (see POPULATION_COLUMNS)")
+
+
+PART_YEAR_NOTE = (
+    "not computed: the LA was abolished during the period and its successors' counts of the "
+    "same period divide by the same residents (dividing both would count them twice)"
+)
+
+
+def _part_year(la: pl.DataFrame) -> pl.Expr:
+    """Return True for the rows of an LA whose successors also have a count that year."""
+    present = set(la.select("la_code_dfe", "year").iter_rows())
+    overlap = [
+        (code, year)
+        for code, year in present
+        if any((s, year) in present for s in geography.get_la(code).successors)
+    ]
+    if not overlap:
+        return pl.lit(False)
+    keys = pl.concat_str(pl.col("la_code_dfe"), pl.lit("|"), pl.col("year").cast(pl.Utf8))
+    return keys.is_in([f"{c}|{y}" for c, y in overlap])
 
 
 def _no_population_note(mid_year: pl.Expr) -> pl.Expr:
@@ -110,9 +128,16 @@ def per_head_rows(
     la = la.filter(pl.col("mid_year") >= earliest)
     la = la.with_columns(pl.min_horizontal("mid_year", pl.lit(latest)).alias("pop_year"))
     la = la.join(pop, on=["la_code_dfe", "pop_year"], how="left")
+    part_year = _part_year(la)
+    la = la.with_columns(
+        part_year.alias("__part_year"),
+        pl.when(part_year).then(None).otherwise(pl.col("den")).alias("den"),
+    )
     stale = pl.col("mid_year") > pl.col("pop_year")
     note = (
-        pl.when(pl.col("den").is_null())
+        pl.when(pl.col("__part_year"))
+        .then(pl.lit(PART_YEAR_NOTE))
+        .when(pl.col("den").is_null())
         .then(_no_population_note(pl.col("mid_year")))
         .otherwise(
             pl.concat_str(

@@ -135,6 +135,15 @@ def get_metric(metric_id: str) -> MetricDef:
         ) from None
 
 
+def registered(metric_id: str) -> MetricDef:
+    """Return a metric's definition, loading the other theme modules only if it is not yet known.
+
+    For code running inside one theme's computation (its metrics are registered by its own
+    import), so a worker computing one table does not import every theme.
+    """
+    return _REGISTRY[metric_id] if metric_id in _REGISTRY else get_metric(metric_id)
+
+
 def all_metrics() -> list[MetricDef]:
     """Return every registered metric, sorted by id."""
     _load_all()

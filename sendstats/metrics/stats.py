@@ -27,6 +27,12 @@ Z_998 = 3.090232306167813
 MAD_SCALE = 1.482602218505602
 #: Robust z-score beyond which a value is flagged as implausibly far from the distribution.
 OUTLIER_ROBUST_Z = 3.0
+#: The small-numbers rule (issue 19 item 3, after Fingertips and LAIT): a value whose base (its
+#: denominator; for a rate per population, the events counted) is under this is not ranked,
+#: banded or tested ...
+MIN_BASE_RANKED = 10
+#: ... and one under this is marked for caution.
+MIN_BASE_RELIABLE = 30
 
 
 def wilson_interval(numerator: float, denominator: float, z: float = Z_95) -> tuple[float, float]:

@@ -18,17 +18,8 @@ from sendstats.core.vocab import (
     TRIBUNAL_METHODS,
     TRIBUNAL_SOURCE_ID,
 )
-from sendstats.metrics.common import (
-    AREA_ATTRS,
-    AREA_KEYS,
-    ENGLAND_CODE,
-    PROV,
-    finish,
-    make_rows,
-    value_ratio,
-    value_sum,
-    with_pooled_comparators,
-)
+from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, ENGLAND_CODE, PROV, finish, make_rows
+from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
 
 SOURCE = TRIBUNAL_SOURCE_ID

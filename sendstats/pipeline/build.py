@@ -30,7 +30,7 @@ from sendstats.pipeline.dictionary import DICTIONARY_FILE, write_dictionary
 from sendstats.pipeline.fingerprint import code_fingerprint, step_fingerprint
 from sendstats.pipeline.staging import Staging
 from sendstats.pipeline.state import StepResult, load_state, save_state
-from sendstats.pipeline.table import STEPS, Step, as_of_steps, ordered
+from sendstats.pipeline.table import AS_OF_SOURCES, STEPS, Step, as_of_steps, ordered
 
 Paths = dict[tuple[str, str], tuple[Path, str]]
 
@@ -48,6 +48,13 @@ class BuildReport:
         for s in self.steps:
             what = "unchanged, skipped" if s.skipped else f"{s.rows:,} rows written ({s.reason})"
             lines.append(f"  {s.step:<34} {what}  -> {s.output}")
+            left = (s.details or {}).get("left_out", [])
+            if left:
+                las = len({r["left_out"] for r in left})
+                lines.append(
+                    f"      LAs left out of a value or comparator: {len(left)} entries naming "
+                    f"{las} LAs, each with its reason (manifest: details.left_out)"
+                )
             files = (s.details or {}).get("files", {})
             for name, f in files.items():
                 excluded = ", ".join(f"{k} {v}" for k, v in f.get("excluded", {}).items())
@@ -158,6 +165,9 @@ def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepRe
         made = function(*(run.frame(name) for name in step.after), **params)
     df, details = made if isinstance(made, tuple) else (made, None)
     df = _check(step, df, output)
+    if step.log:
+        left = resolve(step.log)(df)
+        details = {**(details or {}), "left_out": left.to_dicts()}
     staged, digest = staging.write(step.writes, df)
     run.frames[step.name] = df
     run.outputs[step.name] = (staged, digest)
@@ -182,6 +192,7 @@ def run_steps(
     Must be called under the data-directory lock.
     """
     state = load_state()
+    before = dict(state)
     sources = sorted({s for step in steps for s in step.sources})
     results = fetch_mod.fetch_sources(sources, offline=offline, progress=progress)
     run = _Run(results, state)
@@ -191,7 +202,8 @@ def run_steps(
             run.writes[step.name] = step.writes
             done.append(_run_step(step, run, staging, force=force))
         staging.commit()
-        save_state(run.state)
+        if run.state != before:  # a build with nothing to do writes nothing (read-only folders)
+            save_state(run.state)
     if any(not d.skipped for d in done) or not (config.data_dir() / DICTIONARY_FILE).is_file():
         write_dictionary()
     return done
@@ -214,8 +226,9 @@ def build(
         progress: show download progress.
 
     """
-    releases = releases_as_of("dfe_sen2", as_of)
+    (source,) = AS_OF_SOURCES
+    releases = releases_as_of(source, as_of)
     steps = STEPS if as_of is None else as_of_steps(as_of.isoformat(), tuple(releases))
     with data_lock():
         done = run_steps(steps, offline=offline, force=force, progress=progress)
-    return BuildReport(steps=done, releases={"dfe_sen2": releases})
+    return BuildReport(steps=done, releases={source: releases})

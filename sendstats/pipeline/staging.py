@@ -47,11 +47,21 @@ class Staging:
         self.pending: list[_Pending] = []
 
     def __enter__(self) -> Staging:
-        """Sweep staging folders left by killed runs, then create this run's."""
-        if self.base.is_dir() and not self.base.is_symlink():
+        """Begin; the folder is made (and any left by killed runs swept) at the first write.
+
+        A build with nothing to do writes nothing, so it also runs on a read-only data folder.
+        """
+        return self
+
+    def _prepare(self) -> None:
+        """Sweep staging folders left by killed runs, then create this run's (once)."""
+        if self.root.is_dir():
+            return
+        if self.base.is_symlink():
+            self.base.unlink()  # never write through a link
+        elif self.base.is_dir():
             shutil.rmtree(self.base)
         self.root.mkdir(parents=True)
-        return self
 
     def __exit__(
         self,
@@ -59,11 +69,13 @@ class Staging:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Remove the staging folder, committed or not."""
-        shutil.rmtree(self.base, ignore_errors=True)
+        """Remove the staging folder, committed or not (nothing to do if none was made)."""
+        if self.root.is_dir():
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def write(self, relative: str, df: pl.DataFrame) -> tuple[Path, str]:
         """Write a table into the staging folder; return its staged path and sha256."""
+        self._prepare()
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         sio.write_parquet_atomic(df, path)

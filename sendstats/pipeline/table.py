@@ -35,6 +35,9 @@ class Step:
     after: tuple[str, ...] = ()
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    #: ``module:function`` listing, from the output, what the step left out and why (for the
+    #: build log and the manifest), or None.
+    log: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a declaration that mixes raw files with step outputs, or reads nothing."""
@@ -87,8 +90,12 @@ def _metric(
         after=after,
         params=MappingProxyType(params),
         description=description,
+        log=LEFT_OUT,
     )
 
+
+#: Every metric table lists the LAs it leaves out of a value or a comparator, and why.
+LEFT_OUT = "sendstats.metrics.comparators:left_out"
 
 SEN2 = "tidy:dfe_sen2__ehcp"
 TRIBUNAL = "tidy:moj_send_tribunal__appeals"
@@ -151,6 +158,11 @@ STEPS: tuple[Step, ...] = (
         description="Every metric benchmarked against England, region and neighbours",
     ),
 )
+
+
+#: Sources whose releases ``--as-of`` selects: the build keeps every release of these, and an
+#: as-of build recomputes their metrics "as published" from the releases out by the date.
+AS_OF_SOURCES: tuple[str, ...] = ("dfe_sen2",)
 
 
 def as_of_steps(as_of: str, releases: tuple[str, ...]) -> tuple[Step, ...]:

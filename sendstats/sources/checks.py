@@ -168,8 +168,37 @@ def check_totals(
         path,
         problem,
         column=columns.get(first["measure"], first["measure"]),
-        row=int(first["raw_row"]),
+        row=int(first["raw_row"]) if first["raw_row"] is not None else None,
     )
+
+
+def counts_long(
+    wide: pl.DataFrame, counts: Sequence[str], *, by: Sequence[str], status: str
+) -> pl.DataFrame:
+    """Return a table with count columns side by side as the long rows :func:`check_totals` reads.
+
+    Each count column becomes a measure named ``<by values>/<column>`` (``ascof_1e/Total/
+    numerator``); ``status`` is the column of the counts' marker; ``raw_row`` is kept when
+    present (else null, and errors name no row).
+    """
+    row = pl.col("raw_row") if "raw_row" in wide.columns else pl.lit(None, pl.Int64)
+    parts = [
+        wide.select(
+            pl.concat_str(
+                [*(pl.col(c).cast(pl.Utf8) for c in by), pl.lit(col)], separator="/"
+            ).alias("measure"),
+            "year",
+            "geographic_level",
+            "area_code",
+            "area_name",
+            "region_code",
+            row.alias("raw_row"),
+            pl.col(col).cast(pl.Float64).alias("value"),
+            pl.col(status).alias("status"),
+        )
+        for col in counts
+    ]
+    return pl.concat(parts, how="vertical")
 
 
 def check_percentages(
@@ -278,6 +307,22 @@ def check_lifetimes(
                 column=column,
                 row=int(raw_row),
             )
+
+
+def check_financial_rows(long: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Return one file's financial-year rows once checked: values finite, LAs in their lifetime.
+
+    ``long`` has ``time_period`` (``2021-22``); no Northamptonshire row from FY 2021-22, no
+    North Northamptonshire before it.
+
+    Raises:
+        RawInputError: naming the file, the measure or LA column and the raw row.
+
+    """
+    checked = long.with_columns(pl.col("time_period").str.slice(0, 4).cast(pl.Int32).alias("year"))
+    check_finite(checked, path)
+    check_lifetimes(checked, path, period_type="financial_year", column="la_name")
+    return long
 
 
 def check_finite(

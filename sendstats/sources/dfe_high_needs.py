@@ -208,13 +208,14 @@ def tidy_allocations(path: Path, sha256: str, specs: list[ods.SheetSpec]) -> pl.
     basis = {m: b for m, b, _ in ods.MEASURE_COLUMNS.values()}
     index = [c for c in wide.columns if c not in measures]
     long = wide.unpivot(index=index, on=measures, variable_name="measure", value_name="value")
-    return long.with_columns(
+    long = long.with_columns(
         pl.col("measure").replace_strict(basis).alias("basis"),
         pl.lit(sha256).alias("file_sha256"),
         pl.lit("ok").alias("status"),
         pl.lit(True).alias("official"),
         pl.lit(None, pl.Utf8).alias("derived_by"),
     )
+    return checks.check_financial_rows(long, path)
 
 
 def read_derived(path: Path) -> pl.DataFrame:
@@ -383,7 +384,7 @@ def tidy_derived(path: Path, sha256: str) -> pl.DataFrame:
         .alias("area_name"),
     )
     df = add_la_areas(add_name_codes(df, path), str(path), dfe_col="la_code_hint")
-    return df.with_columns(
+    long = df.with_columns(
         pl.lit(DERIVED_RELEASE).alias("release"),
         pl.lit(DERIVED_FILE).alias("source_file"),
         pl.lit(sha256).alias("file_sha256"),
@@ -397,6 +398,7 @@ def tidy_derived(path: Path, sha256: str) -> pl.DataFrame:
         pl.lit(DERIVED_BY).alias("derived_by"),
         pl.lit("DERIVED, not official: negative = cumulative DSG deficit").alias("caveat"),
     )
+    return checks.check_financial_rows(long, path)
 
 
 def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -430,17 +432,15 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     frames = []
     for key, specs in allocation_specs().items():
         path, sha = paths[key]
-        frames.append(check_numbers(tidy_allocations(path, sha, specs), path))
+        frames.append(tidy_allocations(path, sha, specs))
     path, sha = paths[(DERIVED_RELEASE, DERIVED_FILE)]
-    frames.append(check_numbers(tidy_derived(path, sha), path))
+    frames.append(tidy_derived(path, sha))
     path, sha = paths[(HNBT_RELEASE, HNBT_FILE)]
-    frames.append(
-        check_numbers(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE), path)
-    )
+    frames.append(hnbt.tidy_hnbt(path, sha, release=HNBT_RELEASE, source_file=HNBT_FILE))
     for release, name in S251_FILES:
         path, sha = paths[(release, name)]
         frames.append(
-            check_numbers(
+            checks.check_financial_rows(
                 s251.tidy_s251(
                     s251.read_s251(path), path=path, release=release, source_file=name, sha256=sha
                 ),
@@ -448,21 +448,6 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
             )
         )
     return finish(frames)
-
-
-def check_numbers(long: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """Return one file's long rows once every value is checked finite and in its LA's lifetime.
-
-    Financial years: no Northamptonshire row from 2021-22, no North Northamptonshire before.
-
-    Raises:
-        RawInputError: naming the file, the measure or LA column and the raw row.
-
-    """
-    checked = long.with_columns(pl.col("time_period").str.slice(0, 4).cast(pl.Int32).alias("year"))
-    checks.check_finite(checked, path)
-    checks.check_lifetimes(checked, path, period_type="financial_year", column="la_name")
-    return long
 
 
 def required_files() -> list[tuple[str, str]]:

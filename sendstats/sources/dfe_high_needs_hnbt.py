@@ -46,6 +46,7 @@ import polars as pl
 
 from sendstats import geography
 from sendstats.core.vocab import FBIT_TOTAL_MEASURES, HNBT_BASIS
+from sendstats.sources import checks
 from sendstats.sources.grids import read_grids
 from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import RawInputError, validate_frame
@@ -425,7 +426,7 @@ def tidy_hnbt(path: Path, sha256: str, *, release: str, source_file: str) -> pl.
     )
     index = [c for c in df.columns if c not in MEASURE_COLUMNS]
     long = df.unpivot(index=index, on=list(MEASURE_COLUMNS), variable_name="col", value_name="v")
-    return long.with_columns(
+    long = long.with_columns(
         pl.col("col").replace_strict(MEASURE_COLUMNS).alias("measure"),
         pl.col("v").cast(pl.Float64).alias("value"),
         pl.lit(release).alias("release"),
@@ -438,3 +439,4 @@ def tidy_hnbt(path: Path, sha256: str, *, release: str, source_file: str) -> pl.
         pl.lit(None, pl.Utf8).alias("derived_by"),
         pl.lit(CAVEAT).alias("caveat"),
     )
+    return checks.check_financial_rows(long, path)

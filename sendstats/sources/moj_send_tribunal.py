@@ -26,9 +26,13 @@ Quirks handled (each asserted, so a corrected file is noticed):
 - Published totals: LA appeals and LA decisions sum to the England Total in every year of
   every file (asserted per file, :func:`check_totals`).
 - Region rows are headers only (no values); regional rates are pooled in the metric layer
-  (:mod:`sendstats.metrics.tribunal`). "England total excluding suppressed" (2014-2024 CSV)
-  is a partial total whose 2024 rate does not follow from its printed cells; it is excluded
-  and logged.
+  (:mod:`sendstats.metrics.tribunal`). "England total excluding suppressed" (2014-2024 CSV) is a
+  partial total whose 2024 rate does not follow from its printed cells (re-examined for issue
+  17: its 5.7% is the rate pooled over the LAs with known decisions, 20,771 / 364,912, but its
+  printed appeals, 22,082, give 6.05%); it is excluded and logged, and the metric layer pools
+  England over the LAs itself, which reproduces the 5.7%.
+- A name two LAs have held (Dorset: county 835 to March 2019, council 838 after) is resolved
+  per year against the geography in force (2014-2018 -> 835, 2019 on -> 838).
 """
 
 from __future__ import annotations
@@ -41,13 +45,12 @@ import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from sendstats.core.numbers import round_half_up
+from sendstats.core.numbers import round_half_up, round_half_up_value
 from sendstats.core.vocab import TRIBUNAL_METHODS, TRIBUNAL_SOURCE_ID, TRIBUNAL_TABLE
 from sendstats.sources import moj_send_tribunal_ods as layout
 from sendstats.sources.base import TidyBase
+from sendstats.sources.layouts import load_layout
 from sendstats.sources.moj_send_tribunal_ods import (
-    METHOD_2018,
-    METHOD_ANNUAL_REVIEWS,
     TableSpec,
 )
 from sendstats.sources.readers import STATUS_OK, RawInputError, validate_frame
@@ -61,65 +64,42 @@ ALLOWED_STATUS = (STATUS_OK, "-", "..", "x", "~", "blank")
 NULL_STATUS = ("..", "x", "~", "blank")
 
 
-_YEARS_14_24 = tuple(range(2014, 2025))
-# Both CSVs print Central Bedfordshire as 873 (Cambridgeshire's code) and Cambridgeshire as 823.
-_BEDS_CAMBS_SWAP = {"central bedfordshire": ("873", "823"), "cambridgeshire": ("823", "873")}
+def _years(pair: list[int]) -> tuple[int, ...]:
+    first, last = pair
+    return tuple(range(int(first), int(last) + 1))
 
 
-def _mo_j_table(release: str, last_year: int) -> TableSpec:
-    """Spec of one MoJ SEND Appeal Rate Table (.ods): SEND_2 by LA, SEND_1 England checked."""
-    years = tuple(range(2014, last_year + 1))
-    return TableSpec(
-        release, "appeal_rate_table", "ods", years, METHOD_2018, rate_scale=100.0,
-        rate_decimals=7, code_column=False, sheet="SEND_2", national_sheet="SEND_1",
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_2018, years),
-            ("appealable_decisions_count", METHOD_2018, years),
-        ),
-    )  # fmt: skip
+def _file_specs() -> tuple[TableSpec, ...]:
+    """Return how to read each file, from the layout beside this module.
+
+    ``layouts/moj_send_tribunal.yaml`` holds each file's format, years, rate printing, sheets,
+    the LA codes it prints wrongly and the totals that must add up: facts about a publication,
+    kept as data so that a new table is a reviewed change to that file.
+    """
+    specs = []
+    for f in load_layout(SOURCE_ID)["files"]:
+        specs.append(
+            TableSpec(
+                str(f["release"]),
+                f["name"],
+                f["format"],
+                _years(f["years"]),
+                f["default_method"],
+                rate_scale=float(f["rate_scale"]),
+                rate_decimals=int(f["rate_decimals"]),
+                code_column=bool(f["code_column"]),
+                sheet=f.get("sheet"),
+                national_sheet=f.get("national_sheet"),
+                code_errors={k: (str(a), str(b)) for k, (a, b) in f.get("code_errors", {}).items()},
+                totals_add_up=tuple(
+                    (t["measure"], t["method"], _years(t["years"])) for t in f["totals_add_up"]
+                ),
+            )
+        )
+    return tuple(specs)
 
 
-_NOTTS_NORTHANTS = {
-    "nottingham": ("891", "892"),
-    "nottinghamshire": ("928", "891"),
-    "northamptonshire": ("892", "928"),
-}
-FILE_SPECS: tuple[TableSpec, ...] = (
-    _mo_j_table("2021", 2021),
-    _mo_j_table("2022", 2022),
-    TableSpec(
-        "2025",
-        "appeal_rate_2014_2024",
-        "csv",
-        _YEARS_14_24,
-        METHOD_2018,
-        rate_scale=1.0,
-        rate_decimals=1,
-        code_column=True,
-        code_errors={**_NOTTS_NORTHANTS, **_BEDS_CAMBS_SWAP},
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_2018, _YEARS_14_24),
-            ("appealable_decisions_count", METHOD_2018, _YEARS_14_24),
-            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024,)),
-            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024,)),
-        ),
-    ),
-    TableSpec(
-        "2026",
-        "appealable_decisions_2024_2025",
-        "csv",
-        (2024, 2025),
-        METHOD_ANNUAL_REVIEWS,
-        rate_scale=1.0,
-        rate_decimals=1,
-        code_column=True,
-        code_errors=dict(_BEDS_CAMBS_SWAP),
-        totals_add_up=(
-            ("appeals_registered_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
-            ("appealable_decisions_count", METHOD_ANNUAL_REVIEWS, (2024, 2025)),
-        ),
-    ),
-)
+FILE_SPECS: tuple[TableSpec, ...] = _file_specs()
 #: Releases oldest first; a later release serves a year when several publish it.
 RELEASE_ORDER = tuple(s.release for s in FILE_SPECS)
 
@@ -245,10 +225,53 @@ def _read_file(path: Path, spec: TableSpec, sha: str) -> tuple[pl.DataFrame, dic
         "excluded": excluded,
         "values": long.height,
         "la_code_errors_fixed": fixes,
+        "partial_totals": partial_total_checks(wide, spec),
     }
     if kept + sum(excluded.values()) != len(grid):  # pragma: no cover - guards the counting
         raise RawInputError(path, f"row accounting does not add up: {log}")
     return long, log
+
+
+def partial_total_checks(wide: layout.WideTable, spec: TableSpec) -> list[dict[str, Any]]:
+    """Check each "England total excluding suppressed" row against its own printed cells.
+
+    The row is excluded from the tidy table unless its rate follows from its own appeals and
+    decisions (issue 17 asked to re-examine this): in the 2014-2024 CSV it prints 22,082
+    appeals, 364,912 decisions (annual-reviews method) and 5.7%, but 22,082 / 364,912 is 6.05%;
+    its 5.7% is the rate over the LAs with known decisions (20,771 / 364,912), which the metric
+    layer computes itself. One record per year and method with all three cells printed.
+    """
+    out = []
+    for row in wide.partial_totals:
+        by: dict[tuple[int, str | None, str], float] = {}
+        for col, value, _status in row.cells:
+            if value is not None:
+                by[(col.year, col.method, col.measure)] = value
+        for year, method, measure in list(by):
+            if measure != "appeal_rate_pct" or method is None:
+                continue
+            appeals = by.get((year, None, "appeals_registered_count"))
+            decisions = by.get((year, method, "appealable_decisions_count"))
+            rate = by[(year, method, measure)]
+            if appeals is None or not decisions:
+                continue
+            places = spec.rate_decimals
+            follows = round_half_up_value(appeals / decisions * 100, places) == (
+                round_half_up_value(rate, places)
+            )
+            out.append(
+                {
+                    "raw_row": row.raw_row,
+                    "year": year,
+                    "method": method,
+                    "appeals": appeals,
+                    "decisions": decisions,
+                    "rate_pct": rate,
+                    "rate_follows_from_its_cells": follows,
+                    "used": False,
+                }
+            )
+    return out
 
 
 def wide_measures(long: pl.DataFrame) -> pl.DataFrame:

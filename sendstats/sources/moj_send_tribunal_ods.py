@@ -105,6 +105,8 @@ class WideTable:
     columns: list[Column]
     rows: list[WideRow]
     counts: Counter[str] = field(default_factory=Counter)
+    #: "England total excluding suppressed" rows: not data, kept to check against their cells.
+    partial_totals: list[WideRow] = field(default_factory=list)
 
 
 def read_grid(path: Path, fmt: Literal["csv", "ods"], sheet: str | None = None) -> Grid:
@@ -311,7 +313,7 @@ def read_wide(
             continue
         if kind == "region header":
             region = row[0]
-        if kind in ("blank row", "region header", "partial total"):
+        if kind in ("blank row", "region header"):
             out.counts[kind] += 1
             continue
         cells = []
@@ -321,7 +323,12 @@ def read_wide(
             value, status = parse_cell(path, text, row=i + 1, column=col.label, rate_scale=scale)
             cells.append((col, value, status))
         code = row[1] if code_column and len(row) > 1 else ""
-        out.rows.append(WideRow(i + 1, kind, row[0], code, region, tuple(cells)))
+        wide_row = WideRow(i + 1, kind, row[0], code, region, tuple(cells))
+        if kind == "partial total":
+            out.counts[kind] += 1
+            out.partial_totals.append(wide_row)
+            continue
+        out.rows.append(wide_row)
         out.counts[f"kept: {kind}"] += 1
     return out
 

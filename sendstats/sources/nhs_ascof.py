@@ -38,6 +38,7 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats import geography
+from sendstats.sources import checks
 from sendstats.sources.base import TidyBase
 from sendstats.sources.layouts import load_layout
 from sendstats.sources.readers import (
@@ -445,6 +446,10 @@ def tidy_file(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFr
         .alias("count_status"),
     )
     check_published_values(out, path)
+    counts = checks.counts_long(
+        out, ["numerator", "denominator"], by=["measure", "disaggregation"], status="count_status"
+    )  # LA sums against England and regions (issue 18 item 1)
+    checks.check_totals(counts, path, measures=counts["measure"].unique().sort().to_list())
     out = _add_caveats(out).select(TIDY_COLUMNS)
     out = out.sort("measure", "disaggregation", "year", "geographic_level", "area_code")
     return validate_frame(AscofTidy, out, Path(TABLE), stage="tidy")

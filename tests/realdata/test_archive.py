@@ -17,7 +17,9 @@ from sendstats.core import config
 from sendstats.core.io import sha256_file
 
 
-def test_real_archive_then_cache(raw_archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_archive_then_cache(
+    raw_archive: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SENDSTATS_ARCHIVE", str(raw_archive))
     monkeypatch.setenv("SENDSTATS_OFFLINE", "1")
     declared = sum(len(r.files) for r in get_source("dfe_sen2").releases)

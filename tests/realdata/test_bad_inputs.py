@@ -519,6 +519,11 @@ HNB_SCHEMA = "column 'high_needs_block_before_recoupment_gbp'"
 DSG_FINAL_CASES = [
     _dsg_case(
         "dsg_final",
+        "infinite value",
+        _dsg_set(SUMMARY, FIRST_LA, HNB, float("inf"), HNB_SCHEMA, "'inf'"),
+    ),
+    _dsg_case(
+        "dsg_final",
         "renamed column",
         _dsg_set(SUMMARY, 1, HNB, "High needs (£s)", "column '[C]'", "'High needs (£s)'"),
     ),
@@ -617,7 +622,16 @@ def _derived_duplicated(book: Xlsx, real: Real) -> tuple[str, ...]:
     return ("duplicated row", "column 'la_name'", f"row {new}")
 
 
+def _derived_infinite(book: Xlsx, real: Real) -> tuple[str, ...]:
+    """A balance of 1e400 (infinity) with its deficit -1e400: inf - inf is no number."""
+    r = _derived_la_row(real)
+    book.set_cell(r, 4, "-1e400")
+    book.set_cell(r, 5, "1e400")
+    return (f"row {r}", "'deficit' is not minus the balance %", "'-1e400'")
+
+
 DERIVED_CASES = [
+    Case("dsg_derived", "infinite value", _xlsx_edit(_derived_infinite)),
     Case(
         "dsg_derived",
         "renamed column",
@@ -681,6 +695,7 @@ def _hnbt_moved(book: Xlsx, _: Real) -> tuple[str, ...]:
 
 
 HNBT_CASES = [
+    Case("hnbt", "infinite value", _hnbt_set(HNBT_PLACE, float("inf"), "column 'BI'", "inf")),
     Case(
         "hnbt",
         "renamed column",
@@ -748,7 +763,19 @@ def _ascof_renamed_sheet(real: Real) -> Variant:
     return Variant(book.to_bytes(), ("sheet 'in'", "not found", "'data'"))
 
 
+def _ascof_doubled(book: Xlsx, real: Real) -> tuple[str, ...]:
+    """Double one council's 1E numerator and denominator: its % stays, its region's sum breaks."""
+    grid = real.sheet()
+    first = _ascof_row(real)  # the sheet row of the first council's 1E numerator
+    council = grid[first - 1][0]
+    for i, r in enumerate(grid):
+        if r[0] == council and r[4] == "1E" and r[5] == "Total" and r[6] != "Outcome":
+            book.set_cell(i + 1, MEASURE_VALUE, float(r[MEASURE_VALUE]) * 2)
+    return ("do not sum to the published", "ascof_1e/Total/", "column 'ascof_1e/Total/")
+
+
 ASCOF_CASES = [
+    Case("ascof", "council counts doubled", _xlsx_edit(_ascof_doubled)),
     Case(
         "ascof",
         "renamed column",

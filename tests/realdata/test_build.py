@@ -183,3 +183,18 @@ def test_a_failing_step_commits_no_table(
     outputs = [json.loads(m[data_dir / "manifest.json"])["outputs"] for m in (snapshot, after)]
     assert outputs[0] == outputs[1]
     assert not (data_dir / ".staging").exists()
+
+
+def test_every_la_left_out_is_listed_with_its_reason_in_the_manifest(
+    built: build.BuildReport, data_dir: Path
+) -> None:
+    outputs = json.loads((data_dir / "manifest.json").read_text())["outputs"]
+    for name in ("ehcp", "tribunal", "adults", "rates", "high_needs"):
+        left = outputs[f"metrics/{name}.parquet"]["details"]["left_out"]
+        assert left and all(r["reason"] for r in left), name
+    rates = outputs["metrics/rates.parquet"]["details"]["left_out"]
+    # January 2019 plans: Bournemouth and Poole have no population of their own on the
+    # estimate's boundaries (a merger cannot be undone), so their rows keep no rate, said so.
+    jan19 = {r["left_out"] for r in rates if r["year"] == 2019}
+    assert {"Bournemouth", "Poole"} <= jan19
+    assert "LAs left out of a value or comparator" in built.summary()

@@ -96,7 +96,7 @@ LAS = [["202", "Camden", *_values(100, 200)], ["203", "Greenwich", *_values(50, 
 ENGLAND = [str(int(a) + int(b)) for a, b in zip(LAS[0][2:], LAS[1][2:], strict=True)]
 
 
-def test_mimetypeless_ods_refused_by_calamine_read_from_its_xml(tmp_path: Path) -> None:
+def test_mimetypeless_ods_read_after_adding_the_entry(tmp_path: Path) -> None:
     rows = _allocation_rows("gbp", LAS, ENGLAND)
     path = _write_ods(tmp_path / "dsg.ods", "Allocations_summary", rows, mimetype=False)
     with pytest.raises(Exception, match="mimetype"):

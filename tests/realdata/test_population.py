@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def ons(
         yield
 
 
-@pytest.mark.parametrize(("year", "n_las"), [(2017, 152), (2018, 151), (2019, 151), (2020, 152)])
+@pytest.mark.parametrize(
+    ("year", "n_las"),
+    [(2017, 152), (2018, 151), (2019, 151), (2020, 152), (2021, 152), (2022, 153), (2023, 153)],
+)
 def test_la_rows_sum_to_the_ons_england_row_at_every_age(ons: None, year: int, n_las: int) -> None:
     las = la_population(year)
     assert las["la_code_dfe"].n_unique() == n_las
@@ -44,6 +48,21 @@ def test_england_totals_are_the_published_ones(ons: None) -> None:
     # ONS mid-2020 England, all ages: 56,550,138; mid-2017: 55,619,430
     assert england_population(2020)["population"].sum() == 56_550_138
     assert england_population(2017)["population"].sum() == 55_619_430
+    # The Census-based estimates (issue 21): England all ages as ONS prints them.
+    assert england_population(2021)["population"].sum() == 56_536_419
+    assert england_population(2022)["population"].sum() == 57_106_398
+    assert england_population(2023)["population"].sum() == 57_690_323
+
+
+def test_every_band_cites_the_workbook_it_read(ons: None, raw_archive: Path) -> None:
+    # mid-2021 and mid-2022 are pinned on the re-saved copies held (their sha256 is of those
+    # bytes, not the publisher's download); every row names release, file and sha256.
+    band = population_by_age_band("0_25")
+    cited = band.select("mid_year", "population_file", "population_sha256").unique()
+    assert cited.height == 7
+    for mid_year, name, sha in cited.iter_rows():
+        held = raw_archive / "lookups" / name
+        assert hashlib.sha256(held.read_bytes()).hexdigest() == sha, mid_year
 
 
 def test_age_bands_and_vintage_labels(ons: None) -> None:

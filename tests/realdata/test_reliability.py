@@ -87,5 +87,8 @@ def test_two_builds_started_at_once_both_succeed(raw_archive: Path, data_dir: Pa
     # One of them did the work; the other waited for the lock and then found nothing to do.
     outs = [r[0].decode() for r in results]
     assert sum("unchanged, skipped" in o for o in outs) >= 1
+    # Whether the second waited depends on how the two were scheduled (on a loaded machine the
+    # first can finish before the second takes the lock); the wait and its message are tested
+    # across real processes in tests/unit/test_io.py.
     errs = [r[1].decode() for r in results]
-    assert any("waiting for another sendstats run (pid" in e for e in errs)
+    assert all("Traceback" not in e for e in errs)

@@ -100,7 +100,7 @@ def test_newest_release_wins_and_older_release_is_kept(
     ).row(0, named=True)
     assert (england["value"], england["published_value"], england["n_las"]) == (66_737, 66_706, 152)
     assert "values from releases 2023, 2025" in england["note"]
-    assert "another release" in england["published_note"]
+    assert "is of release 2025, the LA values of release 2023, 2025" in england["published_note"]
     las = metrics.filter(
         pl.col("metric_id") == "new_ehc_plans_count",
         pl.col("year") == 2022,
