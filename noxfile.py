@@ -113,7 +113,7 @@ def render_quarto(session: nox.Session) -> None:
     session.env["PATH"] = os.pathsep.join([str(quarto_bin), session.bin, os.environ["PATH"]])
     # Quarto's kernel and `-P` parameters need this venv's jupyter, ipykernel and papermill.
     session.env["QUARTO_PYTHON"] = str(Path(session.bin) / "python")
-    session.run("quarto", "--version", external=True)
+    session.run(str(quarto_bin / "quarto"), "--version", external=True)
     args = session.posargs or ["tests/render"]
     session.run("pytest", *args)
 

@@ -1,4 +1,4 @@
-"""Render many parameterised documents at once, keeping every core busy (``render_many``).
+"""Render many parameterised documents at once, keeping every core busy (:func:`render_many`).
 
 The fallback runs ``workers`` kernel threads, each owning one kernel that it reuses for all its
 documents, and hands each executed document to one conversion thread (pandoc, typst: separate
@@ -30,11 +30,8 @@ from pathlib import Path
 from nbformat import NotebookNode
 from tqdm import tqdm
 
+from sendstats.render.common import Engine, ParamValue, RenderError, Target
 from sendstats.render.document import (
-    Engine,
-    ParamValue,
-    RenderError,
-    Target,
     _choose_engine,
     check_params,
     convert_document,
@@ -92,7 +89,7 @@ class _Batch:
         return [path for path in self.results if path is not None]
 
 
-def run_batch(
+def render_many(
     jobs: Sequence[Job],
     *,
     engine: Engine = "auto",
@@ -101,7 +98,21 @@ def run_batch(
     to: Target = "html",
     timeout: int = 600,
 ) -> list[Path]:
-    """Render ``jobs`` as :func:`sendstats.render.document.render_many` describes."""
+    """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
+
+    The fallback keeps one kernel per worker for all its documents (``%reset``-style between
+    them), so a batch of 150 LAs starts 2 kernels, not 150, and converts each executed document
+    (pandoc, typst) while its kernel already runs the next one. Quarto renders each worker's
+    documents from a private copy of the project, keeping that copy's kernel alive between them.
+
+    Returns:
+        The outputs, in the order of ``jobs``.
+
+    Raises:
+        RenderError: the first failure (naming the document and its params); jobs not started
+            yet are skipped; outputs already written stay.
+
+    """
     if not jobs:
         return []
     resolved: list[Job] = [

@@ -1,7 +1,8 @@
 """Render a parameterised Quarto report to one self-contained HTML (or PDF) file.
 
 With ``quarto`` on PATH the document is rendered by Quarto itself (``quarto render <qmd>
--P key:value ... --to html|typst --output <name>``). Without it, sendstats renders the same
+-P key:value ... --to html|typst --output <name>``, from a private copy of the project:
+:mod:`sendstats.render.quarto`). Without it, sendstats renders the same
 ``.qmd`` on its own: :mod:`sendstats.render.qmd` reads and executes it as a notebook (nbclient,
 one ipykernel under the running interpreter) and turns the outputs into blocks, which this module
 writes as HTML through pandoc (the binary shipped by ``pypandoc_binary``; nbconvert's mistune
@@ -18,13 +19,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import os
 import re
 import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +33,15 @@ from typing import Any, Literal
 import yaml
 from nbformat import NotebookNode
 
+from sendstats.render.common import (
+    Engine,
+    ParamValue,
+    RenderError,
+    Target,
+    write_atomic,
+)
 from sendstats.render.qmd import (
+    HTML_ONLY,
     Block,
     CellError,
     KernelSession,
@@ -40,40 +49,24 @@ from sendstats.render.qmd import (
     notebook_blocks,
     parse_qmd,
 )
+from sendstats.render.quarto import render_with_quarto
 from sendstats.render.templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
 
 __all__ = [
+    "Engine",
+    "ParamValue",
     "RenderError",
+    "Target",
     "check_params",
     "quarto_available",
-    "render_many",
     "render_report",
     "resolve_engine",
 ]
-
-Engine = Literal["auto", "quarto", "fallback"]
-Target = Literal["html", "pdf"]
-ParamValue = str | int | float
 
 # Second guard after the caller's own validation: values reach Quarto as argv items (never a
 # shell) and the kernel as repr(), but anything outside this set is not a plausible parameter.
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9 _.,'&()-]*")
 _SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class RenderError(RuntimeError):
-    """A report failed to render; the message names the document, the parameters and why."""
-
-    def __init__(
-        self, document: Path, params: Mapping[str, object], detail: str, *, cell: str | None = None
-    ) -> None:
-        self.document = document
-        self.params = dict(params)
-        self.cell = cell
-        self.detail = detail
-        shown = "{" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "}"
-        where = f" at {cell}" if cell else ""
-        super().__init__(f"rendering {document} with params {shown} failed{where}: {detail}")
 
 
 class _ConversionError(RuntimeError):
@@ -139,8 +132,6 @@ def render_report(
     if not qmd.is_file():
         raise RenderError(qmd, checked, "document not found")
     if _choose_engine(qmd, checked, engine) == "quarto":
-        from sendstats.render.quarto import render_with_quarto
-
         return render_with_quarto(qmd, checked, output, to, timeout)
     with KernelSession() as session:
         return _render_with_fallback(session, qmd, checked, output, to, timeout)
@@ -168,29 +159,6 @@ def resolve_engine(engine: str) -> Literal["quarto", "fallback"]:
     if engine == "fallback" or not quarto_available():
         return "fallback"
     return "quarto"
-
-
-def _move_atomic(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` so that ``target`` is never seen half written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(source, target)
-    except OSError:  # another filesystem: copy beside the target, then rename there
-        _write_atomic(target, source.read_bytes())
-
-
-def _write_atomic(target: Path, content: bytes) -> None:
-    """Write ``content`` to a temporary file beside ``target`` and rename it over ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- fallback ---------------------------------------------------------------------------------
@@ -245,7 +213,7 @@ def convert_document(
         )
     except _ConversionError as exc:
         raise RenderError(qmd, params, str(exc)) from exc
-    _write_atomic(output, content)
+    write_atomic(output, content)
     return output
 
 
@@ -514,6 +482,8 @@ def _notebook_to_pdf(nb: NotebookNode, base: Path) -> bytes:
         "papersize": str(settings.get("papersize") or "a4"),
     }
     blocks = notebook_blocks(nb, "pdf")
+    if settings.get("html-table-processing") == "none":  # as Quarto: no HTML table in the PDF
+        blocks = [replace(b, lang=HTML_ONLY) if b.kind == "html" else b for b in blocks]
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
         tmp = Path(name)
         parts = [_typst_part(pandoc, block, i, tmp) for i, block in enumerate(blocks)]
@@ -555,7 +525,7 @@ def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
         return _fenced(block.text, "python" if block.lang == "python" else "")
     if block.kind == "raw":
         return _fenced(block.text, "{=" + block.lang + "}") if block.lang == "typst" else ""
-    if block.kind == "html" and "<table" not in block.text:
+    if block.kind == "html" and ("<table" not in block.text or block.lang == HTML_ONLY):
         return ""  # raw HTML other than a table (an inline chart) has its own typst block
     if block.kind == "html":
         converted = _run_pandoc(pandoc, ["-f", "html", "-t", "typst"], stdin=block.text)
@@ -576,38 +546,3 @@ def _typst_part(pandoc: str, block: Block, index: int, tmp: Path) -> str:
 def _typst_string(text: str) -> str:
     """Return ``text`` as a typst string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
-# --- many -------------------------------------------------------------------------------------
-
-
-def render_many(
-    jobs: Sequence[tuple[Path, Mapping[str, ParamValue], Path]],
-    *,
-    engine: Engine = "auto",
-    workers: int = 2,
-    progress: bool = True,
-    to: Target = "html",
-    timeout: int = 600,
-) -> list[Path]:
-    """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
-
-    The fallback keeps one kernel per worker for all its documents (``%reset``-style between
-    them), so a batch of 150 LAs starts 2 kernels, not 150, and converts each executed document
-    (pandoc, typst) while its kernel already runs the next one. Quarto renders each worker's
-    documents from a private copy of the document's folder, keeping that copy's kernel alive
-    between them (:mod:`sendstats.render.batch`).
-
-    Returns:
-        The outputs, in the order of ``jobs``.
-
-    Raises:
-        RenderError: the first failure (naming the document and its params); jobs not started
-            yet are skipped; outputs already written stay.
-
-    """
-    from sendstats.render.batch import run_batch
-
-    return run_batch(
-        jobs, engine=engine, workers=workers, progress=progress, to=to, timeout=timeout
-    )

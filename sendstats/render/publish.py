@@ -20,7 +20,8 @@ from sendstats import geography
 from sendstats.core import config
 from sendstats.geography.describe import profile_slug as profile_slug
 from sendstats.render import site
-from sendstats.render.document import Engine, render_many, render_report, resolve_engine
+from sendstats.render.batch import render_many
+from sendstats.render.document import Engine, render_report, resolve_engine
 
 LA_PROFILE = "la_profile.qmd"
 SITE_PAGES = ("index", "england_overview", "revisions", "methods")

@@ -18,7 +18,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +34,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 __all__ = [
+    "HTML_ONLY",
     "Block",
     "CellError",
     "KernelSession",
@@ -420,7 +421,8 @@ class Block:
     verbatim; ``lang`` is ``python`` for echoed source, else the output stream name) or
     ``figure`` (``mime`` image/svg+xml with SVG ``text``, or image/png|jpeg with base64
     ``text``; ``alt``, ``caption`` and ``label`` from the cell's fig-alt, fig-cap and label).
-    An ``html`` block (a table) also carries the cell's label and ``tbl-cap``.
+    An ``html`` block (a table) also carries the cell's label and ``tbl-cap``; its ``lang`` is
+    ``HTML_ONLY`` when the cell says ``html-table-processing: none`` (the PDF leaves it out).
     """
 
     kind: str
@@ -432,6 +434,8 @@ class Block:
     label: str = ""
 
 
+#: ``Block.lang`` of raw HTML that the PDF leaves out even when it holds a table.
+HTML_ONLY = "html-only"
 _IMAGE_MIMES = ("image/svg+xml", "image/png", "image/jpeg")
 # Quarto's order for HTML; a PDF cannot hold HTML, so there markdown and images come first and
 # text/html (a table) is converted by pandoc.
@@ -469,7 +473,11 @@ def notebook_blocks(nb: NotebookNode, target: str) -> list[Block]:
             if block is None:
                 continue
             figures += block.kind == "figure"
-            blocks.extend(_split_raw(block.text) if block.kind == "markdown" else [block])
+            split = _split_raw(block.text) if block.kind == "markdown" else [block]
+            if opts.get("html-table-processing") == "none":
+                # As in Quarto: the cell's raw HTML tables are not made tables in the PDF.
+                split = [replace(b, lang=HTML_ONLY) if b.kind == "html" else b for b in split]
+            blocks.extend(split)
     return blocks
 
 

@@ -27,12 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from sendstats.render.document import (
-    ParamValue,
-    RenderError,
-    Target,
-    _move_atomic,
-)
+from sendstats.render.common import ParamValue, RenderError, Target, move_atomic
 
 __all__ = ["private_copy", "quarto_argv", "quarto_version", "render_with_quarto", "run_quarto"]
 
@@ -132,7 +127,7 @@ def run_quarto(
                 else (f"quarto exited with 0 but wrote no {name}")
             )
             raise RenderError(qmd, params, f"{status}; last lines of stderr:\n{tail}")
-        _move_atomic(produced, output)
+        move_atomic(produced, output)
     finally:
         if produced is not None:
             produced.unlink(missing_ok=True)

@@ -81,7 +81,7 @@ def _profile_stem(outputs: list[Path]) -> str:
     alone keeps the stem ``la_profile``.
     """
     from sendstats import geography
-    from sendstats.render.publish import profile_slug
+    from sendstats.geography.describe import profile_slug
 
     for page in outputs:
         if page.stem == "la_profile" and page.suffix == ".html" and page.is_file():

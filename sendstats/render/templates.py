@@ -56,6 +56,7 @@ $endif$#show heading: set block(above: 1.4em, below: 0.8em)
 // Long tables (the summary, the data dictionary) flow across pages instead of overflowing one.
 #show figure.where(kind: table): set block(breakable: true)
 #show table: set text(size: 9pt)
+#show table.cell: it => { show regex("[_/]"): c => c + sym.zws; it }
 #set table(inset: 5pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else {
   (bottom: 0.3pt + luma(75%))
 })

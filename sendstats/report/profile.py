@@ -97,9 +97,12 @@ class LaContext:
         return self.metrics.filter(pl.col("geographic_level") == "National")
 
 
-def load_la_context(la: str) -> LaContext:
-    """Resolve ``la`` (name, GSS or 3-digit code) and load the metrics the profile needs."""
-    fctx = load_figure_context(geography.resolve_la(la))
+def load_la_context(la: str | int) -> LaContext:
+    """Resolve ``la`` (name, GSS or 3-digit code) and load the metrics the profile needs.
+
+    ``quarto render ... -P la:202`` passes the code as a YAML int, hence ``str``.
+    """
+    fctx = load_figure_context(geography.resolve_la(str(la)))
     assert fctx.la is not None
     return LaContext(la=fctx.la, metrics=fctx.metrics, bench=fctx.bench)
 

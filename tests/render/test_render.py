@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from sendstats.render import document as render
-from sendstats.render.document import RenderError, render_many, render_report
+from sendstats.render.batch import render_many
+from sendstats.render.document import RenderError, render_report
 from sendstats.render.qmd import QmdError, parse_qmd, prepare_notebook
 from sendstats.render.quarto import private_copy, quarto_argv
 
@@ -614,3 +615,26 @@ def test_data_folder_is_found_from_any_folder_of_the_project(
     assert config.data_dir() == tmp_path.resolve() / "data"
     monkeypatch.chdir(tmp_path.parent)
     assert config.data_dir() == tmp_path.parent.resolve() / "data"
+
+
+def test_html_table_processing_none_keeps_html_tables_out_of_the_pdf(tmp_path: Path) -> None:
+    import nbformat
+
+    from sendstats.render.qmd import HTML_ONLY, notebook_blocks
+
+    qmd = "```{python}\n#| html-table-processing: none\nx\n```\n\n```{python}\ny\n```\n"
+    nb = parse_qmd(write(tmp_path / "t.qmd", qmd))
+    raw = "```{=html}\n<table><tr><td>CELL</td></tr></table>\n```\n"
+    raw += "```{=typst}\n#table(columns: 1, [TYPST])\n```\n"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": raw})]
+    blocks = [b for b in notebook_blocks(nb, "pdf") if b.kind != "code"]  # echoed source
+    assert [(b.kind, b.lang) for b in blocks] == [
+        ("html", HTML_ONLY), ("raw", "typst"), ("html", ""), ("raw", "typst")
+    ]  # fmt: skip
+    pandoc = render._pandoc()
+    assert pandoc is not None
+    parts = [render._typst_part(pandoc, b, i, tmp_path) for i, b in enumerate(blocks)]
+    # As in Quarto: the first cell's HTML table stays out of the PDF; the second's is converted.
+    assert parts[0] == "" and "CELL" in parts[2] and "TYPST" in parts[1]

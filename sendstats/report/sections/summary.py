@@ -20,8 +20,8 @@ from sendstats.report import absence, rules
 from sendstats.report.figures.base import figure_dir, write_csv
 from sendstats.report.profile import HEADLINE_METRICS, LaContext, _show
 from sendstats.report.provenance import short_source
-from sendstats.report.viz import display as display_bundles
 from sendstats.report.viz import tables
+from sendstats.report.viz.display import fenced
 
 LATEST_HELD = "latest held"
 
@@ -144,11 +144,11 @@ def show_summary_table(ctx: LaContext) -> None:
     gt = tables.metrics_summary_table(
         shown, title=title, source_note=short_source(used), legend=legend
     )
-    # One markdown output of raw blocks (viz.display says why): HTML shows great-tables'
-    # table, the PDF a typst table sized for one A4 page; each format keeps only its own.
+    # HTML shows great-tables' table; PDF a typst table sized for A4. Both as raw blocks in one
+    # markdown output (a text/html display would make Quarto load scripts from a CDN; the
+    # profile's typst format sets html-table-processing: none, so the PDF keeps only its own).
     pdf = tables.summary_typst(shown, title=title, notes=[legend, short_source(used)])
-    html_block = display_bundles.fenced(gt.as_raw_html(), "{=html}")
-    _show({"text/markdown": html_block + "\n" + pdf, "text/plain": f"<{title}>"}, raw=True)
+    _show({"text/markdown": fenced(gt.as_raw_html(), "{=html}") + "\n" + pdf}, raw=True)
 
 
 SUMMARY_LEGEND = (
