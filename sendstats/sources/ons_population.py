@@ -137,6 +137,11 @@ def _layout(mid_year: int) -> MyeLayout:
 _RESOLVED: dict[tuple[str, str], Path] = {}
 
 
+#: The age bands the tidy table holds: those the metric steps divide by (EHC plans and appeals
+#: per 10,000 aged 0-25; high-needs per head aged 2-18). Other bands are computed on request.
+TIDY_BANDS: tuple[AgeBand, ...] = ("0_25", "2_18")
+
+
 def required_files() -> list[tuple[str, str]]:
     """Return the (release, file) of every ONS workbook the population table reads."""
     return [(layout.release, layout.file) for layout in mye_layouts().values()]
@@ -150,14 +155,13 @@ def use_workbooks(paths: dict[tuple[str, str], Path]) -> None:
 
 
 def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
-    """Return the population of every age band per LA and mid-year held (the tidy table).
+    """Return the population of each of :data:`TIDY_BANDS` per LA and mid-year (the tidy table).
 
     Predecessor LAs that are the exact sum of their successors are included (see
     :func:`population_by_age_band`), so that a metric can divide on the geography of its year.
     """
     use_workbooks({key: path for key, (path, _sha) in paths.items()})
-    bands: tuple[AgeBand, ...] = ("0_25", "2_18", "5_15", "18_64")
-    frames = [population_by_age_band(band, include_predecessors=True) for band in bands]
+    frames = [population_by_age_band(band, include_predecessors=True) for band in TIDY_BANDS]
     return pl.concat(frames, how="vertical").sort("age_band", "mid_year", "la_code_dfe")
 
 
