@@ -23,8 +23,8 @@ import polars as pl
 from pandera.typing.polars import Series
 
 from sendstats.core.vocab import SEN2_SOURCE_ID, SEN2_TABLE
-from sendstats.sources.base import TidyBase
 from sendstats.sources.checks import TotalDiscrepancy
+from sendstats.sources.dfe_sen2_tables import Sen2TableTidy
 from sendstats.sources.ees import EesFileSpec, KnownError, read_tidy
 from sendstats.sources.layouts import LayoutError, layout_path, load_layout
 from sendstats.sources.readers import validate_frame
@@ -88,62 +88,17 @@ FILE_SPECS: tuple[EesFileSpec, ...] = _file_specs()
 ALLOWED_STATUS = ("ok", "x", "z", "c", "low", "u", ":", "N/A", "err")
 
 
-class Sen2Tidy(TidyBase):
-    """Tidy EHC plan statistics: one row per release, file, measure, year and area."""
+class Sen2Tidy(Sen2TableTidy):
+    """Tidy EHC plan statistics: one row per release, file, measure, year and area.
 
-    source_id: Series[str] = pa.Field(isin=[SOURCE_ID], description="Source declaration id.")
-    release: Series[str] = pa.Field(description="Release the value was published in.")
-    raw_row: Series[pl.UInt32] = pa.Field(description="1-based data row in the raw file.")
-    measure: Series[str] = pa.Field(description="sendstats measure id; unit as suffix.")
-    time_period: Series[str] = pa.Field(description="Period as published (e.g. 202425, 2024).")
-    period_type: Series[str] = pa.Field(
-        isin=["academic_year", "calendar_year"],
-        description="academic_year = January census of `year`; calendar_year = flow in `year`.",
-    )
-    year: Series[pl.Int32] = pa.Field(
-        ge=2009, le=2030, description="January of the census, or the calendar year of the flow."
-    )
-    geographic_level: Series[str] = pa.Field(isin=["National", "Regional", "Local authority"])
-    area_code: Series[str] = pa.Field(
-        str_matches=r"^E\d{8}$", description="GSS code: E92 England, E12 region, LA code."
-    )
-    area_name: Series[str] = pa.Field(description="Canonical name (DfE spelling).")
-    value: Series[pl.Float64] = pa.Field(
-        nullable=True, ge=0, description="Published value; null where a marker was published."
-    )
+    The further SEN2 tables' model, with one more status: ``err``, a value known to carry a
+    publisher's error (see the layout's ``known_errors``), kept out of sums and metrics.
+    """
+
     status: Series[str] = pa.Field(
         isin=list(ALLOWED_STATUS),
         description="'ok', the publisher's marker (x, z ...) or 'err' (known publisher error).",
     )
-
-    class Config:
-        """Strict: no column beyond those described; one row per key."""
-
-        strict = True
-        unique = ["release", "source_file", "measure", "year", "geographic_level", "area_code"]  # noqa: RUF012
-
-    @pa.dataframe_check
-    def percentages_in_range(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
-        """Check percentages lie in 0 to 100."""
-        return data.lazyframe.select(
-            ~pl.col("measure").str.ends_with("_pct")
-            | pl.col("value").is_null()
-            | (pl.col("value") <= 100)
-        )
-
-    @pa.dataframe_check
-    def counts_are_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
-        """Check that counts are whole numbers."""
-        return data.lazyframe.select(
-            ~pl.col("measure").str.ends_with("_count")
-            | pl.col("value").is_null()
-            | (pl.col("value") == pl.col("value").round(0))
-        )
-
-    @pa.dataframe_check
-    def marker_means_null(cls, data: pa.PolarsData) -> pl.LazyFrame:  # type: ignore[misc]  # noqa: N805
-        """Check a marker never became a number: status 'ok' iff the value is present."""
-        return data.lazyframe.select((pl.col("status") == "ok") == pl.col("value").is_not_null())
 
 
 TIDY_COLUMNS = list(Sen2Tidy.to_schema().columns)
