@@ -16,9 +16,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, cast
 
 from sendstats.acquire import catalog, manifest
 from sendstats.acquire import fetch as fetch_mod
@@ -31,6 +29,9 @@ from sendstats.pipeline.fingerprint import code_fingerprint, step_fingerprint
 from sendstats.pipeline.staging import Staging
 from sendstats.pipeline.state import StepResult, load_state, save_state
 from sendstats.pipeline.table import AS_OF_SOURCES, STEPS, Step, as_of_steps, ordered
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Paths = dict[tuple[str, str], tuple[Path, str]]
 
@@ -91,7 +92,7 @@ def _check(step: Step, df: pl.DataFrame, where: Path) -> pl.DataFrame:
         from sendstats.core.checks import SchemaLike, validate_frame
 
         return validate_frame(cast("SchemaLike", target), df, where, stage="tidy")
-    return cast(pl.DataFrame, target(df, where))
+    return cast("pl.DataFrame", target(df, where))
 
 
 class _Run:
@@ -121,6 +122,8 @@ class _Run:
     def frame(self, name: str) -> pl.DataFrame:
         """Return the table an earlier step made (in memory) or left in place (read once)."""
         if name not in self.frames:
+            import polars as pl  # a build whose steps are all skipped never reads a table
+
             self.frames[name] = pl.read_parquet(self.outputs[name][0])
         return self.frames[name]
 
@@ -155,7 +158,12 @@ def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepRe
     why = "forced" if force else _unchanged(step, output, fp, run)
     if why is None:
         run.outputs[step.name] = (output, run.state[f"{step.name}#sha256"])
-        rows = pl.scan_parquet(output).select(pl.len()).collect().item()
+        rel = output.relative_to(config.data_dir()).as_posix()
+        rows = run.recorded[rel].get("rows")  # checked against the manifest just above
+        if rows is None:
+            import polars as pl
+
+            rows = pl.scan_parquet(output).select(pl.len()).collect().item()
         return StepResult(step.name, output, int(rows), skipped=True, inputs=sorted(inputs))
     function = resolve(step.function)
     params = dict(step.params)

@@ -74,6 +74,12 @@ def _imported(text: str) -> set[str]:
     return {m for m in found if module_path(m) is not None}
 
 
+@cache
+def _imported_cached(text: str) -> frozenset[str]:
+    """Return :func:`_imported` of a module's text, once per text (steps share most modules)."""
+    return frozenset(_imported(text))
+
+
 def imports_of(module: str, read: SourceReader, *, only: str | None = None) -> set[str]:
     """Return the package modules ``module`` imports (with ``only``: module level + that function).
 
@@ -86,7 +92,7 @@ def imports_of(module: str, read: SourceReader, *, only: str | None = None) -> s
         return set()
     text = read(path).decode("utf-8")
     if only is None:
-        return _imported(text)
+        return set(_imported_cached(text))
     import ast  # only the adapters' module needs its functions told apart
 
     tree = ast.parse(text, filename=str(path))

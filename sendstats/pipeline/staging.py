@@ -16,12 +16,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from sendstats.acquire import manifest
 from sendstats.core import io as sio
+
+if TYPE_CHECKING:
+    import polars as pl
 
 STAGING_DIR = ".staging"
 
