@@ -86,8 +86,6 @@ def trend_chart(
         y_label_expr: a Vega expression for the y labels (money in £bn or £m).
 
     """
-    from sendstats.report.viz.theme import sendstats_theme
-
     sc = role_scales({k: v for k, v in roles.items() if k in set(data["series"])})
     legend = {"title": None, "orient": "bottom", "symbolStrokeWidth": 2.5, "labelLimit": 320}
     x_sort: Any = (
@@ -138,23 +136,17 @@ def trend_chart(
             {"field": "value", "type": "quantitative", "format": ",.1f"},
         ],
     }
-    name, rows = _dataset(data)
     line = {**encoding, "detail": {"field": "segment", "type": "nominal"}}
-    return Spec(
-        {
-            "$schema": alt.SCHEMA_URL,
-            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
-            "data": {"name": name},
-            "datasets": {name: rows},
-            "description": alt_text,
-            "title": {"text": title, "subtitle": subtitle},
-            "width": 560,
-            "height": 280,
-            "layer": [
-                {"mark": {"type": "line"}, "encoding": line},
-                {"mark": {"type": "point"}, "encoding": encoding},
-            ],
-        }
+    return layered_spec(
+        data,
+        [
+            {"mark": {"type": "line"}, "encoding": line},
+            {"mark": {"type": "point"}, "encoding": encoding},
+        ],
+        title=title,
+        subtitle=subtitle,
+        alt_text=alt_text,
+        height=280,
     )
 
 
@@ -213,10 +205,7 @@ def bar_rank_chart(
         highlight: the ``area_name`` to mark.
 
     """
-    from sendstats.report.viz.theme import sendstats_theme
-
     df = data.with_columns((pl.col("area_name") == highlight).alias("is_la"))
-    name, rows = _dataset(df)
     la = ROLE_STYLES["la"].color
     x = {
         "field": "value",
@@ -262,19 +251,7 @@ def bar_rank_chart(
                 "transform": mine,
             }
         )
-    return Spec(
-        {
-            "$schema": alt.SCHEMA_URL,
-            "config": sendstats_theme()["config"],  # type: ignore[typeddict-item]
-            "data": {"name": name},
-            "datasets": {name: rows},
-            "description": alt_text,
-            "title": {"text": title, "subtitle": subtitle},
-            "width": 560,
-            "height": 70,
-            "layer": layers,
-        }
-    )
+    return layered_spec(df, layers, title=title, subtitle=subtitle, alt_text=alt_text, height=70)
 
 
 _WARM_SPEC: dict[str, Any] = {
