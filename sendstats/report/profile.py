@@ -11,6 +11,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sendstats.acquire import manifest
 from sendstats.core.version import __version__
 from sendstats.report.figures.base import (
     FigureContext,
+    Tables,
     export_csv,
     figure_dir,
     get_figure,
@@ -62,28 +64,42 @@ class LaContext:
     la: geography.LocalAuthority
     metrics: pl.DataFrame  # every metric row for England, the LA's region and all LAs
     bench: pl.DataFrame = field(default_factory=pl.DataFrame)  # benchmark rows, every LA
+    tables: Tables | None = field(default=None, compare=False, repr=False)
+
+    # The row sets below are filtered once per profile and kept: sections ask for them a few
+    # hundred times (frozen dataclasses allow cached_property: it writes the instance dict).
 
     def figure_context(self) -> FigureContext:
-        """Return the context registered figures draw from."""
-        return FigureContext(self.la, self.metrics, self.bench)
+        """Return the context registered figures draw from (one per profile)."""
+        return self._figures
+
+    @cached_property
+    def _figures(self) -> FigureContext:
+        return FigureContext(self.la, self.metrics, self.bench, self.tables)
+
+    @cached_property
+    def _own_bench(self) -> pl.DataFrame:
+        if "la_code_dfe" not in self.bench.columns:
+            return self.bench
+        return self.bench.filter(
+            (pl.col("la_code_dfe") == self.la.la_code_dfe) & pl.col("value").is_not_null()
+        ).sort("year")
 
     def bench_row(self, metric_id: str, year: object | None = None) -> dict[str, Any] | None:
         """Return the LA's benchmark row of a metric (latest with a value, or of ``year``)."""
-        rows = self.bench.filter(
-            (pl.col("metric_id") == metric_id)
-            & (pl.col("la_code_dfe") == self.la.la_code_dfe)
-            & pl.col("value").is_not_null()
-        )
+        if self._own_bench.height == 0:
+            return None
+        rows = self._own_bench.filter(pl.col("metric_id") == metric_id)
         if year is not None:
             rows = rows.filter(pl.col("year") == year)
-        return rows.sort("year").row(-1, named=True) if rows.height else None
+        return rows.row(-1, named=True) if rows.height else None
 
-    @property
+    @cached_property
     def la_rows(self) -> pl.DataFrame:
         """Metric rows of the LA itself."""
         return self.metrics.filter(pl.col("la_code_dfe") == self.la.la_code_dfe)
 
-    @property
+    @cached_property
     def region_rows(self) -> pl.DataFrame:
         """Metric rows of the LA's region (published regional rows)."""
         return self.metrics.filter(
@@ -91,7 +107,7 @@ class LaContext:
             & (pl.col("area_code") == self.la.region_code)
         )
 
-    @property
+    @cached_property
     def england_rows(self) -> pl.DataFrame:
         """Metric rows for England."""
         return self.metrics.filter(pl.col("geographic_level") == "National")
@@ -104,7 +120,7 @@ def load_la_context(la: str | int) -> LaContext:
     """
     fctx = load_figure_context(geography.resolve_la(str(la)))
     assert fctx.la is not None
-    return LaContext(la=fctx.la, metrics=fctx.metrics, bench=fctx.bench)
+    return LaContext(la=fctx.la, metrics=fctx.metrics, bench=fctx.bench, tables=fctx.tables)
 
 
 def load_england_context() -> FigureContext:

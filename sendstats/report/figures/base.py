@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,41 @@ from sendstats.metrics.registry import LookupMessageError
 from sendstats.report.provenance import PROVENANCE
 
 
+@dataclass(frozen=True, eq=False)
+class Tables:
+    """The metric and benchmark tables a report reads, split by metric once.
+
+    A profile looks rows up by metric a few hundred times; filtering the 100,000-row tables
+    each time cost about half a second a profile, a lookup in these dicts costs nothing.
+    """
+
+    metrics: pl.DataFrame
+    bench: pl.DataFrame
+    _derived: dict[str, pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
+
+    def derived(self, key: str, make: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+        """Return ``make(metrics)``, a table that is the same for every LA, made once."""
+        if key not in self._derived:
+            self._derived[key] = make(self.metrics)
+        return self._derived[key]
+
+    @cached_property
+    def metrics_by_id(self) -> dict[str, pl.DataFrame]:
+        """Metric rows of each metric id."""
+        return _by_metric(self.metrics)
+
+    @cached_property
+    def bench_by_id(self) -> dict[str, pl.DataFrame]:
+        """Benchmark rows of each metric id."""
+        return _by_metric(self.bench)
+
+
+def _by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    if "metric_id" not in frame.columns:
+        return {}
+    return {str(k[0]): v for k, v in frame.partition_by("metric_id", as_dict=True).items()}
+
+
 @dataclass(frozen=True)
 class FigureContext:
     """What a figure draws from: the LA (None for England-wide figures) and the tables."""
@@ -28,6 +64,27 @@ class FigureContext:
     la: geography.LocalAuthority | None
     metrics: pl.DataFrame
     bench: pl.DataFrame
+    tables: Tables | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tables is None:  # built by hand (tests): index these frames
+            object.__setattr__(self, "tables", Tables(self.metrics, self.bench))
+
+    @property
+    def index(self) -> Tables:
+        """The tables split by metric (shared by every context loaded from the same files)."""
+        assert self.tables is not None  # set in __post_init__
+        return self.tables
+
+    def metric_rows(self, metric_id: str) -> pl.DataFrame:
+        """Return every metric row of one metric (all levels and years)."""
+        rows = self.index.metrics_by_id.get(metric_id)
+        return self.metrics.clear() if rows is None else rows
+
+    def bench_rows(self, metric_id: str) -> pl.DataFrame:
+        """Return every benchmark row of one metric (all LAs and years)."""
+        rows = self.index.bench_by_id.get(metric_id)
+        return self.bench.clear() if rows is None else rows
 
     @property
     def la_name(self) -> str:
@@ -38,15 +95,12 @@ class FigureContext:
         """Return the LA's benchmark rows of one metric, by year."""
         if self.la is None:
             return self.bench.clear()
-        code = self.la.la_code_dfe
-        rows = self.bench.filter(
-            (pl.col("metric_id") == metric_id) & (pl.col("la_code_dfe") == code)
-        )
+        rows = self.bench_rows(metric_id).filter(pl.col("la_code_dfe") == self.la.la_code_dfe)
         return rows.sort("year")
 
     def latest_la_rows(self, metric_id: str) -> pl.DataFrame:
         """Return every LA's benchmark row of a metric in its latest period with values."""
-        rows = self.bench.filter((pl.col("metric_id") == metric_id) & pl.col("value").is_not_null())
+        rows = self.bench_rows(metric_id).filter(pl.col("value").is_not_null())
         if rows.height == 0:
             return rows
         return rows.filter(pl.col("year") == rows["year"].max())
@@ -75,9 +129,7 @@ class FigureContext:
 
     def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
         """Return the metric rows of one level (``National``, ``Regional``, LA), by year."""
-        rows = self.metrics.filter(
-            (pl.col("metric_id") == metric_id) & (pl.col("geographic_level") == level)
-        )
+        rows = self.metric_rows(metric_id).filter(pl.col("geographic_level") == level)
         return rows.sort("year")
 
 
@@ -183,8 +235,38 @@ def export_csv(fig: Figure, ctx: FigureContext, data: pl.DataFrame, folder: Path
 
 
 def load_figure_context(la: geography.LocalAuthority | None) -> FigureContext:
-    """Load every metric and benchmark row, for one LA's figures or (``None``) England's."""
-    from sendstats.benchmarking.api import load_benchmarks
+    """Load every metric and benchmark row, for one LA's figures or (``None``) England's.
+
+    The tables are read once per kernel and reused while their files are unchanged (checked
+    by size and modification time on every call), so a batch worker rendering profile after
+    profile does not read and index the same tables 80 times.
+    """
+    tables = load_tables()
+    return FigureContext(la, tables.metrics, tables.bench, tables)
+
+
+_LOADED: dict[tuple[tuple[str, int, int], ...], Tables] = {}
+
+
+def load_tables() -> Tables:
+    """Return the built metric and benchmark tables (cached while their files are unchanged)."""
+    from sendstats.benchmarking.api import benchmarks_path, load_benchmarks
+    from sendstats.core import config
+    from sendstats.metrics import METRIC_TABLES
     from sendstats.metrics.tables import load_metrics
 
-    return FigureContext(la, load_metrics(), load_benchmarks())
+    paths = [config.metrics_dir() / f"{name}.parquet" for name in METRIC_TABLES]
+    paths.append(benchmarks_path())
+    key = tuple(_stamp(p) for p in paths)
+    if key not in _LOADED:
+        _LOADED.clear()  # one build's tables at a time
+        _LOADED[key] = Tables(load_metrics(), load_benchmarks())
+    return _LOADED[key]
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (str(path), -1, -1)  # load_metrics / load_benchmarks say to build first
+    return (str(path), st.st_mtime_ns, st.st_size)

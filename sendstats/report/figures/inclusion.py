@@ -167,7 +167,7 @@ def deficit_rows(ctx: FigureContext) -> pl.DataFrame:
     Long: one row per LA and measure, each with its own file, so the CSV and the source note
     cite both the dashboard's balance file and the allocation file.
     """
-    paired = funding.pairs(ctx.metrics)
+    paired = ctx.index.derived("funding_pairs", funding.pairs)
     year = funding.latest_year(paired)
     if year is None:
         return pl.DataFrame()

@@ -194,7 +194,7 @@ def _review_sentences(ctx: LaContext) -> list[str]:
 
 def funding_sentences(ctx: FigureContext) -> list[str]:
     """Return the deficits-against-funding sentences: correlation in words, the LA's place."""
-    paired = funding.pairs(ctx.metrics)
+    paired = ctx.index.derived("funding_pairs", funding.pairs)
     year = funding.latest_year(paired)
     if year is None:
         return []
@@ -227,7 +227,7 @@ def inclusion_narrative(ctx: LaContext) -> str:
 
 def deficit_table(ctx: FigureContext) -> pl.DataFrame:
     """Return one row per financial year with both values: LAs, r, its interval, in words."""
-    paired = funding.pairs(ctx.metrics)
+    paired = ctx.index.derived("funding_pairs", funding.pairs)
     rows = []
     for year in sorted(paired["year"].unique().to_list()):
         c = funding.correlate(paired, int(year))

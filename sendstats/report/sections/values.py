@@ -53,9 +53,7 @@ def values_table(ctx: LaContext, metric_id: str) -> tuple[list[str], list[list[s
     """
     m = get_metric(metric_id)
     la = ctx.la_rows.filter(pl.col("metric_id") == metric_id)
-    bench = ctx.bench.filter(
-        (pl.col("metric_id") == metric_id) & (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-    )
+    bench = ctx.figure_context().la_bench(metric_id)
     region = ctx.region_rows.filter(pl.col("metric_id") == metric_id)
     england = ctx.england_rows.filter(pl.col("metric_id") == metric_id)
     years = sorted(set(england.drop_nulls("value")["year"].to_list()))[-MAX_PERIODS:]
