@@ -295,7 +295,7 @@ def to_svg(chart: alt.TopLevelMixin | Spec, alt_text: str) -> str:
 
     # No JSON-schema validation here: it took as long as drawing the SVG, once per chart of
     # every LA profile; the builders' specs are validated by the tests (``chart.to_dict()``).
-    svg = vlc.vegalite_to_svg(chart.to_dict(validate=False))
+    svg = str(vlc.vegalite_to_svg(chart.to_dict(validate=False)))
     label = html.escape(alt_text, quote=True)
     head, sep, rest = svg.partition(">")
     if not sep or not head.startswith("<svg"):
