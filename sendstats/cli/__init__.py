@@ -340,19 +340,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from sendstats.pipeline import build
     from sendstats.render import publish
 
-    build.build(offline=args.offline or None)
+    def check_build() -> None:  # rebuilds only what changed; usually nothing
+        build.build(offline=args.offline or None)
+
     if args.page:
-        out = publish.render_page(args.page, Path(args.out), engine=args.engine, to=args.to)
+        out = publish.render_page(
+            args.page, Path(args.out), engine=args.engine, to=args.to, prepare=check_build
+        )
         print(f"wrote {out}")
         return 0
     if args.all:
+        check_build()
         outs = publish.render_all_profiles(Path(args.out), engine=args.engine, to=args.to)
         print(f"wrote {len(outs)} profiles to {Path(args.out) / 'la'}")
         if args.to == "html":
             for page in publish.SITE_PAGES:
                 print(f"wrote {publish.render_page(page, Path(args.out), engine=args.engine)}")
         return 0
-    out = publish.render_la_profile(args.la, Path(args.out), engine=args.engine, to=args.to)
+    out = publish.render_la_profile(
+        args.la, Path(args.out), engine=args.engine, to=args.to, prepare=check_build
+    )
     print(f"wrote {out}")
     return 0
 

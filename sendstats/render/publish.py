@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -78,8 +78,12 @@ def render_la_profile(
     *,
     engine: Literal["auto", "quarto", "fallback"] = "auto",
     to: Literal["html", "pdf"] = "html",
+    prepare: Callable[[], object] | None = None,
 ) -> Path:
     """Render the LA profile for ``query`` to ``<out_dir>/la/<slug>.html`` and return the path.
+
+    ``prepare`` (the CLI's build check) must finish before the document runs; the fallback
+    overlaps it with its kernel's start (:func:`sendstats.render.document.render_report`).
 
     Raises:
         UnknownLAError: the query is not a known LA (the message lists close matches).
@@ -97,6 +101,7 @@ def render_la_profile(
             target,
             engine=chosen,
             to=to,
+            prepare=prepare,
         )
     return site.place_page(path, out_dir)
 
@@ -154,14 +159,23 @@ def render_page(
     *,
     engine: Literal["auto", "quarto", "fallback"] = "auto",
     to: Literal["html", "pdf"] = "html",
+    prepare: Callable[[], object] | None = None,
 ) -> Path:
-    """Render a site page without parameters (``index``, ``revisions``) to ``<out_dir>/<name>``."""
+    """Render a site page without parameters (``index``, ``revisions``) to ``<out_dir>/<name>``.
+
+    ``prepare``: as for :func:`render_la_profile`.
+    """
     if name not in SITE_PAGES:
         raise ValueError(f"unknown page {name!r}; pages: {', '.join(SITE_PAGES)}")
     out_dir = out_dir.resolve()
     chosen = announce_engine(engine, f"the {name} page")
     with _report_env(out_dir / "figures"):
         path = render_report(
-            config.reports_dir() / f"{name}.qmd", {}, out_dir / f"{name}.{to}", engine=chosen, to=to
+            config.reports_dir() / f"{name}.qmd",
+            {},
+            out_dir / f"{name}.{to}",
+            engine=chosen,
+            to=to,
+            prepare=prepare,
         )
     return site.place_page(path, out_dir)

@@ -399,6 +399,14 @@ class KernelSession:
             raise
         return resolve_inline(nb)
 
+    def start(self, cwd: Path, timeout: int = 120) -> None:
+        """Start the kernel now, so it boots while the caller does other work.
+
+        It runs an empty document (sendstats' setup cell only), the same path every document
+        takes, so the kernel and its client are then ready for :meth:`run`.
+        """
+        self.run(_nb_v4("new_notebook"), {}, cwd, timeout)
+
     def close(self) -> None:
         """Close the client's channels and shut the kernel down (if one was started)."""
         kc, self._kc = self._kc, None

@@ -246,6 +246,40 @@ def test_cell_error_names_the_cell_and_keeps_existing_output(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.html", "bad.qmd"]
 
 
+def test_prepare_finishes_before_the_first_cell_and_its_error_stops_the_render(
+    tmp_path: Path,
+) -> None:
+    # The CLI's build check runs while the kernel starts: the document must see what it wrote,
+    # and a failed check must leave the previous report in place.
+    qmd = write(
+        tmp_path / "p.qmd",
+        """\
+        ```{python}
+        #| output: asis
+        from pathlib import Path
+        print(Path("ready.txt").read_text())
+        ```
+        """,
+    )
+
+    def prepare() -> None:
+        import time
+
+        time.sleep(1.0)  # longer than the kernel takes to start
+        (tmp_path / "ready.txt").write_text("built before the cells ran", encoding="utf-8")
+
+    page = render_report(qmd, {}, tmp_path / "p.html", engine="fallback", prepare=prepare)
+    assert "built before the cells ran" in page.read_text(encoding="utf-8")
+
+    def failing() -> None:
+        raise RuntimeError("the build check failed")
+
+    page.write_text("previous report", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="the build check failed"):
+        render_report(qmd, {}, page, engine="fallback", prepare=failing)
+    assert page.read_text(encoding="utf-8") == "previous report"
+
+
 def test_shell_metacharacters_are_refused(tmp_path: Path) -> None:
     qmd = write(tmp_path / "d.qmd", "text\n")
     for value in ["E09; rm -rf /", "$(id)", "a`b`", "a|b", "x\ny", "a:b"]:
