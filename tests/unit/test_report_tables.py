@@ -1,0 +1,67 @@
+"""The report's table index: each metric's rows, found without filtering the whole table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sendstats.report.figures import base
+from sendstats.report.figures.base import FigureContext, Tables
+
+GROUPED = pl.DataFrame(
+    {
+        "metric_id": ["a", "a", "a", "b", "b", "c"],
+        "geographic_level": ["National", "Local authority", "Regional"] * 2,
+        "year": [2023, 2024, 2024, 2023, 2024, 2024],
+        "value": [1.0, 2.0, None, 4.0, 5.0, 6.0],
+    }
+)
+
+
+def test_grouped_frames_are_indexed_by_zero_copy_slices_with_every_row() -> None:
+    tables = Tables(GROUPED, GROUPED)
+    by_id = tables.metrics_by_id
+    assert sorted(by_id) == ["a", "b", "c"]
+    for mid, rows in by_id.items():
+        assert rows.equals(GROUPED.filter(pl.col("metric_id") == mid))
+    assert sum(r.height for r in by_id.values()) == GROUPED.height
+
+
+def test_a_metric_split_across_runs_is_still_whole() -> None:
+    mixed = pl.concat([GROUPED, GROUPED.head(1)])  # "a" appears again at the end
+    rows = Tables(mixed, mixed).metrics_by_id["a"]
+    assert rows.height == 4
+    assert rows.equals(mixed.filter(pl.col("metric_id") == "a"))
+
+
+def test_unknown_metric_gives_no_rows_with_the_table_columns() -> None:
+    ctx = FigureContext(None, GROUPED, GROUPED)
+    empty = ctx.metric_rows("nope")
+    assert empty.height == 0 and empty.columns == GROUPED.columns
+    assert ctx.area_rows("a", "National")["value"].to_list() == [1.0]
+
+
+def test_loaded_tables_are_reused_until_a_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDSTATS_DATA_DIR", str(tmp_path))
+    (tmp_path / "metrics").mkdir()
+    from sendstats.benchmarking.api import benchmarks_path
+    from sendstats.metrics import METRIC_TABLES
+
+    for name in METRIC_TABLES:
+        GROUPED.write_parquet(tmp_path / "metrics" / f"{name}.parquet")
+    GROUPED.write_parquet(benchmarks_path())
+    base._LOADED.clear()
+    first = base.load_tables()
+    assert base.load_tables() is first
+    changed = tmp_path / "metrics" / f"{METRIC_TABLES[0]}.parquet"
+    GROUPED.head(2).write_parquet(changed)
+    stat = changed.stat()
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    second = base.load_tables()
+    assert second is not first
+    assert second.metrics.height == first.metrics.height - GROUPED.height + 2
