@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 import pytest
 from diskfaults import fail_writes_under, snapshot
-from httpserver import Reply, ScriptedServer, running_server, tls_header_drip
+from httpserver import Reply, ScriptedServer, tls_header_drip
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from sendstats.acquire import fetch, http
+from sendstats.acquire import http
 from sendstats.acquire.catalog import PinnedFile
 from sendstats.acquire.fetch import FetchError, HtmlInsteadOfFile, RetryPolicy, resolve_pinned
 from sendstats.acquire.http import check_redirect
@@ -48,6 +48,8 @@ FAST = RetryPolicy(
     rate_window=0.5,
 )
 
+pytestmark = pytest.mark.usefixtures("offline_web")
+
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -63,21 +65,6 @@ def pin(url: str, body: bytes = BODY, *, member: str | None = None) -> PinnedFil
         bytes=len(body),
         format="csv",
     )
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path) -> None:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("SENDSTATS_OFFLINE", raising=False)
-    monkeypatch.setenv("SENDSTATS_ARCHIVE", str(tmp_path / "empty_archive"))
-    fetch.clear_archive_index()
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with running_server() as srv:
-        yield srv
 
 
 @pytest.fixture

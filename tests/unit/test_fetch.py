@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from httpserver import Reply, ScriptedServer, redirect, refused_url, running_server
+from httpserver import Reply, ScriptedServer, redirect, refused_url
 
 from sendstats.acquire import fetch
 from sendstats.acquire.catalog import PinnedFile
@@ -31,6 +30,8 @@ FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, connect_timeout
 SRC, REL = "test_src", "2025"
 OLD_BODY = b"la_code,ehcplans\nE06000001,100\n"
 BODY = b"la_code,ehcplans\nE06000001,105\nE06000002,210\n"
+
+pytestmark = pytest.mark.usefixtures("offline_web")
 
 
 def sha(data: bytes) -> str:
@@ -74,21 +75,6 @@ def snapshot(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p != root / ".lock"
     }
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path) -> None:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("SENDSTATS_OFFLINE", raising=False)
-    monkeypatch.setenv("SENDSTATS_ARCHIVE", str(tmp_path / "empty_archive"))
-    fetch.clear_archive_index()
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with running_server() as srv:
-        yield srv
 
 
 @pytest.fixture
