@@ -389,14 +389,19 @@ def funnel_chart(
             "encoding": {"x": x, "y": y, "tooltip": tooltip},
             "transform": [{"filter": "!datum.is_la"}, {"filter": f"!({few})"}],
         },
-        # The small-numbers rule: an LA on too few cases is drawn hollow (not compared).
-        {
-            "data": {"name": pts_name},
-            "mark": {"type": "point", "size": 28, "color": grey, "filled": False, "clip": True},
-            "encoding": {"x": x, "y": y, "tooltip": tooltip},
-            "transform": [{"filter": "!datum.is_la"}, {"filter": few}],
-        },
     ]
+    others = points.filter(~pl.col("is_la"))
+    if few_below and (others["denominator"] < few_below).any():
+        # The small-numbers rule: an LA on too few cases is drawn hollow (not compared). The
+        # layer is left out when no LA is that small (an empty layer makes Vega warn).
+        layers.append(
+            {
+                "data": {"name": pts_name},
+                "mark": {"type": "point", "size": 28, "color": grey, "filled": False, "clip": True},
+                "encoding": {"x": x, "y": y, "tooltip": tooltip},
+                "transform": [{"filter": "!datum.is_la"}, {"filter": few}],
+            }
+        )
     if highlight and points["is_la"].any():
         la = ROLE_STYLES["la"]
         mine = [{"filter": "datum.is_la"}]
