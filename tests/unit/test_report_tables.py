@@ -1,4 +1,4 @@
-"""The report's table index: each metric's rows, found without filtering the whole table."""
+"""Report pieces on small inline frames: the table index, the funnel plot's layers."""
 
 from __future__ import annotations
 
@@ -65,3 +65,38 @@ def test_loaded_tables_are_reused_until_a_file_changes(
     second = base.load_tables()
     assert second is not first
     assert second.metrics.height == first.metrics.height - GROUPED.height + 2
+
+
+def _funnel_layers(denominators: list[float]) -> list[dict[str, object]]:
+    from sendstats.report.viz.charts import funnel_chart
+
+    n = len(denominators)
+    data = pl.DataFrame(
+        {
+            "layer": ["LA"] * n + ["England", "England"],
+            "side": [None] * n + ["mid", "mid"],
+            "area_name": [f"LA {i}" for i in range(n)] + ["England", "England"],
+            "denominator": [*denominators, 5.0, 5000.0],
+            "value": [5.0] * n + [5.0, 5.0],
+        }
+    )
+    spec = funnel_chart(
+        data,
+        highlight="LA 0",
+        title="t",
+        subtitle="s",
+        y_title="y",
+        x_title="x",
+        alt_text="a",
+        few_below=10,
+    )
+    return list(spec["layer"])
+
+
+def test_funnel_draws_small_bases_hollow_and_no_empty_layer() -> None:
+    def hollow(layers: list[dict[str, object]]) -> int:
+        return sum(1 for layer in layers if layer["mark"].get("filled") is False)  # type: ignore[attr-defined]
+
+    assert hollow(_funnel_layers([500.0, 8.0, 900.0])) == 1  # one LA under 10 cases
+    assert hollow(_funnel_layers([500.0, 80.0, 900.0])) == 0  # none: the layer is left out
+    assert hollow(_funnel_layers([5.0, 80.0, 900.0])) == 0  # only the highlighted LA is small
