@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import finish, make_rows
 from sendstats.metrics.comparators import value_ratio, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
@@ -29,6 +30,10 @@ NOT_PUBLISHED = (
     "outcome is not used, so no rank, band, interval or significance"
 )
 _BEFORE, _AFTER = NOT_PUBLISHED.split("{status}")
+SUPPRESSED = cv.when_suppressed(
+    "NHS England withheld this council's counts in a year shown ([c] suppressed, [x] not "
+    "available): its printed outcome is not used, so that year has no value, rank or comparison."
+)
 OUTLIER_CAVEAT = (
     f"value more than {OUTLIER_ROBUST_Z:g} robust z-scores (1.4826 x MAD) from the median "
     "of councils for this measure and year: check with the council before use"
@@ -77,12 +82,18 @@ register(
         numerator="adults 18-64 with a learning disability in paid employment",
         denominator="adults 18-64 with a learning disability receiving long-term support",
         series_breaks=(
-            "2014-15: cohort changed to adults receiving long-term support.",
-            "2023-24: ASCOF revised and renumbered; the old and new series are kept apart.",
+            cv.series_break(2014, "2014-15: cohort changed to adults receiving long-term support."),
+            cv.series_break(
+                2023,
+                "2023-24: ASCOF revised and renumbered; the old and new series are kept apart.",
+            ),
         ),
         statistic="proportion",
         break_years=(2014, 2023),
-        caveats=("Values far from the distribution are flagged, not dropped.",),
+        caveats=(
+            cv.method("Values far from the distribution are flagged, not dropped."),
+            SUPPRESSED,
+        ),
     ),
     MetricDef(
         id="ascof_1g_ld_own_home_or_family_pct",
@@ -98,9 +109,10 @@ register(
         sources=(SOURCE,),
         numerator="adults 18-64 with a learning disability in their own home or with family",
         denominator="adults 18-64 with a learning disability receiving long-term support",
-        series_breaks=("2023-24: ASCOF revised and renumbered.",),
+        series_breaks=(cv.series_break(2023, "2023-24: ASCOF revised and renumbered."),),
         statistic="proportion",
         break_years=(2023,),
+        caveats=(SUPPRESSED,),
     ),
 )
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from sendstats.core.vocab import PRIMARY_NEEDS
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish
 from sendstats.metrics.common import make_rows as _rows
 from sendstats.metrics.comparators import ValueOf, value_ratio, value_sum, with_pooled_comparators
@@ -32,10 +33,10 @@ STATEMENTS_END_YEAR = 2019  # January 2019 is the first census with no statement
 PERSON_LEVEL_FROM = 2023  # SEN2 moved to person-level returns in 2023 (flows not comparable)
 STATEMENTS_NOTE = "count includes statements of SEN (phased out 2014 to 2018)"
 FLOW_BREAK_NOTE = "spans the 2023 change from aggregate to person-level SEN2 returns"
-FLOW_BREAK = (
-    "2023: SEN2 moved from aggregate to person-level returns; flows before 2023 are not fully "
-    "comparable with later years"
-)
+FLOW_BREAK = cv.series_break(PERSON_LEVEL_FROM, cv.SEN2_PERSON_LEVEL)
+
+YORKSHIRE = "E12000003"  # Yorkshire and The Humber (ONS region code)
+DORSET, CITY_OF_LONDON = "838", "201"
 
 _CASELOAD = "Education, health and care plans maintained at the January census"
 register(
@@ -51,7 +52,12 @@ register(
         polarity="neither",
         period_type="academic_year",
         sources=(SOURCE,),
-        series_breaks=("2010-2018 include statements of SEN",),
+        series_breaks=(
+            cv.series_break(
+                STATEMENTS_END_YEAR,
+                "January 2010 to 2018 count statements of SEN as well as EHC plans.",
+            ),
+        ),
         statistic="count",
     ),
     MetricDef(
@@ -92,7 +98,7 @@ register(
             denominator=f"ehc_plans_count ({base})",
             official=False,
             method="ratio of published counts",
-            caveats=("LAs created after the base year have no index.",),
+            caveats=(cv.every_la("LAs created after the base year have no index."),),
         )
         for base in (2015, 2019)
     ),
@@ -111,7 +117,14 @@ register(
             denominator=f"ehc_plans_count (year - {n})",
             official=False,
             method="compound annual growth rate of published counts",
-            caveats=("A start year before 2019 counts statements as well as EHC plans.",),
+            # The n-year growth to January Y starts in Y - n: before 2019 for Y up to 2018 + n.
+            caveats=(
+                cv.period(
+                    2010,
+                    STATEMENTS_END_YEAR - 1 + n,
+                    "A start year before 2019 counts statements as well as EHC plans.",
+                ),
+            ),
         )
         for n in (5, 10)
     ),
@@ -127,12 +140,18 @@ register(
         statistic="count",
         break_years=(2023,),
         caveats=(
-            "2022, Yorkshire and The Humber LAs: the 2025 release's rows carry the regional "
-            "total, so the 2023 release's figures are used for them.",
-            "Mixed releases (2022): England and the region are pooled over the LA values "
-            "actually used (66,737), with DfE's published England figure (66,706, 2025 "
-            "release) beside it; an LA's change between values of two releases says so in "
-            "its note.",
+            cv.for_regions(
+                (YORKSHIRE,),
+                "2022, Yorkshire and The Humber LAs: the 2025 release's rows carry the regional "
+                "total, so the 2023 release's figures are used for them.",
+                years=(2022, 2022),
+            ),
+            cv.every_la(
+                "Mixed releases (2022): England and the region are pooled over the LA values "
+                "actually used (66,737), with DfE's published England figure (66,706, 2025 "
+                "release) beside it; an LA's change between values of two releases says so in "
+                "its note."
+            ),
         ),
     ),
     *(
@@ -150,7 +169,9 @@ register(
             method="ratio of published counts",
             series_breaks=(FLOW_BREAK,),
             break_years=(2023,),
-            caveats=("The change into 2023 spans the SEN2 series break and is flagged.",),
+            caveats=(
+                cv.method("The change into 2023 spans the SEN2 series break and is flagged."),
+            ),
         )
         for stem, what in (("new_ehc_plans", "new EHC plans"), ("requests", "initial requests"))
     ),
@@ -185,8 +206,10 @@ register(
         statistic="proportion",
         break_years=(2023,),
         caveats=(
-            "From 2023 some requests are still awaiting a decision at the year end, so the "
-            "published % of requests refused (decisions basis) can differ.",
+            cv.every_la(
+                "From 2023 some requests are still awaiting a decision at the year end, so the "
+                "published % of requests refused (decisions basis) can differ."
+            ),
         ),
     ),
     *(
@@ -208,7 +231,13 @@ register(
             series_breaks=(FLOW_BREAK,),
             statistic="proportion",
             break_years=(2023,),
-            caveats=("2024: Dorset and City of London classed all new plans as exceptions.",),
+            caveats=(
+                cv.for_las(
+                    (DORSET, CITY_OF_LONDON),
+                    "2024: {names} classed all new plans as exceptions.",
+                    years=(2024, 2024),
+                ),
+            ),
         )
         for kind in ("excl", "incl")
     ),

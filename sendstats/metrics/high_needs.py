@@ -43,6 +43,7 @@ from functools import reduce
 import polars as pl
 
 from sendstats.core import vocab
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
 from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.per_head import CENSUS_BREAK, check_population, per_head_rows
@@ -77,23 +78,36 @@ FBIT_NOTE = (
     "(ONS mid-2021 projection)"
 )
 BASIS_TEXT = "before academy recoupment and deductions (ESFA columns [C] and [E])"
-CASH = "Cash terms: no deflator is declared, so no real-terms figure is given."
-NOT_HELD = (
+CASH = cv.every_la("Cash terms: no deflator is declared, so no real-terms figure is given.")
+NOT_HELD = cv.method(
     "Computed only when the s251 outturn file (line 1.9.3) is pinned: it is not held, so no "
     "values yet."
 )
-BREAK_2021 = (
+BREAK_2021 = cv.series_break(
+    2021,
     "FY 2021-22: the high-needs block adds 'Hospital education, AP teachers pay/pension and "
-    "supplementary funding' (England GBP 117,942,599), absent from the FY 2020-21 layout."
+    "supplementary funding' (England GBP 117,942,599), absent from the FY 2020-21 layout.",
 )
+#: The LAs split in FY 2021-22 and FY 2023-24 (DfE codes): the old counties and their successors.
 BREAK_LAS = (
-    "LA splits: Northamptonshire (928) is allocated to FY 2020-21, North and West "
-    "Northamptonshire from FY 2021-22; Cumbria (909) to FY 2022-23, Cumberland and Westmorland "
-    "and Furness from FY 2023-24."
+    cv.for_las(
+        ("928", "940", "941"),
+        "LA split: Northamptonshire (928) is allocated to FY 2020-21, North and West "
+        "Northamptonshire from FY 2021-22.",
+        beside=False,
+    ),
+    cv.for_las(
+        ("909", "942", "943"),
+        "LA split: Cumbria (909) is allocated to FY 2022-23, Cumberland and Westmorland and "
+        "Furness from FY 2023-24.",
+        beside=False,
+    ),
 )
-EXCLUDED = (
-    "City of London and Isles of Scilly are not in the DSG allocation files (funded "
-    "differently), so they have no allocation and are not ranked."
+#: City of London and Isles of Scilly (DfE codes): not in the DSG allocation files.
+EXCLUDED = cv.for_las(
+    ("201", "420"),
+    "No DSG allocation for {names}: not in the allocation files (funded differently), so not "
+    "ranked.",
 )
 
 register(
@@ -111,7 +125,7 @@ register(
         sources=(SOURCE,),
         numerator="ESFA high-needs block [C]",
         method="ESFA published; regions summed by sendstats",
-        series_breaks=(BREAK_2021, BREAK_LAS),
+        series_breaks=(BREAK_2021, *BREAK_LAS),
         caveats=(CASH, EXCLUDED),
     ),
     MetricDef(
@@ -128,7 +142,7 @@ register(
         sources=(SOURCE,),
         numerator="ESFA total DSG allocation [E]",
         method="ESFA published; regions summed by sendstats",
-        series_breaks=(BREAK_LAS,),
+        series_breaks=BREAK_LAS,
         caveats=(CASH, EXCLUDED),
     ),
     MetricDef(
@@ -147,14 +161,19 @@ register(
         denominator="ONS mid-year population estimate aged 2-18 (vintage named on every row)",
         official=False,
         method="sendstats: allocation / population; regions and England pooled over LAs",
-        series_breaks=(BREAK_2021, "FY 2021-22: " + CENSUS_BREAK),
+        # FY 2021-22 is the first to divide by a Census-based estimate (mid-2021).
+        series_breaks=(BREAK_2021, cv.series_break(2021, CENSUS_BREAK)),
         break_years=(2021,),
         caveats=(
-            "FY 2019-20 to 2023-24 (the DSG files held), each dividing by the mid-year in which "
-            "it starts (mid-2019 to mid-2023, all held). A later FY whose mid-year is not held "
-            "would use the latest estimate held, and say so.",
-            "England is pooled over the LAs with an allocation, so its denominator leaves out "
-            "City of London and Isles of Scilly (which have none).",
+            cv.method(
+                "FY 2019-20 to 2023-24 (the DSG files held), each dividing by the mid-year in "
+                "which it starts (mid-2019 to mid-2023, all held). A later FY whose mid-year is "
+                "not held would use the latest estimate held, and say so."
+            ),
+            cv.every_la(
+                "England is pooled over the LAs with an allocation, so its denominator leaves "
+                "out City of London and Isles of Scilly (which have none)."
+            ),
             CASH,
         ),
     ),
@@ -183,10 +202,14 @@ register(
             "(Inner and Outer London combined)"
         ),
         caveats=(
-            "Higher = larger surplus or smaller deficit; rank 1 = the highest balance.",
-            "Rounded to 2 dp by the dashboard; FY 2019-20 to 2021-22 only.",
-            "Not reproducible here: the s251 outturn file is not held, and the dashboard's "
-            "denominator is an earlier (March) ESFA publication than the held files.",
+            cv.every_la(
+                "Higher = larger surplus or smaller deficit; rank 1 = the highest balance."
+            ),
+            cv.every_la("Rounded to 2 dp by the dashboard; FY 2019-20 to 2021-22 only."),
+            cv.method(
+                "Not reproducible here: the s251 outturn file is not held, and the dashboard's "
+                "denominator is an earlier (March) ESFA publication than the held files."
+            ),
         ),
     ),
     MetricDef(
@@ -211,10 +234,14 @@ register(
             "insights); regions and England pooled over LAs (sum / sum)"
         ),
         caveats=(
-            "FY 2021-22 only, from a secondary extract of the DfE high needs benchmarking tool "
-            "(period settled from the LAs it lists; see the dfe_high_needs declaration).",
-            "Line 1.0.2 is taken as the sum of the tool's place-funding phase columns (the "
-            "sheet has no place-funding income column).",
+            cv.every_la(
+                "FY 2021-22 only, from a secondary extract of the DfE high needs benchmarking "
+                "tool (period settled from the LAs it lists; see the dfe_high_needs declaration)."
+            ),
+            cv.method(
+                "Line 1.0.2 is taken as the sum of the tool's place-funding phase columns (the "
+                "sheet has no place-funding income column)."
+            ),
             CASH,
         ),
     ),
@@ -251,8 +278,10 @@ register(
         method="sendstats: balance / high-needs block x 100; regions and England pooled over LAs",
         caveats=(
             NOT_HELD,
-            "Not derived from the dashboard's percentage: that file holds no GBP balance, only "
-            "a % rounded to 2 dp over an ESFA publication (March) that is not held.",
+            cv.method(
+                "Not derived from the dashboard's percentage: that file holds no GBP balance, "
+                "only a % rounded to 2 dp over an ESFA publication (March) that is not held."
+            ),
         ),
     ),
     MetricDef(
@@ -287,8 +316,10 @@ register(
         method="sendstats: difference of the two percentages",
         caveats=(
             NOT_HELD,
-            "Differences come from the ESFA vintage of the denominator and the dashboard's "
-            "rounding to 2 dp.",
+            cv.method(
+                "Differences come from the ESFA vintage of the denominator and the dashboard's "
+                "rounding to 2 dp."
+            ),
         ),
     ),
 )

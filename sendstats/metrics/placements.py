@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
 from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
@@ -50,18 +51,41 @@ GROUPS: dict[str, tuple[tuple[str, ...], str]] = {
     "not_recorded": (("placement_unknown",), "a setting not recorded"),
 }
 DENOMINATOR = "plans with a setting in the file (sum of the published groups)"
-_UNRECORDED = (
-    "January 2025: Cambridgeshire and North East Lincolnshire could not return placements for "
-    "many plans (data guidance footnote 1): their settings are suppressed, while England and "
-    "their regions count those plans as not recorded."
+#: January 2025: LAs that could not return placements for many plans (footnote 1:
+#: Cambridgeshire, North East Lincolnshire), and January 2024: LAs that returned totals only
+#: (footnote 5: Hackney, Peterborough); DfE codes.
+_UNRECORDED = cv.for_las(
+    ("873", "812"),
+    "January 2025: settings for {names} are suppressed (many plans could not be returned with "
+    "a placement, data guidance footnote 1), while England and the region count those plans "
+    "as not recorded.",
+    years=(2025, 2025),
 )
-_FOOTNOTE_5 = (
-    "January 2024: Hackney and Peterborough returned totals only (footnote 5): their settings "
-    "are suppressed and England, London and East of England shares exclude their plans."
+_UNRECORDED_REGIONS = cv.for_regions(
+    ("E12000006", "E12000003"),  # East of England, Yorkshire and The Humber
+    "January 2025: the region's and England's shares count as 'not recorded' the plans of an "
+    "LA that could not return placements for many of them (data guidance footnote 1).",
+    years=(2025, 2025),
+    stands_for=("873", "812"),
 )
-_BREAK = (
+_FOOTNOTE_5 = cv.for_las(
+    ("204", "874"),
+    "January 2024: settings for {names} are suppressed (totals only were returned, data "
+    "guidance footnote 5), and England's and the region's shares leave out those plans.",
+    years=(2024, 2024),
+)
+_FOOTNOTE_5_REGIONS = cv.for_regions(
+    ("E12000007", "E12000006"),  # London, East of England
+    "January 2024: the region's and England's shares leave out the plans of an LA that "
+    "returned totals only (data guidance footnote 5).",
+    years=(2024, 2024),
+    stands_for=("204", "874"),
+)
+_NOTES = (_FOOTNOTE_5, _FOOTNOTE_5_REGIONS, _UNRECORDED, _UNRECORDED_REGIONS)
+_BREAK = cv.series_break(2023, cv.SEN2_PERSON_LEVEL)
+_SETTINGS_2023 = cv.method(
     "2023: SEN2 became a person-level return and gained settings ('not recorded', UKRLP "
-    "providers, NEET detail); 'awaiting provision' and 'permanently excluded' stopped"
+    "providers, NEET detail); 'awaiting provision' and 'permanently excluded' stopped.",
 )
 
 
@@ -100,7 +124,7 @@ register(
             statistic="proportion",
             series_breaks=(_BREAK,),
             break_years=(2023,),
-            caveats=(_FOOTNOTE_5, _UNRECORDED),
+            caveats=(_SETTINGS_2023, *_NOTES),
         )
         for g, (cols, what) in GROUPS.items()
     ),
@@ -115,7 +139,7 @@ register(
             sources=(SOURCE,),
             numerator=" + ".join(cols),
             statistic="count",
-            caveats=(_FOOTNOTE_5, _UNRECORDED),
+            caveats=_NOTES,
         )
         for g, (cols, what) in GROUPS.items()
         if g in ("mainstream", "state_special", "independent_special")
@@ -136,7 +160,7 @@ register(
             denominator=f"{count_id(g)} ({BASE_YEAR})",
             official=False,
             method="ratio of published counts",
-            caveats=(_FOOTNOTE_5, _UNRECORDED),
+            caveats=_NOTES,
         )
         for g, (cols, what) in GROUPS.items()
         if g in ("mainstream", "state_special", "independent_special")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import finish
 from sendstats.metrics.per_head import CENSUS_BREAK, LATEST_RULE, check_population, per_head_rows
 from sendstats.metrics.registry import MetricDef, register
@@ -37,11 +38,16 @@ _POP = (
     "mid-2020 pre-2021-Census series, mid-2021 on Census-based); release, file and sha256 on "
     "every row"
 )
-_NOT_DROPPED = (
+#: Bournemouth, Poole, Dorset county and their successors (DfE codes): the April 2019 merger.
+_DORSET_2019 = ("835", "836", "837", "838", "839")
+_NOT_DROPPED = cv.for_las(
+    _DORSET_2019,
     "An LA with a count but no population on that year's boundaries (Bournemouth, Poole and "
     "Dorset county before April 2019: the held mid-2018 estimate is on April 2019 boundaries) "
     "keeps its row without a value, with the reason; England and regions leave it out and "
-    "name it."
+    "name it.",
+    years=(2018, 2019),
+    beside=False,
 )
 register(
     MetricDef(
@@ -61,14 +67,14 @@ register(
         official=False,
         method="count / population x 10,000; regions and England pooled over LAs",
         statistic="rate",
-        series_breaks=(
-            "January 2022: first denominator from a Census-based estimate (mid-2021). "
-            + CENSUS_BREAK,
-        ),
+        # January 2022 is the first value year dividing by a Census-based estimate (mid-2021).
+        series_breaks=(cv.series_break(2022, CENSUS_BREAK),),
         break_years=(2022,),
         caveats=(
-            "January 2018 to 2024 divide by their own mid-year (mid-2017 to mid-2023). "
-            + LATEST_RULE,
+            cv.every_la(
+                "January 2018 to 2024 divide by their own mid-year (mid-2017 to mid-2023). "
+                + LATEST_RULE
+            ),
             _NOT_DROPPED,
         ),
     ),
@@ -89,10 +95,11 @@ register(
         official=False,
         method="count / population x 10,000; regions and England pooled over LAs",
         statistic="rate",
-        series_breaks=("2021: first denominator from a Census-based estimate. " + CENSUS_BREAK,),
+        # 2021 is the first value year dividing by a Census-based estimate (mid-2021).
+        series_breaks=(cv.series_break(2021, CENSUS_BREAK),),
         break_years=(2021,),
         caveats=(
-            "2017 to 2023 divide by their own mid-year. " + LATEST_RULE,
+            cv.every_la("2017 to 2023 divide by their own mid-year. " + LATEST_RULE),
             _NOT_DROPPED,
         ),
     ),

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sendstats.metrics.caveats import Caveat
+
 Polarity = Literal["high_is_good", "low_is_good", "neither"]
 Unit = Literal["count", "pct", "index", "per_10k", "gbp", "score"]
 #: What kind of number a metric is, which decides its interval and funnel: a proportion of a
@@ -46,8 +48,10 @@ class MetricDef:
     #: Who derived a non-official metric: sendstats, or a named third party (e.g. a dashboard).
     derived_by: str = "sendstats"
     method: str = ""
-    series_breaks: tuple[str, ...] = ()
-    caveats: tuple[str, ...] = field(default_factory=tuple)
+    #: Where the series breaks, each with its scope (see :mod:`sendstats.metrics.caveats`).
+    series_breaks: tuple[Caveat, ...] = ()
+    #: What to be careful about, each with the LAs or situations it applies to.
+    caveats: tuple[Caveat, ...] = field(default_factory=tuple)
     statistic: Statistic = "other"
     #: First period of each new series: a change from a period before one of these years to
     #: one on or after it crosses a break, and the benchmarks say so.
@@ -74,7 +78,8 @@ def check_definition(d: MetricDef) -> list[str]:
 
     Rules: snake_case id carrying its unit token; a definition and title; at least one source;
     proportions and rates name their numerator and denominator; derived metrics say whose
-    method; break years are plausible years, each explained by a series-break text.
+    method; break years are plausible years, each explained by a series-break caveat of that
+    year; every caveat is a :class:`Caveat` (its scope declared, not implied by its words).
     """
     problems = []
     if not re.fullmatch(r"[a-z][a-z0-9_]*", d.id):
@@ -93,8 +98,13 @@ def check_definition(d: MetricDef) -> list[str]:
         problems.append("a derived metric says whose method it follows")
     if any(not 1990 <= b <= 2100 for b in d.break_years):
         problems.append("break years must be years")
-    if d.break_years and not d.series_breaks:
-        problems.append("break years need a series-break text")
+    if any(not isinstance(c, Caveat) for c in (*d.series_breaks, *d.caveats)):
+        problems.append("caveats and series breaks are Caveat objects with a declared scope")
+    else:
+        explained = {c.years[0] for c in d.series_breaks if c.applies == "series_break" and c.years}
+        missing = [b for b in d.break_years if b not in explained]
+        if missing:
+            problems.append(f"break years {missing} need a series-break caveat of that year")
     return problems
 
 

@@ -20,19 +20,32 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
 from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, Polarity, register
 
 SOURCE = "dfe_sen2"
+#: 2024 annual reviews (data guidance footnote 1; DfE codes): LAs that returned no data
+#: (Blackpool, Reading) and LAs suppressed pending checks (Waltham Forest, Surrey, Redbridge,
+#: Hertfordshire, Plymouth).
 _SUPPRESSED = (
-    "2024: Blackpool and Reading returned no annual reviews data; Waltham Forest, Surrey, "
-    "Redbridge, Hertfordshire and Plymouth are suppressed pending checks (data guidance "
-    "footnote 1), but are counted in England and their regions."
+    cv.for_las(
+        ("890", "870"),
+        "2024: {names} returned no annual reviews data (data guidance footnote 1).",
+        years=(2024, 2024),
+    ),
+    cv.for_las(
+        ("320", "936", "317", "919", "879"),
+        "2024: annual reviews figures for {names} are suppressed pending checks (data guidance "
+        "footnote 1), but are counted in England and the regions.",
+        years=(2024, 2024),
+    ),
 )
-_PB_BREAK = (
+_PB_BREAK = cv.series_break(2023, cv.SEN2_PERSON_LEVEL)
+_PB_DROP = cv.method(
     "2023: SEN2 became a person-level return; personal budgets before and after are not "
-    "comparable (England fell from 25,259 to 18,887)"
+    "comparable (England fell from 25,259 to 18,887)."
 )
 #: Ratio metrics: id -> (numerator measure(s), denominator measure(s), title, polarity, period).
 RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, Polarity, str]] = {
@@ -85,13 +98,14 @@ for reason, what in CEASED_REASONS.items():
         "neither",
         "calendar_year",
     )
-_PB_KINDS = (
+_PB_KINDS = cv.every_la(
     "What a personal budget covers is not a breakdown of the total: in January 2023, 12 LAs "
     "publish more budgets of one kind than personal budgets in all (Hartlepool: 101 covering "
     "social care only, 21 in all), so sendstats shows no shares by kind."
 )
 PB_RATE = "plans_with_personal_budget_pct"
-COUNTS: dict[str, tuple[str, str, str]] = {
+#: Count metrics: id -> (title, period, caveats or series breaks).
+COUNTS: dict[str, tuple[str, str, tuple[cv.Caveat, ...]]] = {
     "reviews_expected_count": ("Annual reviews due in the year", "calendar_year", _SUPPRESSED),
     "review_meetings_count": ("Annual review meetings recorded", "calendar_year", _SUPPRESSED),
     "review_outcome_amend_count": (
@@ -99,11 +113,11 @@ COUNTS: dict[str, tuple[str, str, str]] = {
         "calendar_year",
         _SUPPRESSED,
     ),
-    "ceased_plans_count": ("EHC plans ceased in the calendar year", "calendar_year", ""),
+    "ceased_plans_count": ("EHC plans ceased in the calendar year", "calendar_year", ()),
     "personal_budgets_count": (
         "EHC plans with a personal budget (January)",
         "academic_year",
-        _PB_BREAK,
+        (_PB_BREAK, _PB_DROP),
     ),
 }
 
@@ -126,7 +140,7 @@ register(
             official=mid == "review_outcome_within_4_weeks_pct",
             method="ratio of published counts",
             statistic="proportion",
-            caveats=(_SUPPRESSED,) if mid.startswith("review") else (),
+            caveats=_SUPPRESSED if mid.startswith("review") else (),
         )
         for mid, (num, den, title, polarity, period) in RATIOS.items()
     ),
@@ -148,7 +162,7 @@ register(
         statistic="proportion",
         series_breaks=(_PB_BREAK,),
         break_years=(2023,),
-        caveats=(_PB_KINDS,),
+        caveats=(_PB_DROP, _PB_KINDS),
     ),
     *(
         MetricDef(
@@ -160,11 +174,11 @@ register(
             period_type=period,  # type: ignore[arg-type]
             sources=(SOURCE,),
             statistic="count",
-            series_breaks=(caveat,) if mid == "personal_budgets_count" else (),
-            break_years=(2023,) if mid == "personal_budgets_count" else (),
-            caveats=(caveat,) if caveat else (),
+            series_breaks=tuple(c for c in notes if c.applies == "series_break"),
+            break_years=(2023,) if any(c.applies == "series_break" for c in notes) else (),
+            caveats=tuple(c for c in notes if c.applies != "series_break"),
         )
-        for mid, (title, period, caveat) in COUNTS.items()
+        for mid, (title, period, notes) in COUNTS.items()
     ),
 )
 PROPORTIONS = (*RATIOS, PB_RATE)

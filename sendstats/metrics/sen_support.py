@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, PROV, finish, make_rows
 from sendstats.metrics.registry import MetricDef, register
 
 SOURCE = "dfe_lait"
-_SECONDARY = (
+_SECONDARY = cv.every_la(
     "Secondary source: values as republished in DfE's LAIT, compiled from DfE statistics "
     "(the source note names the underlying publication)."
 )
-_COVID = (
+_COVID = cv.period(
+    2020,
+    2022,
     "No KS2 tests in 2020 and 2021 and no Progress 8 in 2020 and 2021; KS4 grades in 2020 to "
-    "2022 were centre- or teacher-assessed, so attainment in those years is not comparable."
+    "2022 were centre- or teacher-assessed, so attainment in those years is not comparable.",
 )
 SHARES: dict[str, str] = {
     "sen_support_pupils_pct": "pupils on SEN support (no EHC plan), all schools",

@@ -18,6 +18,7 @@ from sendstats.core.vocab import (
     TRIBUNAL_METHODS,
     TRIBUNAL_SOURCE_ID,
 )
+from sendstats.metrics import caveats as cv
 from sendstats.metrics.common import AREA_ATTRS, AREA_KEYS, ENGLAND_CODE, PROV, finish, make_rows
 from sendstats.metrics.comparators import value_ratio, value_sum, with_pooled_comparators
 from sendstats.metrics.registry import MetricDef, register
@@ -40,8 +41,12 @@ register(
         sources=(SOURCE,),
         statistic="count",
         caveats=(
-            "'-' in the tables is zero (the MoJ legend); City of London and Isles of Scilly "
-            "have very few appeals, so their rates are unstable.",
+            cv.method("'-' in the publisher's tables is zero (the MoJ legend)."),
+            cv.for_las(
+                ("201", "420"),  # City of London, Isles of Scilly
+                "Appeal rates for {names} rest on very few appeals and swing widely from year "
+                "to year.",
+            ),
         ),
     ),
     MetricDef(
@@ -63,10 +68,13 @@ register(
         ),
         statistic="proportion",
         series_breaks=(
-            "2023: the publisher warns against comparing 2023 appealable decisions with "
-            "earlier years (the move to the person-level SEN2 collection from 2022; footnote 9 "
-            "of the 2014-2024 file).",
-            "2024: a new method counting annual reviews is published alongside.",
+            cv.series_break(
+                2023,
+                "2023: the publisher warns against comparing 2023 appealable decisions with "
+                "earlier years (the move to the person-level SEN2 collection from 2022; "
+                "footnote 9 of the 2014-2024 file).",
+            ),
+            cv.every_la("2024: a new method counting annual reviews is published alongside."),
         ),
         break_years=(2023,),
     ),
@@ -88,13 +96,17 @@ register(
             "with both figures (sum / sum), the published England Total kept beside"
         ),
         statistic="proportion",
-        series_breaks=("Published from 2024 only; not comparable with the 2018 method.",),
+        series_breaks=(
+            cv.every_la("Published from 2024 only; not comparable with the 2018 method."),
+        ),
         caveats=(
-            "2024 and 2025: the published England Total divides the appeals of every LA by the "
-            "appealable decisions of the LAs whose decisions are not suppressed (2024: 22,276 "
-            "/ 364,912 = 6.1%); sendstats pools both over the same LAs (2024: 20,771 / 364,912 "
-            "= 5.7%, which the publisher's 'England total excluding suppressed' row also "
-            "prints) and shows the published figure beside it.",
+            cv.every_la(
+                "2024 and 2025: the published England Total divides the appeals of every LA by "
+                "the appealable decisions of the LAs whose decisions are not suppressed (2024: "
+                "22,276 / 364,912 = 6.1%); sendstats pools both over the same LAs (2024: 20,771 "
+                "/ 364,912 = 5.7%, which the publisher's 'England total excluding suppressed' "
+                "row also prints) and shows the published figure beside it."
+            ),
         ),
     ),
 )

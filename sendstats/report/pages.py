@@ -107,6 +107,7 @@ def methods_markdown() -> str:
     """
     from sendstats.metrics.registry import all_metrics
     from sendstats.report.profile import navigation
+    from sendstats.report.sections.notes import caveat_text, scope_words
 
     toc = [
         ("sources", "Sources"),
@@ -148,8 +149,9 @@ def methods_markdown() -> str:
         if m.denominator:
             out.append(f"- Denominator: {m.denominator}.")
         out.append(f"- Sources: {', '.join(m.sources)}.")
-        for text in (*m.series_breaks, *m.caveats):
-            out.append(f"- {text}")
+        for c in (*m.series_breaks, *m.caveats):
+            kind = "Series break" if c.applies == "series_break" else "Caveat"
+            out.append(f"- {kind} ({scope_words(c)}): {caveat_text(c)}")
     out.append(data_dictionary_markdown())
     out.append(
         "\n## Known limits {#known-limits}\n\n"

@@ -169,7 +169,7 @@ def test_registry_refuses_an_id_without_its_unit_and_a_rate_without_denominator(
             ("s",),
             statistic="proportion",
         )
-    with pytest.raises(ValueError, match="series-break text"):
+    with pytest.raises(ValueError, match="series-break caveat of that year"):
         MetricDef(
             "appeals_count",
             "x",

@@ -1,24 +1,28 @@
 """The profile's notes: the reorganised-council box, the reading rules and the caveats.
 
-Caveats are only those that apply to this LA and its comparators, each said once: a registry
-caveat naming particular LAs or regions is kept only when it names this LA, its region, a
-neighbour, a predecessor or successor, or England; the funnel plot's overdispersion warning is
-one line whatever the number of measures it concerns.
+Caveats are only those that apply to this LA and the comparators shown beside it, each said
+once. Whether one applies is decided by its declared scope in the metric registry
+(:mod:`sendstats.metrics.caveats`) against what the profile shows of the LA: its own code, its
+statistical neighbours, predecessors and successors, its region, the years it has values for,
+its suppressed rows. A text several metrics declare is one bullet naming the metrics it covers;
+caveats that hold for every LA are on the methods page, not in any LA's box.
 """
 
 from __future__ import annotations
 
-import re
-from functools import cache
+from dataclasses import dataclass
 
 import polars as pl
 
 from sendstats import geography
 from sendstats.core.numbers import period_label
 from sendstats.geography.neighbours import neighbours
+from sendstats.metrics.caveats import Caveat
 from sendstats.metrics.registry import get_metric
 from sendstats.report import absence, rules
+from sendstats.report.figures.base import get_figure
 from sendstats.report.profile import HEADLINE_METRICS, LaContext
+from sendstats.report.sections import values
 from sendstats.report.sections.reorganisation import (
     abolished_on,
     formed_on,
@@ -54,28 +58,6 @@ def reorganisation(ctx: LaContext) -> str:
     return reorganisation_markdown(la, missing)
 
 
-@cache
-def _place_names() -> tuple[str, ...]:
-    names = {la.la_name for la in geography.all_las()} | set(geography.regions().values())
-    return tuple(sorted(names, key=len, reverse=True))
-
-
-def _applies(text: str, mine: set[str]) -> bool:
-    """Return True when a caveat names no place, or names one of ``mine`` or England."""
-    named = {n for n in _place_names() if re.search(rf"\b{re.escape(n)}\b", text)}
-    return not named or bool(named & mine) or "England" in text
-
-
-def _my_places(la: geography.LocalAuthority) -> set[str]:
-    codes = {*la.predecessors, *la.successors}
-    try:
-        names = {n.la_name for n in neighbours(la.la_code_dfe, "2025")}
-    except LookupError:  # an LA the set does not list
-        names = set()
-    names |= {geography.get_la(c).la_name for c in codes}
-    return names | {la.la_name, la.region_name}
-
-
 def reading_notes() -> list[str]:
     """Return the rules said once per profile: comparators, neighbours, bands, small numbers."""
     return [
@@ -89,72 +71,279 @@ def reading_notes() -> list[str]:
     ]
 
 
-#: Caveats about how a figure is computed, not about reading it: they stay on the methods page.
-METHODS_ONLY = ("Line 1.0.2", "Values far from the distribution")
+#: The figures the profile draws (``reports/la_profile.qmd``, the inclusion and high-needs
+#: sections), in page order: the caveats of their metrics can apply.
+PROFILE_FIGURES = (
+    "ehcp_trend_indexed",
+    "ehcp_rate_per_10k",
+    "requests_refused_trend",
+    "timeliness_trend",
+    "primary_need_mix",
+    "ehcp_growth_strip",
+    "placement_mix",
+    "placements_independent_special_growth",
+    "sen_support_trend",
+    "attainment8_gap_trend",
+    "deficit_against_funding",
+    "high_needs_dsg_balance_trend",
+    "high_needs_block_per_head_trend",
+    "tribunal_rate_trend",
+    "tribunal_funnel",
+    "adults_ld_employment_intervals",
+)
+#: Metrics the profile's sentences quote (their latest value) beyond the summary table.
+QUOTED_METRICS = (
+    "tribunal_appeal_rate_annual_reviews_pct",
+    "sen_support_pupils_pct",
+    "ehc_plan_pupils_pct",
+    "attainment8_gap_ehc_plan_score",
+    "review_meetings_held_pct",
+    "review_outcome_within_4_weeks_pct",
+    "review_outcome_amend_pct",
+    "plans_with_personal_budget_pct",
+)
+#: A figure drawing at least this many metrics is named once in a caveat, not each metric.
+NAME_FIGURE_FROM = 3
 
-_PERIOD = re.compile(r"^(?:FY )?(\d{4})(?:-(\d{2,4}))?(?:, [^:]+)?:")
+#: Reading order: what changes how this LA's own figures read comes first (its own data, then
+#: breaks in its series), then what concerns the comparators beside it.
+_OWN, _SERIES, _COMPARATOR, _LAST = 0, 1, 2, 3
 
 
-def _in_shown_years(text: str, years: list[int]) -> bool:
-    """Return False for a caveat about a period (``2014-15: ...``) outside the years shown."""
-    match = _PERIOD.match(text)
-    if not match or not years:
-        return True
-    start = int(match[1])
-    end = start if not match[2] or len(match[2]) == 2 else int(match[2])
-    return not (end < years[0] or start > years[-1])
+@dataclass(frozen=True)
+class Shown:
+    """What the profile shows of each metric: the LA's years with a value, and where suppressed.
+
+    ``years``: the LA's years with a value (every year for a metric drawn as a series or tabled
+    by year; the latest only for one quoted or summarised). ``missing``: the years shown in
+    which the LA has a row without a value. ``covers``: how a bullet names each metric.
+    ``near``: the DfE codes of the LA and the LAs shown beside it (:func:`comparator_codes`).
+    """
+
+    order: dict[str, int]
+    years: dict[str, tuple[int, ...]]
+    missing: dict[str, tuple[int, ...]]
+    covers: dict[str, str]
+    near: frozenset[str]
+
+
+def shown(ctx: LaContext) -> Shown:
+    """Return what the profile shows of each metric for this LA (see :class:`Shown`)."""
+    series: list[str] = []
+    latest: list[str] = [*HEADLINE_METRICS, *QUOTED_METRICS]
+    covers: dict[str, str] = {}
+    for fid in PROFILE_FIGURES:
+        fig = get_figure(fid)
+        (series if fig.needs_la else latest).extend(fig.metric_ids)
+        if len(fig.metric_ids) >= NAME_FIGURE_FROM:
+            covers.update({mid: f"the chart '{fig.title}'" for mid in fig.metric_ids})
+    series.extend(mid for ids in values.THEMES.values() for mid in ids)
+    order = {mid: i for i, mid in enumerate(dict.fromkeys([*HEADLINE_METRICS, *series, *latest]))}
+    rows = ctx.la_rows.filter(pl.col("metric_id").is_in(list(order)))
+    england = ctx.england_rows.filter(
+        pl.col("metric_id").is_in(list(order)) & pl.col("value").is_not_null()
+    )
+    years: dict[str, tuple[int, ...]] = {}
+    missing: dict[str, tuple[int, ...]] = {}
+    in_series = set(series)
+    for (mid,), sub in rows.group_by("metric_id"):
+        have = sorted(int(y) for y in sub.filter(pl.col("value").is_not_null())["year"])
+        gaps = sorted(int(y) for y in sub.filter(pl.col("value").is_null())["year"])
+        if mid not in in_series:
+            national = england.filter(pl.col("metric_id") == mid)["year"]
+            last = int(national.max()) if national.len() else None  # type: ignore[arg-type]
+            have, gaps = have[-1:], [y for y in gaps if y == last]
+        years[str(mid)], missing[str(mid)] = tuple(have), tuple(gaps)
+    for mid in order:
+        covers.setdefault(mid, get_metric(mid).title)
+    return Shown(order, years, missing, covers, frozenset(comparator_codes(ctx.la)))
+
+
+def comparator_codes(la: geography.LocalAuthority) -> set[str]:
+    """Return the DfE codes of the LA and of the LAs shown beside it.
+
+    Those are its statistical neighbours (May 2025 set, as in the summary) and the councils of
+    its reorganisation: predecessors, successors, and their other successors or predecessors
+    (the reorganised-council box names them all).
+    """
+    try:
+        codes = {n.la_code_dfe for n in neighbours(la.la_code_dfe, "2025")}
+    except LookupError:  # an LA the set does not list (abolished before 2025)
+        codes = set()
+    family = {la.la_code_dfe, *la.predecessors, *la.successors}
+    for code in list(family - {la.la_code_dfe}):
+        other = geography.get_la(code)
+        family |= {*other.predecessors, *other.successors}
+    return codes | family
+
+
+def _overlaps(c: Caveat, years: tuple[int, ...]) -> bool:
+    """Return True when the caveat has no period, or a year shown falls in it."""
+    return c.years is None or any(c.years[0] <= y <= c.years[1] for y in years)
+
+
+def priority(c: Caveat, ctx: LaContext, mid: str, seen: Shown) -> int | None:
+    """Return where a caveat of metric ``mid`` ranks in this LA's box, or None if it does not apply.
+
+    Decided from the caveat's declared scope and the profile's data only, never its words.
+    """
+    years = seen.years.get(mid, ())
+    la = ctx.la
+    if c.general:
+        return None
+    if c.applies == "series_break":
+        assert c.years is not None
+        brk = c.years[0]
+        return _SERIES if any(y < brk for y in years) and any(y >= brk for y in years) else None
+    if c.applies == "period":
+        return _SERIES if _overlaps(c, years) else None
+    if c.applies == "named_las":
+        if la.la_code_dfe in c.las:  # about this LA: also where it explains a missing figure
+            span = sorted({*years, *seen.missing.get(mid, ())})
+            inside = not span or _overlaps(c, tuple(range(span[0], span[-1] + 1)))
+            return _OWN if c.years is None or inside else None
+        near = c.beside and set(c.las) & seen.near
+        return _COMPARATOR if near and years and _overlaps(c, years) else None
+    if c.applies == "named_regions":
+        if la.region_code not in c.regions or not years or not _overlaps(c, years):
+            return None
+        return None if set(c.las) & seen.near else _COMPARATOR
+    if c.applies == "suppressed":
+        return _OWN if _overlaps(c, seen.missing.get(mid, ())) and seen.missing.get(mid) else None
+    if c.applies == "reorganised":
+        return _OWN if formed_on(la) is not None or abolished_on(la) is not None else None
+    row = ctx.bench_row(mid)
+    if c.applies == "small_numbers":
+        return _OWN if row is not None and rules.needs_caution(row) else None
+    if c.applies == "stale":
+        national = absence.national_years(ctx.figure_context(), mid)
+        return _OWN if row is not None and national and int(row["year"]) < national[-1] else None
+    raise ValueError(f"unknown caveat scope {c.applies!r}")
+
+
+def applicable(ctx: LaContext) -> list[tuple[str, tuple[str, ...]]]:
+    """Return the caveats that apply to this LA's profile: (text, metrics covered), in order.
+
+    Each text once, however many metrics declare it (near-identical caveats share one text in
+    the registry); ordered by what most changes the reading of this LA's own figures.
+    """
+    seen = shown(ctx)
+    found: dict[str, tuple[int, int, list[str]]] = {}
+    for mid in seen.order:
+        for c in (*get_metric(mid).series_breaks, *get_metric(mid).caveats):
+            rank = priority(c, ctx, mid, seen)
+            if rank is None:
+                continue
+            text = c.render([_name(x) for x in c.las if x in seen.near])
+            old = found.get(text, (rank, seen.order[mid], []))
+            found[text] = (min(old[0], rank), min(old[1], seen.order[mid]), [*old[2], mid])
+    ranked = sorted(found.items(), key=lambda kv: (kv[1][0], kv[1][1]))
+    return [(text, tuple(mids)) for text, (_, _, mids) in ranked]
+
+
+def _name(code: str) -> str:
+    return geography.get_la(code).la_name
+
+
+def caveat_text(c: Caveat) -> str:
+    """Return a caveat's text as the methods page gives it (every named LA filled in)."""
+    return c.render([_name(x) for x in c.las])
+
+
+def _covers(mids: tuple[str, ...], seen: Shown) -> str:
+    names = list(dict.fromkeys(seen.covers[m] for m in mids))
+    return names[0] if len(names) == 1 else f"{'; '.join(names[:-1])} and {names[-1]}"
+
+
+def _own_notes(ctx: LaContext, seen: Shown) -> list[str]:
+    """Return the notes on this LA's latest summary rows that other LAs' rows do not share.
+
+    A note most LAs' rows carry (a denominator's vintage, a derived statistic) holds for every
+    LA and is on the methods page; one that is this LA's own (an outlier flag) is kept.
+    """
+    out = []
+    for mid in HEADLINE_METRICS:
+        row = ctx.bench_row(mid)
+        note = str(row.get("note") or "") if row else ""
+        if not row or not note:
+            continue
+        peers = ctx.bench.filter((pl.col("metric_id") == mid) & (pl.col("year") == row["year"]))
+        if (peers["note"] == note).sum() * 2 < peers.height:
+            out.append(
+                f"{note[0].upper()}{note[1:].rstrip('.')}. *Applies to: {seen.covers[mid]}.*"
+            )
+    return out
+
+
+def _funnel_note(ctx: LaContext, seen: Shown) -> list[str]:
+    """Return the overdispersion warning once, naming the summary rows it concerns."""
+    mids = tuple(
+        mid
+        for mid in HEADLINE_METRICS
+        if (row := ctx.bench_row(mid)) is not None
+        and row.get("funnel_note")
+        and not rules.too_small(row)
+    )
+    if not mids:
+        return []
+    return [
+        "Comparison with England: far more LAs lie outside the 99.8% limits than chance "
+        "would put there (overdispersion), so read 'Higher' or 'Lower' as a guide, not a "
+        f"test. *Applies to: {_covers(mids, seen)}.*"
+    ]
+
+
+METHODS_POINTER = (
+    "Caveats that hold for every LA (how England and regions are pooled, cash terms, secondary "
+    "sources, how each figure is computed) are listed with each measure on the methods page."
+)
+
+
+def caveat_bullets(ctx: LaContext) -> list[str]:
+    """Return this LA's caveats, each once, in reading order (the box's second list).
+
+    First its own rows' notes and the caveats about its own data, then breaks in the series it
+    shows, then those about its comparators, and last the funnel plot's overdispersion warning.
+    """
+    seen = shown(ctx)
+    own = [
+        f"{text.rstrip('.')}. *Applies to: {_covers(mids, seen)}.*"
+        for text, mids in applicable(ctx)
+    ]
+    return [*_own_notes(ctx, seen), *own, *_funnel_note(ctx, seen)]
 
 
 def caveats(ctx: LaContext) -> str:
-    """Return the notes box (markdown): reading rules, then each applicable caveat once.
-
-    A caveat applies when it names no other place (see :func:`_applies`), concerns a period the
-    profile shows for this LA, and is about reading the figure rather than computing it.
-    """
-    mine = _my_places(ctx.la)
-    lines = [f"- {t}" for t in reading_notes()]
-    seen: set[str] = set()
-    latest_rows = []
-    for mid in HEADLINE_METRICS:
-        row = ctx.bench_row(mid)
-        if row is None:
-            continue
-        latest_rows.append(row)
-        m = get_metric(mid)
-        years = sorted(
-            ctx.la_rows.filter((pl.col("metric_id") == mid) & pl.col("value").is_not_null())[
-                "year"
-            ].to_list()
-        )
-        for text in (*m.series_breaks, *m.caveats):
-            if (
-                text not in seen
-                and _applies(text, mine)
-                and _in_shown_years(text, years)
-                and not text.startswith(METHODS_ONLY)
-            ):
-                seen.add(text)
-                lines.append(f"- {m.title}: {text.rstrip('.')}.")
-    # Notes on the rows the summary shows (their latest period), each once.
-    for row in latest_rows:
-        note = str(row.get("note") or "")
-        if note and note not in seen:
-            seen.add(note)
-            title = get_metric(str(row["metric_id"])).title
-            lines.append(f"- {title}: {note[0].upper()}{note[1:].rstrip('.')}.")
-    mine_bench = ctx.bench.filter(
-        (pl.col("la_code_dfe") == ctx.la.la_code_dfe)
-        & pl.col("metric_id").is_in(list(HEADLINE_METRICS))
+    """Return the notes box (markdown): how to read the figures, then this LA's caveats."""
+    rules_list = "\n".join(f"- {t}" for t in reading_notes())
+    own = "\n".join(f"- {t}" for t in caveat_bullets(ctx))
+    return (
+        "::: {.callout-note}\n**How to read the figures**\n\n"
+        f"{rules_list}\n\n**Caveats for {ctx.la.la_name}**\n\n{own}\n\n"
+        f"{METHODS_POINTER}\n:::\n"
     )
-    if mine_bench["change_note"].drop_nulls().len():
-        lines.append(
-            "- Changes that cross a series break (SEN2's 2023 move to person-level returns) "
-            "are flagged in the tables, not hidden."
-        )
-    if mine_bench["funnel_note"].drop_nulls().len():
-        lines.append(
-            "- Funnel limits: for most measures compared with England, far more LAs lie outside "
-            "the 99.8% limits than chance would put there (overdispersion), so read "
-            "'Higher' or 'Lower' as a guide, not a test."
-        )
-    return "::: {.callout-note}\n" + "\n".join(lines) + "\n:::\n"
+
+
+def scope_words(c: Caveat) -> str:
+    """Return a caveat's scope in words, for the methods page's complete list."""
+    span = ""
+    if c.years is not None:
+        span = f"{c.years[0]}" if c.years[0] == c.years[1] else f"{c.years[0]} to {c.years[1]}"
+    if c.applies == "named_las":
+        names = ", ".join(dict.fromkeys(geography.get_la(x).la_name for x in c.las))
+        who = f"{names} and profiles showing it beside them" if c.beside else names
+        return f"{who}; {span}" if span else who
+    if c.applies == "named_regions":
+        names = " and ".join(geography.regions()[r] for r in c.regions)
+        return f"LAs in {names}; {span}" if span else f"LAs in {names}"
+    return {
+        "every_la": "every LA",
+        "method": "how it is computed",
+        "series_break": f"LAs with values either side of {span}",
+        "period": f"LAs with values shown in {span}",
+        "suppressed": "LAs with a value suppressed or not returned"
+        + (f" in {span}" if span else ""),
+        "small_numbers": "LAs whose latest value rests on few cases",
+        "reorganised": "LAs formed or abolished by a reorganisation",
+        "stale": "LAs whose latest value is older than England's",
+    }[c.applies]
