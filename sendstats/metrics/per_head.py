@@ -39,9 +39,9 @@ LATEST_RULE = (
     "(mid-2023 for January 2025 EHC plans and for 2024 and 2025 appeals), and its row says so."
 )
 CENSUS_BREAK = (
-    "Denominators from mid-2021 are the first ONS estimates based on the 2021 Census; the held "
-    "mid-2017 to mid-2020 estimates predate it and were not rebased, so figures either side of "
-    "the switch are not comparable."
+    "Population figures from mid-2021 on are the first ONS estimates based on the 2021 Census; "
+    "the earlier estimates used (mid-2017 to mid-2020) were not revised to match, so rates "
+    "either side of the switch are not fully comparable."
 )
 
 

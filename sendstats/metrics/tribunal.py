@@ -30,6 +30,12 @@ METHOD_METRICS = {
     METHOD_ANNUAL_REVIEWS: "tribunal_appeal_rate_annual_reviews_pct",
 }
 
+#: City of London and Isles of Scilly (DfE codes): appeals too few for a stable rate.
+FEW_APPEALS = cv.for_las(
+    ("201", "420"),
+    "Appeal rates for {names} rest on very few appeals and swing widely from year to year.",
+)
+
 register(
     MetricDef(
         id="tribunal_appeals_count",
@@ -40,14 +46,7 @@ register(
         period_type="calendar_year",
         sources=(SOURCE,),
         statistic="count",
-        caveats=(
-            cv.method("'-' in the publisher's tables is zero (the MoJ legend)."),
-            cv.for_las(
-                ("201", "420"),  # City of London, Isles of Scilly
-                "Appeal rates for {names} rest on very few appeals and swing widely from year "
-                "to year.",
-            ),
-        ),
+        caveats=(cv.method("'-' in the publisher's tables is zero (the MoJ legend)."), FEW_APPEALS),
     ),
     MetricDef(
         id="tribunal_appeal_rate_pct",
@@ -76,6 +75,7 @@ register(
             ),
             cv.every_la("2024: a new method counting annual reviews is published alongside."),
         ),
+        caveats=(FEW_APPEALS,),
         break_years=(2023,),
     ),
     MetricDef(

@@ -221,13 +221,13 @@ def priority(c: Caveat, ctx: LaContext, mid: str, seen: Shown) -> int | None:
     raise ValueError(f"unknown caveat scope {c.applies!r}")
 
 
-def applicable(ctx: LaContext) -> list[tuple[str, tuple[str, ...]]]:
+def applicable(ctx: LaContext, seen: Shown | None = None) -> list[tuple[str, tuple[str, ...]]]:
     """Return the caveats that apply to this LA's profile: (text, metrics covered), in order.
 
     Each text once, however many metrics declare it (near-identical caveats share one text in
     the registry); ordered by what most changes the reading of this LA's own figures.
     """
-    seen = shown(ctx)
+    seen = seen or shown(ctx)
     found: dict[str, tuple[int, int, list[str]]] = {}
     for mid in seen.order:
         for c in (*get_metric(mid).series_breaks, *get_metric(mid).caveats):
@@ -287,9 +287,9 @@ def _funnel_note(ctx: LaContext, seen: Shown) -> list[str]:
     if not mids:
         return []
     return [
-        "Comparison with England: far more LAs lie outside the 99.8% limits than chance "
-        "would put there (overdispersion), so read 'Higher' or 'Lower' as a guide, not a "
-        f"test. *Applies to: {_covers(mids, seen)}.*"
+        "Comparison with England ('vs England' in the summary): far more LAs lie outside the "
+        "99.8% limits than chance would put there (overdispersion), so read 'Higher' or "
+        f"'Lower' as a guide, not a test. *Applies to: {_covers(mids, seen)}.*"
     ]
 
 
@@ -308,7 +308,7 @@ def caveat_bullets(ctx: LaContext) -> list[str]:
     seen = shown(ctx)
     own = [
         f"{text.rstrip('.')}. *Applies to: {_covers(mids, seen)}.*"
-        for text, mids in applicable(ctx)
+        for text, mids in applicable(ctx, seen)
     ]
     return [*_own_notes(ctx, seen), *own, *_funnel_note(ctx, seen)]
 
