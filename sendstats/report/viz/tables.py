@@ -29,6 +29,9 @@ def metrics_summary_table(
         .tab_style(style=style.text(weight="bold"), locations=loc.body(columns=numeric[:1]))
         .opt_row_striping()
     )
+    widths = {c: f"{w}%" for c, w in SUMMARY_HTML_WIDTHS.items() if c in rows.columns}
+    if len(widths) == len(rows.columns):  # the profile's eight columns: metric names widest
+        table = table.cols_width(cases=widths)
     return table
 
 
@@ -36,8 +39,22 @@ def _typst_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-#: Relative widths of the summary's eight columns on an A4 page (metric name widest).
-SUMMARY_WIDTHS = (2.9, 1.5, 2.3, 1.6, 1.15, 0.95, 1.1, 1.05)
+#: Widths (% of the table) of the summary's eight columns in HTML: the metric name gets the
+#: room the value column does not need, so it wraps onto two lines, not four.
+SUMMARY_HTML_WIDTHS = {
+    "Metric": 25,
+    "Period": 9,
+    "LA (95% interval)": 20,  # "55.0% (53.4% to 56.5%)" on one line (gt_right cells do not wrap)
+    "Quartile": 11,
+    "Rank": 9,
+    "vs England": 8,
+    "Neighbours": 10,
+    "England": 8,
+}
+
+#: Relative widths of the summary's eight columns on an A4 page (metric name widest; the
+#: others fit "January 2025", "Second-highest quarter" and "122 of 153" in two lines at most).
+SUMMARY_WIDTHS = (13.6, 5.2, 6.4, 6.6, 4.8, 3.2, 4.6, 3.8)
 
 
 def summary_typst(rows: pl.DataFrame, *, title: str, notes: list[str]) -> str:
