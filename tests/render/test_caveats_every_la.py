@@ -122,3 +122,15 @@ def test_general_caveats_stay_on_the_methods_page_and_it_lists_every_caveat(
     for ctx, bullets in boxes.values():
         said = " ".join(bullets)
         assert not [t for t in general if t in said], ctx.la.la_name
+
+
+def test_the_figures_whose_caveats_count_are_the_figures_the_profile_draws() -> None:
+    import inspect
+
+    from sendstats.report.sections import high_needs, inclusion
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "reports" / "la_profile.qmd").read_text() + inspect.getsource(high_needs)
+    drawn = set(re.findall(r'show_figure\(ctx, "([a-z0-9_]+)"\)', text))
+    drawn |= set(re.findall(r'"([a-z0-9_]+)"', inspect.getsource(inclusion.show_inclusion)))
+    assert drawn == set(notes.PROFILE_FIGURES)

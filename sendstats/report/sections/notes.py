@@ -107,7 +107,7 @@ NAME_FIGURE_FROM = 3
 
 #: Reading order: what changes how this LA's own figures read comes first (its own data, then
 #: breaks in its series), then what concerns the comparators beside it.
-_OWN, _SERIES, _COMPARATOR, _LAST = 0, 1, 2, 3
+_OWN, _SERIES, _COMPARATOR = 0, 1, 2
 
 
 @dataclass(frozen=True)
