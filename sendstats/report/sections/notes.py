@@ -325,25 +325,28 @@ def caveats(ctx: LaContext) -> str:
 
 
 def scope_words(c: Caveat) -> str:
-    """Return a caveat's scope in words, for the methods page's complete list."""
+    """Return which profiles a caveat appears in, in words, for the methods page's full list."""
     span = ""
     if c.years is not None:
         span = f"{c.years[0]}" if c.years[0] == c.years[1] else f"{c.years[0]} to {c.years[1]}"
+    when = f"; {span}" if span else ""
     if c.applies == "named_las":
-        names = ", ".join(dict.fromkeys(geography.get_la(x).la_name for x in c.las))
-        who = f"{names} and profiles showing it beside them" if c.beside else names
-        return f"{who}; {span}" if span else who
+        named = list(dict.fromkeys(geography.get_la(x).la_name for x in c.las))
+        names = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        them = "it" if len(named) == 1 else "one of them"
+        beside = f" and of LAs with {them} as a comparator" if c.beside else ""
+        return f"profiles of {names}{beside}{when}"
     if c.applies == "named_regions":
-        names = " and ".join(geography.regions()[r] for r in c.regions)
-        return f"LAs in {names}; {span}" if span else f"LAs in {names}"
+        return (
+            "profiles of LAs in " + " and ".join(geography.regions()[r] for r in c.regions) + when
+        )
     return {
-        "every_la": "every LA",
-        "method": "how it is computed",
-        "series_break": f"LAs with values either side of {span}",
-        "period": f"LAs with values shown in {span}",
-        "suppressed": "LAs with a value suppressed or not returned"
-        + (f" in {span}" if span else ""),
-        "small_numbers": "LAs whose latest value rests on few cases",
-        "reorganised": "LAs formed or abolished by a reorganisation",
-        "stale": "LAs whose latest value is older than England's",
+        "every_la": "every profile: said here, not in each",
+        "method": "how the figure is computed",
+        "series_break": f"profiles with values either side of {span}",
+        "period": f"profiles with values in {span}",
+        "suppressed": f"profiles with a value suppressed or not returned{when}",
+        "small_numbers": "profiles whose latest value rests on few cases",
+        "reorganised": "profiles of LAs formed or abolished by a reorganisation",
+        "stale": "profiles whose latest value is older than England's",
     }[c.applies]
