@@ -134,3 +134,27 @@ def test_the_figures_whose_caveats_count_are_the_figures_the_profile_draws() -> 
     drawn = set(re.findall(r'show_figure\(ctx, "([a-z0-9_]+)"\)', text))
     drawn |= set(re.findall(r'"([a-z0-9_]+)"', inspect.getsource(inclusion.show_inclusion)))
     assert drawn == set(notes.PROFILE_FIGURES)
+
+
+@pytest.mark.parametrize(
+    ("scope", "metric_id", "applies_to", "not_to"),
+    [
+        ("reorganised", "ehc_plans_count", "Westmorland and Furness", "Kent"),
+        ("small_numbers", "requests_refused_pct", "Isles of Scilly", "Kent"),
+        ("stale", "ehc_plans_count", "Cumbria", "Kent"),
+        ("suppressed", "ascof_1e_ld_paid_employment_pct", "Isles of Scilly", "Kent"),
+    ],
+)
+def test_data_condition_scopes_follow_the_las_own_rows(
+    boxes: dict[str, tuple[report.LaContext, list[str]]],
+    scope: str,
+    metric_id: str,
+    applies_to: str,
+    not_to: str,
+) -> None:
+    from sendstats.metrics.caveats import Caveat
+
+    c = Caveat("A condition in the LA's own data.", scope)  # type: ignore[arg-type]
+    for query, expected in ((applies_to, 0), (not_to, None)):
+        ctx = boxes[geography.resolve_la(query).la_code_dfe][0]
+        assert notes.priority(c, ctx, metric_id, notes.shown(ctx)) == expected, query
