@@ -8,6 +8,7 @@ the crosswalk (reorganisations), the metric tables (rows with no value) and the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import polars as pl
@@ -101,12 +102,24 @@ def stale_reason(ctx: FigureContext, row: dict[str, Any], newest_end: int) -> st
     return None
 
 
+def population_vintages() -> list[str]:
+    """Return the ONS mid-year estimates held (pinned), oldest first: ``mid-2017``, ..."""
+    from sendstats.acquire import catalog
+
+    held = [
+        r.release
+        for r in catalog.get_source("ons_population").releases
+        if r.files and re.fullmatch(r"mid-\d{4}", r.release)
+    ]
+    return sorted(held)
+
+
 def _not_held(metric_id: str) -> str:
     """Return what is not held that would give later figures of a metric."""
     m = get_metric(metric_id)
     from sendstats.acquire import catalog
 
     if m.unit == "per_10k" or "block_per_head" in metric_id:
-        return "it needs ONS population estimates, held to mid-2020"
+        return f"it needs ONS population estimates, held to {population_vintages()[-1]}"
     titles = [catalog.get_source(s).title for s in m.sources if s != "ons_population"]
     return f"later releases of {'; '.join(titles)} are not held"

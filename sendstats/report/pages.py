@@ -106,8 +106,11 @@ def methods_markdown() -> str:
     with what the build read and computed.
     """
     from sendstats.metrics.registry import all_metrics
+    from sendstats.report.absence import population_vintages
     from sendstats.report.profile import navigation
     from sendstats.report.sections.notes import caveat_text, scope_words
+
+    held = population_vintages()
 
     toc = [
         ("sources", "Sources"),
@@ -159,7 +162,8 @@ def methods_markdown() -> str:
         "high-needs lines 1.2.x) is built from the publisher's data guidance "
         "and tested on small inline frames only: it has not yet met a full real file.\n"
         "- The DfE dashboard's DSG cumulative balance as % of total DSG income is derived, not "
-        "official.\n- Rates per 10,000 residents use ONS mid-year estimates mid-2017 to "
-        "mid-2020 (pre-2021-Census series), the vintage named on every value."
+        "official.\n- Rates per 10,000 residents and per head use ONS mid-year estimates "
+        f"{held[0]} to {held[-1]}, the vintage named on every value; estimates from mid-2021 on "
+        "are based on the 2021 Census and the earlier ones were not revised to match."
     )
     return "\n".join(out)
