@@ -21,6 +21,7 @@ from sendstats.geography.neighbours import ComparatorGroup
 from sendstats.metrics import METRIC_TABLES
 from sendstats.metrics.registry import MetricDef, all_metrics, get_metric
 from sendstats.metrics.tables import load_metrics
+from sendstats.report.rules import CAUTION_MARK, SMALL_NUMBERS_RULE
 
 #: Terminal width the table must fit.
 WIDTH = 100
@@ -37,6 +38,9 @@ THEME_LABELS: dict[str, str] = {
     "adults": "Adults with a learning disability (ASCOF)",
 }
 NEED_PREFIX = "EHC plans with primary need: "
+#: Quartile band -> position by value, for metrics without a good direction (where a letter
+#: would be read as a grade: issue 19, item 6).
+POSITION = {"A": "top", "B": "upper", "C": "lower", "D": "bottom"}
 SIGNIFICANCE = {
     "Better": "better",
     "Worse": "worse",
@@ -119,6 +123,17 @@ def metric_themes() -> dict[str, str]:
     return themes
 
 
+def band_cell(band: str | None, polarity: str) -> str:
+    """Return the band as shown: A-D where the metric has a good direction, else its position.
+
+    Without a direction 'A' would read as a grade (Kent refusing 55% of requests is not
+    'A'), so the quarter is named by value: top, upper, lower, bottom.
+    """
+    if not band:
+        return ""
+    return POSITION.get(band, band) if polarity == "neither" else band
+
+
 def _label(m: MetricDef, ids: bool) -> str:
     return m.id if ids else m.title
 
@@ -144,7 +159,9 @@ def compare_table(
     latest = rows.sort("year").group_by("metric_id", maintain_order=True).last()
     metrics = load_metrics() if group is not None else None
     themes = metric_themes()
-    columns = ["Period", resolved.la_name[:12], "England", "Region", f"SN {sn_set}"]
+    # The heading names the LA; a long name would widen its column past the values' width.
+    la_column = resolved.la_name if len(resolved.la_name) <= 8 else "LA"
+    columns = ["Period", la_column, "England", "Region", f"SN {sn_set}"]
     if group is not None:
         columns.append("Group")
     columns += ["Rank", "Band", "vs Eng.", "Change"]
@@ -153,7 +170,8 @@ def compare_table(
         m = get_metric(r["metric_id"])
         cells = [
             _short_period(int(r["year"]), r["period_type"]),
-            format_value(r["value"], m.unit),
+            format_value(r["value"], m.unit)
+            + (CAUTION_MARK if r["reliability"] == "caution" else ""),
             format_value(r["england_value"], m.unit),
             format_value(r["region_value"], m.unit),
             format_value(r[f"sn{sn_set}_value"], m.unit),
@@ -163,7 +181,7 @@ def compare_table(
         change = format_change(r["change_prev"], m.unit)
         cells += [
             f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "",
-            r["band"] or "",
+            band_cell(r["band"], m.polarity),
             SIGNIFICANCE.get(r["significance"] or "", ""),
             change + ("*" if change and r["change_prev_spans_break"] else ""),
         ]
@@ -207,9 +225,10 @@ def _legend(sn_set: str, group: ComparatorGroup | None) -> str:
         "Latest period held for each metric. England and Region: pooled (sum of numerators / "
         f"sum of denominators), totals for counts. SN {sn_set}: unweighted mean of the 10 "
         f"statistical neighbours ({sn_set} set). Rank: 1 = highest value. Band: national "
-        "quartile, A = best quarter where the metric has a good direction, else A = highest. "
+        "quartile, A = best quarter to D = worst where the metric has a good direction, else "
+        "top, upper, lower or bottom quarter by value. "
         "vs Eng.: 95% interval against England (blank for counts and growth). Change: on the "
-        "previous period; * = across a series break. Money in £m or £bn."
+        "previous period; * = across a series break. Money in £m or £bn. " + SMALL_NUMBERS_RULE
     )
     if group is not None:
         members = ", ".join(geography.get_la(c).la_name for c in group.members or ())

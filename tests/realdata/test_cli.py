@@ -175,6 +175,17 @@ def test_compare_groups_by_theme_with_titles_in_100_columns_for_many_las(built: 
     assert "EHC plans: caseload, requests, timeliness" in headings
     assert "SEND Tribunal appeals" in headings
     assert "  EHC plans (January)" in kent  # a title, under its theme
+    # No grade letter where the metric has no good direction (issue 19, item 6): Kent refuses
+    # more requests than most LAs, which is 'top', not 'A'; timeliness has a direction.
+    by_id = compare_table("Kent", ids=True).splitlines()
+    refused = next(line for line in by_id if line.startswith("  requests_refused_pct "))
+    assert " top " in refused and " A " not in refused
+    timely = next(line for line in by_id if line.startswith("  plans_within_20_weeks_e"))
+    assert any(f" {letter} " in timely for letter in "ABCD")
+    # A % on fewer than 30 cases is marked; the legend says the rule once.
+    scilly = compare_table("Isles of Scilly")
+    assert "\u2020" in scilly.split("Latest period held")[0]
+    assert "Small numbers:" in " ".join(scilly.split())
 
 
 def _today() -> object:
