@@ -80,6 +80,7 @@ def data_dictionary_markdown() -> str:
     it validates with (``Field(description=...)``), so the page is the contract the build
     checked, not a copy of it.
     """
+    import inspect
     import json
 
     path = config.data_dir() / "data_dictionary.json"
@@ -89,7 +90,10 @@ def data_dictionary_markdown() -> str:
         )
     out = ["\n## Data dictionary {#data-dictionary}\n"]
     for table in json.loads(path.read_text(encoding="utf-8")):
-        out.append(f"\n### `{table['path']}`\n\n{table['description']}\n")
+        # A model's docstring, as written: indented after its first line (which Markdown would
+        # set as code) and in reST's double backticks.
+        about = inspect.cleandoc(table["description"]).replace("``", "`")
+        out.append(f"\n### `{table['path']}`\n\n{about}\n")
         out.append("| column | type | nullable | description |")
         out.append("| --- | --- | --- | --- |")
         for col in table["columns"]:

@@ -139,6 +139,16 @@ def test_methods_page_lists_every_pin_and_metric() -> None:
     assert "has not yet met a full real file" in text
 
 
+def test_data_dictionary_reads_as_text_not_code(built_root: Path) -> None:
+    from sendstats.report import pages
+
+    text = pages.data_dictionary_markdown()
+    assert "Tidy EHC plan statistics" in text
+    # A model docstring's indented second paragraph once became a code block, in reST quotes.
+    assert not [line for line in text.splitlines() if line.startswith("    ")]
+    assert "``" not in text
+
+
 PROFILE_FIGURES = [
     "ehcp_trend_indexed",
     "ehcp_rate_per_10k",
@@ -239,6 +249,10 @@ def test_england_overview_rebuilds_the_quoted_figures(site: Path) -> None:
     quoted = site / "_site" / "figures" / "england__quoted_figures.csv"
     rows = list(csv.DictReader(quoted.open(encoding="utf-8")))
     assert all(len(r["file_sha256"]) == 64 for r in rows)
+    # The table is read, not code: no literal Markdown backticks in any cell.
+    assert not [r["claim"] for r in rows if "`" in "".join(r.values())]
+    table = page[page.index("Figures the SEND debate quotes") :]
+    assert "`" not in table[: table.index("</table>")]
     # ASCL quotes 11.5% of pupils on SEN support: the all-schools figure for January 2021 is
     # 12.2%; 11.5% is the secondary-schools figure (LAIT, Special educational needs in England).
     (ascl,) = [r for r in rows if "ASCL" in r["claim"]]

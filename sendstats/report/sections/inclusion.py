@@ -376,7 +376,7 @@ def ascl_check(ctx: FigureContext) -> dict[str, Any] | None:
         f"{_PHASES[str(h['metric_id'])]}, January {h['year']}" for h in hits.iter_rows(named=True)
     )
     how = (
-        f"`sen_support_pupils_pct`, England row, January {year} ({LAIT}). ASCL's "
+        f"sen_support_pupils_pct, England row, January {year} ({LAIT}). ASCL's "
         f"{ASCL_SEN_SUPPORT_PCT}% is "
         + (f"the figure for {matches}" if matches else "no England figure held")
         + f"; the all-schools figure ranged from {_pct(low)} to {_pct(high)} in "
