@@ -4,7 +4,9 @@ Used to show that a refactor changed no output: ``python scripts/compare_builds.
 builds nothing; it reads ``tidy/*.parquet`` and ``metrics/*.parquet`` under both folders and
 prints, per table, whether rows, columns (in any order) and values agree (floats within
 ``--rtol``), exiting 1 on any difference. Tables only in NEW are listed (new steps), not
-counted as differences.
+counted as differences. ``--exact`` asks for more: every table equal by polars
+``DataFrame.equals`` (same columns in the same order, same dtypes, same values; nulls equal),
+and says whether the two files are also the same bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ def main() -> int:
     parser.add_argument("old", type=Path)
     parser.add_argument("new", type=Path)
     parser.add_argument("--rtol", type=float, default=1e-9)
+    parser.add_argument(
+        "--exact", action="store_true", help="tables must be equal exactly (DataFrame.equals)"
+    )
     args = parser.parse_args()
     bad = 0
     for sub in ("tidy", "metrics"):
@@ -38,6 +43,19 @@ def main() -> int:
                 continue
             old = pl.read_parquet(args.old / sub / name)
             new = pl.read_parquet(args.new / sub / name)
+            if args.exact:
+                same_bytes = (args.old / sub / name).read_bytes() == (
+                    args.new / sub / name
+                ).read_bytes()
+                if old.schema == new.schema and old.equals(new, null_equal=True):
+                    files = "same bytes" if same_bytes else "files differ in bytes only"
+                    print(
+                        f"{sub}/{name}: equal ({new.height:,} rows, {new.width} columns; {files})"
+                    )
+                else:
+                    print(f"{sub}/{name}: NOT EQUAL")
+                    bad += 1
+                continue
             try:
                 assert_frame_equal(
                     old,

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +162,12 @@ def git_dirty() -> bool | None:
 
     A dirty tree means the commit alone does not say which code made an output.
     """
-    if git_commit() is None:
+    return git_dirty_at(git_commit())
+
+
+def git_dirty_at(commit: str | None) -> bool | None:
+    """Return :func:`git_dirty` for a checkout whose commit is known (None: not in git)."""
+    if commit is None:
         return None
     out = _git("status", "--porcelain", "--untracked-files=no")
     return None if out is None else bool(out)
@@ -182,6 +188,28 @@ def _git(*args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+@dataclass(frozen=True)
+class OutputRecord:
+    """One output file a step has just written completely, to record in the manifest.
+
+    Attributes:
+        path: the output, under the data directory.
+        step: the step that made it, e.g. ``"tidy:dfe_sen2__ehcp"``.
+        inputs: ids of what it read: input ids (``source/release/name``) or the paths of
+            earlier outputs (relative to the data directory), each in the manifest already or
+            recorded before it in the same call.
+        rows: number of rows written, if a table.
+        details: what the step wants on record, e.g. rows read, kept and excluded with reasons.
+
+    """
+
+    path: Path
+    step: str
+    inputs: Sequence[str]
+    rows: int | None
+    details: Mapping[str, Any] | None = None
+
+
 def record_output(
     path: Path,
     *,
@@ -190,50 +218,65 @@ def record_output(
     rows: int | None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """Record an output file that ``step`` has just written completely.
+    """Record one output file that ``step`` has just written completely.
 
-    Args:
-        path: the output, under the data directory.
-        step: the step that made it, e.g. ``"tidy.dfe_sen2"``.
-        inputs: ids of what it read: input ids (``source/release/name``) or the paths of
-            earlier outputs (relative to the data directory), each already in the manifest.
-        rows: number of rows written, if a table.
-        details: what the step wants on record, e.g. rows read, kept and excluded with reasons.
+    See :class:`OutputRecord` for the arguments and :func:`record_outputs` for the checks.
+    """
+    record_outputs([OutputRecord(Path(path), step, inputs, rows, details)])
+
+
+def record_outputs(records: Sequence[OutputRecord]) -> None:
+    """Record output files in one write of the manifest (a build records all its tables at once).
+
+    The git commit and the library versions are read once for all of them: one build's
+    outputs were made by the same code.
 
     Raises:
-        ManifestError: if the file does not exist, lies outside the data directory, or names
+        ManifestError: if a file does not exist, lies outside the data directory, or names
             an input the manifest does not hold (the output would claim an unrecorded read).
+            Nothing is recorded then.
 
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"{path}: cannot record an output that does not exist")
-    key = _relative_to_data(path)
-    digest = sha256_file(path)
-    entry: dict[str, Any] = {
-        "path": key,
-        "step": step,
-        "inputs": list(inputs),
-        "rows": rows,
-        "sha256": digest,
-        "bytes": path.stat().st_size,
-        "sendstats_version": __version__,
-        "libraries": library_versions(),
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(),
-        "when": _now(),
-    }
-    if details:
-        entry["details"] = dict(details)
+    if not records:
+        return
+    commit = git_commit()
+    dirty = git_dirty_at(commit)
+    libraries = library_versions()
+    when = _now()
+    entries: list[tuple[OutputRecord, str, dict[str, Any]]] = []
+    for rec in records:
+        path = Path(rec.path)
+        if not path.is_file():
+            raise ManifestError(f"{path}: cannot record an output that does not exist")
+        key = _relative_to_data(path)
+        entry: dict[str, Any] = {
+            "path": key,
+            "step": rec.step,
+            "inputs": list(rec.inputs),
+            "rows": rec.rows,
+            "sha256": sha256_file(path),
+            "bytes": path.stat().st_size,
+            "sendstats_version": __version__,
+            "libraries": dict(libraries),
+            "git_commit": commit,
+            "git_dirty": dirty,
+            "when": when,
+        }
+        if rec.details:
+            entry["details"] = dict(rec.details)
+        entries.append((rec, key, entry))
 
     def mutate(manifest: dict[str, Any]) -> None:
         known = manifest["inputs"].keys() | manifest["outputs"].keys()
-        missing = [i for i in inputs if i not in known]
-        if missing:
-            raise ManifestError(
-                f"{key}: step {step!r} names inputs not in the manifest: {', '.join(missing)} "
-                "(fetch or build them first)"
-            )
-        manifest["outputs"][key] = entry
+        for rec, key, _ in entries:
+            missing = [i for i in rec.inputs if i not in known]
+            if missing:
+                raise ManifestError(
+                    f"{key}: step {rec.step!r} names inputs not in the manifest: "
+                    f"{', '.join(missing)} (fetch or build them first)"
+                )
+            known = known | {key}
+        for _, key, entry in entries:
+            manifest["outputs"][key] = entry
 
     _update(mutate)

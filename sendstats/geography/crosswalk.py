@@ -362,8 +362,14 @@ def resolve_la(query: str, on: dt.date | None = None) -> LocalAuthority:
 
 def list_las(on: dt.date) -> list[LocalAuthority]:
     """Return every LA in force on ``on``, ordered by DfE code (152, 151, 152 or 153 LAs)."""
+    return list(_las_on(on))
+
+
+@cache
+def _las_on(on: dt.date) -> tuple[LocalAuthority, ...]:
+    """Return :func:`list_las` once per date (the metric steps ask for the same few dates)."""
     recs = [r for r in _records().values() if _in_force(r.valid_from, r.valid_to, on)]
-    return [_build(r, on) for r in sorted(recs, key=lambda r: r.la_code_dfe)]
+    return tuple(_build(r, on) for r in sorted(recs, key=lambda r: r.la_code_dfe))
 
 
 def all_las() -> list[LocalAuthority]:

@@ -83,8 +83,12 @@ def resolve(function: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], getattr(importlib.import_module(module), name))
 
 
-def _check(step: Step, df: pl.DataFrame, where: Path) -> pl.DataFrame:
-    """Return ``df`` once it meets the step's schema (a pandera model or a validate function)."""
+def check_output(step: Step, df: pl.DataFrame, where: Path) -> pl.DataFrame:
+    """Return ``df`` once it meets the step's schema (a pandera model or a validate function).
+
+    This is the one schema check of a step's table: the source readers and metric modules do
+    not validate what they return, the runner does, once, before the table is staged.
+    """
     if step.schema is None:
         return df
     target = resolve(step.schema)
@@ -172,7 +176,7 @@ def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepRe
     else:
         made = function(*(run.frame(name) for name in step.after), **params)
     df, details = made if isinstance(made, tuple) else (made, None)
-    df = _check(step, df, output)
+    df = check_output(step, df, output)
     if step.log:
         left = resolve(step.log)(df)
         details = {**(details or {}), "left_out": left.to_dicts()}

@@ -96,7 +96,7 @@ class Staging:
         self.pending.append(_Pending(step, staged, output, reads, rows, details))
 
     def commit(self) -> None:
-        """Move every staged table onto its place, then record each in the manifest.
+        """Move every staged table onto its place, then record them in one manifest write.
 
         The renames come first and are each atomic; a link found at an output's place is
         replaced, never followed. The manifest records an output only once it is in place.
@@ -104,12 +104,10 @@ class Staging:
         for item in self.pending:
             item.output.parent.mkdir(parents=True, exist_ok=True)
             os.replace(item.staged, item.output)
-        for item in self.pending:
-            manifest.record_output(
-                item.output,
-                step=item.step,
-                inputs=item.reads,
-                rows=item.rows,
-                details=item.details,
-            )
+        manifest.record_outputs(
+            [
+                manifest.OutputRecord(item.output, item.step, item.reads, item.rows, item.details)
+                for item in self.pending
+            ]
+        )
         self.pending.clear()

@@ -279,11 +279,11 @@ def _areas(df: pl.DataFrame, path: Path) -> pl.DataFrame:
 def tidy(
     paths: dict[tuple[str, str], Path] | dict[tuple[str, str], tuple[Path, str]],
 ) -> pl.DataFrame:
-    """Read the SEN indicators of the LAIT file into the validated long table.
+    """Read the SEN indicators of the LAIT file into the long table (the build checks its schema).
 
     Raises:
         RawInputError: the file or dictionary drifted (a new marker, an unknown LA number, an
-            indicator missing from the dictionary), or the table breaks its schema.
+            indicator missing from the dictionary).
 
     """
     path, sha = _entry(paths[(RELEASE, "bds_long")])
@@ -343,4 +343,4 @@ def tidy(
         )
     )
     out = out.select(TIDY_COLUMNS).sort("measure", "year", "geographic_level", "area_code")
-    return validate_frame(LaitSenTidy, out, Path(TABLE), stage="tidy")
+    return out

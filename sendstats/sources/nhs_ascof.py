@@ -405,7 +405,7 @@ def _add_caveats(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def tidy_file(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFrame:
-    """Read one ASCOF open data file into the validated ``nhs_ascof__ld_employment`` table.
+    """Read one ASCOF open data file into ``nhs_ascof__ld_employment`` rows (schema: by the build).
 
     Args:
         path: local path of the pinned raw file (xlsx or CSV).
@@ -452,7 +452,7 @@ def tidy_file(path: Path, sha256: str, *, release: str = "2020-21") -> pl.DataFr
     checks.check_totals(counts, path, measures=counts["measure"].unique().sort().to_list())
     out = _add_caveats(out).select(TIDY_COLUMNS)
     out = out.sort("measure", "disaggregation", "year", "geographic_level", "area_code")
-    return validate_frame(AscofTidy, out, Path(TABLE), stage="tidy")
+    return out
 
 
 def required_files() -> list[tuple[str, str]]:

@@ -161,7 +161,8 @@ def tidy(paths: dict[tuple[str, str], tuple[Path, str]]) -> pl.DataFrame:
     :func:`population_by_age_band`), so that a metric can divide on the geography of its year.
     """
     use_workbooks({key: path for key, (path, _sha) in paths.items()})
-    frames = [population_by_age_band(band, include_predecessors=True) for band in TIDY_BANDS]
+    # The build checks the table against PopulationBand once (its step's schema).
+    frames = [_band_table(band, None, include_predecessors=True) for band in TIDY_BANDS]
     return pl.concat(frames, how="vertical").sort("age_band", "mid_year", "la_code_dfe")
 
 
@@ -388,6 +389,12 @@ def population_by_age_band(
     Cumbria = Cumberland + Westmorland and Furness; exact because counts add), its vintage
     label saying so; merged LAs (Bournemouth, Poole) cannot be rebuilt and are not added.
     """
+    out = _band_table(band, year, include_predecessors=include_predecessors)
+    return validate_frame(PopulationBand, out, Path(f"population aged {band}"), stage="derived")
+
+
+def _band_table(band: AgeBand, year: int | None, *, include_predecessors: bool) -> pl.DataFrame:
+    """Return :func:`population_by_age_band`'s table, not yet checked against its schema."""
     if band not in AGE_BANDS:
         raise ValueError(f"unknown age band {band!r}; bands: {', '.join(AGE_BANDS)}")
     low, high = AGE_BANDS[band]
@@ -412,14 +419,13 @@ def population_by_age_band(
         },
         orient="row",
     )
-    out = (
+    return (
         pl.concat(frames, how="diagonal_relaxed")
         .join(provenance, on="mid_year", how="left")
         .with_columns(age_band=pl.lit(band))
         .select(*BAND_COLUMNS)
         .sort("mid_year", "la_code_dfe")
     )
-    return validate_frame(PopulationBand, out, Path(f"population aged {band}"), stage="derived")
 
 
 def _with_predecessors(table: pl.DataFrame) -> pl.DataFrame:

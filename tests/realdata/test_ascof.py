@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from tidied import checked
 
 from sendstats.acquire.catalog import load_declaration
 from sendstats.geography import LACodeError
@@ -132,8 +133,11 @@ def test_declaration_pins_the_held_file(raw_archive: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real(raw_archive: Path) -> pl.DataFrame:
-    return nhs_ascof.tidy_file(
-        raw_archive / HELD, "3501cfb404ce3a9621a5d7b1185a78ed83f77fa3b36e70f66852baee98b025f0"
+    return checked(
+        "tidy:nhs_ascof__ld_employment",
+        nhs_ascof.tidy_file(
+            raw_archive / HELD, "3501cfb404ce3a9621a5d7b1185a78ed83f77fa3b36e70f66852baee98b025f0"
+        ),
     )
 
 

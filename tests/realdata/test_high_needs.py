@@ -14,6 +14,7 @@ import pytest
 from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
+from tidied import tidied
 
 from sendstats import geography
 from sendstats.acquire.catalog import load_declaration
@@ -296,7 +297,7 @@ def _declared_paths(raw_archive: Path) -> dict[tuple[str, str], tuple[Path, str]
 
 @pytest.fixture(scope="module")
 def real(raw_archive: Path) -> pl.DataFrame:
-    return hn.tidy(_declared_paths(raw_archive))
+    return tidied("tidy:dfe_high_needs__dsg", _declared_paths(raw_archive))
 
 
 def _england(df: pl.DataFrame, release: str, period: str, measure: str) -> float:

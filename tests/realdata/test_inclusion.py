@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tidied import tidied
 
 from sendstats.core.numbers import round_half_up_value
 from sendstats.metrics import funding, placements, reviews, sen_support
@@ -44,22 +45,25 @@ def _raw_rows(path: Path, **match: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def placements_tidy(raw_archive: Path) -> pl.DataFrame:
-    return dfe_sen2_placements.tidy({("2025", "caseload"): _sen2(raw_archive, "caseload")})
+    return tidied(
+        "tidy:dfe_sen2__placements", {("2025", "caseload"): _sen2(raw_archive, "caseload")}
+    )
 
 
 @pytest.fixture(scope="module")
 def reviews_tidy(raw_archive: Path) -> pl.DataFrame:
     paths = {key: _sen2(raw_archive, key[1]) for key in dfe_sen2_reviews.required_files()}
-    return dfe_sen2_reviews.tidy(paths)
+    return tidied("tidy:dfe_sen2__reviews", paths)
 
 
 @pytest.fixture(scope="module")
 def lait_tidy(raw_archive: Path) -> pl.DataFrame:
-    return dfe_lait.tidy(
+    return tidied(
+        "tidy:dfe_lait__sen",
         {
             (dfe_lait.RELEASE, "bds_long"): raw_archive / LAIT / "bds_long_0.parquet",
             (dfe_lait.RELEASE, "data_dictionary"): raw_archive / LAIT / "lait_data_dictionary.csv",
-        }
+        },
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from tidied import tidied
 
 from sendstats.metrics import revisions
 from sendstats.sources import dfe_sen2
@@ -18,7 +19,7 @@ def tidy(raw_archive: Path) -> pl.DataFrame:
     for rel, name in dfe_sen2.required_files():
         path = next((raw_archive / "ehcp").glob(f"*_{rel}/*/{name}.csv"))
         paths[(rel, name)] = (path, hashlib.sha256(path.read_bytes()).hexdigest())
-    return dfe_sen2.tidy(paths)
+    return tidied("tidy:dfe_sen2__ehcp", paths)
 
 
 def test_2025_release_revises_2022_new_plans_published_in_2023(tidy: pl.DataFrame) -> None:

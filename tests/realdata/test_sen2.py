@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from tidied import tidied
 
 from sendstats.core.numbers import round_half_up, round_half_up_value
 from sendstats.metrics import ehcp
@@ -29,7 +30,7 @@ def _paths(archive: Path) -> dict[tuple[str, str], tuple[Path, str]]:
 
 @pytest.fixture(scope="module")
 def tidy(raw_archive: Path) -> pl.DataFrame:
-    return dfe_sen2.tidy(_paths(raw_archive))
+    return tidied("tidy:dfe_sen2__ehcp", _paths(raw_archive))
 
 
 @pytest.fixture(scope="module")

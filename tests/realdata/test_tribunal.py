@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tidied import tidied
 
 from sendstats import geography
 from sendstats.acquire import catalog
@@ -40,7 +41,7 @@ def _paths(archive: Path) -> dict[tuple[str, str], tuple[Path, str]]:
 
 @pytest.fixture(scope="module")
 def built(raw_archive: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
-    return trib.tidy(_paths(raw_archive))
+    return tidied("tidy:moj_send_tribunal__appeals", _paths(raw_archive))
 
 
 @pytest.fixture(scope="module")
