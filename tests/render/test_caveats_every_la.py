@@ -9,16 +9,13 @@ the methods page still lists every caveat with its scope.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from sendstats import geography
 from sendstats.metrics.registry import all_metrics
 from sendstats.report import profile as report
-from sendstats.report.figures.base import FigureContext, load_figure_context
 from sendstats.report.sections import notes
 
 #: Longest first, so "North Northamptonshire" is one name, not also "Northamptonshire".
@@ -27,27 +24,9 @@ _NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in _NAMES) + r")\b")
 
 
 @pytest.fixture(scope="module")
-def tables(built_root: Path) -> Iterator[FigureContext]:
-    yield load_figure_context(None)
-
-
-@pytest.fixture(scope="module")
-def boxes(tables: FigureContext) -> dict[str, tuple[report.LaContext, list[str]]]:
+def boxes(contexts: list[report.LaContext]) -> dict[str, tuple[report.LaContext, list[str]]]:
     """Every LA's caveat bullets (the box's second list), by DfE code."""
-    codes = (
-        tables.metrics.filter(pl.col("geographic_level") == "Local authority")["la_code_dfe"]
-        .unique()
-        .sort()
-        .to_list()
-    )
-    assert len(codes) >= 150
-    out = {}
-    for code in codes:
-        ctx = report.LaContext(
-            la=geography.resolve_la(code), metrics=tables.metrics, bench=tables.bench
-        )
-        out[code] = (ctx, notes.caveat_bullets(ctx))
-    return out
+    return {ctx.la.la_code_dfe: (ctx, notes.caveat_bullets(ctx)) for ctx in contexts}
 
 
 def _box(boxes: dict[str, tuple[report.LaContext, list[str]]], query: str) -> list[str]:

@@ -9,19 +9,16 @@ measure without direction, a generic title or alt text) fails here, fast, withou
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 
 from sendstats import geography
 from sendstats.core.numbers import format_value
 from sendstats.metrics.registry import get_metric
 from sendstats.report import absence, rules
 from sendstats.report import profile as report
-from sendstats.report.figures.base import FigureContext, get_figure, load_figure_context
+from sendstats.report.figures.base import FigureContext, get_figure
 from sendstats.report.figures.la import SN_LABEL
 from sendstats.report.sections import ehcp, notes, summary, tribunal
 from sendstats.report.viz.theme import ROLE_STYLES
@@ -35,26 +32,6 @@ TREND_FIGURES = (
     "high_needs_dsg_balance_trend",
     "high_needs_block_per_head_trend",
 )
-
-
-@pytest.fixture(scope="module")
-def tables(built_root: Path) -> Iterator[FigureContext]:
-    yield load_figure_context(None)
-
-
-@pytest.fixture(scope="module")
-def contexts(tables: FigureContext) -> list[report.LaContext]:
-    codes = (
-        tables.metrics.filter(pl.col("geographic_level") == "Local authority")["la_code_dfe"]
-        .unique()
-        .sort()
-        .to_list()
-    )
-    assert len(codes) >= 150
-    return [
-        report.LaContext(la=geography.resolve_la(c), metrics=tables.metrics, bench=tables.bench)
-        for c in codes
-    ]
 
 
 _SUMMARY: dict[str, pl.DataFrame] = {}
