@@ -26,6 +26,7 @@ from sendstats.core.config import STATE_FILE as STATE_FILE
 from sendstats.core.lock import data_lock  # the state file's name, for callers
 from sendstats.pipeline.dictionary import DICTIONARY_FILE, write_dictionary
 from sendstats.pipeline.fingerprint import code_fingerprint, step_fingerprint
+from sendstats.pipeline.schedule import run_scheduled
 from sendstats.pipeline.staging import Staging
 from sendstats.pipeline.state import StepResult, load_state, save_state
 from sendstats.pipeline.table import AS_OF_SOURCES, STEPS, Step, as_of_steps, ordered
@@ -109,6 +110,8 @@ class _Run:
         self.frames: dict[str, pl.DataFrame] = {}
         self.outputs: dict[str, tuple[Path, str]] = {}  # step -> (path to read, sha256)
         self.writes: dict[str, str] = {}  # step -> its output, relative to the data folder
+        self.results: dict[str, StepResult] = {}  # step -> what it did
+        self.staged: dict[str, _Made] = {}  # step -> its staged table, for the commit
 
     def source_files(self, step: Step, code: str) -> Paths:
         """Return the files a tidy step reads: its source module's list, cached per code."""
@@ -147,9 +150,40 @@ def _unchanged(step: Step, output: Path, fp: str, run: _Run) -> str | None:
     return None
 
 
-def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepResult:
+@dataclass
+class _Made:
+    """What a step's thread returns: its checked table, staged, and what it left out."""
+
+    df: pl.DataFrame
+    details: dict[str, Any] | None
+    staged: Path
+    digest: str
+
+
+@dataclass
+class _Job:
+    """A step that must run, as decided in the main thread: why, and what it reads."""
+
+    step: Step
+    output: Path
+    fp: str
+    code: str
+    why: str
+    inputs: dict[str, str]
+    reads: list[str]
+
+
+def _decide(
+    step: Step, run: _Run, staging: Staging, jobs: dict[str, _Job], *, force: bool
+) -> Callable[[], _Made] | None:
+    """Skip ``step`` (recording it) if it is up to date; else return the work that runs it.
+
+    Runs in the main thread: it reads the build state, imports the step's module and prepares
+    its arguments, so the work handed to a thread only computes, checks and writes its table.
+    """
     code = code_fingerprint(step.function)
     output = config.data_dir() / step.writes
+    run.writes[step.name] = step.writes
     paths: Paths = {}
     if step.sources:
         paths = run.source_files(step, code)
@@ -168,32 +202,50 @@ def _run_step(step: Step, run: _Run, staging: Staging, *, force: bool) -> StepRe
             import polars as pl
 
             rows = pl.scan_parquet(output).select(pl.len()).collect().item()
-        return StepResult(step.name, output, int(rows), skipped=True, inputs=sorted(inputs))
+        run.results[step.name] = StepResult(
+            step.name, output, int(rows), skipped=True, inputs=sorted(inputs)
+        )
+        return None
+    jobs[step.name] = _Job(step, output, fp, code, why, inputs, reads)
     function = resolve(step.function)
+    # Imported here, in the main thread, so no two threads import the same module.
+    if step.schema:
+        resolve(step.schema)
+    log = resolve(step.log) if step.log else None
     params = dict(step.params)
-    if step.sources:
-        made = function(paths, **params)
-    else:
-        made = function(*(run.frame(name) for name in step.after), **params)
-    df, details = made if isinstance(made, tuple) else (made, None)
-    df = check_output(step, df, output)
-    if step.log:
-        left = resolve(step.log)(df)
-        details = {**(details or {}), "left_out": left.to_dicts()}
-    staged, digest = staging.write(step.writes, df)
-    run.frames[step.name] = df
-    run.outputs[step.name] = (staged, digest)
-    run.state.update({step.name: fp, f"{step.name}#code": code, f"{step.name}#sha256": digest})
-    staging.record(step.name, staged, output, reads=reads, rows=df.height, details=details)
-    return StepResult(
-        step.name,
-        output,
-        df.height,
-        skipped=False,
-        inputs=sorted(inputs),
-        details=details,
-        reason=why,
+    frames = [] if step.sources else [run.frame(name) for name in step.after]
+    staging.prepare()
+
+    def work() -> _Made:
+        made = function(paths, **params) if step.sources else function(*frames, **params)
+        df, details = made if isinstance(made, tuple) else (made, None)
+        df = check_output(step, df, output)
+        if log is not None:
+            details = {**(details or {}), "left_out": log(df).to_dicts()}
+        staged, digest = staging.write(step.writes, df)
+        return _Made(df, details, staged, digest)
+
+    return work
+
+
+def _finish(job: _Job, made: _Made, run: _Run) -> None:
+    """Record a step's result (main thread): its table for the steps that read it, its state."""
+    step = job.step
+    run.frames[step.name] = made.df
+    run.outputs[step.name] = (made.staged, made.digest)
+    run.state.update(
+        {step.name: job.fp, f"{step.name}#code": job.code, f"{step.name}#sha256": made.digest}
     )
+    run.results[step.name] = StepResult(
+        step.name,
+        job.output,
+        made.df.height,
+        skipped=False,
+        inputs=sorted(job.inputs),
+        details=made.details,
+        reason=job.why,
+    )
+    run.staged[step.name] = made
 
 
 def run_steps(
@@ -201,21 +253,38 @@ def run_steps(
 ) -> list[StepResult]:
     """Fetch what the steps read, run those that must run, then commit all their tables at once.
 
-    Must be called under the data-directory lock.
+    Steps that read nothing of each other run two at a time (:mod:`sendstats.pipeline.schedule`);
+    their results are recorded in step order, so the outputs and the manifest are the same
+    whichever finished first. Must be called under the data-directory lock.
     """
     state = load_state()
     before = dict(state)
     sources = sorted({s for step in steps for s in step.sources})
     results = fetch_mod.fetch_sources(sources, offline=offline, progress=progress)
     run = _Run(results, state)
-    done: list[StepResult] = []
+    order = ordered(steps)
+    jobs: dict[str, _Job] = {}
     with Staging(config.data_dir()) as staging:
-        for step in ordered(steps):
-            run.writes[step.name] = step.writes
-            done.append(_run_step(step, run, staging, force=force))
+        run_scheduled(
+            order,
+            lambda step: _decide(step, run, staging, jobs, force=force),
+            lambda step, made: _finish(jobs[step.name], made, run),
+        )
+        for step in order:  # staged tables are recorded in step order
+            if step.name in run.staged:
+                made, job = run.staged[step.name], jobs[step.name]
+                staging.record(
+                    step.name,
+                    made.staged,
+                    job.output,
+                    reads=job.reads,
+                    rows=made.df.height,
+                    details=made.details,
+                )
         staging.commit()
         if run.state != before:  # a build with nothing to do writes nothing (read-only folders)
             save_state(run.state)
+    done = [run.results[step.name] for step in order]
     if any(not d.skipped for d in done) or not (config.data_dir() / DICTIONARY_FILE).is_file():
         write_dictionary()
     return done

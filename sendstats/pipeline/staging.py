@@ -54,8 +54,12 @@ class Staging:
         """
         return self
 
-    def _prepare(self) -> None:
-        """Sweep staging folders left by killed runs, then create this run's (once)."""
+    def prepare(self) -> None:
+        """Sweep staging folders left by killed runs, then create this run's (once).
+
+        Called by the build in its main thread before a step's thread writes into the folder,
+        so two threads never sweep or create it at once.
+        """
         if self.root.is_dir():
             return
         if self.base.is_symlink():
@@ -76,7 +80,7 @@ class Staging:
 
     def write(self, relative: str, df: pl.DataFrame) -> tuple[Path, str]:
         """Write a table into the staging folder; return its staged path and sha256."""
-        self._prepare()
+        self.prepare()
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         sio.write_parquet_atomic(df, path)

@@ -20,6 +20,7 @@ from sendstats.sources import checks
 from sendstats.sources.checks import TotalDiscrepancy
 from sendstats.sources.readers import (
     EES_MARKERS,
+    NUMBER,
     WHOLE_NUMBER,
     RawInputError,
     first_bad_cell,
@@ -137,16 +138,22 @@ class EesFileSpec:
         return [*STANDARD_COLUMNS, *self.filters, *self.measures]
 
 
-def raw_schema(spec: EesFileSpec) -> pa.DataFrameSchema:
-    """Build the raw (drift) schema for one EES file: columns present, levels and markers known.
-
-    Extra columns are allowed (publishers add columns); missing ones are not.
-    """
-    number_or_marker = (
+def _number_or_marker(spec: EesFileSpec) -> str:
+    """Return the raw schema's pattern for a measure cell: a number or one of the markers."""
+    return (
         r"^\s*(-?[\d,]+(\.\d*)?([eE][-+]?\d+)?|"
         + "|".join(_escape(m) for m in spec.markers)
         + r")\s*$"
     )
+
+
+def raw_schema(spec: EesFileSpec, *, measures: bool = True) -> pa.DataFrameSchema:
+    """Build the raw (drift) schema for one EES file: columns present, levels and markers known.
+
+    Extra columns are allowed (publishers add columns); missing ones are not. With
+    ``measures=False`` the measure columns are required as text without their cell pattern:
+    :func:`validate_raw` has checked every measure cell already (in its one query).
+    """
     columns: dict[str, pa.Column] = {
         c: pa.Column(pl.Utf8, nullable=True, required=True) for c in STANDARD_COLUMNS
     }
@@ -155,7 +162,8 @@ def raw_schema(spec: EesFileSpec) -> pa.DataFrameSchema:
     for col in spec.filters:
         columns[col] = pa.Column(pl.Utf8)
     for col in spec.measures:
-        columns[col] = pa.Column(pl.Utf8, pa.Check.str_matches(number_or_marker), nullable=False)
+        checks = [pa.Check.str_matches(_number_or_marker(spec))] if measures else []
+        columns[col] = pa.Column(pl.Utf8, checks, nullable=False)
     return pa.DataFrameSchema(columns, strict=False, name=f"{spec.release}/{spec.name} (raw)")
 
 
@@ -180,6 +188,14 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
             f"expected column(s) missing: {', '.join(missing)}; columns present include {close}",
             column=missing[0],
         )
+    counts = [col for col, measure in spec.measures.items() if measure.endswith("_count")]
+    # Residual columns (see EesFileSpec.residual_columns) may go below zero, as published.
+    signed = [col for col in counts if col not in spec.residual_columns]
+    if _cells_good(df, spec, counts, signed):
+        # Every measure cell passed every check below in one query; pandera checks the rest.
+        validate_frame(raw_schema(spec, measures=False), df, path, stage="raw")
+        return df
+    # Something failed: the checks one by one, so the error names the first bad cell as ever.
     bad = first_bad_cell(df, list(spec.measures), spec.markers)
     if bad is not None:
         col, row, value = bad
@@ -190,7 +206,6 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
             row=row,
             value=value,
         )
-    counts = [col for col, measure in spec.measures.items() if measure.endswith("_count")]
     bad = first_bad_cell(df, counts, spec.markers, pattern=WHOLE_NUMBER)
     if bad is not None:
         col, row, value = bad
@@ -201,22 +216,44 @@ def validate_raw(df: pl.DataFrame, spec: EesFileSpec, path: Path) -> pl.DataFram
             row=row,
             value=value,
         )
-    # Residual columns (see EesFileSpec.residual_columns) may go below zero, as published.
-    counts = [col for col in counts if col not in spec.residual_columns]
-    negative = [_negative(col) for col in counts]
-    if counts and df.select(pl.any_horizontal(e.any() for e in negative)).item():
-        for col, is_negative in zip(counts, negative, strict=True):
-            found = df.with_row_index("row", offset=1).filter(is_negative)
-            if found.height:
-                raise RawInputError(
-                    path,
-                    "a count is negative",
-                    column=col,
-                    row=int(found["row"][0]),
-                    value=str(found[col][0]),
-                )
+    for col in signed:
+        found = df.with_row_index("row", offset=1).filter(_negative(col))
+        if found.height:
+            raise RawInputError(
+                path,
+                "a count is negative",
+                column=col,
+                row=int(found["row"][0]),
+                value=str(found[col][0]),
+            )
     validate_frame(raw_schema(spec), df, path, stage="raw")
     return df
+
+
+def _cells_good(df: pl.DataFrame, spec: EesFileSpec, counts: list[str], signed: list[str]) -> bool:
+    """Return whether every measure cell passes every check of :func:`validate_raw`, in one query.
+
+    Each measure is a number or a marker (:func:`first_bad_cell`'s reading) and matches the raw
+    schema's pattern, not null; each count is a whole number; no signed count is negative.
+    """
+    allowed = list(spec.markers)
+    pattern = _number_or_marker(spec)
+
+    def text(col: str) -> pl.Expr:
+        return pl.col(col).fill_null("").str.strip_chars().str.replace_all(",", "")
+
+    def number(col: str) -> pl.Expr:
+        shape = WHOLE_NUMBER if col in counts else NUMBER
+        return text(col).is_in(allowed) | text(col).str.contains(shape.pattern)
+
+    verdicts = [
+        (number(col) & pl.col(col).is_not_null() & pl.col(col).str.contains(pattern)).all()
+        for col in spec.measures
+    ]
+    verdicts += [(~_negative(col)).all() for col in signed]
+    if not verdicts:
+        return True
+    return bool(df.select(pl.all_horizontal(verdicts)).item())
 
 
 def _refuse_duplicates(df: pl.DataFrame, path: Path) -> None:

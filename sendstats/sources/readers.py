@@ -33,7 +33,8 @@ EES_MARKERS: Mapping[str, str] = {
     "N/A": "cannot be produced",
 }
 
-_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+#: A number as :func:`first_bad_cell` reads one (thousands separators removed first).
+NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 #: A count as publishers write one: digits (thousands separators removed first), perhaps a
 #: zero fraction (``12.0``). ``1e5`` and ``1e400`` are refused: no publisher writes a count
 #: with an exponent, and ``1e400`` would read as infinity.
@@ -143,7 +144,7 @@ def first_bad_cell(
     columns: Sequence[str],
     markers: Iterable[str],
     *,
-    pattern: re.Pattern[str] = _NUMBER,
+    pattern: re.Pattern[str] = NUMBER,
 ) -> tuple[str, int, str] | None:
     """Return (column, 1-based row, value) of the first cell neither a number nor a marker.
 
