@@ -291,6 +291,9 @@ PAGE_CSS = (
     "main table{display:block;overflow-x:auto;max-width:100%}"
     "main td{overflow-wrap:anywhere}"
     "td.gt_right{white-space:nowrap}"
+    # The summary's fixed column shares fit its numbers from about 57rem (the page's text
+    # width); narrower, the table scrolls sideways in its frame rather than clipping them.
+    'table.gt_table[style*="table-layout: fixed"]{min-width:57rem}'
 )
 
 
