@@ -104,6 +104,7 @@ def _step(dfe: str, forward: bool, approximate: bool) -> tuple[tuple[str, ...], 
     return targets, "series_break"
 
 
+@cache
 def map_to_vintage(
     la_code_dfe: str, vintage: dt.date, *, approximate: bool = False
 ) -> tuple[tuple[str, ...], str]:
@@ -111,7 +112,8 @@ def map_to_vintage(
 
     Example: ``map_to_vintage("940", date(2020, 1, 1))`` gives ``(("928",), "aggregated")``
     (North Northamptonshire adds into Northamptonshire); ``map_to_vintage("928",
-    date(2022, 1, 1))`` gives ``(("940", "941"), "series_break")``.
+    date(2022, 1, 1))`` gives ``(("940", "941"), "series_break")``. Cached: the answer
+    depends only on the held maps, and harmonising asks for every LA against a few vintages.
     """
     dfe, label = la_code_dfe, "as_published"
     for _ in range(5):

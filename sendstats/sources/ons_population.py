@@ -232,7 +232,10 @@ def read_mye(mid_year: int) -> pl.DataFrame:
     header = sheet[layout.header_row] if layout.header_row < len(sheet) else []
     _check_header(header, f"{where}, row {layout.header_row + 1}")
     labels = [str(h).strip().removesuffix(".0") for h in header]
-    records: list[tuple[str, str, str, int, int]] = []
+    codes: list[str] = []
+    names: list[str] = []
+    geographies: list[str] = []
+    ages: list[list[int]] = []  # each area's population at ages 0 to 90
     seen: dict[str, int] = {}
     for i in range(layout.header_row + 1, len(sheet)):
         row = sheet[i]
@@ -260,17 +263,25 @@ def read_mye(mid_year: int) -> pl.DataFrame:
                 f"{at}, column 'Code': upper-tier code {code!r} ({name}) is not an LA of the "
                 "crosswalk"
             )
-        records.extend((code, name, geo, age, pop) for age, pop in enumerate(values[1:]))
-    return pl.DataFrame(
-        records,
-        schema={
-            "code": pl.Utf8,
-            "name": pl.Utf8,
-            "geography": pl.Utf8,
-            "age": pl.Int64,
-            "population": pl.Int64,
-        },
-        orient="row",
+        codes.append(code)
+        names.append(name)
+        geographies.append(geo)
+        ages.append(values[1:])
+    # Long by age in polars: one row per area and age, areas in sheet order, ages 0 to 90.
+    return (
+        pl.DataFrame(
+            {"code": codes, "name": names, "geography": geographies, "population": ages},
+            schema={
+                "code": pl.Utf8,
+                "name": pl.Utf8,
+                "geography": pl.Utf8,
+                "population": pl.List(pl.Int64),
+            },
+        )
+        .with_columns(age=pl.int_ranges(0, pl.col("population").list.len(), dtype=pl.Int64))
+        .explode("age", "population")
+        .drop_nulls("age")  # a row with no age cells (none in the held files) adds no row
+        .select("code", "name", "geography", "age", "population")
     )
 
 
@@ -284,18 +295,23 @@ def _sheet_rows(book: CalamineWorkbook, name: str) -> list[list[object]]:
     return cast("list[list[object]]", book.get_sheet_by_name(name).to_python(skip_empty_area=False))
 
 
+_NUMBER_TYPES = frozenset({float, int})
+
+
 def _plain_counts(cells: list[object]) -> list[int] | None:
     """Return a row's cells as :func:`_count` would when all are numbers >= 0, else ``None``.
 
     The common case costs no per-cell message (building one per cell was half the read);
     ``None`` sends the row through :func:`_count`, which names the offending cell.
     """
-    out: list[int] = []
-    for value in cells:
-        if not (type(value) is float or type(value) is int) or value < 0:
-            return None
-        out.append(round(value))
-    return out
+    # Built-in calls over the whole row (no Python loop per cell): exactly float or int (not
+    # bool, not text), none below zero, each rounded as _count rounds.
+    if not cells or not set(map(type, cells)) <= _NUMBER_TYPES:
+        return None if cells else []
+    numbers = cast("list[float]", cells)
+    if min(numbers) < 0:
+        return None
+    return list(map(round, numbers))
 
 
 def _count(value: object, where: str) -> int:
