@@ -14,7 +14,6 @@ torn file.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import subprocess
@@ -87,13 +86,14 @@ def _update(mutate: Callable[[dict[str, Any]], None]) -> None:
     """
     with data_lock():
         manifest = load_manifest()
-        before = _without_stamps(copy.deepcopy(manifest))
         mutate(manifest)
         text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         try:
             atomic_write_text(config.manifest_path(), text)
         except StorageError as exc:
-            if exc.read_only and _without_stamps(manifest) == before:
+            # The write failed whole, so the file still holds what it held before the change
+            # (read again only here: no copy of the manifest on every update).
+            if exc.read_only and _without_stamps(manifest) == _without_stamps(load_manifest()):
                 return
             raise
 
