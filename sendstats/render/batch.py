@@ -8,11 +8,15 @@ kernel waits only when ``workers`` executed documents are already queued for con
 bounds the memory held. One converter is enough (pandoc takes a fifth of a kernel's time per
 document) and keeps the batch under 1 GB: each pandoc process holds about 170 MB.
 
-Quarto renders ``workers`` documents at once, each worker from its own private copy of the
-document's folder (and the project's ``_quarto.yml``): Quarto writes intermediate files beside
-the document, which two renders of one ``.qmd`` would share. Each copy keeps its Jupyter kernel
-alive between its renders (``--execute-daemon``; Quarto keys the kernel on the document's path),
-so a batch pays Quarto's own cost per document, not a Python start and the report's imports.
+With Quarto, sendstats executes the documents itself in the same way (``workers`` warm
+kernels, one per core) and one thread hands the executed notebooks to Quarto in groups of
+:data:`QUARTO_GROUP`: one ``quarto render`` of a private copy of the project renders a group
+without executing it (:mod:`sendstats.render.quarto_notebooks`), so Quarto's start-up, its
+kernel and most of its post-processing are no longer paid per document. The kernels run
+while Quarto renders the previous group. A document with cells in another language than
+Python, which sendstats cannot execute, is rendered by Quarto one job at a time instead:
+``workers`` renders at once, each from its own private copy of the document's folder,
+keeping that copy's Jupyter kernel alive between renders (``--execute-daemon``).
 
 Either way the batch stops at the first failure: jobs not started are skipped, outputs already
 written stay, and the error raised is the failure of the earliest job, naming the document and
@@ -39,11 +43,19 @@ from sendstats.render.document import (
 )
 from sendstats.render.qmd import KernelSession, QmdError, parse_qmd
 from sendstats.render.quarto import private_copy, run_quarto
+from sendstats.render.quarto_notebooks import (
+    GroupItem,
+    front_matter_text,
+    quarto_notebook,
+    render_group,
+)
 
 Job = tuple[Path, Mapping[str, ParamValue], Path]
 
 #: Seconds a worker's Quarto kernel stays alive after its last render (Quarto's default: 300).
 QUARTO_DAEMON_SECONDS = 60
+#: Executed notebooks rendered by one ``quarto render`` (its start-up paid once per group).
+QUARTO_GROUP = 8
 
 
 class _Batch:
@@ -100,10 +112,10 @@ def render_many(
 ) -> list[Path]:
     """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
 
-    The fallback keeps one kernel per worker for all its documents (``%reset``-style between
-    them), so a batch of 150 LAs starts 2 kernels, not 150, and converts each executed document
-    (pandoc, typst) while its kernel already runs the next one. Quarto renders each worker's
-    documents from a private copy of the project, keeping that copy's kernel alive between them.
+    Both engines keep one kernel per worker for all its documents (``%reset``-style between
+    them), so a batch of 150 LAs starts 2 kernels, not 150. The fallback converts each
+    executed document (pandoc, typst) while its kernel already runs the next one; Quarto
+    renders the executed documents a group at a time, beside the kernels.
 
     Returns:
         The outputs, in the order of ``jobs``.
@@ -135,9 +147,16 @@ def render_many(
     return batch.outputs()
 
 
-def _run_threads(target: Callable[[int], None], size: int, batch: _Batch) -> None:
-    """Run ``target(worker number)`` in ``size`` threads and wait for them all."""
+def _run_threads(
+    target: Callable[[int], None],
+    size: int,
+    batch: _Batch,
+    extra: Callable[[], None] | None = None,
+) -> None:
+    """Run ``target(worker number)`` in ``size`` threads (and ``extra`` in one more); wait."""
     threads = [threading.Thread(target=target, args=(n,), name=f"render-{n}") for n in range(size)]
+    if extra is not None:
+        threads.append(threading.Thread(target=extra, name="render-quarto"))
     for thread in threads:
         thread.start()
     try:
@@ -187,6 +206,121 @@ def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, tim
 
 
 def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
+    """Execute in ``size`` warm kernels; one thread renders groups of notebooks with Quarto.
+
+    A document that sendstats cannot execute itself (a cell in another language) is rendered
+    by Quarto one job at a time instead (:func:`_run_quarto_each`).
+    """
+    parsed: dict[Path, NotebookNode] = {}
+    try:
+        for qmd, _, _ in jobs:
+            if qmd not in parsed:
+                parsed[qmd] = parse_qmd(qmd)
+    except QmdError:
+        _run_quarto_each(jobs, batch, size, to, timeout)
+        return
+    queue = _Groups(QUARTO_GROUP, running=size)
+    with tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp:
+        copies: dict[Path, tuple[Path, Path]] = {}  # document -> (project copy, its folder)
+
+        def kernel_worker(_n: int) -> None:
+            try:
+                with KernelSession() as session:
+                    while (index := batch.take()) is not None:
+                        qmd, params, output = jobs[index]
+                        try:
+                            nb = execute_document(session, qmd, params, timeout, parsed[qmd])
+                            front = front_matter_text(qmd)
+                            notebook, fragments = quarto_notebook(nb, front, to)
+                        except BaseException as exc:
+                            batch.fail(index, exc)
+                            return
+                        item = GroupItem(index, qmd, params, output, notebook, fragments)
+                        if not queue.put(item):
+                            return
+            finally:
+                queue.worker_done()
+
+        def renderer() -> None:
+            while group := queue.take():
+                by_document: dict[Path, list[GroupItem]] = {}
+                for item in sorted(group, key=lambda item: item.index):
+                    by_document.setdefault(item.qmd, []).append(item)
+                for qmd, items in by_document.items():
+                    if qmd not in copies:
+                        root = Path(tmp) / f"project-{len(copies)}"
+                        copies[qmd] = (root, private_copy(qmd, root).parent)
+                    root, folder = copies[qmd]
+                    seconds = timeout * len(items)
+                    try:
+                        rendered = render_group(root, folder, items, to, seconds)
+                    except BaseException as exc:
+                        for item in items:
+                            batch.fail(item.index, exc)
+                        queue.stop()
+                        return
+                    for item, result in rendered:
+                        if isinstance(result, Path):
+                            batch.done(item.index, result)
+                        elif result is not None:
+                            batch.fail(item.index, result)
+
+        _run_threads(kernel_worker, size, batch, extra=renderer)
+
+
+class _Groups:
+    """Executed notebooks waiting for Quarto, handed out ``size`` at a time.
+
+    Kernel workers :meth:`put` notebooks (waiting while two groups are already queued, which
+    bounds the memory held); the renderer :meth:`take`s a full group, or what is left once
+    every worker is done. After :meth:`stop` nothing more is taken or put.
+    """
+
+    def __init__(self, size: int, running: int) -> None:
+        self.size = size
+        self.running = running
+        self.items: list[GroupItem] = []
+        self.stopped = False
+        self._cond = threading.Condition()
+
+    def put(self, item: GroupItem) -> bool:
+        """Queue ``item``; return False when the batch stopped (the item is dropped)."""
+        with self._cond:
+            while len(self.items) >= 2 * self.size and not self.stopped:
+                self._cond.wait(0.5)
+            if self.stopped:
+                return False
+            self.items.append(item)
+            self._cond.notify_all()
+            return True
+
+    def take(self) -> list[GroupItem]:
+        """Return the next group ([] when every worker is done and nothing is left)."""
+        with self._cond:
+            while not self.stopped and len(self.items) < self.size and self.running:
+                self._cond.wait()
+            if self.stopped:
+                return []
+            group, self.items = self.items[: self.size], self.items[self.size :]
+            self._cond.notify_all()
+            return group
+
+    def worker_done(self) -> None:
+        """Record that a kernel worker has finished."""
+        with self._cond:
+            self.running -= 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop handing out and taking notebooks (Quarto failed)."""
+        with self._cond:
+            self.stopped = True
+            self._cond.notify_all()
+
+
+def _run_quarto_each(
+    jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int
+) -> None:
     """Run ``size`` Quarto renders at once, each worker from its own copy of the document."""
     daemon = ["--execute-daemon", str(QUARTO_DAEMON_SECONDS)]
     with tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp:

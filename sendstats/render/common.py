@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Engine", "ParamValue", "RenderError", "Target", "move_atomic", "write_atomic"]
+__all__ = [
+    "EXTERNAL_RESOURCE",
+    "Engine",
+    "ParamValue",
+    "RenderError",
+    "Target",
+    "move_atomic",
+    "write_atomic",
+]
 
 Engine = Literal["auto", "quarto", "fallback"]
 Target = Literal["html", "pdf"]
 ParamValue = str | int | float
+
+#: A fragment that loads something from outside the page (pandoc's --embed-resources would
+#: inline it, or refuse a remote one): an element with a src/href/data attribute that is not a
+#: data: URI or a #fragment, or a CSS url()/@import.
+EXTERNAL_RESOURCE = re.compile(
+    r"<(?:img|script|link|iframe|frame|source|video|audio|track|embed|object|image|feimage|input)"
+    r"""\b[^>]*?\s(?:src|href|xlink:href|data|poster)\s*=\s*["']?(?!data:|#)"""
+    r"""|url\(\s*["']?(?!data:|#)|@import""",
+    re.IGNORECASE,
+)
 
 
 class RenderError(RuntimeError):

@@ -35,6 +35,7 @@ import yaml
 from nbformat import NotebookNode
 
 from sendstats.render.common import (
+    EXTERNAL_RESOURCE,
     Engine,
     ParamValue,
     RenderError,
@@ -354,17 +355,6 @@ def _inline_svg(svg: str, prefix: str, label: str) -> str:
     return svg
 
 
-# A fragment that loads something from outside the page (pandoc's --embed-resources would
-# inline it, or refuse a remote one): an element with a src/href/data attribute that is not a
-# data: URI or a #fragment, or a CSS url()/@import.
-_EXTERNAL_RESOURCE = re.compile(
-    r"<(?:img|script|link|iframe|frame|source|video|audio|track|embed|object|image|feimage|input)"
-    r"""\b[^>]*?\s(?:src|href|xlink:href|data|poster)\s*=\s*["']?(?!data:|#)"""
-    r"""|url\(\s*["']?(?!data:|#)|@import""",
-    re.IGNORECASE,
-)
-
-
 def _html_with_pandoc(
     pandoc: str, blocks: list[Block], settings: Mapping[str, Any], base: Path
 ) -> str:
@@ -390,7 +380,7 @@ def _html_with_pandoc(
             parts.append(_fenced(block.text, "python"))
         else:
             fragment = _html_fragment(block, index)
-            if not _EXTERNAL_RESOURCE.search(fragment):
+            if not EXTERNAL_RESOURCE.search(fragment):
                 key = f"<!--sendstats-{token}-{index}-->"
                 fragments[key] = fragment
                 fragment = key

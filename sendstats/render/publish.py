@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -112,16 +112,42 @@ def render_all_profiles(
     engine: Literal["auto", "quarto", "fallback"] = "auto",
     to: Literal["html", "pdf"] = "html",
     workers: int = 2,
+    sample: int | None = None,
 ) -> list[Path]:
     """Render every LA with EHC plan data, with a progress bar; stop on the first failure.
 
     The failure names the LA (its DfE code is the only parameter) and the failing cell.
+    ``sample``: render only the first ``sample`` LAs of :func:`profile_codes` (benchmarks
+    compare the engines on the same LAs this way).
     """
-    codes = _profile_codes()
+    codes = profile_codes()
+    if sample is not None:
+        codes = codes[: max(0, sample)]
+    return render_profiles(codes, out_dir, engine=engine, to=to, workers=workers)
+
+
+def render_profiles(
+    queries: Sequence[str],
+    out_dir: Path,
+    *,
+    engine: Literal["auto", "quarto", "fallback"] = "auto",
+    to: Literal["html", "pdf"] = "html",
+    workers: int = 2,
+) -> list[Path]:
+    """Render the profiles of the LAs ``queries`` name as one batch (``workers`` at once).
+
+    Each query is resolved as for :func:`render_la_profile`; outputs go to
+    ``<out_dir>/la/<slug>.<to>`` and the batch stops on the first failure.
+
+    Raises:
+        UnknownLAError: a query is not a known LA (before anything renders).
+        RenderError: a profile failed to render (names the LA and the failing cell).
+
+    """
     out_dir = out_dir.resolve()
     jobs = []
-    for code in codes:
-        la = geography.resolve_la(code)
+    for query in queries:
+        la = geography.resolve_la(query)
         target = out_dir / site.PROFILE_FOLDER / f"{profile_slug(la)}.{to}"
         jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
     chosen = announce_engine(engine, f"{len(jobs)} LA profiles ({workers} workers)")
@@ -130,8 +156,8 @@ def render_all_profiles(
     return [site.place_page(path, out_dir) for path in paths]
 
 
-def _profile_codes() -> list[str]:
-    """Return the DfE codes of every LA with a metric row, read from the metric tables.
+def profile_codes() -> list[str]:
+    """Return the DfE codes of every LA with a metric row (sorted), read from the metric tables.
 
     Only two columns are read, and the report module (altair, great-tables, vl-convert) is not
     imported: the batch's own process stays small beside its report kernels.

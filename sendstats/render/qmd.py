@@ -40,6 +40,7 @@ __all__ = [
     "KernelSession",
     "QmdError",
     "cell_label",
+    "nb_v4",
     "notebook_blocks",
     "parse_qmd",
     "prepare_notebook",
@@ -85,7 +86,7 @@ def parse_qmd(path: Path) -> NotebookNode:
     """
     lines = path.read_text(encoding="utf-8").splitlines()
     front_matter, start = _read_front_matter(path, lines)
-    nb = _nb_v4("new_notebook")
+    nb = nb_v4("new_notebook")
     nb.metadata["front_matter"] = front_matter
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -123,7 +124,7 @@ def parse_qmd(path: Path) -> NotebookNode:
     return nb
 
 
-def _nb_v4(factory: str, *args: Any) -> NotebookNode:
+def nb_v4(factory: str, *args: Any) -> NotebookNode:
     """Call an nbformat v4 factory (untyped upstream) and return its node."""
     node: NotebookNode = getattr(nbformat.v4, factory)(*args)
     return node
@@ -158,7 +159,7 @@ def _flush_markdown(nb: NotebookNode, markdown: list[str]) -> None:
     """Append the pending markdown lines as one markdown cell (if not blank) and clear them."""
     text = "\n".join(markdown).strip("\n")
     if text.strip():
-        nb.cells.append(_nb_v4("new_markdown_cell", text))
+        nb.cells.append(nb_v4("new_markdown_cell", text))
     markdown.clear()
 
 
@@ -178,7 +179,7 @@ def _new_code_cell(path: Path, body: list[str], number: int, line_no: int) -> No
         ) from exc
     if not isinstance(options, dict):
         raise QmdError(f"{path}:{line_no}: cell {number} options must be 'key: value' lines")
-    cell = _nb_v4("new_code_cell", "\n".join(body[len(option_lines) :]).strip("\n"))
+    cell = nb_v4("new_code_cell", "\n".join(body[len(option_lines) :]).strip("\n"))
     cell.metadata["quarto"] = options
     tags = options.get("tags", [])
     cell.metadata["tags"] = [str(t) for t in (tags if isinstance(tags, list) else [tags])]
@@ -249,7 +250,7 @@ def _parameter_source(params: Mapping[str, object]) -> str:
 
 def _internal_cell(source: str, info: dict[str, Any]) -> NotebookNode:
     """Build a code cell that sendstats adds and removes again after execution."""
-    cell = _nb_v4("new_code_cell", source)
+    cell = nb_v4("new_code_cell", source)
     cell.metadata[_SENDSTATS] = info
     cell.metadata["quarto"] = {"include": False}
     return cell
@@ -405,7 +406,7 @@ class KernelSession:
         It runs an empty document (sendstats' setup cell only), the same path every document
         takes, so the kernel and its client are then ready for :meth:`run`.
         """
-        self.run(_nb_v4("new_notebook"), {}, cwd, timeout)
+        self.run(nb_v4("new_notebook"), {}, cwd, timeout)
 
     def close(self) -> None:
         """Close the client's channels and shut the kernel down (if one was started)."""

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -372,6 +373,22 @@ if os.environ.get("FAKE_QUARTO_FAIL"):
     print("Starting python3 kernel...", file=sys.stderr)
     print("ERROR: NameError: name 'la_nme' is not defined", file=sys.stderr)
     sys.exit(1)
+if "--output" not in sys.argv:  # a project render (the batch): its render list, in order
+    import yaml
+    project = yaml.safe_load(Path("_quarto.yml").read_text())["project"]
+    out_dir = Path(project.get("output-dir") or ".")
+    for n, path in enumerate(project["render"], 1):
+        print(f"[{n}/{len(project['render'])}] {path}", file=sys.stderr)
+        nb = json.loads(Path(path).read_text())
+        texts = ["".join(c["source"]) for c in nb["cells"]]
+        for cell in nb["cells"]:
+            for out in cell.get("outputs", []):
+                texts.append("".join(out.get("text", "")))
+                texts.append("".join(out.get("data", {}).get("text/markdown", "")))
+        target = out_dir / Path(path).with_suffix(".html")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("<html>fake project\\n" + "\\n".join(texts) + "</html>")
+    sys.exit(0)
 name = sys.argv[sys.argv.index("--output") + 1]
 folder = Path(os.environ.get("FAKE_QUARTO_OUTDIR") or Path(sys.argv[2]).parent)
 folder.mkdir(parents=True, exist_ok=True)
@@ -463,11 +480,103 @@ def test_quarto_engine_refused_when_missing(
         render_report(write(tmp_path / "a.qmd", "x\n"), {}, tmp_path / "a.html", engine="quarto")
 
 
-def test_quarto_render_many_runs_workers_from_private_copies(
+BATCH = """\
+---
+title: "Batch"
+format:
+  html:
+    toc: true
+---
+
+```{python}
+#| tags: [parameters]
+la = "000"
+```
+
+```{python}
+#| tags: []
+#| output: asis
+print(f"LA={la} leaked={globals().get('seen')}")
+seen = la
+print("```{=html}\\n<svg role='img' aria-label='chart " + la + "'></svg>\\n```")
+print("```{=typst}\\n#image(\\"chart-" + la + ".svg\\")\\n```")
+```
+"""
+
+
+def test_quarto_render_many_renders_groups_of_executed_notebooks(
+    tmp_path: Path, fake_quarto: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sendstats.render import batch
+
+    monkeypatch.setattr(batch, "QUARTO_GROUP", 2)
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: default\n  output-dir: _site\n")
+    qmd = write(tmp_path / "reports" / "la.qmd", BATCH)
+    codes = ["201", "202", "203", "204", "205"]
+    jobs = [(qmd, {"la": c}, tmp_path / "out" / f"{c}.html") for c in codes]
+    paths = render_many(jobs, engine="quarto", workers=2, progress=False)
+    assert paths == [tmp_path / "out" / f"{c}.html" for c in codes]
+    for code, path in zip(codes, paths, strict=True):
+        page = path.read_text()
+        # Executed by sendstats' kernels (a fresh namespace each), rendered by "Quarto" ...
+        assert page.startswith("<html>fake project") and f"LA={code} leaked=None" in page
+        # ... from a notebook with the front matter first and the cell options as #| lines,
+        assert 'title: "Batch"' in page and '#| output: "asis"' in page
+        # the chart put back in place of its placeholder, the PDF's typst block left out.
+        shown = page.split(f"LA={code} leaked=None", 1)[1]  # the cell's output
+        assert f"<svg role='img' aria-label='chart {code}'></svg>" in shown
+        assert "<!--sendstats-" not in shown and "#image(" not in shown
+    # One project render a group of two (the last one short), from a private copy.
+    log = calls(fake_quarto)
+    assert [c["argv"] for c in log] == [["render", "--to", "html"]] * 3
+    assert len({c["cwd"] for c in log}) == 1 and not Path(str(log[0]["cwd"])).exists()
+    assert sorted(p.name for p in qmd.parent.iterdir()) == ["la.qmd"]
+    assert not (tmp_path / "_site").exists()
+
+
+def test_quarto_notebook_keeps_only_the_target_format() -> None:
+    from sendstats.render.quarto_notebooks import quarto_notebook
+
+    nb = parse_qmd_text("```{python}\n#| label: c\n#| tags: []\nx = 1\n```\n")
+    chart = "```{=html}\n<svg aria-label='a'></svg>\n```\n```{=typst}\n#image(\"a.svg\")\n```\n"
+    table = "```{=html}\n<table><tr><td>1</td></tr></table>\n```\n"
+    remote = '```{=html}\n<img src="https://example.org/a.png">\n```\n'
+    nb.cells[0].outputs = [
+        {"output_type": "display_data", "metadata": {}, "data": {"text/markdown": chart + table}},
+        {"output_type": "stream", "name": "stdout", "text": remote},
+    ]
+    nb.cells[0].execution_count = 3
+    html, fragments = quarto_notebook(nb, "---\ntitle: T\n---", "html")
+    assert [c.cell_type for c in html.cells] == ["raw", "code"]
+    code = html.cells[1]
+    assert code.source.splitlines()[:2] == ['#| label: "c"', "#| tags: []"]
+    assert "tags" not in code.metadata and code.execution_count == 1
+    markdown = code.outputs[0]["data"]["text/markdown"]
+    assert "{=typst}" not in markdown and "<svg" not in markdown
+    assert sorted(fragments.values()) == [
+        "<svg aria-label='a'></svg>",
+        "<table><tr><td>1</td></tr></table>",
+    ]
+    assert all(key in markdown for key in fragments)
+    assert code.outputs[1]["text"] == remote  # loads something: Quarto sees it as it is
+    pdf, none = quarto_notebook(nb, "", "pdf")
+    markdown = pdf.cells[0].outputs[0]["data"]["text/markdown"]
+    assert none == {} and "<svg" not in markdown and "#image" in markdown and "<table>" in markdown
+
+
+def parse_qmd_text(text: str) -> Any:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return parse_qmd(write(Path(tmp) / "d.qmd", text))
+
+
+def test_quarto_render_many_renders_other_languages_one_by_one(
     tmp_path: Path, fake_quarto: Path
 ) -> None:
     (tmp_path / "_quarto.yml").write_text("project:\n  type: website\n")
-    qmd = write(tmp_path / "reports" / "la.qmd", "x\n")
+    # sendstats runs Python cells only: Quarto renders (and executes) each job itself.
+    qmd = write(tmp_path / "reports" / "la.qmd", "```{r}\n1\n```\n")
     codes = ["201", "202", "203", "204", "205"]
     jobs = [(qmd, {"la": c}, tmp_path / "out" / f"{c}.html") for c in codes]
     paths = render_many(jobs, engine="quarto", workers=2, progress=False)

@@ -42,7 +42,7 @@ def quarto_env(built_root: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def both(quarto_env: Path) -> dict[str, dict[str, str]]:
-    """Each LA's profile from each engine: {engine: {query: html}}."""
+    """Each LA's profile from each engine, and from Quarto's batch: {how: {query: html}}."""
     pages: dict[str, dict[str, str]] = {}
     for engine in ("quarto", "fallback"):
         out = quarto_env / engine
@@ -50,6 +50,10 @@ def both(quarto_env: Path) -> dict[str, dict[str, str]]:
             q: publish.render_la_profile(q, out, engine=engine).read_text(encoding="utf-8")
             for q in LAS
         }
+    batch = publish.render_profiles(LAS, quarto_env / "batch", engine="quarto", workers=2)
+    pages["quarto_batch"] = {
+        q: p.read_text(encoding="utf-8") for q, p in zip(LAS, batch, strict=True)
+    }
     return pages
 
 
@@ -105,9 +109,15 @@ def alt_texts(page: str) -> list[str]:
     ]
 
 
+QUARTO_WAYS = ["quarto", "quarto_batch"]  # one `quarto render` per profile; the batch
+
+
+@pytest.mark.parametrize("way", QUARTO_WAYS)
 @pytest.mark.parametrize("query", LAS)
-def test_both_engines_give_the_same_profile(both: dict[str, dict[str, str]], query: str) -> None:
-    quarto, fallback = both["quarto"][query], both["fallback"][query]
+def test_both_engines_give_the_same_profile(
+    both: dict[str, dict[str, str]], query: str, way: str
+) -> None:
+    quarto, fallback = both[way][query], both["fallback"][query]
     assert 'name="generator" content="quarto-1.7' in quarto
     assert sections(quarto) == sections(fallback)
     assert "High needs and the Dedicated Schools Grant" in sections(quarto)
@@ -117,23 +127,25 @@ def test_both_engines_give_the_same_profile(both: dict[str, dict[str, str]], que
     assert alt_texts(quarto) == alt_texts(fallback)
 
 
+@pytest.mark.parametrize("way", QUARTO_WAYS)
 @pytest.mark.parametrize("query", LAS)
 def test_each_chart_is_named_by_its_own_la_specific_alt_text(
-    both: dict[str, dict[str, str]], query: str
+    both: dict[str, dict[str, str]], query: str, way: str
 ) -> None:
     name = geography.resolve_la(query).la_name
-    labels = alt_texts(both["quarto"][query])
+    labels = alt_texts(both[way][query])
     # Cumberland (made in 2023) has fewer series, so fewer charts.
     assert len(labels) >= 8 and len(set(labels)) == len(labels)
     assert sum(name in label for label in labels) >= 7
-    assert not re.search(r"<img\b", both["quarto"][query])
+    assert not re.search(r"<img\b", both[way][query])
 
 
+@pytest.mark.parametrize("way", QUARTO_WAYS)
 @pytest.mark.parametrize("query", LAS)
 def test_quarto_profile_is_self_contained_with_navigation(
-    both: dict[str, dict[str, str]], query: str
+    both: dict[str, dict[str, str]], query: str, way: str
 ) -> None:
-    page = both["quarto"][query]
+    page = both[way][query]
     assert "<script" not in page and not re.search(r"(src|href)=\"https?://", page)
     assert "@import" not in page and not re.search(r"url\(\s*['\"]?https?:", page)
     nav = re.search(r'<nav class="site-nav".*?</nav>', page, re.S)
@@ -143,6 +155,26 @@ def test_quarto_profile_is_self_contained_with_navigation(
     assert "Other Formats" not in page and "quarto-float-caption" not in page
     assert not re.search(r">\s*\([ab]\)\s*<", page)  # no subfigure labels
     assert len(page) < 1_000_000  # about 0.55 MB: inline SVG charts, one stylesheet
+
+
+def test_quarto_batch_leaves_nothing_but_the_layout(
+    both: dict[str, dict[str, str]], quarto_env: Path
+) -> None:
+    # The batch hands Quarto executed notebooks from a private copy of the project.
+    assert set(both["quarto_batch"]) == set(LAS)
+    assert sorted(p.name for p in (quarto_env / "batch").iterdir()) == ["la"]
+    assert not list((REPO / "reports").glob("*.ipynb"))
+    assert not (REPO / "_site" / "reports").exists()
+
+
+def test_quarto_batch_renders_pdf_profiles(quarto_env: Path) -> None:
+    paths = publish.render_profiles(
+        ["Hackney", "942"], quarto_env / "batch_pdf", engine="quarto", to="pdf"
+    )
+    assert [p.name for p in paths] == ["204-hackney.pdf", "942-cumberland.pdf"]
+    for path in paths:
+        data = path.read_bytes()
+        assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", data)) >= 8
 
 
 def test_site_pages_render_with_quarto_into_the_site_layout(quarto_env: Path) -> None:
