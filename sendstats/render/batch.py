@@ -25,6 +25,7 @@ its parameters.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -151,12 +152,11 @@ def _run_threads(
     target: Callable[[int], None],
     size: int,
     batch: _Batch,
-    extra: Callable[[], None] | None = None,
+    extra: Sequence[Callable[[], None]] = (),
 ) -> None:
-    """Run ``target(worker number)`` in ``size`` threads (and ``extra`` in one more); wait."""
+    """Run ``target(worker number)`` in ``size`` threads, and each of ``extra`` in one; wait."""
     threads = [threading.Thread(target=target, args=(n,), name=f"render-{n}") for n in range(size)]
-    if extra is not None:
-        threads.append(threading.Thread(target=extra, name="render-quarto"))
+    threads += [threading.Thread(target=f, name=f"render-quarto-{n}") for n, f in enumerate(extra)]
     for thread in threads:
         thread.start()
     try:
@@ -219,9 +219,9 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
     except QmdError:
         _run_quarto_each(jobs, batch, size, to, timeout)
         return
-    queue = _Groups(QUARTO_GROUP, running=size)
+    queue = _Groups(QUARTO_GROUP, running=size, renderers=size)
     with tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp:
-        copies: dict[Path, tuple[Path, Path]] = {}  # document -> (project copy, its folder)
+        copies: dict[tuple[int, Path], tuple[Path, Path]] = {}  # -> (project copy, folder)
 
         def kernel_worker(_n: int) -> None:
             try:
@@ -230,7 +230,7 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                         qmd, params, output = jobs[index]
                         try:
                             nb = execute_document(session, qmd, params, timeout, parsed[qmd])
-                            front = front_matter_text(qmd)
+                            front = front_matter_text(qmd, to)
                             notebook, fragments = quarto_notebook(nb, front, to)
                         except BaseException as exc:
                             batch.fail(index, exc)
@@ -241,16 +241,19 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
             finally:
                 queue.worker_done()
 
-        def renderer() -> None:
-            while group := queue.take():
+        def renderer(n: int) -> None:
+            # Renderer 0 renders full groups beside the kernels; the others share the last
+            # notebooks with it once the kernels are done, so no core idles at the end.
+            while group := queue.take(tail_only=n > 0):
                 by_document: dict[Path, list[GroupItem]] = {}
                 for item in sorted(group, key=lambda item: item.index):
                     by_document.setdefault(item.qmd, []).append(item)
                 for qmd, items in by_document.items():
-                    if qmd not in copies:
-                        root = Path(tmp) / f"project-{len(copies)}"
-                        copies[qmd] = (root, private_copy(qmd, root).parent)
-                    root, folder = copies[qmd]
+                    if (n, qmd) not in copies:  # one project copy per renderer and document
+                        mine = sum(key[0] == n for key in copies)  # only renderer n adds these
+                        root = Path(tmp) / f"renderer-{n}" / f"project-{mine}"
+                        copies[n, qmd] = (root, private_copy(qmd, root).parent)
+                    root, folder = copies[n, qmd]
                     seconds = timeout * len(items)
                     try:
                         rendered = render_group(root, folder, items, to, seconds)
@@ -265,20 +268,23 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                         elif result is not None:
                             batch.fail(item.index, result)
 
-        _run_threads(kernel_worker, size, batch, extra=renderer)
+        renderers = [functools.partial(renderer, n) for n in range(size)]
+        _run_threads(kernel_worker, size, batch, extra=renderers)
 
 
 class _Groups:
-    """Executed notebooks waiting for Quarto, handed out ``size`` at a time.
+    """Executed notebooks waiting for Quarto, handed out a group at a time.
 
     Kernel workers :meth:`put` notebooks (waiting while two groups are already queued, which
-    bounds the memory held); the renderer :meth:`take`s a full group, or what is left once
-    every worker is done. After :meth:`stop` nothing more is taken or put.
+    bounds the memory held); renderers :meth:`take` a full group while kernels run, and once
+    every kernel is done, what is left split between the ``renderers``. After :meth:`stop`
+    nothing more is taken or put.
     """
 
-    def __init__(self, size: int, running: int) -> None:
+    def __init__(self, size: int, running: int, renderers: int = 1) -> None:
         self.size = size
         self.running = running
+        self.renderers = max(1, renderers)
         self.items: list[GroupItem] = []
         self.stopped = False
         self._cond = threading.Condition()
@@ -294,14 +300,20 @@ class _Groups:
             self._cond.notify_all()
             return True
 
-    def take(self) -> list[GroupItem]:
-        """Return the next group ([] when every worker is done and nothing is left)."""
+    def take(self, *, tail_only: bool = False) -> list[GroupItem]:
+        """Return the next group ([] when every worker is done and nothing is left).
+
+        ``tail_only``: wait until every kernel worker is done (a second renderer).
+        """
         with self._cond:
-            while not self.stopped and len(self.items) < self.size and self.running:
+            while not self.stopped and self.running and (tail_only or len(self.items) < self.size):
                 self._cond.wait()
             if self.stopped:
                 return []
-            group, self.items = self.items[: self.size], self.items[self.size :]
+            share = self.size
+            if not self.running:
+                share = min(self.size, -(-len(self.items) // self.renderers))
+            group, self.items = self.items[:share], self.items[share:]
             self._cond.notify_all()
             return group
 

@@ -521,15 +521,18 @@ def test_quarto_render_many_renders_groups_of_executed_notebooks(
         # Executed by sendstats' kernels (a fresh namespace each), rendered by "Quarto" ...
         assert page.startswith("<html>fake project") and f"LA={code} leaked=None" in page
         # ... from a notebook with the front matter first and the cell options as #| lines,
-        assert 'title: "Batch"' in page and '#| output: "asis"' in page
+        assert "title: Batch" in page and '#| output: "asis"' in page
+        assert "embed-resources: false" in page  # a self-contained page all the same
         # the chart put back in place of its placeholder, the PDF's typst block left out.
         shown = page.split(f"LA={code} leaked=None", 1)[1]  # the cell's output
         assert f"<svg role='img' aria-label='chart {code}'></svg>" in shown
         assert "<!--sendstats-" not in shown and "#image(" not in shown
-    # One project render a group of two (the last one short), from a private copy.
+    # One project render a group of at most two, from a private copy of the project (one
+    # per renderer: a second one shares the last notebooks once the kernels are done).
     log = calls(fake_quarto)
-    assert [c["argv"] for c in log] == [["render", "--to", "html"]] * 3
-    assert len({c["cwd"] for c in log}) == 1 and not Path(str(log[0]["cwd"])).exists()
+    assert 3 <= len(log) <= 5 and all(c["argv"] == ["render", "--to", "html"] for c in log)
+    copies = {Path(str(c["cwd"])) for c in log}
+    assert len(copies) <= 2 and not any(copy.exists() for copy in copies)
     assert sorted(p.name for p in qmd.parent.iterdir()) == ["la.qmd"]
     assert not (tmp_path / "_site").exists()
 
