@@ -9,12 +9,14 @@ bounds the memory held. One converter is enough (pandoc takes a fifth of a kerne
 document) and keeps the batch under 1 GB: each pandoc process holds about 170 MB.
 
 With Quarto, sendstats executes the documents itself in the same way (``workers`` warm
-kernels, one per core) and one thread hands the executed notebooks to Quarto in groups of
-:data:`QUARTO_GROUP`: one ``quarto render`` of a private copy of the project renders a group
+kernels, one per core) and a renderer thread hands the executed notebooks to Quarto in groups
+of :data:`QUARTO_GROUP`: one ``quarto render`` of a private copy of the project renders a group
 without executing it (:mod:`sendstats.render.quarto_notebooks`), so Quarto's start-up, its
 kernel and most of its post-processing are no longer paid per document. The kernels run
-while Quarto renders the previous group. A document with cells in another language than
-Python, which sendstats cannot execute, is rendered by Quarto one job at a time instead:
+while Quarto renders the previous group; once they are done, the last notebooks are split
+between ``workers`` renderers (each with its own copy), so both cores stay busy. A document
+with cells in another language than Python, which sendstats cannot execute, is rendered by
+Quarto one job at a time instead:
 ``workers`` renders at once, each from its own private copy of the document's folder,
 keeping that copy's Jupyter kernel alive between renders (``--execute-daemon``).
 
@@ -155,8 +157,13 @@ def _run_threads(
     size: int,
     batch: _Batch,
     extra: Sequence[Callable[[], None]] = (),
+    on_interrupt: Callable[[], None] | None = None,
 ) -> None:
-    """Run ``target(worker number)`` in ``size`` threads, and each of ``extra`` in one; wait."""
+    """Run ``target(worker number)`` in ``size`` threads, and each of ``extra`` in one; wait.
+
+    ``on_interrupt`` runs on Ctrl-C, before the threads are waited for (Quarto's renderers
+    stop taking groups).
+    """
     threads = [threading.Thread(target=target, args=(n,), name=f"render-{n}") for n in range(size)]
     threads += [threading.Thread(target=f, name=f"render-quarto-{n}") for n, f in enumerate(extra)]
     for thread in threads:
@@ -166,6 +173,8 @@ def _run_threads(
             thread.join()
     except BaseException:  # Ctrl-C: let each worker finish its document, start no other
         batch.stop.set()
+        if on_interrupt is not None:
+            on_interrupt()
         for thread in threads:
             thread.join()
         raise
@@ -208,7 +217,7 @@ def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, tim
 
 
 def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
-    """Execute in ``size`` warm kernels; one thread renders groups of notebooks with Quarto.
+    """Execute in ``size`` warm kernels; render groups of executed notebooks with Quarto.
 
     A document that sendstats cannot execute itself (a cell in another language) is rendered
     by Quarto one job at a time instead (:func:`_run_quarto_each`).
@@ -271,7 +280,7 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                             batch.fail(item.index, result)
 
         renderers = [functools.partial(renderer, n) for n in range(size)]
-        _run_threads(kernel_worker, size, batch, extra=renderers)
+        _run_threads(kernel_worker, size, batch, extra=renderers, on_interrupt=queue.stop)
 
 
 class _Groups:
@@ -326,7 +335,7 @@ class _Groups:
             self._cond.notify_all()
 
     def stop(self) -> None:
-        """Stop handing out and taking notebooks (Quarto failed)."""
+        """Stop handing out and taking notebooks (Quarto failed, or Ctrl-C)."""
         with self._cond:
             self.stopped = True
             self._cond.notify_all()

@@ -9,8 +9,8 @@ project whose ``render`` list names a group of them pays its start-up once per g
 
 An executed notebook is turned into the notebook Quarto itself would have executed
 (:func:`quarto_notebook`): the document's front matter as its first raw cell, each cell's
-options back as ``#|`` lines, and its outputs. Two changes make Quarto's per-document work
-small without changing what it writes:
+options back as ``#|`` lines, and its outputs. Three changes make Quarto's per-document work
+small (a group of 8 profiles: 2.4 s of CPU a profile before, 0.6 s after):
 
 - raw blocks for the other format are left out: a report cell shows a chart as a
   ```` ```{=html} ```` block and a ```` ```{=typst} ```` block, and each format keeps only its
@@ -18,8 +18,11 @@ small without changing what it writes:
 - in HTML, each raw HTML block that loads nothing from outside the page (inline SVG charts,
   tables: nearly all of a profile's bytes) reaches Quarto as a placeholder comment and is put
   back in the page Quarto wrote, as the fallback does with pandoc. Quarto passes raw HTML
-  through untouched, so the page is the same; its post-processing no longer parses 0.5 MB of
-  SVG per profile. A block that does load something goes through Quarto as it is.
+  through (its own pass would only re-serialise the markup), and its post-processing no longer
+  parses every chart. A block that does load something goes through Quarto as it is;
+- HTML pages are written without ``embed-resources`` (:func:`unembedded`), which costs one
+  more pandoc pass per page: the stylesheets go inline instead, and a page that still loads
+  anything from outside is refused.
 """
 
 from __future__ import annotations
