@@ -223,10 +223,12 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
     by Quarto one job at a time instead (:func:`_run_quarto_each`).
     """
     parsed: dict[Path, NotebookNode] = {}
+    fronts: dict[Path, str] = {}  # each document's front matter as Quarto gets it, read once
     try:
         for qmd, _, _ in jobs:
             if qmd not in parsed:
                 parsed[qmd] = parse_qmd(qmd)
+                fronts[qmd] = front_matter_text(qmd, to)
     except QmdError:
         _run_quarto_each(jobs, batch, size, to, timeout)
         return
@@ -241,8 +243,7 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                         qmd, params, output = jobs[index]
                         try:
                             nb = execute_document(session, qmd, params, timeout, parsed[qmd])
-                            front = front_matter_text(qmd, to)
-                            notebook, fragments = quarto_notebook(nb, front, to)
+                            notebook, fragments = quarto_notebook(nb, fronts[qmd], to)
                         except BaseException as exc:
                             batch.fail(index, exc)
                             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -14,8 +15,10 @@ __all__ = [
     "Engine",
     "ParamValue",
     "RenderError",
+    "StandIns",
     "Target",
     "move_atomic",
+    "put_back",
     "write_atomic",
 ]
 
@@ -32,6 +35,48 @@ EXTERNAL_RESOURCE = re.compile(
     r"""|url\(\s*["']?(?!data:|#)|@import""",
     re.IGNORECASE,
 )
+
+
+class StandIns:
+    """Raw HTML fragments stood in by placeholder comments while a converter writes the page.
+
+    Both renderers hand their converter (pandoc for the fallback, Quarto for the batch) the
+    page with each self-contained fragment (inline SVG charts, tables: nearly all of a
+    profile's bytes) replaced by a comment, and put the fragments back in what it wrote
+    (:func:`put_back`): the converter's post-processing then does not parse every chart. A
+    fragment that loads something from outside goes through as it is.
+    """
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        #: placeholder comment -> the fragment it stands for
+        self.fragments: dict[str, str] = {}
+
+    def stand_in(self, fragment: str) -> str:
+        """Return the placeholder for ``fragment`` (or ``fragment`` if it loads anything)."""
+        if EXTERNAL_RESOURCE.search(fragment):
+            return fragment
+        key = f"<!--sendstats-{self.token}-{len(self.fragments)}-->"
+        self.fragments[key] = fragment
+        return key
+
+
+def put_back(page: str, fragments: Mapping[str, str], converter: str) -> str:
+    """Return ``page`` with each placeholder of :class:`StandIns` replaced by its fragment.
+
+    Raises:
+        ValueError: ``converter`` (named in the message) dropped or repeated a placeholder.
+
+    """
+    if not fragments:
+        return page
+    pattern = re.compile("|".join(map(re.escape, fragments)))
+    found = pattern.findall(page)
+    if sorted(found) != sorted(fragments):
+        raise ValueError(
+            f"{converter}'s page kept {len(found)} of {len(fragments)} charts and tables"
+        )
+    return pattern.sub(lambda match: fragments[match[0]], page)
 
 
 class RenderError(RuntimeError):

@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -35,11 +34,12 @@ import yaml
 from nbformat import NotebookNode
 
 from sendstats.render.common import (
-    EXTERNAL_RESOURCE,
     Engine,
     ParamValue,
     RenderError,
+    StandIns,
     Target,
+    put_back,
     write_atomic,
 )
 from sendstats.render.qmd import (
@@ -369,8 +369,7 @@ def _html_with_pandoc(
     take four times as long. A fragment that does load something goes through pandoc as is.
     """
     parts = []
-    fragments: dict[str, str] = {}
-    token = uuid.uuid4().hex
+    stand_ins = StandIns()
     for index, block in enumerate(blocks):
         if block.kind == "raw":
             continue
@@ -379,11 +378,7 @@ def _html_with_pandoc(
         elif block.kind == "code" and block.lang == "python":
             parts.append(_fenced(block.text, "python"))
         else:
-            fragment = _html_fragment(block, index)
-            if not EXTERNAL_RESOURCE.search(fragment):
-                key = f"<!--sendstats-{token}-{index}-->"
-                fragments[key] = fragment
-                fragment = key
+            fragment = stand_ins.stand_in(_html_fragment(block, index))
             parts.append(_fenced(fragment, "{=html}"))
     with tempfile.TemporaryDirectory(prefix="sendstats-render-") as name:
         tmp = Path(name)
@@ -400,12 +395,10 @@ def _html_with_pandoc(
             *_meta_args(settings, tmp),
         ]
         page = _run_pandoc(pandoc, args, stdin="\n\n".join(parts) + "\n")
-    if not fragments:
-        return page
-    pattern = re.compile("|".join(map(re.escape, fragments)))
-    if len(pattern.findall(page)) != len(fragments):
-        raise _ConversionError("pandoc did not pass every figure and table through")
-    return pattern.sub(lambda match: fragments[match[0]], page)
+    try:
+        return put_back(page, stand_ins.fragments, "pandoc")
+    except ValueError as exc:
+        raise _ConversionError(str(exc)) from exc
 
 
 def _html_with_mistune(blocks: list[Block], settings: Mapping[str, Any], base: Path) -> str:

@@ -34,7 +34,6 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,9 @@ from sendstats.render.common import (
     EXTERNAL_RESOURCE,
     ParamValue,
     RenderError,
+    StandIns,
     Target,
+    put_back,
     write_atomic,
 )
 from sendstats.render.qmd import nb_v4
@@ -120,8 +121,7 @@ def quarto_notebook(
     only ``to``'s raw blocks. For
     HTML, the second value maps each placeholder comment to the raw HTML it stands for.
     """
-    fragments: dict[str, str] = {}
-    token = uuid.uuid4().hex
+    stand_ins = StandIns()
     out = nb_v4("new_notebook")
     out.metadata = {k: v for k, v in nb.metadata.items() if k != "front_matter"}
     if front_matter:
@@ -143,25 +143,23 @@ def quarto_notebook(
         if tags:  # an empty list is left out, as Jupyter writes a cell without tags
             new.metadata["tags"] = tags
         new.execution_count = count if cell.get("execution_count") is not None else None
-        new.outputs = [_output(o, to, fragments, token) for o in cell.get("outputs", [])]
+        new.outputs = [_output(o, to, stand_ins) for o in cell.get("outputs", [])]
         out.cells.append(new)
-    return out, fragments
+    return out, stand_ins.fragments
 
 
-def _output(
-    output: NotebookNode, to: Target, fragments: dict[str, str], token: str
-) -> NotebookNode:
+def _output(output: NotebookNode, to: Target, stand_ins: StandIns) -> NotebookNode:
     """Return one output with only ``to``'s raw blocks (HTML ones as placeholders)."""
     output = copy.deepcopy(output)
     if output.get("output_type") == "stream" and output.get("name") == "stdout":
-        output["text"] = _raw_blocks(output.get("text", ""), to, fragments, token)
+        output["text"] = _raw_blocks(output.get("text", ""), to, stand_ins)
     elif "text/markdown" in output.get("data", {}):
         text = output["data"]["text/markdown"]
-        output["data"]["text/markdown"] = _raw_blocks(text, to, fragments, token)
+        output["data"]["text/markdown"] = _raw_blocks(text, to, stand_ins)
     return output
 
 
-def _raw_blocks(text: str, to: Target, fragments: dict[str, str], token: str) -> str:
+def _raw_blocks(text: str, to: Target, stand_ins: StandIns) -> str:
     """Drop the other format's raw blocks from markdown; stand HTML ones in by placeholders.
 
     For the PDF, a raw HTML table stays (Quarto may make it a typst table); other raw HTML
@@ -174,10 +172,9 @@ def _raw_blocks(text: str, to: Target, fragments: dict[str, str], token: str) ->
             return match[0] if match["fmt"] == "typst" or "<table" in body else ""
         if match["fmt"] == "typst":
             return ""
-        if EXTERNAL_RESOURCE.search(body):
+        key = stand_ins.stand_in(body)
+        if key == body:  # loads something: Quarto sees it as it is
             return match[0]
-        key = f"<!--sendstats-{token}-{len(fragments)}-->"
-        fragments[key] = body
         return f"{match['fence']}{{=html}}\n{key}\n{match['fence']}\n"
 
     if "{=" not in text:
@@ -307,17 +304,9 @@ def _place(produced: Path, item: GroupItem, to: Target) -> Path:
             "without embed-resources, so it takes no page that names another file (render "
             "the document on its own)",
         )
-    if not item.fragments:
-        write_atomic(item.output, page.encode("utf-8"))
-        return item.output
-    pattern = re.compile("|".join(map(re.escape, item.fragments)))
-    found = pattern.findall(page)
-    if sorted(found) != sorted(item.fragments):
-        raise RenderError(
-            item.qmd,
-            item.params,
-            f"Quarto's page kept {len(found)} of {len(item.fragments)} charts and tables",
-        )
-    page = pattern.sub(lambda match: item.fragments[match[0]], page)
+    try:
+        page = put_back(page, item.fragments, "Quarto")
+    except ValueError as exc:
+        raise RenderError(item.qmd, item.params, str(exc)) from exc
     write_atomic(item.output, page.encode("utf-8"))
     return item.output

@@ -25,6 +25,7 @@ from sendstats.sources.readers import (
     RawInputError,
     first_bad_cell,
     read_csv_text,
+    reads_as_number,
     split_markers,
     validate_frame,
 )
@@ -236,20 +237,14 @@ def _cells_good(df: pl.DataFrame, spec: EesFileSpec, counts: list[str], signed: 
     Each measure is a number or a marker (:func:`first_bad_cell`'s reading) and matches the raw
     schema's pattern, not null; each count is a whole number; no signed count is negative.
     """
-    allowed = list(spec.markers)
     pattern = _number_or_marker(spec)
 
-    def text(col: str) -> pl.Expr:
-        return pl.col(col).fill_null("").str.strip_chars().str.replace_all(",", "")
-
-    def number(col: str) -> pl.Expr:
+    def good(col: str) -> pl.Expr:
         shape = WHOLE_NUMBER if col in counts else NUMBER
-        return text(col).is_in(allowed) | text(col).str.contains(shape.pattern)
+        number = reads_as_number(col, spec.markers, shape)
+        return number & pl.col(col).is_not_null() & pl.col(col).str.contains(pattern)
 
-    verdicts = [
-        (number(col) & pl.col(col).is_not_null() & pl.col(col).str.contains(pattern)).all()
-        for col in spec.measures
-    ]
+    verdicts = [good(col).all() for col in spec.measures]
     verdicts += [(~_negative(col)).all() for col in signed]
     if not verdicts:
         return True

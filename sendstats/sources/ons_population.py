@@ -306,10 +306,10 @@ def _plain_counts(cells: list[object]) -> list[int] | None:
     """
     # Built-in calls over the whole row (no Python loop per cell): exactly float or int (not
     # bool, not text), none below zero, each rounded as _count rounds.
-    if not cells or not set(map(type, cells)) <= _NUMBER_TYPES:
-        return None if cells else []
+    if not set(map(type, cells)) <= _NUMBER_TYPES:
+        return None
     numbers = cast("list[float]", cells)
-    if min(numbers) < 0:
+    if min(numbers, default=0) < 0:
         return None
     return list(map(round, numbers))
 

@@ -139,6 +139,19 @@ def first_bad_value(
     return None if bad is None else bad[1:]
 
 
+def reads_as_number(
+    column: str, markers: Iterable[str], pattern: re.Pattern[str] = NUMBER
+) -> pl.Expr:
+    """Return, per cell of ``column``, whether it is a number (``pattern``) or a marker.
+
+    Surrounding spaces and thousands separators are ignored; a null reads as "" (so it passes
+    only where "" is a marker). :func:`first_bad_cell` and the EES reader's one-query check
+    share this reading.
+    """
+    text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
+    return text.is_in(list(markers)) | text.str.contains(pattern.pattern)
+
+
 def first_bad_cell(
     df: pl.DataFrame,
     columns: Sequence[str],
@@ -153,12 +166,9 @@ def first_bad_cell(
     vectorised query (the common case: all good); only a column that fails is scanned.
     """
     allowed = set(markers)
-
-    def ok(column: str) -> pl.Expr:
-        text = pl.col(column).fill_null("").str.strip_chars().str.replace_all(",", "")
-        return (text.is_in(list(allowed)) | text.str.contains(pattern.pattern)).all()
-
-    verdicts = df.select(ok(c).alias(str(i)) for i, c in enumerate(columns)).row(0)
+    verdicts = df.select(
+        reads_as_number(c, allowed, pattern).all().alias(str(i)) for i, c in enumerate(columns)
+    ).row(0)
     for column, good in zip(columns, verdicts, strict=True):
         if good:
             continue
