@@ -341,7 +341,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from sendstats.render import publish
 
     def check_build() -> None:  # rebuilds only what changed; usually nothing
-        build.build(offline=args.offline or None)
+        from sendstats.core import config
+
+        done = build.build(offline=args.offline or None).steps
+        ran = sum(not step.skipped for step in done)
+        if ran:  # a first report builds everything: say so, not just wait
+            print(
+                f"built {ran} of {len(done)} data steps into {config.data_dir()} "
+                "(first build, or their inputs or code changed)",
+                file=sys.stderr,
+            )
 
     if args.page:
         out = publish.render_page(

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -237,3 +238,22 @@ def test_truncated_table_is_one_line_saying_to_rebuild(
     code, _, err = _run(capsys, "diff", "dfe_sen2", "2023", "2025")
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert str(copy) in err and "sendstats build --offline --force" in err
+
+
+def test_report_says_when_it_built_the_data_first(
+    built: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first `report` builds the data (seconds, silently before); a no-op build says nothing."""
+    from sendstats.render import publish
+
+    def render(query: str, out: Path, *, prepare: Any = None, **_: Any) -> Path:
+        prepare()  # the build check the CLI hands the renderer
+        return out / "la" / "page.html"
+
+    monkeypatch.setattr(publish, "render_la_profile", render)
+    (built / "metrics" / "adults.parquet").unlink()  # that step must run again
+    code, _, err = _run(capsys, "report", "--la", "Leeds", "--offline")
+    assert code == 0
+    assert f"built 1 of 17 data steps into {built}" in err
+    code, _, err = _run(capsys, "report", "--la", "Leeds", "--offline")
+    assert code == 0 and "built" not in err
