@@ -290,7 +290,9 @@ PAGE_CSS = (
     "details.values-by-year table{font-size:0.85rem}"
     "main table{display:block;overflow-x:auto;max-width:100%}"
     "main td{overflow-wrap:anywhere}"
-    "td.gt_right{white-space:nowrap}"
+    # Numbers are never split inside ('638,745'), but a long right-aligned cell ('100.0%†
+    # (20.7% to 100.0%)', 'fewer than 10 cases') wraps at its spaces rather than being cut off.
+    "td.gt_right{overflow-wrap:normal}"
     # The summary's fixed column shares fit its numbers from about 57rem (the page's text
     # width); narrower, the table scrolls sideways in its frame rather than clipping them.
     'table.gt_table[style*="table-layout: fixed"]{min-width:57rem}'

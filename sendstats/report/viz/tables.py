@@ -44,7 +44,7 @@ def _typst_str(text: str) -> str:
 SUMMARY_HTML_WIDTHS = {
     "Metric": 25,
     "Period": 9,
-    "LA (95% interval)": 20,  # "55.0% (53.4% to 56.5%)" on one line (gt_right cells do not wrap)
+    "LA (95% interval)": 20,  # "55.0% (53.4% to 56.5%)" on one line; longer ones wrap
     "Quartile": 11,
     "Rank": 9,
     "vs England": 8,
