@@ -601,6 +601,8 @@ def evaluate(results: dict[str, dict[str, Any]], las: int | None = None) -> list
         rows.append(
             check(f"{TITLES[key]}: every step skipped", not notes, "; ".join(notes) or "yes", "all")
         )
+    if (med := results.get("render_la", {}).get("median_s")) is not None:
+        rows.append(check(f"{TITLES['render_la']} under 2 s", med < 2, f"{med:.2f} s", "< 2 s"))
     for key, res in results.items():
         if (peak := res.get("peak_bytes")) is not None:
             rows.append(
@@ -609,7 +611,7 @@ def evaluate(results: dict[str, dict[str, Any]], las: int | None = None) -> list
     if (res := results.get("render_all", {})).get("median_s") is not None:
         med = res["median_s"]
         if las is None:
-            rows.append(check("all LAs under 5 minutes", med < 300, f"{med:.0f} s", "< 300 s"))
+            rows.append(check("all LAs under 60 s", med < 60, f"{med:.0f} s", "< 60 s"))
         cores = res["cores_used"]
         rows.append(
             check("all LAs use both cores", cores >= 1.5, f"{cores:.2f} cores busy", ">= 1.5")

@@ -37,6 +37,16 @@ EXTERNAL_RESOURCE = re.compile(
 )
 
 
+#: Text every match of EXTERNAL_RESOURCE contains (lower case): a fragment without any of
+#: them (a chart's SVG, a table) skips that pattern's slower scan.
+_LOAD_WORDS = ("src", "href", "data", "poster", "url(", "@import")
+
+
+def _may_load(fragment: str) -> bool:
+    lower = fragment.lower()
+    return any(word in lower for word in _LOAD_WORDS)
+
+
 class StandIns:
     """Raw HTML fragments stood in by placeholder comments while a converter writes the page.
 
@@ -54,7 +64,7 @@ class StandIns:
 
     def stand_in(self, fragment: str) -> str:
         """Return the placeholder for ``fragment`` (or ``fragment`` if it loads anything)."""
-        if EXTERNAL_RESOURCE.search(fragment):
+        if _may_load(fragment) and EXTERNAL_RESOURCE.search(fragment):
             return fragment
         key = f"<!--sendstats-{self.token}-{len(self.fragments)}-->"
         self.fragments[key] = fragment
@@ -70,13 +80,15 @@ def put_back(page: str, fragments: Mapping[str, str], converter: str) -> str:
     """
     if not fragments:
         return page
-    pattern = re.compile("|".join(map(re.escape, fragments)))
-    found = pattern.findall(page)
+    # Every placeholder of one StandIns shares its token: one pattern finds them all.
+    prefixes = {re.sub(r"\d+-->$", "", key) for key in fragments}
+    pattern = re.compile("|".join(rf"{re.escape(p)}\d+-->" for p in sorted(prefixes)))
+    found = [key for key in pattern.findall(page) if key in fragments]
     if sorted(found) != sorted(fragments):
         raise ValueError(
             f"{converter}'s page kept {len(found)} of {len(fragments)} charts and tables"
         )
-    return pattern.sub(lambda match: fragments[match[0]], page)
+    return pattern.sub(lambda match: fragments.get(match[0], match[0]), page)
 
 
 class RenderError(RuntimeError):

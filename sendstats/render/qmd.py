@@ -17,7 +17,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -490,10 +490,27 @@ def notebook_blocks(nb: NotebookNode, target: str) -> list[Block]:
     return blocks
 
 
-_RAW_FENCE = re.compile(
-    r"^(?P<fence>`{3,})\{=(?P<fmt>html|typst)\}[ \t]*\n(?P<body>.*?)\n(?P=fence)[ \t]*$",
-    re.M | re.S,
-)
+_RAW_OPEN = re.compile(r"^(?P<fence>`{3,})\{=(?P<fmt>html|typst)\}[ \t]*\n", re.M)
+
+
+def _raw_fences(text: str) -> Iterator[tuple[int, int, str, str]]:
+    """Yield (start, end, format, body) of each raw block in ``text``.
+
+    A raw block is an opening line (three or more backticks and ``{=html}`` or ``{=typst}``),
+    the body, and a line of the same backticks (trailing blanks allowed).
+
+    The closing line is found by a plain search for its backticks, not by a lazy regex over
+    the body: a chart's body is tens of kilobytes.
+    """
+    pos = 0
+    while (opening := _RAW_OPEN.search(text, pos)) is not None:
+        fence = opening["fence"]
+        closing = re.compile(rf"\n{fence}[ \t]*$", re.M).search(text, opening.end())
+        if closing is None:
+            pos = opening.start() + 1
+            continue
+        yield opening.start(), closing.end(), opening["fmt"], text[opening.end() : closing.start()]
+        pos = closing.end()
 
 
 def _split_raw(text: str) -> list[Block]:
@@ -505,15 +522,15 @@ def _split_raw(text: str) -> list[Block]:
     """
     blocks: list[Block] = []
     end = 0
-    for match in _RAW_FENCE.finditer(text):
-        before = text[end : match.start()]
+    for start, stop, fmt, body in _raw_fences(text):
+        before = text[end:start]
         if before.strip():
             blocks.append(Block("markdown", before))
-        if match["fmt"] == "html":
-            blocks.append(Block("html", match["body"]))
+        if fmt == "html":
+            blocks.append(Block("html", body))
         else:
-            blocks.append(Block("raw", match["body"], lang=match["fmt"]))
-        end = match.end()
+            blocks.append(Block("raw", body, lang=fmt))
+        end = stop
     if text[end:].strip() or not blocks:
         blocks.append(Block("markdown", text[end:]))
     return blocks

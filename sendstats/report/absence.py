@@ -64,9 +64,7 @@ def absence_reason(ctx: FigureContext, metric_id: str) -> str:
             f"{la.la_name} was formed on {date_words(start)}, and this measure needs figures "
             f"from before then, which were published for {_names(la.predecessors)}"
         )
-    own = ctx.metrics.filter(
-        (pl.col("metric_id") == metric_id) & (pl.col("la_code_dfe") == la.la_code_dfe)
-    )
+    own = ctx.metric_rows(metric_id).filter(pl.col("la_code_dfe") == la.la_code_dfe)
     if own.height:
         notes = own["note"].drop_nulls().unique().to_list()
         why = f" ({notes[0].rstrip('.')})" if len(notes) == 1 else ""

@@ -87,12 +87,30 @@ class LaContext:
 
     def bench_row(self, metric_id: str, year: object | None = None) -> dict[str, Any] | None:
         """Return the LA's benchmark row of a metric (latest with a value, or of ``year``)."""
-        if self._own_bench.height == 0:
+        rows = self._own_bench_by_id.get(metric_id)
+        if rows is None:
             return None
-        rows = self._own_bench.filter(pl.col("metric_id") == metric_id)
         if year is not None:
             rows = rows.filter(pl.col("year") == year)
         return rows.row(-1, named=True) if rows.height else None
+
+    @cached_property
+    def _own_bench_by_id(self) -> dict[str, pl.DataFrame]:
+        return _split_by_metric(self._own_bench)
+
+    def metric_rows(self, who: str, metric_id: str) -> pl.DataFrame:
+        """Return one metric's rows of ``who``: ``la``, ``region`` or ``england`` (by year).
+
+        Split once per profile: the values tables and notes ask for each metric several times.
+        """
+        split = self._split[who]
+        rows = split.get(metric_id)
+        return self.metrics.clear() if rows is None else rows
+
+    @cached_property
+    def _split(self) -> dict[str, dict[str, pl.DataFrame]]:
+        frames = {"la": self.la_rows, "region": self.region_rows, "england": self.england_rows}
+        return {who: _split_by_metric(frame) for who, frame in frames.items()}
 
     @cached_property
     def la_rows(self) -> pl.DataFrame:
@@ -111,6 +129,13 @@ class LaContext:
     def england_rows(self) -> pl.DataFrame:
         """Metric rows for England."""
         return self.metrics.filter(pl.col("geographic_level") == "National")
+
+
+def _split_by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Return a frame's rows by metric id, each in the frame's order."""
+    if "metric_id" not in frame.columns or frame.height == 0:
+        return {}
+    return {str(k[0]): v for k, v in frame.partition_by("metric_id", as_dict=True).items()}
 
 
 def load_la_context(la: str | int) -> LaContext:

@@ -53,6 +53,21 @@ class Tables:
         """Benchmark rows of each metric id."""
         return _by_metric(self.bench)
 
+    def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
+        """Return the metric rows of one metric and level, by year (made once per kernel).
+
+        The same for every LA: a batch worker asks for them again in every profile.
+        """
+        key = (metric_id, level)
+        if key not in self._areas:
+            rows = self.metrics_by_id.get(metric_id, self.metrics.clear())
+            self._areas[key] = rows.filter(pl.col("geographic_level") == level).sort("year")
+        return self._areas[key]
+
+    @cached_property
+    def _areas(self) -> dict[tuple[str, str], pl.DataFrame]:
+        return {}
+
 
 def _by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Return each metric's rows: slices of a frame grouped by metric, else copies."""
@@ -108,10 +123,18 @@ class FigureContext:
 
     def la_bench(self, metric_id: str) -> pl.DataFrame:
         """Return the LA's benchmark rows of one metric, by year."""
-        if self.la is None:
-            return self.bench.clear()
-        rows = self.bench_rows(metric_id).filter(pl.col("la_code_dfe") == self.la.la_code_dfe)
-        return rows.sort("year")
+        rows = self._la_bench_by_id.get(metric_id)
+        return self.bench.clear() if rows is None else rows
+
+    @cached_property
+    def _la_bench_by_id(self) -> dict[str, pl.DataFrame]:
+        """The LA's benchmark rows of each metric, by year: one pass, not one per lookup."""
+        if self.la is None or "la_code_dfe" not in self.bench.columns:
+            return {}
+        own = self.bench.filter(pl.col("la_code_dfe") == self.la.la_code_dfe).sort(
+            "metric_id", "year", maintain_order=True
+        )
+        return _by_metric(own)
 
     def latest_la_rows(self, metric_id: str) -> pl.DataFrame:
         """Return every LA's benchmark row of a metric in its latest period with values."""
@@ -144,8 +167,7 @@ class FigureContext:
 
     def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
         """Return the metric rows of one level (``National``, ``Regional``, LA), by year."""
-        rows = self.metric_rows(metric_id).filter(pl.col("geographic_level") == level)
-        return rows.sort("year")
+        return self.index.area_rows(metric_id, level)
 
 
 def first_year(data: pl.DataFrame) -> int:
@@ -264,8 +286,11 @@ _LOADED: dict[tuple[tuple[str, int, int], ...], Tables] = {}
 
 
 def load_tables() -> Tables:
-    """Return the built metric and benchmark tables (cached while their files are unchanged)."""
-    from sendstats.benchmarking.api import benchmarks_path, load_benchmarks
+    """Return the built metric and benchmark tables (cached while their files are unchanged).
+
+    The benchmarks' method-in-words columns are not read: no report shows them row by row.
+    """
+    from sendstats.benchmarking.api import METHOD_TEXT_COLUMNS, benchmarks_path, load_benchmarks
     from sendstats.core import config
     from sendstats.metrics import METRIC_TABLES
     from sendstats.metrics.tables import load_metrics
@@ -275,7 +300,7 @@ def load_tables() -> Tables:
     key = tuple(_stamp(p) for p in paths)
     if key not in _LOADED:
         _LOADED.clear()  # one build's tables at a time
-        _LOADED[key] = Tables(load_metrics(), load_benchmarks())
+        _LOADED[key] = Tables(load_metrics(), load_benchmarks(without=METHOD_TEXT_COLUMNS))
     return _LOADED[key]
 
 

@@ -280,10 +280,8 @@ TRIBUNAL_RATE = "tribunal_appeal_rate_pct"
 
 def funnel_rows(ctx: FigureContext, metric_id: str = TRIBUNAL_RATE) -> pl.DataFrame:
     """Return every LA's rate and denominator in the latest year, and the funnel limit lines."""
-    rows = ctx.bench.filter(
-        (pl.col("metric_id") == metric_id)
-        & pl.col("value").is_not_null()
-        & (pl.col("denominator") > 0)
+    rows = ctx.bench_rows(metric_id).filter(
+        pl.col("value").is_not_null() & (pl.col("denominator") > 0)
     )
     if rows.height == 0:
         return pl.DataFrame()

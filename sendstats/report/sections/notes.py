@@ -139,21 +139,25 @@ def shown(ctx: LaContext) -> Shown:
             covers.update({mid: f"the chart '{fig.title}'" for mid in fig.metric_ids})
     series.extend(mid for ids in values.THEMES.values() for mid in ids)
     order = {mid: i for i, mid in enumerate(dict.fromkeys([*HEADLINE_METRICS, *series, *latest]))}
-    rows = ctx.la_rows.filter(pl.col("metric_id").is_in(list(order)))
-    england = ctx.england_rows.filter(
-        pl.col("metric_id").is_in(list(order)) & pl.col("value").is_not_null()
-    )
     years: dict[str, tuple[int, ...]] = {}
     missing: dict[str, tuple[int, ...]] = {}
     in_series = set(series)
-    for (mid,), sub in rows.group_by("metric_id"):
-        have = sorted(int(y) for y in sub.filter(pl.col("value").is_not_null())["year"])
-        gaps = sorted(int(y) for y in sub.filter(pl.col("value").is_null())["year"])
+    for mid in order:
+        sub = ctx.metric_rows("la", mid)
+        if sub.height == 0:
+            continue
+        held = [(int(y), v is not None) for y, v in sub.select("year", "value").iter_rows()]
+        have = sorted(y for y, ok in held if ok)
+        gaps = sorted(y for y, ok in held if not ok)
         if mid not in in_series:
-            national = england.filter(pl.col("metric_id") == mid)["year"]
-            last = int(national.max()) if national.len() else None  # type: ignore[arg-type]
+            national = [
+                y
+                for y, v in ctx.metric_rows("england", mid).select("year", "value").iter_rows()
+                if v is not None
+            ]
+            last = int(max(national)) if national else None
             have, gaps = have[-1:], [y for y in gaps if y == last]
-        years[str(mid)], missing[str(mid)] = tuple(have), tuple(gaps)
+        years[mid], missing[mid] = tuple(have), tuple(gaps)
     for mid in order:
         covers.setdefault(mid, get_metric(mid).title)
     return Shown(order, years, missing, covers, frozenset(comparator_codes(ctx.la)))
@@ -267,7 +271,7 @@ def _own_notes(ctx: LaContext, seen: Shown) -> list[str]:
         note = str(row.get("note") or "") if row else ""
         if not row or not note:
             continue
-        peers = ctx.bench.filter((pl.col("metric_id") == mid) & (pl.col("year") == row["year"]))
+        peers = ctx.figure_context().bench_rows(mid).filter(pl.col("year") == row["year"])
         if (peers["note"] == note).sum() * 2 < peers.height:
             out.append(
                 f"{note[0].upper()}{note[1:].rstrip('.')}. *Applies to: {seen.covers[mid]}.*"

@@ -479,7 +479,11 @@ def dot_compare_chart(
             shape=alt.Shape(
                 "series:N", scale=alt.Scale(domain=sc["domain"], range=sc["shape"]), legend=legend
             ),
-            tooltip=["category:N", "series:N", alt.Tooltip("value:Q", format=",.1f")],
+            tooltip=[
+                alt.Tooltip("category:N"),
+                alt.Tooltip("series:N"),
+                alt.Tooltip("value:Q", format=",.1f"),
+            ],
         )
         .properties(title=alt.TitleParams(text=title, subtitle=subtitle), width=460)
     )
@@ -640,12 +644,16 @@ def scatter_chart(
         x=x,
         y=y,
         tooltip=[
-            "area_name:N",
+            alt.Tooltip("area_name:N"),
             alt.Tooltip(f"{x_key}:Q", format=",.0f"),
             alt.Tooltip(f"{y_key}:Q", format=",.2f"),
         ],
     )
-    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#000000").encode(y="zero:Q")
+    zero = (
+        alt.Chart(pl.DataFrame({"zero": [0.0]}))
+        .mark_rule(color="#000000")
+        .encode(y=alt.Y("zero:Q"))
+    )
     layers: list[Any] = [zero, dots]
     if highlight:
         mine = base.transform_filter(alt.datum.area_name == highlight)
@@ -656,7 +664,7 @@ def scatter_chart(
         )
         layers.append(
             mine.mark_text(dy=-14, fontWeight="bold", color=ROLE_STYLES["la"].color).encode(
-                x=x, y=y, text="area_name:N"
+                x=x, y=y, text=alt.Text("area_name:N")
             )
         )
     chart = alt.layer(*layers, description=alt_text).properties(

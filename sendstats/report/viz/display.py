@@ -25,13 +25,17 @@ from typing import Any
 
 __all__ = ["chart_bundle", "fenced", "table_bundle", "unique_svg_ids"]
 
+_ID = re.compile(r'\bid="([^"]+)"')
+_ID_USE = re.compile(r'(\bid="|url\(#|href="#)([^"\)]+)(?=["\)])')
+
 #: Widest a chart is drawn in the PDF (the text width of an A4 page with 2 cm margins).
 _PDF_WIDTH = "100%"
 
 
 def fenced(text: str, info: str) -> str:
     """Return ``text`` in a backtick fence longer than any backtick run inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    runs = re.findall(r"`+", text) if "`" in text else []  # a chart's SVG has none
+    longest = max((len(run) for run in runs), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{text.strip()}\n{fence}\n"
 
@@ -42,11 +46,12 @@ def unique_svg_ids(svg: str, prefix: str) -> str:
     Vega names its clip paths ``clip1``, ``clip2`` ... in every chart; two charts inline on one
     page would clip each other's marks.
     """
-    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    # Most charts have no id at all: a substring test skips the regex scan of their SVG.
+    ids = set(_ID.findall(svg)) if 'id="' in svg else set()
     if not ids:
         return svg
-    pattern = r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, ids)) + r')(?=["\)])'
-    return re.sub(pattern, lambda m: f"{m[1]}{prefix}-{m[2]}", svg)
+    # One pass over every id-like reference, renaming those that are ids of this SVG.
+    return _ID_USE.sub(lambda m: f"{m[1]}{prefix}-{m[2]}" if m[2] in ids else m[0], svg)
 
 
 def _typst_string(text: str) -> str:
