@@ -27,6 +27,7 @@ from sendstats.report.figures.base import (
     figure_dir,
     get_figure,
     load_figure_context,
+    split_by_metric,
 )
 from sendstats.report.provenance import short_source, source_note
 from sendstats.report.viz import charts, theme
@@ -96,7 +97,7 @@ class LaContext:
 
     @cached_property
     def _own_bench_by_id(self) -> dict[str, pl.DataFrame]:
-        return _split_by_metric(self._own_bench)
+        return split_by_metric(self._own_bench)
 
     def metric_rows(self, who: str, metric_id: str) -> pl.DataFrame:
         """Return one metric's rows of ``who``: ``la``, ``region`` or ``england`` (by year).
@@ -110,7 +111,7 @@ class LaContext:
     @cached_property
     def _split(self) -> dict[str, dict[str, pl.DataFrame]]:
         frames = {"la": self.la_rows, "region": self.region_rows, "england": self.england_rows}
-        return {who: _split_by_metric(frame) for who, frame in frames.items()}
+        return {who: split_by_metric(frame) for who, frame in frames.items()}
 
     @cached_property
     def la_rows(self) -> pl.DataFrame:
@@ -129,13 +130,6 @@ class LaContext:
     def england_rows(self) -> pl.DataFrame:
         """Metric rows for England."""
         return self.metrics.filter(pl.col("geographic_level") == "National")
-
-
-def _split_by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Return a frame's rows by metric id, each in the frame's order."""
-    if "metric_id" not in frame.columns or frame.height == 0:
-        return {}
-    return {str(k[0]): v for k, v in frame.partition_by("metric_id", as_dict=True).items()}
 
 
 def load_la_context(la: str | int) -> LaContext:

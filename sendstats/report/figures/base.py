@@ -46,12 +46,12 @@ class Tables:
     @cached_property
     def metrics_by_id(self) -> dict[str, pl.DataFrame]:
         """Metric rows of each metric id."""
-        return _by_metric(self.metrics)
+        return split_by_metric(self.metrics)
 
     @cached_property
     def bench_by_id(self) -> dict[str, pl.DataFrame]:
         """Benchmark rows of each metric id."""
-        return _by_metric(self.bench)
+        return split_by_metric(self.bench)
 
     def area_rows(self, metric_id: str, level: str) -> pl.DataFrame:
         """Return the metric rows of one metric and level, by year (made once per kernel).
@@ -69,8 +69,11 @@ class Tables:
         return {}
 
 
-def _by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Return each metric's rows: slices of a frame grouped by metric, else copies."""
+def split_by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Return each metric's rows, in the frame's order.
+
+    The rows are slices of a frame grouped by metric (no copy), else copies.
+    """
     if "metric_id" not in frame.columns:
         return {}
     runs = (
@@ -80,7 +83,8 @@ def _by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
         .agg(pl.col("metric_id").first(), pl.col("start").first(), pl.len())
     )
     if runs["metric_id"].n_unique() < runs.height:  # not grouped: a metric in several runs
-        return {str(k[0]): v for k, v in frame.partition_by("metric_id", as_dict=True).items()}
+        parts = frame.partition_by("metric_id", maintain_order=True)
+        return {str(part["metric_id"][0]): part for part in parts}
     return {
         str(mid): frame.slice(start, length)
         for mid, start, length in runs.select("metric_id", "start", "len").iter_rows()
@@ -134,7 +138,7 @@ class FigureContext:
         own = self.bench.filter(pl.col("la_code_dfe") == self.la.la_code_dfe).sort(
             "metric_id", "year", maintain_order=True
         )
-        return _by_metric(own)
+        return split_by_metric(own)
 
     def latest_la_rows(self, metric_id: str) -> pl.DataFrame:
         """Return every LA's benchmark row of a metric in its latest period with values."""

@@ -61,7 +61,8 @@ def values_table(ctx: LaContext, metric_id: str) -> tuple[list[str], list[list[s
         return [], []
 
     def line(name: str, frame: pl.DataFrame, column: str = "value") -> list[str]:
-        by_year = {y: v for y, v in frame.select("year", column).iter_rows() if v is not None}
+        pairs = zip(frame["year"].to_list(), frame[column].to_list(), strict=True)
+        by_year = {y: v for y, v in pairs if v is not None}
         cells = [_cell(by_year.get(y), m.unit) for y in years]
         return [name, *cells]
 
