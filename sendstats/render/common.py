@@ -47,6 +47,10 @@ def _may_load(fragment: str) -> bool:
     return any(word in lower for word in _LOAD_WORDS)
 
 
+#: Any StandIns placeholder (its token, then its number).
+_PLACEHOLDER = re.compile(r"<!--sendstats-[0-9a-f]{32}-\d+-->")
+
+
 class StandIns:
     """Raw HTML fragments stood in by placeholder comments while a converter writes the page.
 
@@ -80,15 +84,12 @@ def put_back(page: str, fragments: Mapping[str, str], converter: str) -> str:
     """
     if not fragments:
         return page
-    # Every placeholder of one StandIns shares its token: one pattern finds them all.
-    prefixes = {re.sub(r"\d+-->$", "", key) for key in fragments}
-    pattern = re.compile("|".join(rf"{re.escape(p)}\d+-->" for p in sorted(prefixes)))
-    found = [key for key in pattern.findall(page) if key in fragments]
+    found = [key for key in _PLACEHOLDER.findall(page) if key in fragments]
     if sorted(found) != sorted(fragments):
         raise ValueError(
             f"{converter}'s page kept {len(found)} of {len(fragments)} charts and tables"
         )
-    return pattern.sub(lambda match: fragments.get(match[0], match[0]), page)
+    return _PLACEHOLDER.sub(lambda match: fragments.get(match[0], match[0]), page)
 
 
 class RenderError(RuntimeError):

@@ -79,12 +79,10 @@ class LaContext:
         return FigureContext(self.la, self.metrics, self.bench, self.tables)
 
     @cached_property
-    def _own_bench(self) -> pl.DataFrame:
-        if "la_code_dfe" not in self.bench.columns:
-            return self.bench
-        return self.bench.filter(
-            (pl.col("la_code_dfe") == self.la.la_code_dfe) & pl.col("value").is_not_null()
-        ).sort("year")
+    def _own_bench_by_id(self) -> dict[str, pl.DataFrame]:
+        """The LA's benchmark rows with a value, by metric and year (from the figure context's)."""
+        own = self.figure_context().la_bench_rows
+        return split_by_metric(own.filter(pl.col("value").is_not_null()))
 
     def bench_row(self, metric_id: str, year: object | None = None) -> dict[str, Any] | None:
         """Return the LA's benchmark row of a metric (latest with a value, or of ``year``)."""
@@ -95,23 +93,25 @@ class LaContext:
             rows = rows.filter(pl.col("year") == year)
         return rows.row(-1, named=True) if rows.height else None
 
+    def la_metric(self, metric_id: str) -> pl.DataFrame:
+        """Return the LA's own rows of one metric (split once per profile)."""
+        return self._la_by_id.get(metric_id, self.metrics.clear())
+
+    def region_metric(self, metric_id: str) -> pl.DataFrame:
+        """Return the LA's region's rows of one metric (split once per profile)."""
+        return self._region_by_id.get(metric_id, self.metrics.clear())
+
+    def england_metric(self, metric_id: str) -> pl.DataFrame:
+        """Return England's rows of one metric, by year (split once per kernel)."""
+        return self._figures.area_rows(metric_id, "National")
+
     @cached_property
-    def _own_bench_by_id(self) -> dict[str, pl.DataFrame]:
-        return split_by_metric(self._own_bench)
-
-    def metric_rows(self, who: str, metric_id: str) -> pl.DataFrame:
-        """Return one metric's rows of ``who``: ``la``, ``region`` or ``england`` (by year).
-
-        Split once per profile: the values tables and notes ask for each metric several times.
-        """
-        split = self._split[who]
-        rows = split.get(metric_id)
-        return self.metrics.clear() if rows is None else rows
+    def _la_by_id(self) -> dict[str, pl.DataFrame]:
+        return split_by_metric(self.la_rows)
 
     @cached_property
-    def _split(self) -> dict[str, dict[str, pl.DataFrame]]:
-        frames = {"la": self.la_rows, "region": self.region_rows, "england": self.england_rows}
-        return {who: split_by_metric(frame) for who, frame in frames.items()}
+    def _region_by_id(self) -> dict[str, pl.DataFrame]:
+        return split_by_metric(self.region_rows)
 
     @cached_property
     def la_rows(self) -> pl.DataFrame:

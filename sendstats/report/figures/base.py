@@ -58,15 +58,11 @@ class Tables:
 
         The same for every LA: a batch worker asks for them again in every profile.
         """
-        key = (metric_id, level)
-        if key not in self._areas:
-            rows = self.metrics_by_id.get(metric_id, self.metrics.clear())
-            self._areas[key] = rows.filter(pl.col("geographic_level") == level).sort("year")
-        return self._areas[key]
-
-    @cached_property
-    def _areas(self) -> dict[tuple[str, str], pl.DataFrame]:
-        return {}
+        rows = self.metrics_by_id.get(metric_id, self.metrics.clear())
+        return self.derived(
+            f"{level} rows of {metric_id}",
+            lambda _: rows.filter(pl.col("geographic_level") == level).sort("year"),
+        )
 
 
 def split_by_metric(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -131,14 +127,20 @@ class FigureContext:
         return self.bench.clear() if rows is None else rows
 
     @cached_property
-    def _la_bench_by_id(self) -> dict[str, pl.DataFrame]:
-        """The LA's benchmark rows of each metric, by year: one pass, not one per lookup."""
+    def la_bench_rows(self) -> pl.DataFrame:
+        """Return the LA's benchmark rows of every metric, by metric and year (none for England).
+
+        Filtered once per profile: lookups by metric are slices of it.
+        """
         if self.la is None or "la_code_dfe" not in self.bench.columns:
-            return {}
-        own = self.bench.filter(pl.col("la_code_dfe") == self.la.la_code_dfe).sort(
+            return self.bench.clear()
+        return self.bench.filter(pl.col("la_code_dfe") == self.la.la_code_dfe).sort(
             "metric_id", "year", maintain_order=True
         )
-        return split_by_metric(own)
+
+    @cached_property
+    def _la_bench_by_id(self) -> dict[str, pl.DataFrame]:
+        return split_by_metric(self.la_bench_rows)
 
     def latest_la_rows(self, metric_id: str) -> pl.DataFrame:
         """Return every LA's benchmark row of a metric in its latest period with values."""

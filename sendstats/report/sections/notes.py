@@ -143,7 +143,7 @@ def shown(ctx: LaContext) -> Shown:
     missing: dict[str, tuple[int, ...]] = {}
     in_series = set(series)
     for mid in order:
-        sub = ctx.metric_rows("la", mid)
+        sub = ctx.la_metric(mid)
         if sub.height == 0:
             continue
         held = [(int(y), v is not None) for y, v in sub.select("year", "value").iter_rows()]
@@ -152,7 +152,7 @@ def shown(ctx: LaContext) -> Shown:
         if mid not in in_series:
             national = [
                 y
-                for y, v in ctx.metric_rows("england", mid).select("year", "value").iter_rows()
+                for y, v in ctx.england_metric(mid).select("year", "value").iter_rows()
                 if v is not None
             ]
             last = int(max(national)) if national else None

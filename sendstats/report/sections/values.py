@@ -52,10 +52,10 @@ def values_table(ctx: LaContext, metric_id: str) -> tuple[list[str], list[list[s
     Every cell is text as shown; a period with no value is blank.
     """
     m = get_metric(metric_id)
-    la = ctx.metric_rows("la", metric_id)
+    la = ctx.la_metric(metric_id)
     bench = ctx.figure_context().la_bench(metric_id)
-    region = ctx.metric_rows("region", metric_id)
-    england = ctx.metric_rows("england", metric_id)
+    region = ctx.region_metric(metric_id)
+    england = ctx.england_metric(metric_id)
     years = sorted(set(england.drop_nulls("value")["year"].to_list()))[-MAX_PERIODS:]
     if not years:
         return [], []
