@@ -91,28 +91,14 @@ def benchmarks_path() -> Path:
     return config.metrics_dir() / BENCHMARKS_FILE
 
 
-#: Columns that state a method in words, the same text on every row (or nearly): the
-#: comparator objects of :func:`benchmark_la` carry them; the reports state the methods once,
-#: on the methods page, and leave them out of the tables they hold (about 45 MB a kernel).
-METHOD_TEXT_COLUMNS = ("band_rule", "england_rule", "region_rule", "sn_rule", "significance_method")
-
-
 def load_benchmarks(
-    metric_ids: Sequence[str] | None = None,
-    la_code_dfe: str | None = None,
-    *,
-    without: Sequence[str] = (),
+    metric_ids: Sequence[str] | None = None, la_code_dfe: str | None = None
 ) -> pl.DataFrame:
-    """Read benchmark rows (optionally one LA, some metrics); say to build first if missing.
-
-    ``without``: columns not to read (for example :data:`METHOD_TEXT_COLUMNS`).
-    """
+    """Read benchmark rows (optionally one LA, some metrics); say to build first if missing."""
     path = benchmarks_path()
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run `sendstats build` first")
     scan = pl.scan_parquet(path)
-    if without:
-        scan = scan.drop(without, strict=False)  # an older table may lack some
     if metric_ids is not None:
         scan = scan.filter(pl.col("metric_id").is_in(list(metric_ids)))
     if la_code_dfe is not None:

@@ -292,11 +292,8 @@ _LOADED: dict[tuple[tuple[str, int, int], ...], Tables] = {}
 
 
 def load_tables() -> Tables:
-    """Return the built metric and benchmark tables (cached while their files are unchanged).
-
-    The benchmarks' method-in-words columns are not read: no report shows them row by row.
-    """
-    from sendstats.benchmarking.api import METHOD_TEXT_COLUMNS, benchmarks_path, load_benchmarks
+    """Return the built metric and benchmark tables (cached while their files are unchanged)."""
+    from sendstats.benchmarking.api import benchmarks_path, load_benchmarks
     from sendstats.core import config
     from sendstats.metrics import METRIC_TABLES
     from sendstats.metrics.tables import load_metrics
@@ -306,7 +303,7 @@ def load_tables() -> Tables:
     key = tuple(_stamp(p) for p in paths)
     if key not in _LOADED:
         _LOADED.clear()  # one build's tables at a time
-        _LOADED[key] = Tables(load_metrics(), load_benchmarks(without=METHOD_TEXT_COLUMNS))
+        _LOADED[key] = Tables(load_metrics(), load_benchmarks())
     return _LOADED[key]
 
 
