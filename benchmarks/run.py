@@ -397,17 +397,25 @@ def _render_code(call: str, out: Path) -> str:
 
 
 def plan_render_la(ctx: Context, run: int) -> tuple[list[str], Path]:
-    """Plan one LA profile with the fallback renderer (data already built)."""
+    """Plan one LA profile with the fallback renderer, as a reader runs it.
+
+    That is the CLI command, its build check included (the data is already built, so the
+    check finds nothing to do).
+    """
     out = fresh_dir(ctx, f"site{run}")
-    call = f"render_la_profile({ctx.la!r}, OUT, engine='fallback')"
-    return python_argv(_render_code(call, out)), ctx.prepared
+    return _report_argv(ctx, out, "fallback"), ctx.prepared
 
 
 def plan_render_la_quarto(ctx: Context, run: int) -> tuple[list[str], Path]:
-    """Plan one LA profile with Quarto (data already built)."""
+    """Plan one LA profile with Quarto, as :func:`plan_render_la` does."""
     out = fresh_dir(ctx, f"qsite{run}")
-    call = f"render_la_profile({ctx.la!r}, OUT, engine='quarto')"
-    return python_argv(_render_code(call, out)), ctx.prepared
+    return _report_argv(ctx, out, "quarto"), ctx.prepared
+
+
+def _report_argv(ctx: Context, out: Path, engine: str) -> list[str]:
+    return sendstats_argv(
+        "report", "--la", ctx.la, "--offline", "--engine", engine, "--out", str(out)
+    )
 
 
 def plan_render_all(ctx: Context, run: int) -> tuple[list[str], Path]:

@@ -1,22 +1,25 @@
 """Render many parameterised documents at once, keeping every core busy (:func:`render_many`).
 
-The fallback runs ``workers`` kernel threads, each owning one kernel that it reuses for all its
-documents, and hands each executed document to one conversion thread (pandoc, typst: separate
-processes or native code), so a kernel starts its next document while the last one is
-converted. Kernels and the converter together keep both cores of a 2-core machine busy; a
-kernel waits only when ``workers`` executed documents are already queued for conversion, which
-bounds the memory held. One converter is enough (pandoc takes a fifth of a kernel's time per
-document) and keeps the batch under 1 GB: each pandoc process holds about 170 MB.
+Documents are executed in ``workers`` worker processes (:mod:`sendstats.render.workers`), each
+running its documents one after another in its own IPython shell, so the report's libraries
+and tables are loaded once per worker, not once per document. ``workers`` feeder threads hand
+the workers one document each at a time.
 
-With Quarto, sendstats executes the documents itself in the same way (``workers`` warm
-kernels, one per core) and a renderer thread hands the executed notebooks to Quarto in groups
-of :data:`QUARTO_GROUP`: one ``quarto render`` of a private copy of the project renders a group
-without executing it (:mod:`sendstats.render.quarto_notebooks`), so Quarto's start-up, its
-kernel and most of its post-processing are no longer paid per document. The kernels run
-while Quarto renders the previous group; once they are done, the last notebooks are split
-between ``workers`` renderers (each with its own copy), so both cores stay busy. A document
-with cells in another language than Python, which sendstats cannot execute, is rendered by
-Quarto one job at a time instead:
+The fallback hands each executed document to one conversion thread (pandoc, typst: separate
+processes or native code), so a worker starts its next document while the last one is
+converted. Workers and the converter together keep both cores of a 2-core machine busy; a
+feeder waits only when ``workers`` executed documents are already queued for conversion, which
+bounds the memory held. One converter is enough (pandoc takes a fifth of a worker's time per
+document) and keeps the batch small: each pandoc process holds about 170 MB.
+
+With Quarto, the documents are executed by the same workers, and a renderer thread hands the
+executed notebooks to Quarto in groups of :data:`QUARTO_GROUP`: one ``quarto render`` of a
+private copy of the project renders a group without executing it
+(:mod:`sendstats.render.quarto_notebooks`), so Quarto's start-up, its kernel and most of its
+post-processing are no longer paid per document. The workers run while Quarto renders the
+previous group; once they are done, the last notebooks are split between ``workers`` renderers
+(each with its own copy), so both cores stay busy. A document with cells in another language
+than Python, which sendstats cannot execute, is rendered by Quarto one job at a time instead:
 ``workers`` renders at once, each from its own private copy of the document's folder,
 keeping that copy's Jupyter kernel alive between renders (``--execute-daemon``).
 
@@ -44,7 +47,7 @@ from sendstats.render.document import (
     convert_document,
     execute_document,
 )
-from sendstats.render.qmd import KernelSession, QmdError, parse_qmd
+from sendstats.render.qmd import QmdError, parse_qmd
 from sendstats.render.quarto import private_copy, run_quarto
 from sendstats.render.quarto_notebooks import (
     GroupItem,
@@ -52,6 +55,7 @@ from sendstats.render.quarto_notebooks import (
     quarto_notebook,
     render_group,
 )
+from sendstats.render.workers import WorkerPool
 
 Job = tuple[Path, Mapping[str, ParamValue], Path]
 
@@ -117,10 +121,10 @@ def render_many(
 ) -> list[Path]:
     """Render ``(qmd, params, output)`` jobs, ``workers`` at once; stop at the first failure.
 
-    Both engines keep one kernel per worker for all its documents (``%reset``-style between
-    them), so a batch of 150 LAs starts 2 kernels, not 150. The fallback converts each
-    executed document (pandoc, typst) while its kernel already runs the next one; Quarto
-    renders the executed documents a group at a time, beside the kernels.
+    Both engines execute in one worker process per worker for all its documents (the namespace
+    emptied between them), so a batch of 150 LAs starts 2 interpreters, not 150. The fallback
+    converts each executed document (pandoc, typst) while its worker already runs the next one;
+    Quarto renders the executed documents a group at a time, beside the workers.
 
     Returns:
         The outputs, in the order of ``jobs``.
@@ -181,7 +185,7 @@ def _run_threads(
 
 
 def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
-    """Execute in ``size`` kernels; convert in one thread beside them."""
+    """Execute in ``size`` worker processes; convert in one thread beside them."""
     parsed: dict[Path, NotebookNode] = {}
     queued = threading.BoundedSemaphore(size)
 
@@ -195,29 +199,33 @@ def _run_fallback(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, tim
         finally:
             queued.release()
 
-    def kernel_worker(_n: int) -> None:
-        with KernelSession() as session:
-            while (index := batch.take()) is not None:
-                qmd, params, _ = jobs[index]
-                try:
+    def feeder(_n: int) -> None:
+        while (index := batch.take()) is not None:
+            qmd, params, _ = jobs[index]
+            try:
+                with parsing:
                     if qmd not in parsed:
                         parsed[qmd] = parse_qmd(qmd)
-                    nb = execute_document(session, qmd, params, timeout, parsed[qmd])
-                except QmdError as exc:
-                    batch.fail(index, RenderError(qmd, params, str(exc)))
-                    return
-                except BaseException as exc:
-                    batch.fail(index, exc)
-                    return
-                queued.acquire()
-                converters.submit(convert, index, nb)
+                nb = execute_document(workers, qmd, params, timeout, parsed[qmd])
+            except QmdError as exc:
+                batch.fail(index, RenderError(qmd, params, str(exc)))
+                return
+            except BaseException as exc:
+                batch.fail(index, exc)
+                return
+            queued.acquire()
+            converters.submit(convert, index, nb)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="convert") as converters:
-        _run_threads(kernel_worker, size, batch)
+    parsing = threading.Lock()
+    with (
+        WorkerPool(size) as workers,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="convert") as converters,
+    ):
+        _run_threads(feeder, size, batch)
 
 
 def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeout: int) -> None:
-    """Execute in ``size`` warm kernels; render groups of executed notebooks with Quarto.
+    """Execute in ``size`` worker processes; render groups of executed notebooks with Quarto.
 
     A document that sendstats cannot execute itself (a cell in another language) is rendered
     by Quarto one job at a time instead (:func:`_run_quarto_each`).
@@ -233,29 +241,31 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
         _run_quarto_each(jobs, batch, size, to, timeout)
         return
     queue = _Groups(QUARTO_GROUP, running=size, renderers=size)
-    with tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp,
+        WorkerPool(size) as workers,
+    ):
         copies: dict[tuple[int, Path], tuple[Path, Path]] = {}  # -> (project copy, folder)
 
-        def kernel_worker(_n: int) -> None:
+        def feeder(_n: int) -> None:
             try:
-                with KernelSession() as session:
-                    while (index := batch.take()) is not None:
-                        qmd, params, output = jobs[index]
-                        try:
-                            nb = execute_document(session, qmd, params, timeout, parsed[qmd])
-                            notebook, fragments = quarto_notebook(nb, fronts[qmd], to)
-                        except BaseException as exc:
-                            batch.fail(index, exc)
-                            return
-                        item = GroupItem(index, qmd, params, output, notebook, fragments)
-                        if not queue.put(item):
-                            return
+                while (index := batch.take()) is not None:
+                    qmd, params, output = jobs[index]
+                    try:
+                        nb = execute_document(workers, qmd, params, timeout, parsed[qmd])
+                        notebook, fragments = quarto_notebook(nb, fronts[qmd], to)
+                    except BaseException as exc:
+                        batch.fail(index, exc)
+                        return
+                    item = GroupItem(index, qmd, params, output, notebook, fragments)
+                    if not queue.put(item):
+                        return
             finally:
                 queue.worker_done()
 
         def renderer(n: int) -> None:
-            # Renderer 0 renders full groups beside the kernels; the others share the last
-            # notebooks with it once the kernels are done, so no core idles at the end.
+            # Renderer 0 renders full groups beside the workers; the others share the last
+            # notebooks with it once the workers are done, so no core idles at the end.
             while group := queue.take(tail_only=n > 0):
                 by_document: dict[Path, list[GroupItem]] = {}
                 for item in sorted(group, key=lambda item: item.index):
@@ -281,15 +291,15 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                             batch.fail(item.index, result)
 
         renderers = [functools.partial(renderer, n) for n in range(size)]
-        _run_threads(kernel_worker, size, batch, extra=renderers, on_interrupt=queue.stop)
+        _run_threads(feeder, size, batch, extra=renderers, on_interrupt=queue.stop)
 
 
 class _Groups:
     """Executed notebooks waiting for Quarto, handed out a group at a time.
 
-    Kernel workers :meth:`put` notebooks (waiting while two groups are already queued, which
-    bounds the memory held); renderers :meth:`take` a full group while kernels run, and once
-    every kernel is done, what is left split between the ``renderers``. After :meth:`stop`
+    Feeders :meth:`put` notebooks (waiting while two groups are already queued, which
+    bounds the memory held); renderers :meth:`take` a full group while workers run, and once
+    every feeder is done, what is left split between the ``renderers``. After :meth:`stop`
     nothing more is taken or put.
     """
 
@@ -315,7 +325,7 @@ class _Groups:
     def take(self, *, tail_only: bool = False) -> list[GroupItem]:
         """Return the next group ([] when every worker is done and nothing is left).
 
-        ``tail_only``: wait until every kernel worker is done (a second renderer).
+        ``tail_only``: wait until every feeder is done (a second renderer).
         """
         with self._cond:
             while not self.stopped and self.running and (tail_only or len(self.items) < self.size):
@@ -330,7 +340,7 @@ class _Groups:
             return group
 
     def worker_done(self) -> None:
-        """Record that a kernel worker has finished."""
+        """Record that a feeder has finished."""
         with self._cond:
             self.running -= 1
             self._cond.notify_all()

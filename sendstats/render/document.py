@@ -3,8 +3,10 @@
 With ``quarto`` on PATH the document is rendered by Quarto itself (``quarto render <qmd>
 -P key:value ... --to html|typst --output <name>``, from a private copy of the project:
 :mod:`sendstats.render.quarto`). Without it, sendstats renders the same
-``.qmd`` on its own: :mod:`sendstats.render.qmd` reads and executes it as a notebook (nbclient,
-one ipykernel under the running interpreter) and turns the outputs into blocks, which this module
+``.qmd`` on its own: :mod:`sendstats.render.qmd` reads it as a notebook,
+:mod:`sendstats.render.shell` executes it in this process's IPython shell (no Jupyter kernel to
+start; a kernel inside a user's own IPython) and :mod:`sendstats.render.qmd` turns the outputs
+into blocks, which this module
 writes as HTML through pandoc (the binary shipped by ``pypandoc_binary``; nbconvert's mistune
 filter when there is no pandoc) or as PDF through pandoc's typst writer and the ``typst``
 compiler library.
@@ -25,6 +27,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -46,12 +49,12 @@ from sendstats.render.qmd import (
     HTML_ONLY,
     Block,
     CellError,
-    KernelSession,
     QmdError,
     notebook_blocks,
     parse_qmd,
 )
 from sendstats.render.quarto import render_with_quarto
+from sendstats.render.shell import DocumentSession, new_session
 from sendstats.render.templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
 
 __all__ = [
@@ -117,13 +120,13 @@ def render_report(
         qmd: the Quarto document.
         params: values for the document's ``parameters`` cell (already validated by the caller).
         output: where the report goes; its folder is created; replaced only on success.
-        engine: ``quarto`` (must be on PATH), ``fallback`` (nbclient + pandoc), or ``auto``
+        engine: ``quarto`` (must be on PATH), ``fallback`` (IPython + pandoc), or ``auto``
             (Quarto when available).
         to: ``html`` or ``pdf`` (Quarto: ``--to typst``; fallback: pandoc + typst).
         timeout: seconds allowed for the whole render.
         prepare: work that must finish before the document runs (the CLI's build check). The
-            fallback runs it in a thread while its kernel starts (about half a second that a
-            reader of one profile no longer waits for); Quarto runs it first.
+            fallback runs it in a thread while its session starts (only a kernel, inside a
+            user's IPython, takes long to start); Quarto runs it first.
 
     Returns:
         ``output``, resolved.
@@ -141,7 +144,8 @@ def render_report(
         if prepare is not None:
             prepare()
         return render_with_quarto(qmd, checked, output, to, timeout)
-    with KernelSession() as session:
+    session = new_session()
+    with closing(session):
         if prepare is not None:
             with ThreadPoolExecutor(1, thread_name_prefix="sendstats-prepare") as pool:
                 ready = pool.submit(prepare)
@@ -178,26 +182,26 @@ def resolve_engine(engine: str) -> Literal["quarto", "fallback"]:
 
 
 def _render_with_fallback(
-    session: KernelSession,
+    session: DocumentSession,
     qmd: Path,
     params: Mapping[str, ParamValue],
     output: Path,
     to: Target,
     timeout: int,
 ) -> Path:
-    """Execute the document in ``session``'s kernel and write HTML or PDF to ``output``."""
+    """Execute the document in ``session`` and write HTML or PDF to ``output``."""
     nb = execute_document(session, qmd, params, timeout)
     return convert_document(nb, qmd, params, output, to)
 
 
 def execute_document(
-    session: KernelSession,
+    session: DocumentSession,
     qmd: Path,
     params: Mapping[str, ParamValue],
     timeout: int,
     parsed: NotebookNode | None = None,
 ) -> NotebookNode:
-    """Run the document (``parsed``, else read from ``qmd``) in ``session``'s kernel.
+    """Run the document (``parsed``, else read from ``qmd``) in ``session``.
 
     Raises:
         RenderError: the document cannot be read, or a cell failed (named in the error).

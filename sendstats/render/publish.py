@@ -29,7 +29,10 @@ SITE_PAGES = ("index", "england_overview", "revisions", "methods")
 
 @contextmanager
 def _report_env(figure_dir: Path) -> Iterator[None]:
-    """Give the report kernel absolute data paths and the figure folder, then restore."""
+    """Set absolute data paths and the figure folder for the report's cells, then restore.
+
+    Workers and kernels started meanwhile inherit them.
+    """
     keys = {
         "SENDSTATS_DATA_DIR": str(config.data_dir()),
         "SENDSTATS_PROJECT_ROOT": str(config.project_root()),
@@ -66,7 +69,7 @@ def announce_engine(engine: Engine, what: str) -> Engine:
         how = f"Quarto {quarto_version()} (quarto on PATH)"
         other = "--engine fallback for sendstats' own renderer"
     else:
-        how = "sendstats' fallback renderer (nbclient, pandoc, typst)"
+        how = "sendstats' fallback renderer (IPython, pandoc, typst)"
         other = "no quarto on PATH" if engine == "auto" else "--engine fallback"
     print(f"rendering {what} with {how}; {other}", file=sys.stderr)
     return chosen
@@ -83,7 +86,7 @@ def render_la_profile(
     """Render the LA profile for ``query`` to ``<out_dir>/la/<slug>.html`` and return the path.
 
     ``prepare`` (the CLI's build check) must finish before the document runs; the fallback
-    overlaps it with its kernel's start (:func:`sendstats.render.document.render_report`).
+    runs it first too (:func:`sendstats.render.document.render_report`).
 
     Raises:
         UnknownLAError: the query is not a known LA (the message lists close matches).
@@ -160,7 +163,7 @@ def profile_codes() -> list[str]:
     """Return the DfE codes of every LA with a metric row (sorted), read from the metric tables.
 
     Only two columns are read, and the report module (altair, great-tables, vl-convert) is not
-    imported: the batch's own process stays small beside its report kernels.
+    imported: the batch's own process stays small beside its worker processes.
     """
     import polars as pl
 

@@ -2,8 +2,8 @@
 
 Rendering a ``.qmd`` with Quarto costs about 1.3 s of start-up, a kernel and 3 s of
 post-processing per document. For a batch of parameter sets (every LA profile) sendstats
-therefore runs the cells itself, in warm kernels (the same cells, parameters and kernel as the
-fallback: :class:`sendstats.render.qmd.KernelSession`), and hands Quarto the executed notebooks:
+therefore runs the cells itself, in warm worker processes (the same cells, parameters and
+executor as the fallback: :mod:`sendstats.render.workers`), and hands Quarto the executed notebooks:
 Quarto renders an ``.ipynb`` without executing it, and one ``quarto render`` of a private
 project whose ``render`` list names a group of them pays its start-up once per group.
 
@@ -114,7 +114,7 @@ def quarto_notebook(
 ) -> tuple[NotebookNode, dict[str, str]]:
     """Return an executed notebook as Quarto renders it, and the placeholders to put back.
 
-    ``nb`` is a document executed by :meth:`sendstats.render.qmd.KernelSession.run` (inline
+    ``nb`` is a document executed by :meth:`sendstats.render.shell.ShellSession.run` (inline
     values already in its markdown). The result has ``front_matter`` as its first raw cell,
     each code cell's options as ``#|`` lines before its source (where Quarto reads them in a
     notebook), the injected-parameters cell as Quarto's own run has it, and outputs holding
