@@ -28,6 +28,7 @@ import queue
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,9 +82,13 @@ class _Worker:
 
     def __init__(self) -> None:
         env = dict(os.environ)
-        # The worker imports the sendstats this process runs, wherever it was imported from.
+        # The worker imports the sendstats this process runs, wherever it was imported from (a
+        # checkout on sys.path); an installed one is found without help, and its
+        # site-packages folder is not put ahead of the standard library.
         root = str(Path(sendstats.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        installed = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+        if root not in installed:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from sendstats.render.workers import serve; serve()"],
             stdin=subprocess.PIPE,
