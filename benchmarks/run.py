@@ -4,8 +4,9 @@ Run by ``nox -s bench`` (``python benchmarks/run.py <posargs>``). Every measurem
 fresh subprocess with its own temporary ``SENDSTATS_DATA_DIR``, so imports, start-up and peak
 memory count for each run. Peak memory is measured two ways: the largest single process
 (``wait4`` rusage of the child, which folds in the descendants it reaped) and the sum of
-the proportional set size (PSS) of the child and all its descendants (report worker processes,
-pandoc), sampled from ``/proc`` every 20 ms (100 ms in a batch). The targets use the larger of the two.
+the proportional set size (PSS) of the child and all its descendants (report worker
+processes, pandoc), sampled from ``/proc`` every 20 ms (100 ms in a batch). The targets use
+the larger of the two.
 
 Measures (``--only`` names):
 
