@@ -27,7 +27,6 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -49,12 +48,13 @@ from sendstats.render.qmd import (
     HTML_ONLY,
     Block,
     CellError,
+    DocumentSession,
     QmdError,
     notebook_blocks,
     parse_qmd,
 )
 from sendstats.render.quarto import render_with_quarto
-from sendstats.render.shell import DocumentSession, new_session
+from sendstats.render.shell import new_session
 from sendstats.render.templates import CSS, HTML_TEMPLATE, TYPST_TEMPLATE
 
 __all__ = [
@@ -144,8 +144,7 @@ def render_report(
         if prepare is not None:
             prepare()
         return render_with_quarto(qmd, checked, output, to, timeout)
-    session = new_session()
-    with closing(session):
+    with new_session() as session:
         if prepare is not None:
             with ThreadPoolExecutor(1, thread_name_prefix="sendstats-prepare") as pool:
                 ready = pool.submit(prepare)

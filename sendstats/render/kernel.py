@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from jupyter_client.client import KernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -21,7 +20,14 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from sendstats.render.qmd import CellError, cell_label, nb_v4, prepare_notebook, resolve_inline
+from sendstats.render.qmd import (
+    CellError,
+    DocumentSession,
+    cell_label,
+    nb_v4,
+    prepare_notebook,
+    resolve_inline,
+)
 
 __all__ = ["KernelSession"]
 
@@ -48,7 +54,7 @@ class _CurrentPythonSpecs(KernelSpecManager):  # type: ignore[misc]
         return KernelSpec(argv=argv, display_name="Python 3", language="python")
 
 
-class KernelSession:
+class KernelSession(DocumentSession):
     """One Python kernel, started on first use and reused for every document run in it.
 
     Use as a context manager so the kernel is shut down. After a failed document the kernel is
@@ -60,17 +66,6 @@ class KernelSession:
     def __init__(self) -> None:
         self._km: AsyncKernelManager | None = None
         self._kc: KernelClient | None = None
-
-    def __enter__(self) -> KernelSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def run(
         self, nb: NotebookNode, params: Mapping[str, object], cwd: Path, timeout: int

@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import nbformat
 import yaml
@@ -28,6 +29,7 @@ __all__ = [
     "HTML_ONLY",
     "Block",
     "CellError",
+    "DocumentSession",
     "QmdError",
     "cell_label",
     "nb_v4",
@@ -57,6 +59,44 @@ class CellError(RuntimeError):
         super().__init__(f"{cell}: {detail}")
         self.cell = cell
         self.detail = detail
+
+
+class DocumentSession:
+    """What runs a parsed document's cells (the base of each executor).
+
+    The executors are sendstats' own shell, a batch's worker processes and a Jupyter kernel
+    (:mod:`sendstats.render.shell`, :mod:`~sendstats.render.workers`,
+    :mod:`~sendstats.render.kernel`). Use one as a context manager, so what it holds is
+    released (:meth:`close`).
+    """
+
+    def run(
+        self, nb: NotebookNode, params: Mapping[str, object], cwd: Path, timeout: int
+    ) -> NotebookNode:
+        """Execute a parsed document with ``params`` in ``cwd``; return it with its outputs.
+
+        Raises:
+            CellError: a cell raised or ran out of time, or what ran it died.
+
+        """
+        raise NotImplementedError
+
+    def start(self, cwd: Path, timeout: int = 120) -> None:
+        """Get ready to run a document (a kernel starts here); nothing by default."""
+
+    def close(self) -> None:
+        """Release what the session holds; nothing by default."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def parse_qmd(path: Path) -> NotebookNode:

@@ -27,8 +27,8 @@ import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Protocol
+from types import FrameType
+from typing import Any
 
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
@@ -37,31 +37,19 @@ from nbformat import NotebookNode, from_dict
 from traitlets import Type
 from traitlets.config import Config
 
-from sendstats.render.qmd import CellError, cell_label, prepare_notebook, resolve_inline
+from sendstats.render.qmd import (
+    CellError,
+    DocumentSession,
+    cell_label,
+    prepare_notebook,
+    resolve_inline,
+)
 
-__all__ = ["DocumentSession", "ShellSession", "new_session"]
+__all__ = ["ShellSession", "new_session"]
 
 #: Name the shell's user module is registered under in ``sys.modules``: IPython would put it
 #: at ``__main__``, replacing the host program's own main module.
 _USER_MODULE = "__sendstats_document__"
-
-
-class DocumentSession(Protocol):
-    """What runs a document's cells: :class:`ShellSession` or a kernel session."""
-
-    def run(
-        self, nb: NotebookNode, params: Mapping[str, object], cwd: Path, timeout: int
-    ) -> NotebookNode:
-        """Execute a parsed document with ``params`` in ``cwd``; return it with its outputs."""
-        ...
-
-    def start(self, cwd: Path, timeout: int = 120) -> None:
-        """Get ready to run a document (start a kernel, or nothing)."""
-        ...
-
-    def close(self) -> None:
-        """Release what the session holds."""
-        ...
 
 
 def new_session() -> DocumentSession:
@@ -228,7 +216,7 @@ def _deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-class ShellSession:
+class ShellSession(DocumentSession):
     """Run documents in this process's IPython shell (see the module docstring).
 
     The namespace is emptied before each document (sendstats' setup cell, as for a kernel);
@@ -236,23 +224,9 @@ class ShellSession:
     The working directory is put back after each document.
     """
 
-    def __enter__(self) -> ShellSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def start(self, cwd: Path, timeout: int = 120) -> None:
         """Create the shell (a few milliseconds; nothing to start ahead)."""
         _shell()
-
-    def close(self) -> None:
-        """Nothing to release: the shell lives as long as the process."""
 
     def run(
         self, nb: NotebookNode, params: Mapping[str, object], cwd: Path, timeout: int

@@ -32,13 +32,12 @@ import sysconfig
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from nbformat import NotebookNode
 
 import sendstats
-from sendstats.render.qmd import CellError
+from sendstats.render.qmd import CellError, DocumentSession
 
 __all__ = ["WorkerPool", "serve"]
 
@@ -128,7 +127,7 @@ class _Worker:
         self.results.close()
 
 
-class WorkerPool:
+class WorkerPool(DocumentSession):
     """Up to ``size`` worker processes; :meth:`run` executes a document in a free one.
 
     Workers start on demand and are reused for every later document. :meth:`run` may be called
@@ -141,17 +140,6 @@ class WorkerPool:
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _take(self) -> _Worker:
         """Return an idle worker, starting one while fewer than ``size`` run."""
@@ -188,9 +176,6 @@ class WorkerPool:
             raise CellError(*failure)
         assert executed is not None
         return executed
-
-    def start(self, cwd: Path, timeout: int = 120) -> None:
-        """Nothing to do ahead: workers start with their first document."""
 
     def close(self) -> None:
         """Stop every worker (each finishes the document it is running first)."""
