@@ -173,6 +173,8 @@ def _records(rows: list[dict[str, object]], cols: list[str]) -> list[tuple[objec
     def norm(v: object) -> object:
         if v in (None, ""):
             return None
+        if isinstance(v, bool) or v in ("true", "false"):  # polars writes booleans lower-case
+            return str(v).lower()
         try:
             return round(float(str(v)), 6)
         except ValueError:

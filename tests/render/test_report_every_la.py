@@ -115,7 +115,7 @@ def test_each_role_keeps_one_style_and_no_chart_is_drawn_without_its_la(
             if fid != "requests_refused_trend":
                 continue  # altair is slow: one chart per LA shows the styles in a real spec
             spec = fig.chart(fctx, data).to_dict(validate=False)
-            enc = spec["layer"][0]["encoding"]
+            enc = spec["layer"][1]["encoding"]  # the points: colour and shape by role
             colours = dict(
                 zip(enc["color"]["scale"]["domain"], enc["color"]["scale"]["range"], strict=True)
             )
@@ -147,6 +147,50 @@ def test_small_numbers_get_no_rank_band_or_comparison(
         if "fewer than 10 cases" in text:
             assert not re.search(r"fewer than 10 cases[^.]*quarter", text)
     assert small > 0  # the Isles of Scilly's refusals (1 of 2) are the case the rule is for
+
+
+def test_small_numbers_are_drawn_hollow_in_every_trend_chart(
+    contexts: list[report.LaContext],
+) -> None:
+    """Each LA point whose value rests on few cases is hollow, named in the alt text, and
+    explained in the subtitle; no solid point rests on few cases, no comparator is hollow."""
+    hollow_charts = 0
+    for ctx in contexts:
+        fctx = ctx.figure_context()
+        bench = fctx.la_bench_rows
+        for fid in TREND_FIGURES:
+            fig = get_figure(fid)
+            data = fig.data(fctx)
+            if data.height == 0 or not report.figure_has_la(fctx, data):
+                continue
+            mine = data.filter(pl.col("series") == ctx.la.la_name)
+            verdicts = bench.filter(pl.col("metric_id") == fig.metric_ids[0]).select(
+                "year", "reliability"
+            )
+            expected = {
+                int(r["year"])
+                for r in mine.join(verdicts, on="year", how="left").iter_rows(named=True)
+                if r["reliability"] in ("not ranked", "caution")
+            }
+            assert set(data.filter(pl.col("caution"))["year"].to_list()) == expected, (
+                ctx.la.la_name,
+                fid,
+            )
+            assert not data.filter(pl.col("caution") & (pl.col("series") != ctx.la.la_name)).height
+            if not expected:
+                continue
+            hollow_charts += 1
+            spec = fig.chart(fctx, data).to_dict(validate=False)
+            hollow = [
+                layer
+                for layer in spec["layer"]
+                if layer["mark"]["type"] == "point" and layer["mark"].get("filled") is False
+            ]
+            assert len(hollow) == 1, (ctx.la.la_name, fid)
+            assert spec["title"]["subtitle"][-1].startswith("Hollow points"), spec["title"]
+            assert "drawn hollow" in fig.alt_text(fctx, data), (ctx.la.la_name, fid)
+    # The Isles of Scilly's and the City of London's small bases are the cases the rule is for.
+    assert hollow_charts > 0
 
 
 def test_stale_rows_are_marked_latest_held_with_the_reason(

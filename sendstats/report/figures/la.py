@@ -19,20 +19,38 @@ from sendstats.report.figures.base import (
     register_figure,
 )
 from sendstats.report.provenance import PROVENANCE
-from sendstats.report.rules import NO_RANK_BELOW, period_span
+from sendstats.report.rules import CAUTION_BELOW, CAUTION_MARK, NO_RANK_BELOW, period_span
 from sendstats.report.viz import charts
 
 SN_LABEL = "Statistical neighbours (mean, 2025 set)"
-_COLS = ["series", "year", "value", "numerator", "denominator", *PROVENANCE]
+_COLS = ["series", "year", "value", "numerator", "denominator", "caution", *PROVENANCE]
+#: The subtitle's second line when some of the LA's points rest on few cases.
+CAUTION_NOTE = (
+    f"Hollow points rest on fewer than {CAUTION_BELOW} cases ({CAUTION_MARK} in the tables): "
+    "read them with caution"
+)
 
 
-def _series(rows: pl.DataFrame, name: str, value: str = "value") -> pl.DataFrame:
+def _series(
+    rows: pl.DataFrame, name: str, value: str = "value", *, own: bool = False
+) -> pl.DataFrame:
+    """Return one trend series; ``own`` marks the LA's own values that need caution.
+
+    The verdict is the benchmarks table's ``reliability`` (the same one the tables and the
+    text use), so a value marked in the summary table is drawn hollow in its chart.
+    """
+    caution = (
+        pl.col("reliability").is_in(["not ranked", "caution"]).fill_null(False)
+        if own and "reliability" in rows.columns
+        else pl.lit(False)
+    )
     return rows.select(
         pl.lit(name).alias("series"),
         "year",
         pl.col(value).alias("value"),
         "numerator" if value == "value" else pl.lit(None, pl.Float64).alias("numerator"),
         "denominator" if value == "value" else pl.lit(None, pl.Float64).alias("denominator"),
+        caution.alias("caution"),
         *PROVENANCE,
     ).filter(pl.col("value").is_not_null())
 
@@ -55,7 +73,7 @@ def trend_rows(ctx: FigureContext, metric_id: str) -> pl.DataFrame:
     region = ctx.area_rows(metric_id, "Regional").filter(pl.col("area_code") == ctx.la.region_code)
     names = series_names(ctx)
     frames = [
-        _series(la, names[0]),
+        _series(la, names[0], own=True),
         _series(region, names[1]),
         _series(la, names[2], "sn2025_value"),
         _series(ctx.area_rows(metric_id, "National"), names[3]),
@@ -102,9 +120,44 @@ def _trend_alt(metric_id: str, lead: str) -> Any:
                     f" {name}: {format_value(last['value'], m.unit)} in "
                     f"{period_label(int(last['year']), m.period_type)}."
                 )
+        shaky = _caution_periods(data, names[0], m.period_type)
+        if shaky:
+            text += (
+                f" {names[0]}'s values for {shaky} rest on fewer than {CAUTION_BELOW} cases "
+                "and are drawn hollow: read them with caution."
+            )
         return text
 
     return alt_text
+
+
+def _caution_periods(data: pl.DataFrame, la_name: str, period_type: str) -> str:
+    """Return the LA's periods whose values need caution, as runs in words ('' when none).
+
+    Consecutive periods read as one run ("2016 to 2018 and 2020 to 2024"); when every value
+    of the LA needs caution, "every value" says it in two words.
+    """
+    if "caution" not in data.columns:
+        return ""
+    mine = data.filter(pl.col("series") == la_name).sort("year")
+    years = [int(y) for y in mine.filter(pl.col("caution"))["year"].to_list()]
+    if not years:
+        return ""
+    if len(years) == mine.height and len(years) > 1:
+        return "every period shown"
+    runs: list[list[int]] = []
+    for year in years:
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    labels = [
+        period_label(r[0], period_type)
+        if len(r) == 1
+        else f"{period_label(r[0], period_type)} to {period_label(r[-1], period_type)}"
+        for r in runs
+    ]
+    return ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else labels[0]
 
 
 def trend_figure(
@@ -116,10 +169,13 @@ def trend_figure(
         names = series_names(ctx)
         # Financial years read as 2021-22 on the axis (the ``period`` column); others by year.
         x_field = "period" if get_metric(metric_id).period_type == "financial_year" else "year"
+        against = f"{names[0]} against its region, statistical neighbours and England"
+        subtitle: str | list[str] = [against, CAUTION_NOTE] if data["caution"].any() else against
         return charts.trend_chart(
-            data.select(*dict.fromkeys(["series", "year", "segment", x_field, "value"])),
+            data.select(*dict.fromkeys(["series", "year", "segment", x_field, "value", "caution"])),
             title=title,
-            subtitle=f"{names[0]} against its region, statistical neighbours and England",
+            subtitle=subtitle,
+            caution_field="caution",
             y_title=y_title,
             alt_text=_trend_alt(metric_id, lead)(ctx, data),
             roles=series_roles(ctx),

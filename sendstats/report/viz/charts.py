@@ -65,7 +65,7 @@ def trend_chart(
     data: pl.DataFrame,
     *,
     title: str,
-    subtitle: str,
+    subtitle: str | list[str],
     y_title: str,
     alt_text: str,
     roles: dict[str, str],
@@ -73,6 +73,7 @@ def trend_chart(
     x_field: str = "year",
     y_format: str = ",~f",
     y_label_expr: str | None = None,
+    caution_field: str | None = None,
 ) -> Spec:
     """Line chart of ``value`` by period for each ``series``, distinguishable without colour.
 
@@ -84,6 +85,8 @@ def trend_chart(
         roles: series name -> role (``la``, ``region``, ``neighbours``, ``england``, ...), in
             legend order; each role has one fixed colour, dash and shape in every chart.
         y_label_expr: a Vega expression for the y labels (money in £bn or £m).
+        caution_field: a boolean column; its true rows are drawn as hollow points (values
+            resting on few cases), so a swing of one case does not look like a solid trend.
 
     """
     sc = role_scales({k: v for k, v in roles.items() if k in set(data["series"])})
@@ -136,13 +139,26 @@ def trend_chart(
             {"field": "value", "type": "quantitative", "format": ",.1f"},
         ],
     }
-    line = {**encoding, "detail": {"field": "segment", "type": "nominal"}}
+    # The line's own encoding has no shape: with one, Vega-Lite overlays filled points on the
+    # line, which would hide the hollow ones; the point layers draw every point once.
+    line = {
+        **{k: v for k, v in encoding.items() if k != "shape"},
+        "detail": {"field": "segment", "type": "nominal"},
+    }
+    points: list[dict[str, Any]] = [{"mark": {"type": "point"}, "encoding": encoding}]
+    if caution_field and data[caution_field].any():
+        solid = f'!datum["{caution_field}"]'
+        points = [
+            {**points[0], "transform": [{"filter": solid}]},
+            {
+                "mark": {"type": "point", "filled": False, "strokeWidth": 2, "size": 70},
+                "encoding": encoding,
+                "transform": [{"filter": f'datum["{caution_field}"]'}],
+            },
+        ]
     return layered_spec(
         data,
-        [
-            {"mark": {"type": "line"}, "encoding": line},
-            {"mark": {"type": "point"}, "encoding": encoding},
-        ],
+        [{"mark": {"type": "line"}, "encoding": line}, *points],
         title=title,
         subtitle=subtitle,
         alt_text=alt_text,
@@ -495,7 +511,7 @@ def layered_spec(
     layers: list[dict[str, Any]],
     *,
     title: str,
-    subtitle: str,
+    subtitle: str | list[str],
     alt_text: str,
     width: int = 560,
     height: int = 280,
