@@ -22,6 +22,9 @@ from sendstats.metrics.stats import MIN_BASE_RANKED, MIN_BASE_RELIABLE
 NO_RANK_BELOW = MIN_BASE_RANKED
 #: Below this many cases a value is shown with a caution mark.
 CAUTION_BELOW = MIN_BASE_RELIABLE
+#: The benchmarks table's ``reliability`` verdicts that call for the caution mark (tables) or a
+#: hollow point (charts).
+CAUTION_VERDICTS = ("not ranked", "caution")
 #: The mark put after a value resting on fewer than :data:`CAUTION_BELOW` cases.
 CAUTION_MARK = "\u2020"
 
@@ -58,7 +61,7 @@ def too_small(row: dict[str, Any]) -> bool:
 def needs_caution(row: dict[str, Any]) -> bool:
     """Return True when a row's value rests on fewer than :data:`CAUTION_BELOW` cases."""
     if row.get("reliability") is not None:
-        return bool(row["reliability"] in ("not ranked", "caution"))
+        return bool(row["reliability"] in CAUTION_VERDICTS)
     den = denominator_of(row)
     return den is not None and den < CAUTION_BELOW
 
@@ -102,6 +105,11 @@ def period_span(first: int, last: int, period_type: str) -> str:
     """Return '2019-20 to 2021-22', 'January 2015 to January 2025' or '2014 to 2024'."""
     a, b = period_label(first, period_type), period_label(last, period_type)
     return a if first == last else f"{a} to {b}"
+
+
+def and_words(items: list[str]) -> str:
+    """Return 'a', 'a and b' or 'a, b and c' (no serial comma, as the profiles write)."""
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
 
 
 def date_words(day: dt.date) -> str:

@@ -19,7 +19,14 @@ from sendstats.report.figures.base import (
     register_figure,
 )
 from sendstats.report.provenance import PROVENANCE
-from sendstats.report.rules import CAUTION_BELOW, CAUTION_MARK, NO_RANK_BELOW, period_span
+from sendstats.report.rules import (
+    CAUTION_BELOW,
+    CAUTION_MARK,
+    CAUTION_VERDICTS,
+    NO_RANK_BELOW,
+    and_words,
+    period_span,
+)
 from sendstats.report.viz import charts
 
 SN_LABEL = "Statistical neighbours (mean, 2025 set)"
@@ -40,7 +47,7 @@ def _series(
     text use), so a value marked in the summary table is drawn hollow in its chart.
     """
     caution = (
-        pl.col("reliability").is_in(["not ranked", "caution"]).fill_null(False)
+        pl.col("reliability").is_in(CAUTION_VERDICTS).fill_null(False)
         if own and "reliability" in rows.columns
         else pl.lit(False)
     )
@@ -110,8 +117,8 @@ def _trend_alt(metric_id: str, lead: str) -> Any:
         m = get_metric(metric_id)
         names = series_names(ctx)
         shown = [n for n in names if n in set(data["series"])]
-        who = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
-        text = f"{lead} for {who}, {period_span(first_year(data), last_year(data), m.period_type)}."
+        span = period_span(first_year(data), last_year(data), m.period_type)
+        text = f"{lead} for {and_words(shown)}, {span}."
         for name in (names[0], "England"):
             rows = data.filter(pl.col("series") == name).sort("year")
             if rows.height:
@@ -134,30 +141,23 @@ def _trend_alt(metric_id: str, lead: str) -> Any:
 def _caution_periods(data: pl.DataFrame, la_name: str, period_type: str) -> str:
     """Return the LA's periods whose values need caution, as runs in words ('' when none).
 
-    Consecutive periods read as one run ("2016 to 2018 and 2020 to 2024"); when every value
-    of the LA needs caution, "every value" says it in two words.
+    Consecutive periods read as one run ("2016 to 2018 and 2020 to 2024"; the runs are
+    :func:`charts.with_segments`' segments of the hollow points); when every value of the LA
+    needs caution, "every period shown" says it in three words.
     """
-    if "caution" not in data.columns:
-        return ""
-    mine = data.filter(pl.col("series") == la_name).sort("year")
-    years = [int(y) for y in mine.filter(pl.col("caution"))["year"].to_list()]
-    if not years:
-        return ""
-    if len(years) == mine.height and len(years) > 1:
+    mine = data.filter(pl.col("series") == la_name)
+    shaky = mine.filter(pl.col("caution"))
+    if shaky.height > 1 and shaky.height == mine.height:
         return "every period shown"
-    runs: list[list[int]] = []
-    for year in years:
-        if runs and year == runs[-1][-1] + 1:
-            runs[-1].append(year)
-        else:
-            runs.append([year])
-    labels = [
-        period_label(r[0], period_type)
-        if len(r) == 1
-        else f"{period_label(r[0], period_type)} to {period_label(r[-1], period_type)}"
-        for r in runs
-    ]
-    return ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else labels[0]
+    runs = (
+        charts.with_segments(shaky.select("series", "year"))
+        .group_by("segment")
+        .agg(pl.col("year").min().alias("first"), pl.col("year").max().alias("last"))
+        .sort("first")
+    )
+    return and_words(
+        [period_span(a, b, period_type) for a, b in runs.select("first", "last").iter_rows()]
+    )
 
 
 def trend_figure(

@@ -147,13 +147,13 @@ def trend_chart(
     }
     points: list[dict[str, Any]] = [{"mark": {"type": "point"}, "encoding": encoding}]
     if caution_field and data[caution_field].any():
-        solid = f'!datum["{caution_field}"]'
+        hollow = f'datum["{caution_field}"]'
         points = [
-            {**points[0], "transform": [{"filter": solid}]},
+            {**points[0], "transform": [{"filter": f"!{hollow}"}]},
             {
                 "mark": {"type": "point", "filled": False, "strokeWidth": 2, "size": 70},
                 "encoding": encoding,
-                "transform": [{"filter": f'datum["{caution_field}"]'}],
+                "transform": [{"filter": hollow}],
             },
         ]
     return layered_spec(
