@@ -88,6 +88,10 @@ class _Worker:
         installed = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
         if root not in installed:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        # A batch already runs one worker per core; polars' own thread pool in each only woke
+        # threads for a profile's ~1,000 small lookups, which then competed with the other
+        # worker (about a tenth of a profile's CPU). A user's own setting is kept.
+        env.setdefault("POLARS_MAX_THREADS", "1")
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from sendstats.render.workers import serve; serve()"],
             stdin=subprocess.PIPE,

@@ -178,7 +178,8 @@ def show_figure(ctx: LaContext | FigureContext, figure_id: str) -> None:
         _show_markdown(f"*{fig.title}*: no chart for {fctx.la_name}, as {why}.")
         return
     theme.enable()
-    _display_chart(fig.chart(fctx, data), fig.alt_text(fctx, data))
+    chart = fig.chart(fctx, data)  # its description is the figure's alt text
+    _display_chart(chart, charts.description(chart) or fig.alt_text(fctx, data))
     folder = figure_dir()
     csv = export_csv(fig, fctx, data, folder) if folder else None
     line = short_source(data)

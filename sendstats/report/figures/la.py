@@ -40,7 +40,7 @@ CAUTION_NOTE = (
 
 def _series(
     rows: pl.DataFrame, name: str, value: str = "value", *, own: bool = False
-) -> pl.DataFrame:
+) -> pl.LazyFrame:
     """Return one trend series; ``own`` marks the LA's own values that need caution.
 
     The verdict is the benchmarks table's ``reliability`` (the same one the tables and the
@@ -51,15 +51,19 @@ def _series(
         if own and "reliability" in rows.columns
         else pl.lit(False)
     )
-    return rows.select(
-        pl.lit(name).alias("series"),
-        "year",
-        pl.col(value).alias("value"),
-        "numerator" if value == "value" else pl.lit(None, pl.Float64).alias("numerator"),
-        "denominator" if value == "value" else pl.lit(None, pl.Float64).alias("denominator"),
-        caution.alias("caution"),
-        *PROVENANCE,
-    ).filter(pl.col("value").is_not_null())
+    return (
+        rows.lazy()
+        .select(
+            pl.lit(name).alias("series"),
+            "year",
+            pl.col(value).alias("value"),
+            "numerator" if value == "value" else pl.lit(None, pl.Float64).alias("numerator"),
+            "denominator" if value == "value" else pl.lit(None, pl.Float64).alias("denominator"),
+            caution.alias("caution"),
+            *PROVENANCE,
+        )
+        .filter(pl.col("value").is_not_null())
+    )
 
 
 def series_names(ctx: FigureContext) -> list[str]:
@@ -85,15 +89,13 @@ def trend_rows(ctx: FigureContext, metric_id: str) -> pl.DataFrame:
         _series(la, names[2], "sn2025_value"),
         _series(ctx.area_rows(metric_id, "National"), names[3]),
     ]
+    # One query (a profile draws ten of these): the series, their runs, then the labels.
+    rows = charts.with_segments(
+        pl.concat([f.select(_COLS) for f in frames], how="vertical_relaxed")
+    ).collect()
     period_type = get_metric(metric_id).period_type
-    rows = pl.concat([f.select(_COLS) for f in frames], how="vertical_relaxed")
-    return charts.with_segments(
-        rows.with_columns(
-            pl.col("year")
-            .map_elements(lambda y: period_label(int(y), period_type), return_dtype=pl.Utf8)
-            .alias("period")
-        )
-    )
+    labels = [period_label(int(y), period_type) for y in rows["year"].to_list()]
+    return rows.insert_column(len(_COLS), pl.Series("period", labels, dtype=pl.Utf8))
 
 
 def _trend_recipe(metric_id: str) -> Any:
@@ -150,10 +152,11 @@ def _caution_periods(data: pl.DataFrame, la_name: str, period_type: str) -> str:
     if shaky.height > 1 and shaky.height == mine.height:
         return "every period shown"
     runs = (
-        charts.with_segments(shaky.select("series", "year"))
+        charts.with_segments(shaky.lazy().select("series", "year"))
         .group_by("segment")
         .agg(pl.col("year").min().alias("first"), pl.col("year").max().alias("last"))
         .sort("first")
+        .collect()
     )
     return and_words(
         [period_span(a, b, period_type) for a, b in runs.select("first", "last").iter_rows()]

@@ -12,18 +12,21 @@ import json
 import math
 import os
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
 import polars as pl
 
 from sendstats.report.viz.theme import ROLE_STYLES, role_scales
 
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
-def with_segments(data: pl.DataFrame, x_order: str = "year") -> pl.DataFrame:
+
+def with_segments(data: FrameT, x_order: str = "year") -> FrameT:
     """Add ``segment``: runs of consecutive years within each series.
 
-    Lines are drawn per segment, so no line crosses a missing year: a gap stays a gap.
+    Lines are drawn per segment, so no line crosses a missing year: a gap stays a gap. A
+    lazy frame stays lazy, so a caller building one query pays for one collect.
     """
     return (
         data.sort("series", x_order)
@@ -297,6 +300,19 @@ def warm_up() -> None:
 
 if os.environ.get("SENDSTATS_FIGURE_DIR"):  # inside a render (the renderers set it): warm now
     warm_up()
+
+
+def description(chart: alt.TopLevelMixin | Spec) -> str:
+    """Return the alt text a chart builder put on the chart (its ``description``), or ``""``.
+
+    Every builder here takes the figure's alt text and sets it; reading it back spares the
+    report working the same sentence out twice per chart.
+    """
+    if isinstance(chart, Spec):
+        text = chart.get("description")
+    else:
+        text = getattr(chart, "description", None)
+    return text if isinstance(text, str) else ""
 
 
 def to_svg(chart: alt.TopLevelMixin | Spec, alt_text: str) -> str:

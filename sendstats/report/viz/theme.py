@@ -49,7 +49,10 @@ def role_scales(roles: dict[str, str]) -> dict[str, list[Any]]:
     }
 
 
-FONT = "Helvetica, Arial, sans-serif"
+#: Arial first: the two are metric-compatible, so readers see the same type, but vl-convert
+#: looks up every text mark's first family, and a missing Helvetica (most Linux hosts) sent each
+#: lookup down its fallback path: a fifth of a profile's chart drawing, for identical SVGs.
+FONT = "Arial, Helvetica, sans-serif"
 THEME_NAME = "sendstats"
 
 
