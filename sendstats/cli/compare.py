@@ -16,7 +16,7 @@ import polars as pl
 from sendstats import geography
 from sendstats.benchmarking.api import group_comparator, load_benchmarks
 from sendstats.core import config
-from sendstats.core.numbers import period_label
+from sendstats.core.numbers import format_money, period_label
 from sendstats.geography.neighbours import ComparatorGroup
 from sendstats.metrics import METRIC_TABLES
 from sendstats.metrics.registry import MetricDef, all_metrics, get_metric
@@ -62,23 +62,12 @@ def _signed(text: str, value: float) -> str:
     return ("+" if value > 0 else "-") + text
 
 
-def _money(value: float) -> str:
-    size = abs(value)
-    if size >= 1e9:
-        text = f"£{size / 1e9:.2f}bn"
-    elif size >= 1e6:
-        text = f"£{size / 1e6:.1f}m"
-    else:
-        text = f"£{size:,.0f}"
-    return text
-
-
 def format_value(value: float | None, unit: str) -> str:
     """Return a value for the table: compact money, % and rates to 1 dp, no ``-0.0``."""
     if value is None:
         return "-"
     if unit == "gbp":
-        text = _money(value)
+        text = format_money(abs(value))
     elif unit == "count":
         text = f"{abs(value):,.0f}"
     elif unit == "pct":
@@ -98,7 +87,7 @@ def format_change(value: float | None, unit: str) -> str:
     if unit == "pct":
         return _signed(f"{size:.1f} pp", value)
     if unit == "gbp":
-        return _signed(_money(size), value)
+        return _signed(format_money(size), value)
     if unit == "count":
         return _signed(f"{size:,.0f}", value)
     return _signed(f"{size:.1f}", value)

@@ -42,6 +42,22 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.1f}"
 
 
+def format_money(value: float) -> str:
+    """Format a sum of money as people quote it: £9.95bn, £311.7m, £675 (-£12.3m below zero).
+
+    Tables and quoted figures use it where a full count of pounds (£9,952,172,126) would be
+    read digit by digit; the exact figure stays in the CSV and the recipe.
+    """
+    size = abs(value)
+    if size >= 1e9:
+        text = f"£{size / 1e9:,.2f}bn"
+    elif size >= 1e6:
+        text = f"£{size / 1e6:,.1f}m"
+    else:
+        text = f"£{size:,.0f}"
+    return f"-{text}" if value < 0 and any(ch in "123456789" for ch in text) else text
+
+
 def format_change(value: float | None, unit: str) -> str:
     """Format a change with its sign: percentage points for %, the unit otherwise."""
     if value is None:

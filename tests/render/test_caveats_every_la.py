@@ -59,6 +59,44 @@ def test_each_bullet_once_and_every_box_short(
         assert box.count("How to read the figures") == 1
 
 
+def test_caveats_on_other_areas_sit_under_their_own_heading(
+    contexts: list[report.LaContext],
+) -> None:
+    """An LA's own caveats name no other council on its own but those of its reorganisation;
+    those on its neighbours and region come under a second heading (the Isles of Scilly's box
+    was mostly Surrey's and Cambridgeshire's notes, read as if about the islands)."""
+    split = 0
+    for ctx in contexts:
+        la = ctx.la
+        family = {la.la_code_dfe, *la.predecessors, *la.successors}
+        for code in list(family - {la.la_code_dfe}):
+            other = geography.get_la(code)
+            family |= {*other.predecessors, *other.successors}
+        allowed = {geography.get_la(c).la_name for c in family}
+        own, others = notes.caveat_groups(ctx)
+        # Another council may be named beside this one (one note on two LAs' data), not alone.
+        strays = [
+            (la.la_name, n)
+            for b in own
+            for n in _NAME.findall(b)
+            if n not in allowed and la.la_name not in _NAME.findall(b)
+        ]
+        assert not strays, strays
+        box = notes.caveats(ctx)
+        heading = f"**Caveats on the areas {la.la_name} is compared with**"
+        assert (heading in box) == bool(others), la.la_name
+        if others:
+            split += 1
+            after = box[box.index(heading) :]
+            assert all(f"- {b}" in after for b in others), la.la_name
+            assert not any(f"- {b}" in after for b in own), la.la_name
+        assert notes.caveat_bullets(ctx) == [*own, *others]
+    assert split > 100, split  # nearly every LA has a comparator caveat (overdispersion)
+    scilly = notes.caveat_groups(report.load_la_context("Isles of Scilly"))
+    assert not any("Surrey" in b for b in scilly[0])
+    assert any("Surrey" in b for b in scilly[1])
+
+
 def test_the_issues_las_get_a_short_relevant_box(
     boxes: dict[str, tuple[report.LaContext, list[str]]],
 ) -> None:

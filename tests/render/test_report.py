@@ -261,6 +261,12 @@ def test_england_overview_rebuilds_the_quoted_figures(site: Path) -> None:
     assert (ascl["period"], ascl["figure"]) == ("January 2021", "12.2%")
     assert "secondary schools, January 2021" in ascl["how"]
     assert "Where children with plans are taught, and support without a plan" in page
+    # Money is quoted as people quote it (£10.05bn), the exact sum kept beside it in "how".
+    (block,) = [r for r in rows if r["claim"].startswith("High-needs block allocation")]
+    assert re.fullmatch(r"£\d+\.\d\dbn", block["figure"]), block["figure"]
+    assert block["figure"] == f"£{float(block['value']) / 1e9:.2f}bn"
+    assert f"£{float(block['value']):,.0f}" in block["how"]
+    assert block["figure"] in page
 
 
 def test_figure_command_writes_csv_and_prints_the_method(

@@ -100,3 +100,19 @@ def test_funnel_draws_small_bases_hollow_and_no_empty_layer() -> None:
     assert hollow(_funnel_layers([500.0, 8.0, 900.0])) == 1  # one LA under 10 cases
     assert hollow(_funnel_layers([500.0, 80.0, 900.0])) == 0  # none: the layer is left out
     assert hollow(_funnel_layers([5.0, 80.0, 900.0])) == 0  # only the highlighted LA is small
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (9_952_172_126.0, "£9.95bn"),
+        (311_663_662.0, "£311.7m"),
+        (-12_345_678.0, "-£12.3m"),
+        (675.4, "£675"),
+        (-0.4, "£0"),
+    ],
+)
+def test_money_reads_in_millions_and_billions(value: float, text: str) -> None:
+    from sendstats.core.numbers import format_money
+
+    assert format_money(value) == text

@@ -24,6 +24,7 @@ from sendstats.report.figures.base import FigureContext, figure_dir, write_csv
 from sendstats.report.figures.inclusion import GROUP_LABELS
 from sendstats.report.profile import LaContext
 from sendstats.report.provenance import source_note
+from sendstats.report.rules import and_words
 
 LAIT = "DfE's LAIT (a compilation of DfE statistics)"
 SHARES = ("mainstream", "state_special", "independent_special")
@@ -76,7 +77,7 @@ def _abolished(ctx: LaContext) -> str:
     from sendstats import geography
 
     after = [geography.get_la(code).la_name for code in la.successors]
-    by = f" by {' and '.join(after)}" if after else ""
+    by = f" by {and_words(after)}" if after else ""
     when = la.valid_to + dt.timedelta(days=1)
     return f"{la.la_name} was replaced in {when:%B %Y}{by}."
 
@@ -107,8 +108,8 @@ def _placement_sentences(ctx: LaContext) -> list[str]:
             parts.append(f"**{_pct(row['value'])}** {verb} {where}{_compare(ctx, mid, row)}")
     text.append(
         f"In January {year}, of {la.la_name}'s EHC plans with a setting recorded, "
-        + ", ".join(parts[:-1])
-        + f" and {parts[-1]}."
+        + and_words(parts)
+        + "."
         + _small(main, "plans")
     )
     index = _latest(ctx.la_rows, placements.index_id("independent_special"))

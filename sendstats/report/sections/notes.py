@@ -231,7 +231,11 @@ def applicable(ctx: LaContext, seen: Shown | None = None) -> list[tuple[str, tup
     Each text once, however many metrics declare it (near-identical caveats share one text in
     the registry); ordered by what most changes the reading of this LA's own figures.
     """
-    seen = seen or shown(ctx)
+    return [(text, mids) for text, mids, _ in _ranked(ctx, seen or shown(ctx))]
+
+
+def _ranked(ctx: LaContext, seen: Shown) -> list[tuple[str, tuple[str, ...], int]]:
+    """Return :func:`applicable`'s caveats with their rank (own data, series, comparators)."""
     found: dict[str, tuple[int, int, list[str]]] = {}
     for mid in seen.order:
         for c in (*get_metric(mid).series_breaks, *get_metric(mid).caveats):
@@ -242,7 +246,7 @@ def applicable(ctx: LaContext, seen: Shown | None = None) -> list[tuple[str, tup
             old = found.get(text, (rank, seen.order[mid], []))
             found[text] = (min(old[0], rank), min(old[1], seen.order[mid]), [*old[2], mid])
     ranked = sorted(found.items(), key=lambda kv: (kv[1][0], kv[1][1]))
-    return [(text, tuple(mids)) for text, (_, _, mids) in ranked]
+    return [(text, tuple(mids), rank) for text, (rank, _, mids) in ranked]
 
 
 def _name(code: str) -> str:
@@ -303,29 +307,46 @@ METHODS_POINTER = (
 )
 
 
-def caveat_bullets(ctx: LaContext) -> list[str]:
-    """Return this LA's caveats, each once, in reading order (the box's second list).
+def caveat_groups(ctx: LaContext) -> tuple[list[str], list[str]]:
+    """Return this LA's caveats in two lists, each caveat once: its own figures, its comparators.
 
-    First its own rows' notes and the caveats about its own data, then breaks in the series it
-    shows, then those about its comparators, and last the funnel plot's overdispersion warning.
+    The first holds its own rows' notes, the caveats about its own data and the breaks in the
+    series it shows; the second those about the LAs and region shown beside it, then the
+    funnel plot's overdispersion warning (on every comparison with England). Kept apart, a
+    small LA's box does not read as if its neighbours' data notes were about itself (the Isles
+    of Scilly's box is mostly about Surrey and Cambridgeshire).
     """
     seen = shown(ctx)
-    own = [
-        f"{text.rstrip('.')}. *Applies to: {_covers(mids, seen)}.*"
-        for text, mids in applicable(ctx, seen)
-    ]
-    return [*_own_notes(ctx, seen), *own, *_funnel_note(ctx, seen)]
+    own: list[str] = []
+    others: list[str] = []
+    for text, mids, rank in _ranked(ctx, seen):
+        bullet = f"{text.rstrip('.')}. *Applies to: {_covers(mids, seen)}.*"
+        (others if rank == _COMPARATOR else own).append(bullet)
+    return [*_own_notes(ctx, seen), *own], [*others, *_funnel_note(ctx, seen)]
+
+
+def caveat_bullets(ctx: LaContext) -> list[str]:
+    """Return this LA's caveats, each once, in reading order (:func:`caveat_groups` joined)."""
+    own, others = caveat_groups(ctx)
+    return [*own, *others]
 
 
 def caveats(ctx: LaContext) -> str:
-    """Return the notes box (markdown): how to read the figures, then this LA's caveats."""
+    """Return the notes box (markdown): how to read the figures, then this LA's caveats.
+
+    The caveats come under two headings: those on the LA's own figures, then those on the
+    areas it is compared with (left out when there are none).
+    """
     rules_list = "\n".join(f"- {t}" for t in reading_notes())
-    own = "\n".join(f"- {t}" for t in caveat_bullets(ctx))
-    return (
-        "::: {.callout-note}\n**How to read the figures**\n\n"
-        f"{rules_list}\n\n**Caveats for {ctx.la.la_name}**\n\n{own}\n\n"
-        f"{METHODS_POINTER}\n:::\n"
-    )
+    own, others = caveat_groups(ctx)
+    name = ctx.la.la_name
+    mine = "\n".join(f"- {t}" for t in own) or f"None concern {name}'s own figures."
+    parts = [f"**How to read the figures**\n\n{rules_list}", f"**Caveats for {name}**\n\n{mine}"]
+    if others:
+        listed = "\n".join(f"- {t}" for t in others)
+        parts.append(f"**Caveats on the areas {name} is compared with**\n\n{listed}")
+    body = "\n\n".join([*parts, METHODS_POINTER])
+    return f"::: {{.callout-note}}\n{body}\n:::\n"
 
 
 def scope_words(c: Caveat) -> str:

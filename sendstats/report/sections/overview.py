@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from sendstats.core.numbers import format_value, period_label
+from sendstats.core.numbers import format_money, format_value, period_label
 from sendstats.metrics.registry import get_metric
 from sendstats.report.figures.base import FigureContext, figure_dir, write_csv
 from sendstats.report.provenance import source_note
@@ -72,8 +72,10 @@ def quoted_figures(ctx: FigureContext) -> pl.DataFrame:
         when = period_label(q.year, m.period_type)
         value = float(str(row["value"]))
         if q.base_year is None:
-            text = format_value(value, m.unit)
+            text = format_money(value) if m.unit == "gbp" else format_value(value, m.unit)
             how = f"{q.metric_id}, England row, {when}"
+            if m.unit == "gbp":  # the exact sum beside the rounded one
+                how += f": {format_value(value, m.unit)}"
             num, den = row["numerator"], row["denominator"]
             if num is not None and den is not None and m.unit == "pct":
                 how += f": {float(str(num)):,.0f} / {float(str(den)):,.0f} x 100"
@@ -184,7 +186,7 @@ def summary_markdown(ctx: FigureContext) -> str:
     if block:
         out.append(
             f"The high-needs block for {period_label(block[0], 'financial_year')} was "
-            f"£{block[1] / 1e9:,.2f}bn in cash terms."
+            f"{format_money(block[1])} in cash terms."
         )
     out.append(
         "LAs differ widely on every measure: the strips below show each LA as a tick, with "

@@ -11,7 +11,7 @@ import html
 
 import polars as pl
 
-from sendstats.core.numbers import format_value, period_label
+from sendstats.core.numbers import format_money, format_value, period_label
 from sendstats.metrics.registry import get_metric
 from sendstats.report.figures.la import SN_LABEL
 from sendstats.report.profile import LaContext
@@ -79,10 +79,9 @@ def values_table(ctx: LaContext, metric_id: str) -> tuple[list[str], list[list[s
 def _cell(value: float | None, unit: str) -> str:
     if value is None:
         return ""
-    text = format_value(float(value), unit).replace(" per 10,000", "")
-    if unit == "gbp" and abs(value) >= 1e6:
-        text = f"£{value / 1e6:,.1f}m"
-    return text
+    if unit == "gbp":
+        return format_money(float(value))
+    return format_value(float(value), unit).replace(" per 10,000", "")
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
