@@ -363,8 +363,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         outs = publish.render_all_profiles(Path(args.out), engine=args.engine, to=args.to)
         print(f"wrote {len(outs)} profiles to {Path(args.out) / 'la'}")
         if args.to == "html":
-            for page in publish.SITE_PAGES:
-                print(f"wrote {publish.render_page(page, Path(args.out), engine=args.engine)}")
+            for page in publish.render_pages(
+                publish.SITE_PAGES, Path(args.out), engine=args.engine
+            ):
+                print(f"wrote {page}")
         return 0
     out = publish.render_la_profile(
         args.la, Path(args.out), engine=args.engine, to=args.to, prepare=check_build

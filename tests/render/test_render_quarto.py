@@ -179,8 +179,11 @@ def test_quarto_batch_renders_pdf_profiles(quarto_env: Path) -> None:
 
 def test_site_pages_render_with_quarto_into_the_site_layout(quarto_env: Path) -> None:
     out = quarto_env / "quarto"
-    for name in publish.SITE_PAGES:
-        page = publish.render_page(name, out, engine="quarto").read_text(encoding="utf-8")
+    single = publish.render_page("revisions", out, engine="quarto")  # one page on its own
+    paths = publish.render_pages(publish.SITE_PAGES, out, engine="quarto")  # as report --all
+    assert single in paths
+    for path in paths:
+        name, page = path.stem, path.read_text(encoding="utf-8")
         assert 'content="quarto-1.7' in page and "<script" not in page, name
         assert '<nav class="site-nav" aria-label="Site"><a href="index.html">' in page, name
     index = (out / "index.html").read_text(encoding="utf-8")

@@ -269,6 +269,22 @@ def test_england_overview_rebuilds_the_quoted_figures(site: Path) -> None:
     assert block["figure"] in page
 
 
+def test_site_pages_render_as_one_batch_into_the_site_layout(site: Path) -> None:
+    """``report --all`` renders the four site pages side by side (one batch), not one by one."""
+    out = site / "_pages"
+    paths = publish.render_pages(publish.SITE_PAGES, out, engine="fallback")
+    assert [p.name for p in paths] == [f"{name}.html" for name in publish.SITE_PAGES]
+    for path in paths:
+        assert path.parent == out.resolve()
+        page = path.read_text(encoding="utf-8")
+        assert '<nav class="site-nav" aria-label="Site">' in page and "<script" not in page
+    # The pages' figures go beside them (the profiles' go to la/figures).
+    assert (out / "figures" / "england__quoted_figures.csv").is_file()
+    assert "Figures the SEND debate quotes" in (out / "england_overview.html").read_text()
+    with pytest.raises(ValueError, match="unknown page 'about'"):
+        publish.render_pages(["about"], out)
+
+
 def test_figure_command_writes_csv_and_prints_the_method(
     site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
