@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,6 +19,7 @@ import altair as alt
 import polars as pl
 from altair.utils import schemapi
 
+from sendstats.report.viz.engine import warm_up
 from sendstats.report.viz.theme import ROLE_STYLES, role_scales
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
@@ -293,31 +293,6 @@ def bar_rank_chart(
             }
         )
     return layered_spec(df, layers, title=title, subtitle=subtitle, alt_text=alt_text, height=70)
-
-
-_WARM_SPEC: dict[str, Any] = {
-    "data": {"values": [{"a": 1}]},
-    "mark": "point",
-    "encoding": {"x": {"field": "a", "type": "quantitative"}},
-}
-_warming: threading.Thread | None = None
-
-
-def warm_up() -> None:
-    """Start vl-convert's JavaScript engine in the background (once per process).
-
-    Its first drawing costs seconds (engine start, fonts), as much as all a profile's charts
-    together; started when the report's first cell runs, it overlaps the imports and table
-    loads instead of delaying the first chart.
-    """
-    global _warming
-    if _warming is None:
-        import vl_convert as vlc
-
-        _warming = threading.Thread(
-            target=vlc.vegalite_to_svg, args=(_WARM_SPEC,), name="vl-convert-warm-up", daemon=True
-        )
-        _warming.start()
 
 
 if os.environ.get("SENDSTATS_FIGURE_DIR"):  # inside a render (the renderers set it): warm now

@@ -12,6 +12,8 @@ from typing import Any
 
 import altair as alt
 
+from sendstats.report.viz.engine import FONT
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
@@ -49,10 +51,6 @@ def role_scales(roles: dict[str, str]) -> dict[str, list[Any]]:
     }
 
 
-#: Arial first: the two are metric-compatible, so readers see the same type, but vl-convert
-#: looks up every text mark's first family, and a missing Helvetica (most Linux hosts) sent each
-#: lookup down its fallback path: a fifth of a profile's chart drawing, for identical SVGs.
-FONT = "Arial, Helvetica, sans-serif"
 THEME_NAME = "sendstats"
 
 

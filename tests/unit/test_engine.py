@@ -1,0 +1,25 @@
+"""The chart engine's warm-up: charts like the report's, valid, drawn once per process."""
+
+from __future__ import annotations
+
+import altair as alt
+import vl_convert as vlc
+
+from sendstats.report.viz import engine, theme
+
+
+def test_warm_up_charts_are_valid_vega_lite_in_the_report_type() -> None:
+    for make in (engine._trend_spec, engine._bar_spec):
+        spec = make()
+        alt.LayerChart.from_dict(spec, validate=True)  # raises on a spec Vega-Lite refuses
+        svg = vlc.vegalite_to_svg(spec)
+        assert svg.startswith("<svg") and 'font-family="Arial, Helvetica, sans-serif"' in svg
+        assert spec["config"]["font"] == theme.sendstats_theme()["config"]["font"]
+
+
+def test_warm_up_starts_one_thread_per_process() -> None:
+    engine.warm_up()
+    engine.warm_up()
+    assert len(engine._started) == 1
+    engine._started[0].join(timeout=60)
+    assert not engine._started[0].is_alive()
