@@ -197,8 +197,8 @@ def figure_has_la(ctx: FigureContext, data: pl.DataFrame) -> bool:
     if "la_code_dfe" in data.columns:
         return ctx.own_row(data) is not None
     if "series" in data.columns:
-        mine = data.filter((pl.col("series") == ctx.la.la_name) & pl.col("value").is_not_null())
-        return mine.height > 0
+        name, pairs = ctx.la.la_name, zip(data["series"], data["value"], strict=True)
+        return any(s == name and v is not None for s, v in pairs)
     return False
 
 

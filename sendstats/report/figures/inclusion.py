@@ -83,14 +83,16 @@ def placement_mix_rows(ctx: FigureContext) -> pl.DataFrame:
             continue
         year = la["year"].max()
         la = la.filter(pl.col("year") == year)
-        region = ctx.area_rows(mid, "Regional").filter(
-            (pl.col("area_code") == ctx.la.region_code) & (pl.col("year") == year)
+        region = (
+            ctx.area_rows(mid, "Regional")
+            .lazy()
+            .filter((pl.col("area_code") == ctx.la.region_code) & (pl.col("year") == year))
         )
-        england = ctx.area_rows(mid, "National").filter(pl.col("year") == year)
+        england = ctx.area_rows(mid, "National").lazy().filter(pl.col("year") == year)
         for series, rows, column in (
-            (names[0], la, "value"),
+            (names[0], la.lazy(), "value"),
             (names[1], region, "value"),
-            (SN_LABEL, la, "sn2025_value"),
+            (SN_LABEL, la.lazy(), "sn2025_value"),
             ("England", england, "value"),
         ):
             frames.append(
@@ -111,7 +113,8 @@ def placement_mix_rows(ctx: FigureContext) -> pl.DataFrame:
             )
     if not frames:
         return pl.DataFrame()
-    return pl.concat(frames, how="vertical_relaxed").filter(pl.col("value").is_not_null())
+    # One query for every group and series.
+    return pl.concat(frames, how="vertical_relaxed").filter(pl.col("value").is_not_null()).collect()
 
 
 def _year(data: pl.DataFrame) -> int:

@@ -121,13 +121,17 @@ def _trend_alt(metric_id: str, lead: str) -> Any:
         shown = [n for n in names if n in set(data["series"])]
         span = period_span(first_year(data), last_year(data), m.period_type)
         text = f"{lead} for {and_words(shown)}, {span}."
+        latest: dict[str, tuple[int, float]] = {}  # each series' last (year, value)
+        columns = (data[c].to_list() for c in ("series", "year", "value"))
+        for series, year, value in zip(*columns, strict=True):
+            if series not in latest or year > latest[series][0]:
+                latest[series] = (int(year), value)
         for name in (names[0], "England"):
-            rows = data.filter(pl.col("series") == name).sort("year")
-            if rows.height:
-                last = rows.row(-1, named=True)
+            if name in latest:
+                year, value = latest[name]
                 text += (
-                    f" {name}: {format_value(last['value'], m.unit)} in "
-                    f"{period_label(int(last['year']), m.period_type)}."
+                    f" {name}: {format_value(value, m.unit)} in "
+                    f"{period_label(year, m.period_type)}."
                 )
         shaky = _caution_periods(data, names[0], m.period_type)
         if shaky:
@@ -147,10 +151,12 @@ def _caution_periods(data: pl.DataFrame, la_name: str, period_type: str) -> str:
     :func:`charts.with_segments`' segments of the hollow points); when every value of the LA
     needs caution, "every period shown" says it in three words.
     """
-    mine = data.filter(pl.col("series") == la_name)
-    shaky = mine.filter(pl.col("caution"))
-    if shaky.height > 1 and shaky.height == mine.height:
+    flags = [c for s, c in zip(data["series"], data["caution"], strict=True) if s == la_name]
+    if not any(flags):  # most LAs: nothing to say, and no query to run
+        return ""
+    if len(flags) > 1 and all(flags):
         return "every period shown"
+    shaky = data.filter((pl.col("series") == la_name) & pl.col("caution"))
     runs = (
         charts.with_segments(shaky.lazy().select("series", "year"))
         .group_by("segment")
@@ -268,11 +274,8 @@ TRIBUNAL_TREND = trend_figure(
 def need_rows(ctx: FigureContext) -> pl.DataFrame:
     """Return each primary need's share of the LA's plans, England's and the neighbours' mean."""
     frames = []
-    for metric_id, name in NEED_METRICS.items():
-        rows = ctx.la_bench(metric_id).filter(pl.col("value").is_not_null())
-        if rows.height == 0:
-            continue
-        r = rows.tail(1)
+    for metric_id, name in NEED_METRICS.items():  # one query for all needs (12 x 3 rows)
+        r = ctx.la_bench(metric_id).lazy().filter(pl.col("value").is_not_null()).tail(1)
         for series, col in (
             (ctx.la_name, "value"),
             ("England", "england_value"),
@@ -288,11 +291,12 @@ def need_rows(ctx: FigureContext) -> pl.DataFrame:
                     *PROVENANCE,
                 )
             )
-    if not frames:
+    rows = pl.concat(frames, how="diagonal_relaxed").collect() if frames else pl.DataFrame()
+    if rows.height == 0:
         return pl.DataFrame(
             schema={"category": pl.Utf8, "series": pl.Utf8, "year": pl.Int32, "value": pl.Float64}
         )
-    return pl.concat(frames, how="diagonal_relaxed")
+    return rows
 
 
 def _need_alt(ctx: FigureContext, data: pl.DataFrame) -> str:

@@ -56,7 +56,8 @@ def values_table(ctx: LaContext, metric_id: str) -> tuple[list[str], list[list[s
     bench = ctx.figure_context().la_bench(metric_id)
     region = ctx.region_metric(metric_id)
     england = ctx.england_metric(metric_id)
-    years = sorted(set(england.drop_nulls("value")["year"].to_list()))[-MAX_PERIODS:]
+    pairs = zip(england["year"].to_list(), england["value"].to_list(), strict=True)
+    years = sorted({y for y, v in pairs if v is not None})[-MAX_PERIODS:]
     if not years:
         return [], []
 
