@@ -224,11 +224,16 @@ def _deficit_alt(ctx: FigureContext, data: pl.DataFrame) -> str:
 
 def _deficit_chart(ctx: FigureContext, data: pl.DataFrame) -> Any:
     year = period_label(int(str(data["year"].max())), "financial_year")
+    # The LA is marked only where it has a dot (both measures): an empty marker layer drew
+    # nothing and made Vega warn of an infinite extent (City of London, Isles of Scilly).
+    name = ctx.la.la_name if ctx.la else None
+    pairs = zip(data["area_name"], data["value"], strict=True)
+    held = sum(1 for area, value in pairs if area == name and value is not None)
     return charts.scatter_chart(
         data,
         x_key=funding.HNB_PER_HEAD,
         y_key=funding.BALANCE_PCT,
-        highlight=ctx.la.la_name if ctx.la else None,
+        highlight=name if held == 2 else None,
         title=f"Deficits against funding, {year}",
         subtitle="Each dot is one LA; below 0 = deficit",
         x_title="High-needs block per resident aged 2-18 (£, cash)",
