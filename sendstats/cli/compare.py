@@ -16,7 +16,7 @@ import polars as pl
 from sendstats import geography
 from sendstats.benchmarking.api import group_comparator, load_benchmarks
 from sendstats.core import config
-from sendstats.core.numbers import format_money, period_label
+from sendstats.core.numbers import format_money, period_label, shows_zero
 from sendstats.geography.neighbours import ComparatorGroup
 from sendstats.metrics import METRIC_TABLES
 from sendstats.metrics.registry import MetricDef, all_metrics, get_metric
@@ -50,14 +50,9 @@ SIGNIFICANCE = {
 }
 
 
-def _is_zero(text: str) -> bool:
-    """Return True when a formatted number shows zero (``0``, ``0.0 pp``, ``£0``)."""
-    return not any(ch.isdigit() and ch != "0" for ch in text)
-
-
 def _signed(text: str, value: float) -> str:
     """Return ``text`` with the sign of ``value`` as displayed: never ``-0.0``."""
-    if _is_zero(text):  # rounds to zero at the shown precision
+    if shows_zero(text):  # rounds to zero at the shown precision
         return "±" + text
     return ("+" if value > 0 else "-") + text
 
@@ -74,7 +69,7 @@ def format_value(value: float | None, unit: str) -> str:
         text = f"{abs(value):.1f}%"
     else:
         text = f"{abs(value):.1f}"
-    if value < 0 and not _is_zero(text):
+    if value < 0 and not shows_zero(text):
         return "-" + text
     return text
 

@@ -55,7 +55,12 @@ def format_money(value: float) -> str:
         text = f"£{size / 1e6:,.1f}m"
     else:
         text = f"£{size:,.0f}"
-    return f"-{text}" if value < 0 and any(ch in "123456789" for ch in text) else text
+    return f"-{text}" if value < 0 and not shows_zero(text) else text
+
+
+def shows_zero(text: str) -> bool:
+    """Return True when a formatted number shows zero (``0``, ``0.0 pp``, ``£0``): no sign."""
+    return not any(ch.isdigit() and ch != "0" for ch in text)
 
 
 def format_change(value: float | None, unit: str) -> str:

@@ -161,13 +161,27 @@ def render_profiles(
 
     """
     out_dir = out_dir.resolve()
-    jobs = []
+    jobs: list[Job] = []
     for query in queries:
         la = geography.resolve_la(query)
         target = out_dir / site.PROFILE_FOLDER / f"{profile_slug(la)}.{to}"
         jobs.append((config.reports_dir() / LA_PROFILE, {"la": la.la_code_dfe}, target))
-    chosen = announce_engine(engine, f"{len(jobs)} LA profiles ({workers} workers)")
-    with _report_env(out_dir / site.PROFILE_FOLDER / "figures"):
+    figures = out_dir / site.PROFILE_FOLDER / "figures"
+    return _render_batch(jobs, out_dir, figures, "LA profiles", engine, to, workers)
+
+
+def _render_batch(
+    jobs: Sequence[Job],
+    out_dir: Path,
+    figures: Path,
+    what: str,
+    engine: Engine,
+    to: Literal["html", "pdf"],
+    workers: int,
+) -> list[Path]:
+    """Render ``jobs`` as one batch, their charts' CSVs into ``figures``; place each page."""
+    chosen = announce_engine(engine, f"{len(jobs)} {what} ({workers} workers)")
+    with _report_env(figures):
         paths = render_many(jobs, engine=chosen, workers=workers, to=to)
     return [site.place_page(path, out_dir) for path in paths]
 
@@ -207,8 +221,7 @@ def render_page(
 
     ``prepare``: as for :func:`render_la_profile`.
     """
-    if name not in SITE_PAGES:
-        raise ValueError(f"unknown page {name!r}; pages: {', '.join(SITE_PAGES)}")
+    _check_pages([name])
     out_dir = out_dir.resolve()
     chosen = announce_engine(engine, f"the {name} page")
     _start_chart_engine(chosen)
@@ -242,14 +255,16 @@ def render_pages(
         RenderError: a page failed to render (names the page and the failing cell).
 
     """
-    unknown = [name for name in names if name not in SITE_PAGES]
-    if unknown:
-        raise ValueError(f"unknown page {unknown[0]!r}; pages: {', '.join(SITE_PAGES)}")
+    _check_pages(names)
     out_dir = out_dir.resolve()
     jobs: list[Job] = [
         (config.reports_dir() / f"{name}.qmd", {}, out_dir / f"{name}.{to}") for name in names
     ]
-    chosen = announce_engine(engine, f"{len(jobs)} site pages ({workers} workers)")
-    with _report_env(out_dir / "figures"):
-        paths = render_many(jobs, engine=chosen, workers=workers, to=to)
-    return [site.place_page(path, out_dir) for path in paths]
+    return _render_batch(jobs, out_dir, out_dir / "figures", "site pages", engine, to, workers)
+
+
+def _check_pages(names: Sequence[str]) -> None:
+    """Raise ValueError naming the first of ``names`` that is not a site page."""
+    for name in names:
+        if name not in SITE_PAGES:
+            raise ValueError(f"unknown page {name!r}; pages: {', '.join(SITE_PAGES)}")

@@ -176,6 +176,14 @@ class FigureContext:
         return self.index.area_rows(metric_id, level)
 
 
+def year_values(rows: pl.DataFrame, column: str = "value") -> zip[tuple[Any, Any]]:
+    """Return the rows' (year, ``column``) pairs, read from the columns (no polars query).
+
+    A profile asks for these per metric dozens of times; a query each cost more than reading.
+    """
+    return zip(rows["year"].to_list(), rows[column].to_list(), strict=True)
+
+
 def first_year(data: pl.DataFrame) -> int:
     """Return the first ``year`` in a figure's rows."""
     return int(str(data["year"].min()))

@@ -11,7 +11,6 @@ caveats that hold for every LA are on the methods page, not in any LA's box.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
@@ -21,7 +20,7 @@ from sendstats.geography.neighbours import neighbours
 from sendstats.metrics.caveats import Caveat
 from sendstats.metrics.registry import get_metric
 from sendstats.report import absence, rules
-from sendstats.report.figures.base import get_figure
+from sendstats.report.figures.base import get_figure, year_values
 from sendstats.report.profile import HEADLINE_METRICS, LaContext
 from sendstats.report.sections import values
 from sendstats.report.sections.reorganisation import (
@@ -147,22 +146,17 @@ def shown(ctx: LaContext) -> Shown:
         sub = ctx.la_metric(mid)
         if sub.height == 0:
             continue
-        held = [(int(y), v is not None) for y, v in _pairs(sub)]
+        held = [(int(y), v is not None) for y, v in year_values(sub)]
         have = sorted(y for y, ok in held if ok)
         gaps = sorted(y for y, ok in held if not ok)
         if mid not in in_series:
-            national = [y for y, v in _pairs(ctx.england_metric(mid)) if v is not None]
+            national = [y for y, v in year_values(ctx.england_metric(mid)) if v is not None]
             last = int(max(national)) if national else None
             have, gaps = have[-1:], [y for y in gaps if y == last]
         years[mid], missing[mid] = tuple(have), tuple(gaps)
     for mid in order:
         covers.setdefault(mid, get_metric(mid).title)
     return Shown(order, years, missing, covers, frozenset(comparator_codes(ctx.la)))
-
-
-def _pairs(rows: pl.DataFrame) -> zip[tuple[Any, Any]]:
-    """Return the rows' (year, value) pairs, read from the columns (no query per metric)."""
-    return zip(rows["year"].to_list(), rows["value"].to_list(), strict=True)
 
 
 def comparator_codes(la: geography.LocalAuthority) -> set[str]:

@@ -13,6 +13,7 @@ import polars as pl
 
 from sendstats.core.numbers import format_money, format_value, period_label
 from sendstats.metrics.registry import get_metric
+from sendstats.report.figures.base import year_values
 from sendstats.report.figures.la import SN_LABEL
 from sendstats.report.profile import LaContext
 
@@ -56,14 +57,12 @@ def values_table(ctx: LaContext, metric_id: str) -> tuple[list[str], list[list[s
     bench = ctx.figure_context().la_bench(metric_id)
     region = ctx.region_metric(metric_id)
     england = ctx.england_metric(metric_id)
-    pairs = zip(england["year"].to_list(), england["value"].to_list(), strict=True)
-    years = sorted({y for y, v in pairs if v is not None})[-MAX_PERIODS:]
+    years = sorted({y for y, v in year_values(england) if v is not None})[-MAX_PERIODS:]
     if not years:
         return [], []
 
     def line(name: str, frame: pl.DataFrame, column: str = "value") -> list[str]:
-        pairs = zip(frame["year"].to_list(), frame[column].to_list(), strict=True)
-        by_year = {y: v for y, v in pairs if v is not None}
+        by_year = {y: v for y, v in year_values(frame, column) if v is not None}
         cells = [_cell(by_year.get(y), m.unit) for y in years]
         return [name, *cells]
 
