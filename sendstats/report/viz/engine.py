@@ -50,7 +50,8 @@ def _trend_spec() -> dict[str, Any]:
 def _bar_spec() -> dict[str, Any]:
     """Return a chart shaped like the need mix and strips: bars by category, text labels."""
     rows = [{"need": f"Need {i}", "value": float(i * 3 % 17)} for i in range(12)]
-    y = {"field": "need", "type": "nominal", "sort": "-x", "title": None}
+    # Unsorted: a sort on a layered axis made Vega-Lite print a warning on every render.
+    y = {"field": "need", "type": "nominal", "title": None}
     value = {"field": "value", "type": "quantitative", "title": "Share (%)"}
     return {
         "config": {"font": FONT, "aria": False},
