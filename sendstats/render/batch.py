@@ -12,16 +12,20 @@ feeder waits only when ``workers`` executed documents are already queued for con
 bounds the memory held. One converter is enough (pandoc takes a fifth of a worker's time per
 document) and keeps the batch small: each pandoc process holds about 170 MB.
 
-With Quarto, the documents are executed by the same workers, and a renderer thread hands the
-executed notebooks to Quarto in groups of :data:`QUARTO_GROUP`: one ``quarto render`` of a
-private copy of the project renders a group without executing it
+With Quarto, the documents are executed by the same workers, and ``workers`` renderer threads
+hand the executed notebooks to Quarto in groups of :data:`QUARTO_GROUP`: one ``quarto render``
+of a private copy of the project (one per renderer) renders a group without executing it
 (:mod:`sendstats.render.quarto_notebooks`), so Quarto's start-up, its kernel and most of its
-post-processing are no longer paid per document. The workers run while Quarto renders the
-previous group; once they are done, the last notebooks are split between ``workers`` renderers
-(each with its own copy), so both cores stay busy. A document with cells in another language
-than Python, which sendstats cannot execute, is rendered by Quarto one job at a time instead:
-``workers`` renders at once, each from its own private copy of the document's folder,
-keeping that copy's Jupyter kernel alive between renders (``--execute-daemon``).
+post-processing are no longer paid per document. Quarto renders a group on one core, so a
+second renderer takes the next full group rather than leave the workers waiting for room
+(with one renderer, the CPU fell to one core for a second or two at every group); once the
+workers are done, the last notebooks are split so that every renderer finishes at about the
+same time with as few Quarto starts (about 1 s of CPU each) as that allows.
+
+A document with cells in another language than Python, which sendstats cannot execute, is
+rendered by Quarto one job at a time instead: ``workers`` renders at once, each from its own
+private copy of the document's folder, keeping that copy's Jupyter kernel alive between
+renders (``--execute-daemon``).
 
 Either way the batch stops at the first failure: jobs not started are skipped, outputs already
 written stay, and the error raised is the failure of the earliest job, naming the document and
@@ -33,6 +37,7 @@ from __future__ import annotations
 import functools
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -253,22 +258,27 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                     qmd, params, output = jobs[index]
                     try:
                         nb = execute_document(workers, qmd, params, timeout, parsed[qmd])
-                        notebook, fragments = quarto_notebook(nb, fronts[qmd], to)
                     except BaseException as exc:
                         batch.fail(index, exc)
                         return
-                    item = GroupItem(index, qmd, params, output, notebook, fragments)
-                    if not queue.put(item):
+                    # Made Quarto's notebook by the renderer, while this worker runs the next.
+                    if not queue.put(GroupItem(index, qmd, params, output, nb)):
                         return
             finally:
                 queue.worker_done()
 
         def renderer(n: int) -> None:
-            # Renderer 0 renders full groups beside the workers; the others share the last
-            # notebooks with it once the workers are done, so no core idles at the end.
-            while group := queue.take(tail_only=n > 0):
+            while group := queue.take(n):
                 by_document: dict[Path, list[GroupItem]] = {}
                 for item in sorted(group, key=lambda item: item.index):
+                    try:
+                        item.notebook, item.fragments = quarto_notebook(
+                            item.notebook, fronts[item.qmd], to
+                        )
+                    except BaseException as exc:
+                        batch.fail(item.index, exc)
+                        queue.stop()
+                        return
                     by_document.setdefault(item.qmd, []).append(item)
                 for qmd, items in by_document.items():
                     if (n, qmd) not in copies:  # one project copy per renderer and document
@@ -298,17 +308,29 @@ class _Groups:
     """Executed notebooks waiting for Quarto, handed out a group at a time.
 
     Feeders :meth:`put` notebooks (waiting while two groups are already queued, which
-    bounds the memory held); renderers :meth:`take` a full group while workers run, and once
-    every feeder is done, what is left split between the ``renderers``. After :meth:`stop`
-    nothing more is taken or put.
+    bounds the memory held); each of the ``renderers`` :meth:`take` a full group while the
+    feeders run. Once every feeder is done, what is left is shared so that the renderers
+    finish together: a renderer takes its share of the notebooks still queued plus those the
+    others have yet to render (estimated from the seconds a notebook took in the groups
+    already rendered), which splits the tail in as few Quarto starts as that balance allows.
+    After :meth:`stop` nothing more is taken or put.
     """
 
-    def __init__(self, size: int, running: int, renderers: int = 1) -> None:
+    def __init__(
+        self,
+        size: int,
+        running: int,
+        renderers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.size = size
         self.running = running
         self.renderers = max(1, renderers)
         self.items: list[GroupItem] = []
         self.stopped = False
+        self._clock = clock
+        self._rendering: dict[int, tuple[float, int]] = {}  # renderer -> (since, notebooks)
+        self._seconds_each: float | None = None  # per notebook, in the last group rendered
         self._cond = threading.Condition()
 
     def put(self, item: GroupItem) -> bool:
@@ -322,22 +344,37 @@ class _Groups:
             self._cond.notify_all()
             return True
 
-    def take(self, *, tail_only: bool = False) -> list[GroupItem]:
-        """Return the next group ([] when every worker is done and nothing is left).
+    def take(self, renderer: int = 0) -> list[GroupItem]:
+        """Return renderer ``renderer``'s next group ([] when nothing is left or stopped).
 
-        ``tail_only``: wait until every feeder is done (a second renderer).
+        Taking a group means the renderer's previous one is done.
         """
         with self._cond:
-            while not self.stopped and self.running and (tail_only or len(self.items) < self.size):
+            since, count = self._rendering.pop(renderer, (0.0, 0))
+            if count:
+                self._seconds_each = (self._clock() - since) / count
+            while not self.stopped and self.running and len(self.items) < self.size:
                 self._cond.wait()
             if self.stopped:
                 return []
             share = self.size
-            if not self.running:
-                share = min(self.size, -(-len(self.items) // self.renderers))
-            group, self.items = self.items[:share], self.items[share:]
+            if not self.running:  # the tail: an even share of what is left to render
+                share = -(-(len(self.items) + self._left_to_others()) // self.renderers)
+            group, self.items = self.items[: max(1, share)], self.items[max(1, share) :]
+            if group:
+                self._rendering[renderer] = (self._clock(), len(group))
             self._cond.notify_all()
             return group
+
+    def _left_to_others(self) -> int:
+        """Notebooks the other renderers have yet to render (all of theirs before any timing)."""
+        left = 0.0
+        for since, count in self._rendering.values():
+            done = 0.0
+            if self._seconds_each:
+                done = (self._clock() - since) / self._seconds_each
+            left += max(0.0, count - done)
+        return round(left)
 
     def worker_done(self) -> None:
         """Record that a feeder has finished."""

@@ -184,7 +184,13 @@ def _raw_blocks(text: str, to: Target, stand_ins: StandIns) -> str:
 
 @dataclass
 class GroupItem:
-    """One executed document of a group: where it goes, and what names it in an error."""
+    """One executed document of a group: where it goes, and what names it in an error.
+
+    ``notebook`` is the executed document until the renderer that takes the group replaces
+    it with the notebook Quarto renders and ``fragments`` with its placeholders
+    (:func:`quarto_notebook`): made there, beside the workers, rather than by the feeder a
+    worker waits for.
+    """
 
     index: int
     qmd: Path
