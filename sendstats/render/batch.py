@@ -250,7 +250,6 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
         tempfile.TemporaryDirectory(prefix="sendstats-quarto-") as tmp,
         WorkerPool(size) as workers,
     ):
-        copies: dict[tuple[int, Path], tuple[Path, Path]] = {}  # -> (project copy, folder)
 
         def feeder(_n: int) -> None:
             try:
@@ -261,13 +260,14 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                     except BaseException as exc:
                         batch.fail(index, exc)
                         return
-                    # Made Quarto's notebook by the renderer, while this worker runs the next.
+                    # The renderer makes Quarto's notebook of it while this worker runs the next.
                     if not queue.put(GroupItem(index, qmd, params, output, nb)):
                         return
             finally:
                 queue.worker_done()
 
         def renderer(n: int) -> None:
+            copies: dict[Path, tuple[Path, Path]] = {}  # document -> (project copy, folder)
             while group := queue.take(n):
                 by_document: dict[Path, list[GroupItem]] = {}
                 for item in sorted(group, key=lambda item: item.index):
@@ -281,11 +281,10 @@ def _run_quarto(jobs: Sequence[Job], batch: _Batch, size: int, to: Target, timeo
                         return
                     by_document.setdefault(item.qmd, []).append(item)
                 for qmd, items in by_document.items():
-                    if (n, qmd) not in copies:  # one project copy per renderer and document
-                        mine = sum(key[0] == n for key in copies)  # only renderer n adds these
-                        root = Path(tmp) / f"renderer-{n}" / f"project-{mine}"
-                        copies[n, qmd] = (root, private_copy(qmd, root).parent)
-                    root, folder = copies[n, qmd]
+                    if qmd not in copies:  # one project copy per renderer and document
+                        root = Path(tmp) / f"renderer-{n}" / f"project-{len(copies)}"
+                        copies[qmd] = (root, private_copy(qmd, root).parent)
+                    root, folder = copies[qmd]
                     seconds = timeout * len(items)
                     try:
                         rendered = render_group(root, folder, items, to, seconds)
@@ -360,7 +359,7 @@ class _Groups:
             share = self.size
             if not self.running:  # the tail: an even share of what is left to render
                 share = -(-(len(self.items) + self._left_to_others()) // self.renderers)
-            group, self.items = self.items[: max(1, share)], self.items[max(1, share) :]
+            group, self.items = self.items[:share], self.items[share:]
             if group:
                 self._rendering[renderer] = (self._clock(), len(group))
             self._cond.notify_all()
